@@ -1,0 +1,83 @@
+//! The single-table key design (docs/table-design.md): which keys and index attributes each entity carries.
+//! Everything that builds or parses a key lives here, so the design can be read in one place.
+
+use chrono::{DateTime, NaiveDate, Utc};
+
+use crate::domain::job::JobName;
+use crate::domain::run::RunId;
+
+pub const PK: &str = "pk";
+pub const SK: &str = "sk";
+/// Index `timers`: everything that needs the dispatcher's attention at a time, in one partition ordered by time.
+pub const TIMERS_INDEX: &str = "timers";
+pub const TIMER_PK: &str = "timer_pk";
+pub const TIMER_SK: &str = "timer_sk";
+/// Index `listing`: collections listed in order (all jobs by name; runs of one UTC day by time).
+pub const LISTING_INDEX: &str = "listing";
+pub const LIST_PK: &str = "list_pk";
+pub const LIST_SK: &str = "list_sk";
+/// Index `by-task`: a run by the ECS task it launched.
+pub const BY_TASK_INDEX: &str = "by-task";
+pub const TASK_ARN: &str = "task_arn";
+/// TTL attribute: Unix seconds after which DynamoDB deletes the item.
+pub const EXPIRES_AT: &str = "expires_at";
+
+/// The one timers partition. A tick reads it with a single Query bounded by the tick's time.
+pub const TIMERS_PARTITION: &str = "DUE";
+pub const JOBS_PARTITION: &str = "JOBS";
+
+/// Compact UTC stamp: fixed width, so lexical order is time order.
+pub fn stamp(t: DateTime<Utc>) -> String {
+    t.format("%Y%m%dT%H%M%SZ").to_string()
+}
+
+pub fn job_pk(job: &JobName) -> String {
+    format!("JOB#{job}")
+}
+
+pub const JOB_SK: &str = "JOB";
+pub const RUN_SK_PREFIX: &str = "RUN#";
+
+pub fn run_sk(id: &RunId) -> String {
+    format!("{RUN_SK_PREFIX}{}", id.key())
+}
+
+pub fn job_timer_sk(at: DateTime<Utc>, job: &JobName) -> String {
+    format!("{}#JOB#{job}", stamp(at))
+}
+
+pub fn run_timer_sk(at: DateTime<Utc>, id: &RunId) -> String {
+    format!("{}#RUN#{id}", stamp(at))
+}
+
+/// The upper bound of a timers Query for a tick at `now`: every timer at or before `now`, whatever follows the stamp.
+pub fn timers_upto(now: DateTime<Utc>) -> String {
+    format!("{}~", stamp(now))
+}
+
+pub fn runs_day_partition(day: NaiveDate) -> String {
+    format!("RUNS#{}", day.format("%Y-%m-%d"))
+}
+
+pub fn run_list_sk(id: &RunId) -> String {
+    // The run key starts with its UTC stamp; the job follows so that runs at the same time stay distinct.
+    format!("{}#{}", id.key(), id.job())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use chrono::TimeZone;
+
+    #[test]
+    fn timer_keys_sort_by_time_and_fall_inside_the_tick_bound() {
+        let job = JobName::new("zzz").unwrap();
+        let t1 = Utc.with_ymd_and_hms(2026, 11, 29, 1, 0, 0).unwrap();
+        let t2 = Utc.with_ymd_and_hms(2026, 11, 29, 1, 1, 0).unwrap();
+        let run = RunId::scheduled(&JobName::new("aaa").unwrap(), t1);
+        assert!(job_timer_sk(t1, &job) < run_timer_sk(t2, &run));
+        assert!(job_timer_sk(t1, &job) <= timers_upto(t1));
+        assert!(run_timer_sk(t1, &run) <= timers_upto(t1));
+        assert!(job_timer_sk(t2, &job) > timers_upto(t1));
+    }
+}

@@ -1,0 +1,232 @@
+//! Jobs: a named, validated definition of what to run (target), when (schedule) and how (policies), plus the
+//! scheduling state the dispatcher keeps beside it.
+
+use std::collections::BTreeMap;
+use std::fmt;
+
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+
+use super::duration::Span;
+
+/// A job's name: 1-64 characters of `A-Z a-z 0-9 _ -`, starting with a letter or digit. The charset is what DynamoDB
+/// keys, ECS `startedBy`/tags and EventBridge rule names all accept, so a name can be used in each unescaped.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(try_from = "String", into = "String")]
+pub struct JobName(String);
+
+pub const JOB_NAME_MAX: usize = 64;
+
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum JobNameError {
+    #[error("a job name cannot be empty")]
+    Empty,
+    #[error("job name `{0}` is longer than {JOB_NAME_MAX} characters")]
+    TooLong(String),
+    #[error("job name `{0}` must start with a letter or digit")]
+    BadStart(String),
+    #[error("job name `{name}` contains `{bad}`: use only letters, digits, `-` and `_`")]
+    BadChar { name: String, bad: char },
+}
+
+impl JobName {
+    pub fn new(name: impl Into<String>) -> Result<Self, JobNameError> {
+        let name = name.into();
+        let first = name.chars().next().ok_or(JobNameError::Empty)?;
+        if name.len() > JOB_NAME_MAX {
+            return Err(JobNameError::TooLong(name));
+        }
+        if !first.is_ascii_alphanumeric() {
+            return Err(JobNameError::BadStart(name));
+        }
+        if let Some(bad) = name
+            .chars()
+            .find(|c| !(c.is_ascii_alphanumeric() || *c == '-' || *c == '_'))
+        {
+            return Err(JobNameError::BadChar { name, bad });
+        }
+        Ok(JobName(name))
+    }
+
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+impl TryFrom<String> for JobName {
+    type Error = JobNameError;
+    fn try_from(s: String) -> Result<Self, Self::Error> {
+        JobName::new(s)
+    }
+}
+
+impl From<JobName> for String {
+    fn from(n: JobName) -> String {
+        n.0
+    }
+}
+
+impl fmt::Display for JobName {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+/// How a task gets Fargate capacity.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Launch {
+    #[default]
+    Fargate,
+    Spot,
+    /// FARGATE_SPOT, and FARGATE when Spot has no capacity.
+    SpotWithFallback,
+}
+
+/// What to do when a run is due while the job's previous run is still in progress.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Overlap {
+    #[default]
+    Allow,
+    Forbid,
+    Replace,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
+pub struct Network {
+    #[serde(default)]
+    pub subnets: Vec<String>,
+    #[serde(default)]
+    pub security_groups: Vec<String>,
+    #[serde(default)]
+    pub assign_public_ip: bool,
+}
+
+/// Per-container overrides of the task definition.
+#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
+pub struct ContainerOverride {
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub command: Option<Vec<String>>,
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub environment: BTreeMap<String, String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub cpu: Option<u32>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub memory: Option<u32>,
+}
+
+/// Retries of a failed launch (not of a task that ran and failed).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Retries {
+    pub attempts: u32,
+    pub backoff: Span,
+}
+
+impl Default for Retries {
+    fn default() -> Self {
+        Retries {
+            attempts: 3,
+            backoff: Span::from_secs(2),
+        }
+    }
+}
+
+/// A job's definition, after the jobs file's `defaults` are merged in. This is what `apply` stores and `plan` compares.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct JobSpec {
+    pub schedule: String,
+    pub timezone: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub start: Option<DateTime<Utc>>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub end: Option<DateTime<Utc>>,
+    #[serde(default)]
+    pub paused: bool,
+    /// Run a fire whose wall time does not exist (spring forward) at the first valid minute after it.
+    #[serde(default)]
+    pub run_skipped_times: bool,
+
+    pub cluster: String,
+    pub task_definition: String,
+    #[serde(default)]
+    pub launch: Launch,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub platform_version: Option<String>,
+    #[serde(default)]
+    pub network: Network,
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub containers: BTreeMap<String, ContainerOverride>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub cpu: Option<u32>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub memory: Option<u32>,
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub tags: BTreeMap<String, String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub group: Option<String>,
+
+    #[serde(default)]
+    pub overlap: Overlap,
+    pub catch_up: Span,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub max_runtime: Option<Span>,
+    #[serde(default)]
+    pub retries: Retries,
+    pub history: Span,
+}
+
+impl JobSpec {
+    pub const DEFAULT_CATCH_UP: Span = Span::from_secs(10 * 60);
+    pub const DEFAULT_HISTORY: Span = Span::from_secs(90 * 86_400);
+}
+
+/// A stored job: its definition and version, and the scheduling state the dispatcher and `pause`/`resume` keep.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Job {
+    pub name: JobName,
+    pub spec: JobSpec,
+    /// Bumped by every write; a write names the version it read, so concurrent writers cannot overwrite each other.
+    pub version: u64,
+    /// The next scheduled time not yet handled; `None` when the schedule has no more fires or the job is paused.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub next_fire: Option<DateTime<Utc>>,
+    /// The most recent scheduled time handled (claimed, skipped or missed).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub last_fire: Option<DateTime<Utc>>,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn names_accept_the_safe_charset_only() {
+        for ok in ["etl", "nightly-etl_v2", "0day", &"a".repeat(JOB_NAME_MAX)] {
+            assert!(JobName::new(ok).is_ok(), "{ok}");
+        }
+        assert_eq!(JobName::new(""), Err(JobNameError::Empty));
+        assert!(matches!(
+            JobName::new("-etl"),
+            Err(JobNameError::BadStart(_))
+        ));
+        assert_eq!(
+            JobName::new("etl/x").unwrap_err().to_string(),
+            "job name `etl/x` contains `/`: use only letters, digits, `-` and `_`"
+        );
+        assert!(matches!(
+            JobName::new("a".repeat(JOB_NAME_MAX + 1)),
+            Err(JobNameError::TooLong(_))
+        ));
+        assert!(JobName::new("nightly étl").is_err());
+    }
+
+    #[test]
+    fn names_deserialize_through_validation() {
+        assert!(serde_json::from_str::<JobName>("\"etl\"").is_ok());
+        let err = serde_json::from_str::<JobName>("\"e tl\"")
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("contains ` `"), "{err}");
+    }
+}

@@ -1,0 +1,348 @@
+//! Runs: one execution of a job, from the claim of its scheduled time (or triggering event) to its final outcome.
+
+use std::fmt;
+use std::str::FromStr;
+
+use chrono::{DateTime, NaiveDateTime, Utc};
+use serde::{Deserialize, Serialize};
+
+use super::job::{JobName, JobNameError};
+
+/// Where a run's status stands. Open statuses can still change; the others are final.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "SCREAMING_SNAKE_CASE")]
+pub enum RunStatus {
+    /// The scheduled time is claimed; the task is not launched yet (or the launcher died: a later tick relaunches).
+    Claimed,
+    /// RunTask accepted the task; ECS is provisioning it.
+    Pending,
+    Running,
+    Succeeded,
+    Failed,
+    TimedOut,
+    Stopped,
+    Interrupted,
+    /// ECS no longer knows the task and no final event arrived.
+    Unknown,
+    LaunchFailed,
+    /// Not launched by policy (`overlap: forbid` with a run still in progress).
+    Skipped,
+    /// Not launched because it was found later than `catch_up` allows.
+    Missed,
+    /// An event asked for the run with values the job does not accept.
+    Rejected,
+}
+
+impl RunStatus {
+    pub const ALL: [RunStatus; 13] = [
+        Self::Claimed,
+        Self::Pending,
+        Self::Running,
+        Self::Succeeded,
+        Self::Failed,
+        Self::TimedOut,
+        Self::Stopped,
+        Self::Interrupted,
+        Self::Unknown,
+        Self::LaunchFailed,
+        Self::Skipped,
+        Self::Missed,
+        Self::Rejected,
+    ];
+
+    pub fn is_open(self) -> bool {
+        matches!(self, Self::Claimed | Self::Pending | Self::Running)
+    }
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Claimed => "CLAIMED",
+            Self::Pending => "PENDING",
+            Self::Running => "RUNNING",
+            Self::Succeeded => "SUCCEEDED",
+            Self::Failed => "FAILED",
+            Self::TimedOut => "TIMED_OUT",
+            Self::Stopped => "STOPPED",
+            Self::Interrupted => "INTERRUPTED",
+            Self::Unknown => "UNKNOWN",
+            Self::LaunchFailed => "LAUNCH_FAILED",
+            Self::Skipped => "SKIPPED",
+            Self::Missed => "MISSED",
+            Self::Rejected => "REJECTED",
+        }
+    }
+}
+
+impl fmt::Display for RunStatus {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+impl FromStr for RunStatus {
+    type Err = String;
+
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        let wanted = s.trim().to_ascii_uppercase().replace('-', "_");
+        Self::ALL
+            .into_iter()
+            .find(|st| st.as_str() == wanted)
+            .ok_or_else(|| {
+                let names: Vec<_> = Self::ALL.iter().map(|s| s.as_str()).collect();
+                format!(
+                    "unknown run status `{s}`: expected one of {}",
+                    names.join(", ")
+                )
+            })
+    }
+}
+
+/// What asked for a run.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "kind", rename_all = "snake_case")]
+pub enum Trigger {
+    Schedule,
+    Event { source: String, id: String },
+    Manual { by: String },
+}
+
+/// Identifies a run: the job and a key that starts with the run's scheduled (or requested) UTC time, so that keys
+/// sort in time order. Scheduled runs use the time alone, which is what makes a scheduled time claimable only once;
+/// event and manual runs add a suffix derived from what triggered them.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct RunId {
+    job: JobName,
+    key: String,
+}
+
+const STAMP: &str = "%Y%m%dT%H%M%SZ";
+
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum RunIdError {
+    #[error("`{0}` is not a run id: expected JOB/YYYYMMDDTHHMMSSZ[-suffix], as printed by `fsched runs`")]
+    Shape(String),
+    #[error("run id `{0}`: {1}")]
+    Job(String, JobNameError),
+}
+
+impl RunId {
+    /// The id of a job's run for one scheduled time.
+    pub fn scheduled(job: &JobName, at: DateTime<Utc>) -> Self {
+        RunId {
+            job: job.clone(),
+            key: at.format(STAMP).to_string(),
+        }
+    }
+
+    /// The id of a run asked for at `at` by something with its own unique id (an event id, a request id).
+    /// The suffix keeps only characters that are safe in keys and ECS tokens.
+    pub fn triggered(job: &JobName, at: DateTime<Utc>, kind: char, unique: &str) -> Self {
+        let clean: String = unique
+            .chars()
+            .filter(|c| c.is_ascii_alphanumeric() || *c == '-')
+            .take(64)
+            .collect();
+        RunId {
+            job: job.clone(),
+            key: format!("{}-{kind}{clean}", at.format(STAMP)),
+        }
+    }
+
+    pub fn job(&self) -> &JobName {
+        &self.job
+    }
+
+    /// The part after the job name; starts with the UTC time stamp.
+    pub fn key(&self) -> &str {
+        &self.key
+    }
+}
+
+impl fmt::Display for RunId {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}/{}", self.job, self.key)
+    }
+}
+
+impl FromStr for RunId {
+    type Err = RunIdError;
+
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        let (job, key) = s
+            .split_once('/')
+            .ok_or_else(|| RunIdError::Shape(s.to_owned()))?;
+        let job = JobName::new(job).map_err(|e| RunIdError::Job(s.to_owned(), e))?;
+        let stamp = key
+            .get(..16)
+            .ok_or_else(|| RunIdError::Shape(s.to_owned()))?;
+        NaiveDateTime::parse_from_str(stamp, STAMP).map_err(|_| RunIdError::Shape(s.to_owned()))?;
+        let suffix_ok = key[16..].is_empty()
+            || (key[16..].starts_with('-')
+                && key[17..]
+                    .chars()
+                    .all(|c| c.is_ascii_alphanumeric() || c == '-'));
+        if !suffix_ok {
+            return Err(RunIdError::Shape(s.to_owned()));
+        }
+        Ok(RunId {
+            job,
+            key: key.to_owned(),
+        })
+    }
+}
+
+impl Serialize for RunId {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.collect_str(self)
+    }
+}
+
+impl<'de> Deserialize<'de> for RunId {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        String::deserialize(d)?
+            .parse()
+            .map_err(serde::de::Error::custom)
+    }
+}
+
+/// The capacity a task ran on.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "SCREAMING_SNAKE_CASE")]
+pub enum Capacity {
+    Fargate,
+    FargateSpot,
+}
+
+/// One run as stored. Later stages (launch, task events, cost) fill in the optional parts.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Run {
+    pub id: RunId,
+    pub trigger: Trigger,
+    /// The time the run was due: the scheduled time, or when the event or request arrived.
+    pub scheduled_at: DateTime<Utc>,
+    pub status: RunStatus,
+    /// Bumped by every write; writes are conditional on the revision they read.
+    pub revision: u64,
+    pub claimed_at: DateTime<Utc>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub task_arn: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub cluster: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub capacity: Option<Capacity>,
+    #[serde(default)]
+    pub attempts: u32,
+    /// Why the run ended the way it did, in words a user can act on.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub reason: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub started_at: Option<DateTime<Utc>>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub stopped_at: Option<DateTime<Utc>>,
+    /// When the dispatcher must look at this open run again (max_runtime, a launch left half-done, a lost event).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub check_at: Option<DateTime<Utc>>,
+    /// When DynamoDB may delete the record (the job's `history`), as Unix seconds.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub expires_at: Option<i64>,
+}
+
+impl Run {
+    /// A freshly claimed run, before anything is launched.
+    pub fn claimed(
+        id: RunId,
+        trigger: Trigger,
+        scheduled_at: DateTime<Utc>,
+        now: DateTime<Utc>,
+    ) -> Self {
+        Run {
+            id,
+            trigger,
+            scheduled_at,
+            status: RunStatus::Claimed,
+            revision: 0,
+            claimed_at: now,
+            task_arn: None,
+            cluster: None,
+            capacity: None,
+            attempts: 0,
+            reason: None,
+            started_at: None,
+            stopped_at: None,
+            check_at: None,
+            expires_at: None,
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use chrono::TimeZone;
+
+    fn job(name: &str) -> JobName {
+        JobName::new(name).unwrap()
+    }
+
+    #[test]
+    fn scheduled_ids_sort_in_time_order_and_round_trip() {
+        let early = RunId::scheduled(
+            &job("etl"),
+            Utc.with_ymd_and_hms(2026, 11, 29, 1, 0, 0).unwrap(),
+        );
+        let late = RunId::scheduled(
+            &job("etl"),
+            Utc.with_ymd_and_hms(2026, 11, 29, 13, 0, 0).unwrap(),
+        );
+        assert_eq!(early.to_string(), "etl/20261129T010000Z");
+        assert!(early.key() < late.key());
+        assert_eq!(early.to_string().parse::<RunId>().unwrap(), early);
+    }
+
+    #[test]
+    fn triggered_ids_keep_only_safe_characters() {
+        let at = Utc.with_ymd_and_hms(2026, 11, 29, 1, 0, 0).unwrap();
+        let id = RunId::triggered(
+            &job("import"),
+            at,
+            'e',
+            "6a7e8feb-b491-4cf7-a9f1-bf3703467718\"; DROP",
+        );
+        assert_eq!(
+            id.to_string(),
+            "import/20261129T010000Z-e6a7e8feb-b491-4cf7-a9f1-bf3703467718DROP"
+        );
+        assert_eq!(id.to_string().parse::<RunId>().unwrap(), id);
+    }
+
+    #[test]
+    fn malformed_ids_are_rejected_with_the_expected_shape() {
+        for bad in [
+            "etl",
+            "etl/2026",
+            "etl/20261329T010000Z",
+            "etl/20261129T010000Z#x",
+            "bad name/20261129T010000Z",
+        ] {
+            let err = bad.parse::<RunId>().unwrap_err().to_string();
+            assert!(err.contains(bad), "{bad}: {err}");
+        }
+    }
+
+    #[test]
+    fn statuses_parse_leniently_and_only_open_ones_are_open() {
+        assert_eq!(
+            "timed-out".parse::<RunStatus>().unwrap(),
+            RunStatus::TimedOut
+        );
+        assert!("done"
+            .parse::<RunStatus>()
+            .unwrap_err()
+            .contains("SUCCEEDED"));
+        let open: Vec<_> = RunStatus::ALL.into_iter().filter(|s| s.is_open()).collect();
+        assert_eq!(
+            open,
+            [RunStatus::Claimed, RunStatus::Pending, RunStatus::Running]
+        );
+    }
+}

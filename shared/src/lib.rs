@@ -1,0 +1,6 @@
+//! fsched's core library: the pure domain (schedules, jobs, runs, policies), the ports it needs from the outside
+//! world, and the AWS adapters that implement those ports.
+
+pub mod aws;
+pub mod domain;
+pub mod ports;

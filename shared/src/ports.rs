@@ -1,0 +1,212 @@
+//! The ports: what the domain needs from the outside world, as traits. Adapters in `aws/` implement them with the
+//! SDK; tests implement them with in-memory fakes. Every method is async and `Send`, so handlers stay generic.
+
+use std::future::Future;
+
+use chrono::{DateTime, Utc};
+
+use crate::domain::job::{Job, JobName};
+use crate::domain::run::{Capacity, Run, RunId};
+
+/// Errors of the store, in words a user can act on.
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    /// A conditional write lost: someone else wrote the item since it was read.
+    #[error("{what} was changed by someone else since it was read: re-read and try again")]
+    Conflict { what: String },
+    /// DynamoDB is throttling or briefly unavailable: the caller may retry.
+    #[error("the table is busy or unavailable ({message}); retrying later will succeed")]
+    Transient { message: String },
+    /// The table or its indexes are missing, or access is denied: retrying will not help.
+    #[error("cannot use the table: {message}")]
+    Unusable { message: String },
+    /// An item does not have the shape this version of fsched expects.
+    #[error("stored item {key} cannot be read: {message}")]
+    Corrupt { key: String, message: String },
+}
+
+impl StoreError {
+    pub fn is_retryable(&self) -> bool {
+        matches!(self, StoreError::Transient { .. })
+    }
+}
+
+/// The outcome of claiming a run's key.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Claim {
+    /// This caller owns the run and must carry it out.
+    Won,
+    /// The key was already claimed (a duplicate or concurrent delivery); here is what is stored.
+    Lost(Box<Run>),
+}
+
+/// Something the dispatcher must look at by a given time: found through the timers index.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Due {
+    /// A job whose next fire is at or before the tick.
+    Job(Box<Job>),
+    /// An open run whose check time has come (max_runtime, a launch left half-done, a lost event).
+    Run(Box<Run>),
+}
+
+/// Persistence of jobs and runs (services are added by the scale-to-zero work).
+pub trait Store: Send + Sync + 'static {
+    fn get_job(
+        &self,
+        name: &JobName,
+    ) -> impl Future<Output = Result<Option<Job>, StoreError>> + Send;
+
+    /// Every stored job, by name.
+    fn list_jobs(&self) -> impl Future<Output = Result<Vec<Job>, StoreError>> + Send;
+
+    /// Writes `job` if the stored version is `expected` (`None`: the job must not exist yet). The stored version
+    /// becomes `job.version`, which the caller sets to `expected + 1`.
+    fn put_job(
+        &self,
+        job: &Job,
+        expected: Option<u64>,
+    ) -> impl Future<Output = Result<(), StoreError>> + Send;
+
+    /// Deletes the job definition if its stored version is `expected`. Its runs stay, to expire with their TTL.
+    fn delete_job(
+        &self,
+        name: &JobName,
+        expected: u64,
+    ) -> impl Future<Output = Result<(), StoreError>> + Send;
+
+    /// Everything due at or before `now`, oldest first, in one query of the timers index.
+    fn due(&self, now: DateTime<Utc>) -> impl Future<Output = Result<Vec<Due>, StoreError>> + Send;
+
+    /// Creates the run record only if no run with its id exists.
+    fn claim_run(&self, run: &Run) -> impl Future<Output = Result<Claim, StoreError>> + Send;
+
+    /// Writes `run` if the stored revision is `run.revision - 1`.
+    fn update_run(&self, run: &Run) -> impl Future<Output = Result<(), StoreError>> + Send;
+
+    fn get_run(&self, id: &RunId) -> impl Future<Output = Result<Option<Run>, StoreError>> + Send;
+
+    /// A job's runs, newest first.
+    fn runs_of_job(
+        &self,
+        job: &JobName,
+        limit: usize,
+    ) -> impl Future<Output = Result<Vec<Run>, StoreError>> + Send;
+
+    /// Runs of every job scheduled in `[from, to)`, newest first.
+    fn runs_between(
+        &self,
+        from: DateTime<Utc>,
+        to: DateTime<Utc>,
+        limit: usize,
+    ) -> impl Future<Output = Result<Vec<Run>, StoreError>> + Send;
+
+    /// The run that launched an ECS task.
+    fn run_by_task(
+        &self,
+        task_arn: &str,
+    ) -> impl Future<Output = Result<Option<Run>, StoreError>> + Send;
+}
+
+/// What to launch: everything RunTask needs, resolved from the job and the run.
+#[derive(Debug, Clone, PartialEq)]
+pub struct LaunchRequest {
+    pub run: RunId,
+    pub spec: crate::domain::job::JobSpec,
+    /// Idempotency token: the same for every attempt of the same run, so ECS starts at most one task for it.
+    pub client_token: String,
+    /// Capacity to ask for on this attempt.
+    pub capacity: Capacity,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct Launched {
+    pub task_arn: String,
+    pub capacity: Capacity,
+}
+
+#[derive(Debug, Clone, PartialEq, thiserror::Error)]
+pub enum LaunchError {
+    /// No capacity of the asked kind right now (Spot capacity, account limits): another capacity may work.
+    #[error("no {capacity:?} capacity: {message}")]
+    NoCapacity { capacity: Capacity, message: String },
+    /// Throttling or a transient service error: the same request may succeed later.
+    #[error("ECS is throttling or unavailable: {message}")]
+    Transient { message: String },
+    /// The request itself is wrong (missing task definition, bad network, access denied): retrying will not help.
+    #[error("{message}")]
+    Rejected { message: String },
+}
+
+/// Starts and stops Fargate tasks.
+pub trait TaskLauncher: Send + Sync + 'static {
+    fn launch(
+        &self,
+        request: &LaunchRequest,
+    ) -> impl Future<Output = Result<Launched, LaunchError>> + Send;
+
+    fn stop(
+        &self,
+        cluster: &str,
+        task_arn: &str,
+        reason: &str,
+    ) -> impl Future<Output = Result<(), LaunchError>> + Send;
+}
+
+/// An ECS service's scale, as fsched saves and restores it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ServiceScale {
+    pub desired_count: u32,
+    /// Application Auto Scaling bounds, when the service has a scalable target.
+    pub autoscaling: Option<(u32, u32)>,
+}
+
+#[derive(Debug, Clone, PartialEq, thiserror::Error)]
+pub enum ScaleError {
+    #[error("service `{service}` not found in cluster `{cluster}`")]
+    NotFound { cluster: String, service: String },
+    #[error("ECS or Application Auto Scaling is throttling or unavailable: {message}")]
+    Transient { message: String },
+    #[error("{message}")]
+    Rejected { message: String },
+}
+
+/// Reads and sets an ECS service's scale.
+pub trait ServiceScaler: Send + Sync + 'static {
+    fn current(
+        &self,
+        cluster: &str,
+        service: &str,
+    ) -> impl Future<Output = Result<ServiceScale, ScaleError>> + Send;
+
+    fn set(
+        &self,
+        cluster: &str,
+        service: &str,
+        scale: ServiceScale,
+    ) -> impl Future<Output = Result<(), ScaleError>> + Send;
+}
+
+/// A lifecycle event for the stack's bus (source `fsched`).
+#[derive(Debug, Clone, PartialEq)]
+pub struct LifecycleEvent {
+    /// EventBridge `detail-type`, e.g. "Run Started".
+    pub detail_type: String,
+    pub detail: serde_json::Value,
+    pub time: DateTime<Utc>,
+}
+
+#[derive(Debug, Clone, PartialEq, thiserror::Error)]
+#[error("{failed} of {total} events were not published: {message}")]
+pub struct PublishError {
+    pub failed: usize,
+    pub total: usize,
+    pub message: String,
+}
+
+/// Publishes lifecycle events. Partial failures are errors, never ignored.
+pub trait EventPublisher: Send + Sync + 'static {
+    fn publish(
+        &self,
+        events: &[LifecycleEvent],
+    ) -> impl Future<Output = Result<(), PublishError>> + Send;
+}

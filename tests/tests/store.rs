@@ -1,0 +1,258 @@
+//! The DynamoDB store against the local emulator, on a table created from template.yaml's definition.
+
+use std::collections::BTreeMap;
+
+use chrono::{DateTime, Duration, TimeZone, Utc};
+use fsched_core::aws::dynamo::DynamoStore;
+use fsched_core::domain::duration::Span;
+use fsched_core::domain::job::{Job, JobName, JobSpec, Launch, Network, Overlap, Retries};
+use fsched_core::domain::run::{Run, RunId, RunStatus, Trigger};
+use fsched_core::ports::{Claim, Due, Store, StoreError};
+use fsched_tests::{fresh_table, local_sdk_config};
+
+fn at(h: u32, m: u32) -> DateTime<Utc> {
+    Utc.with_ymd_and_hms(2026, 11, 29, h, m, 0).unwrap()
+}
+
+fn job(name: &str, next_fire: Option<DateTime<Utc>>) -> Job {
+    Job {
+        name: JobName::new(name).unwrap(),
+        spec: JobSpec {
+            schedule: "cron(0 2 * * ? *)".into(),
+            timezone: "Europe/Berlin".into(),
+            start: None,
+            end: None,
+            paused: false,
+            run_skipped_times: false,
+            cluster: "batch".into(),
+            task_definition: "etl:7".into(),
+            launch: Launch::SpotWithFallback,
+            platform_version: None,
+            network: Network {
+                subnets: vec!["subnet-1".into()],
+                security_groups: vec![],
+                assign_public_ip: false,
+            },
+            containers: BTreeMap::new(),
+            cpu: Some(1024),
+            memory: Some(2048),
+            tags: BTreeMap::from([("team".into(), "data".into())]),
+            group: None,
+            overlap: Overlap::Forbid,
+            catch_up: Span::from_secs(600),
+            max_runtime: Some(Span::from_secs(3600)),
+            retries: Retries::default(),
+            history: JobSpec::DEFAULT_HISTORY,
+        },
+        version: 1,
+        next_fire,
+        last_fire: None,
+    }
+}
+
+async fn store() -> DynamoStore {
+    let config = local_sdk_config().await.unwrap();
+    let client = aws_sdk_dynamodb::Client::new(&config);
+    let table = fresh_table(&client).await.unwrap();
+    DynamoStore::new(client, table)
+}
+
+#[tokio::test]
+async fn jobs_round_trip_with_optimistic_versions() {
+    let store = store().await;
+    let etl = job("etl", Some(at(1, 0)));
+    store.put_job(&etl, None).await.unwrap();
+    assert_eq!(store.get_job(&etl.name).await.unwrap(), Some(etl.clone()));
+
+    // Creating it again, or writing over a version nobody read, must fail and change nothing.
+    assert!(matches!(
+        store.put_job(&etl, None).await,
+        Err(StoreError::Conflict { .. })
+    ));
+    let mut stale = etl.clone();
+    stale.version = 3;
+    stale.spec.cluster = "other".into();
+    let err = store.put_job(&stale, Some(2)).await.unwrap_err();
+    assert!(err.to_string().contains("job `etl`"), "{err}");
+    assert_eq!(
+        store
+            .get_job(&etl.name)
+            .await
+            .unwrap()
+            .unwrap()
+            .spec
+            .cluster,
+        "batch"
+    );
+
+    let mut next = etl.clone();
+    next.version = 2;
+    next.spec.paused = true;
+    store.put_job(&next, Some(1)).await.unwrap();
+    assert_eq!(store.get_job(&etl.name).await.unwrap(), Some(next.clone()));
+
+    assert!(matches!(
+        store.delete_job(&etl.name, 1).await,
+        Err(StoreError::Conflict { .. })
+    ));
+    store.delete_job(&etl.name, 2).await.unwrap();
+    assert_eq!(store.get_job(&etl.name).await.unwrap(), None);
+}
+
+#[tokio::test]
+async fn listing_index_returns_every_job_by_name() {
+    let store = store().await;
+    for name in ["sync", "etl", "report"] {
+        store.put_job(&job(name, None), None).await.unwrap();
+    }
+    let names: Vec<_> = store
+        .list_jobs()
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|j| j.name.to_string())
+        .collect();
+    assert_eq!(names, ["etl", "report", "sync"]);
+}
+
+#[tokio::test]
+async fn timers_index_finds_only_what_is_due() {
+    let store = store().await;
+    store
+        .put_job(&job("early", Some(at(1, 0))), None)
+        .await
+        .unwrap();
+    store
+        .put_job(&job("exact", Some(at(1, 5))), None)
+        .await
+        .unwrap();
+    store
+        .put_job(&job("later", Some(at(1, 6))), None)
+        .await
+        .unwrap();
+    store.put_job(&job("paused", None), None).await.unwrap();
+    let mut open = Run::claimed(
+        RunId::scheduled(&JobName::new("early").unwrap(), at(0, 0)),
+        Trigger::Schedule,
+        at(0, 0),
+        at(0, 0),
+    );
+    open.check_at = Some(at(1, 2));
+    store.claim_run(&open).await.unwrap();
+
+    let due = store.due(at(1, 5)).await.unwrap();
+    let names: Vec<String> = due
+        .iter()
+        .map(|d| match d {
+            Due::Job(j) => format!("job {}", j.name),
+            Due::Run(r) => format!("run {}", r.id),
+        })
+        .collect();
+    assert_eq!(
+        names,
+        ["job early", "run early/20261129T000000Z", "job exact"]
+    );
+    assert!(store.due(at(0, 59)).await.unwrap().is_empty());
+}
+
+#[tokio::test]
+async fn a_run_is_claimed_once_and_updated_by_revision() {
+    let store = store().await;
+    let name = JobName::new("etl").unwrap();
+    let id = RunId::scheduled(&name, at(2, 0));
+    let run = Run::claimed(id.clone(), Trigger::Schedule, at(2, 0), at(2, 0));
+    assert_eq!(store.claim_run(&run).await.unwrap(), Claim::Won);
+
+    let mut duplicate = run.clone();
+    duplicate.claimed_at = at(2, 1);
+    match store.claim_run(&duplicate).await.unwrap() {
+        Claim::Lost(stored) => assert_eq!(stored.claimed_at, at(2, 0), "the first claim stays"),
+        Claim::Won => panic!("a second claim of the same scheduled time must lose"),
+    }
+
+    let mut pending = run.clone();
+    pending.revision = 1;
+    pending.status = RunStatus::Pending;
+    pending.task_arn = Some("arn:aws:ecs:us-east-1:123456789012:task/batch/abc".into());
+    store.update_run(&pending).await.unwrap();
+    // A writer that read revision 0 too loses.
+    let mut racer = run.clone();
+    racer.revision = 1;
+    racer.status = RunStatus::LaunchFailed;
+    assert!(matches!(
+        store.update_run(&racer).await,
+        Err(StoreError::Conflict { .. })
+    ));
+
+    assert_eq!(store.get_run(&id).await.unwrap(), Some(pending.clone()));
+    assert_eq!(
+        store
+            .run_by_task("arn:aws:ecs:us-east-1:123456789012:task/batch/abc")
+            .await
+            .unwrap(),
+        Some(pending)
+    );
+    assert_eq!(
+        store
+            .run_by_task("arn:aws:ecs:us-east-1:123456789012:task/batch/zzz")
+            .await
+            .unwrap(),
+        None
+    );
+}
+
+#[tokio::test]
+async fn runs_are_listed_newest_first_by_job_and_by_time_range() {
+    let store = store().await;
+    let etl = JobName::new("etl").unwrap();
+    let sync = JobName::new("sync").unwrap();
+    let day0 = at(23, 30) - Duration::days(1);
+    for (job, t) in [
+        (&etl, day0),
+        (&etl, at(2, 0)),
+        (&sync, at(2, 0)),
+        (&sync, at(2, 15)),
+        (&etl, at(3, 0)),
+    ] {
+        let run = Run::claimed(RunId::scheduled(job, t), Trigger::Schedule, t, t);
+        store.claim_run(&run).await.unwrap();
+    }
+    let etl_runs: Vec<_> = store
+        .runs_of_job(&etl, 10)
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|r| r.id.to_string())
+        .collect();
+    assert_eq!(
+        etl_runs,
+        [
+            "etl/20261129T030000Z",
+            "etl/20261129T020000Z",
+            "etl/20261128T233000Z"
+        ]
+    );
+    assert_eq!(store.runs_of_job(&etl, 1).await.unwrap().len(), 1);
+
+    let range: Vec<_> = store
+        .runs_between(day0, at(3, 0), 10)
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|r| r.id.to_string())
+        .collect();
+    assert_eq!(
+        range,
+        [
+            "sync/20261129T021500Z",
+            "sync/20261129T020000Z",
+            "etl/20261129T020000Z",
+            "etl/20261128T233000Z"
+        ],
+        "newest first across days, `to` excluded"
+    );
+    assert_eq!(
+        store.runs_between(day0, at(3, 1), 2).await.unwrap().len(),
+        2
+    );
+}
