@@ -3,3 +3,4 @@
 pub mod duration;
 pub mod job;
 pub mod run;
+pub mod schedule;

@@ -1,0 +1,61 @@
+//! `fsched next EXPR`: the next fire times of a schedule, one RFC3339 timestamp per line in the schedule's zone.
+//! Scripts rely on the output: nothing else is printed on stdout.
+
+use std::io::Write;
+
+use anyhow::Context;
+use chrono::{DateTime, Utc};
+use fsched_core::domain::schedule::{Schedule, SkippedTimes};
+
+use crate::Failure;
+
+#[derive(clap::Args)]
+pub struct Args {
+    /// `cron(...)`, `rate(...)` or `at(...)`, as EventBridge Scheduler writes them.
+    expr: String,
+    /// IANA time zone the expression's wall times are in.
+    #[arg(long, default_value = "UTC")]
+    tz: String,
+    /// Print fires strictly after this RFC3339 instant [default: now].
+    #[arg(long)]
+    after: Option<String>,
+    /// How many fires to print (fewer when the schedule ends).
+    #[arg(long, default_value_t = 5)]
+    count: usize,
+    /// Anchor of a rate expression (a job's `start`), RFC3339 [default: 1970-01-01T00:00:00Z].
+    #[arg(long)]
+    start: Option<String>,
+    /// Run fires whose wall time is skipped by a DST change at the first valid minute after it.
+    #[arg(long)]
+    run_skipped_times: bool,
+}
+
+fn instant(flag: &str, text: &str) -> Result<DateTime<Utc>, Failure> {
+    DateTime::parse_from_rfc3339(text)
+        .map(|t| t.with_timezone(&Utc))
+        .map_err(|e| {
+            Failure::Invalid(format!(
+                "--{flag} `{text}` is not an RFC3339 instant ({e}), e.g. 2027-03-28T12:00:00Z"
+            ))
+        })
+}
+
+pub fn run(args: Args, now: DateTime<Utc>, out: &mut impl Write) -> Result<(), Failure> {
+    let mut schedule =
+        Schedule::parse(&args.expr, &args.tz).map_err(|e| Failure::Invalid(e.to_string()))?;
+    if let Some(start) = &args.start {
+        schedule = schedule.anchored_at(instant("start", start)?);
+    }
+    if args.run_skipped_times {
+        schedule = schedule.skipped_times(SkippedTimes::RunAfter);
+    }
+    let after = match &args.after {
+        Some(text) => instant("after", text)?,
+        None => now,
+    };
+    for fire in schedule.fires_after(after).take(args.count) {
+        writeln!(out, "{}", fire.with_timezone(&schedule.zone()).to_rfc3339())
+            .context("writing to stdout")?;
+    }
+    Ok(())
+}
