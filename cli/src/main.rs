@@ -3,7 +3,9 @@
 //! Exit codes: 0 success; 1 failure (AWS unreachable, conflict, ...); 2 invalid input (arguments, expressions,
 //! jobs files).
 
+mod aws;
 mod commands;
+mod output;
 
 use std::process::ExitCode;
 
@@ -24,6 +26,18 @@ struct Cli {
 enum Command {
     /// Print the next fire times of a schedule expression.
     Next(commands::next::Args),
+    /// Check a jobs file; every problem is reported with its line and column.
+    Validate(commands::jobs_file::FileArgs),
+    /// Show what `apply` would change, field by field.
+    Plan(commands::jobs_file::PlanArgs),
+    /// Write the jobs file's definitions to the table.
+    Apply(commands::jobs_file::PlanArgs),
+    /// List the stored jobs with their next fire and last run.
+    Jobs(commands::jobs::ListArgs),
+    /// Stop a job from firing until it is resumed.
+    Pause(commands::jobs::PauseArgs),
+    /// Let a paused job fire again, from now.
+    Resume(commands::jobs::ResumeArgs),
 }
 
 /// A command's failure, with the exit code it maps to.
@@ -41,11 +55,19 @@ impl From<anyhow::Error> for Failure {
     }
 }
 
-fn main() -> ExitCode {
+#[tokio::main]
+async fn main() -> ExitCode {
     let cli = Cli::parse();
     let mut out = std::io::stdout().lock();
+    let now = chrono::Utc::now();
     let result = match cli.command {
-        Command::Next(args) => commands::next::run(args, chrono::Utc::now(), &mut out),
+        Command::Next(args) => commands::next::run(args, now, &mut out),
+        Command::Validate(args) => commands::jobs_file::validate(args, &mut out),
+        Command::Plan(args) => commands::jobs_file::plan_cmd(args, &mut out).await,
+        Command::Apply(args) => commands::jobs_file::apply_cmd(args, now, &mut out).await,
+        Command::Jobs(args) => commands::jobs::list(args, &mut out).await,
+        Command::Pause(args) => commands::jobs::pause_cmd(args, &mut out).await,
+        Command::Resume(args) => commands::jobs::resume_cmd(args, now, &mut out).await,
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

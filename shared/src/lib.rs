@@ -4,3 +4,4 @@
 pub mod aws;
 pub mod domain;
 pub mod ports;
+pub mod service;

@@ -1,3 +1,5 @@
-//! One module per command.
+//! One module per group of commands.
 
+pub mod jobs;
+pub mod jobs_file;
 pub mod next;

@@ -2,5 +2,7 @@
 
 pub mod duration;
 pub mod job;
+pub mod jobs_file;
+pub mod plan;
 pub mod run;
 pub mod schedule;

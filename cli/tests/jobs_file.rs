@@ -1,0 +1,293 @@
+//! `fsched validate / plan / apply / jobs / pause / resume`: the binary against the local AWS emulator, on a fresh
+//! table made from template.yaml.
+
+use std::path::PathBuf;
+use std::process::{Command, Output};
+
+use chrono::{TimeZone, Utc};
+use fsched_core::aws::dynamo::DynamoStore;
+use fsched_core::domain::jobs_file::JobsFile;
+use fsched_core::domain::plan::plan;
+use fsched_core::ports::Store;
+use fsched_core::service::jobs::{apply, Outcome};
+use fsched_tests::{fresh_table, local_sdk_config};
+
+const EXAMPLE: &str = include_str!("../../examples/jobs.yaml");
+
+struct Env {
+    table: String,
+    dir: PathBuf,
+    store: DynamoStore,
+}
+
+async fn env() -> Env {
+    let config = local_sdk_config().await.unwrap();
+    let client = aws_sdk_dynamodb::Client::new(&config);
+    let table = fresh_table(&client).await.unwrap();
+    let dir = std::env::temp_dir().join(&table);
+    std::fs::create_dir_all(&dir).unwrap();
+    Env {
+        store: DynamoStore::new(client, table.clone()),
+        table,
+        dir,
+    }
+}
+
+impl Env {
+    fn file(&self, name: &str, text: &str) -> String {
+        let path = self.dir.join(name);
+        std::fs::write(&path, text).unwrap();
+        path.display().to_string()
+    }
+
+    fn fsched(&self, args: &[&str]) -> Output {
+        Command::new(env!("CARGO_BIN_EXE_fsched"))
+            .args(args)
+            .env("FSCHED_TABLE", &self.table)
+            .output()
+            .unwrap()
+    }
+}
+
+fn text(bytes: &[u8]) -> String {
+    String::from_utf8_lossy(bytes).into_owned()
+}
+
+#[tokio::test]
+async fn apply_plan_change_prune_pause_and_resume() {
+    let env = env().await;
+    let example = env.file("jobs.yaml", EXAMPLE);
+
+    let o = env.fsched(&["validate", &example]);
+    assert!(o.status.success(), "{}", text(&o.stderr));
+    assert!(text(&o.stdout).ends_with("valid, 4 job(s)\n"));
+
+    let o = env.fsched(&["apply", &example]);
+    assert!(o.status.success(), "{}", text(&o.stderr));
+    let out = text(&o.stdout);
+    assert!(
+        out.contains("+ nightly-etl  (new: cron(0 2 * * ? *) in Europe/Berlin)"),
+        "{out}"
+    );
+    assert!(
+        out.contains("Plan: 4 to add, 0 to change, 0 to remove, 0 unchanged."),
+        "{out}"
+    );
+    for job in [
+        "crm-sync",
+        "migrate-orders-v2",
+        "month-end-report",
+        "nightly-etl",
+    ] {
+        assert!(out.contains(&format!("created  {job}")), "{out}");
+    }
+
+    // Stored with the next fire the dispatcher will find on the timers index.
+    let etl = env
+        .store
+        .get_job(&"nightly-etl".parse_job())
+        .await
+        .unwrap()
+        .unwrap();
+    let next = etl.next_fire.expect("an active job has a next fire");
+    assert!(next > Utc::now() && next - Utc::now() <= chrono::Duration::days(1));
+    assert_eq!(
+        next.with_timezone(&chrono_tz::Europe::Berlin)
+            .format("%H:%M")
+            .to_string(),
+        "02:00"
+    );
+
+    let o = env.fsched(&["plan", &example]);
+    assert_eq!(text(&o.stdout), "No changes: 4 job(s) up to date.\n");
+    let o = env.fsched(&["apply", &example]);
+    assert!(o.status.success());
+    assert_eq!(
+        text(&o.stdout),
+        "No changes: 4 job(s) up to date.\n",
+        "a second apply changes nothing"
+    );
+    assert_eq!(
+        env.store
+            .get_job(&"nightly-etl".parse_job())
+            .await
+            .unwrap()
+            .unwrap()
+            .version,
+        1
+    );
+
+    let o = env.fsched(&["jobs"]);
+    let listing = text(&o.stdout);
+    assert!(listing.contains("NAME"), "{listing}");
+    let row = listing.lines().find(|l| l.contains("nightly-etl")).unwrap();
+    assert!(
+        row.contains("cron(0 2 * * ? *)")
+            && row.contains("Europe/Berlin")
+            && row.contains("02:00 +01:00")
+            && row.trim_end().ends_with("no"),
+        "{row}"
+    );
+
+    // A change is shown field by field, then applied.
+    let changed = env.file(
+        "changed.yaml",
+        &EXAMPLE
+            .replace("rate(15 minutes)", "rate(10 minutes)")
+            .replace("cpu: 2048\n    memory: 8192", "cpu: 4096\n    memory: 8192"),
+    );
+    let o = env.fsched(&["plan", &changed]);
+    assert_eq!(
+        text(&o.stdout),
+        "~ crm-sync\n    schedule: rate(15 minutes) -> rate(10 minutes)\n~ nightly-etl\n    cpu: 2048 -> 4096\n\
+         Plan: 0 to add, 2 to change, 0 to remove, 2 unchanged.\n"
+    );
+    let o = env.fsched(&["apply", &changed]);
+    assert!(
+        text(&o.stdout).contains("updated  crm-sync\nupdated  nightly-etl\n"),
+        "{}",
+        text(&o.stdout)
+    );
+    let sync = env
+        .store
+        .get_job(&"crm-sync".parse_job())
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(
+        (sync.spec.schedule.as_str(), sync.version),
+        ("rate(10 minutes)", 2)
+    );
+    assert_eq!(
+        sync.next_fire.unwrap().timestamp() % 600,
+        0,
+        "next fire recomputed on the new rate"
+    );
+
+    // A job dropped from the file is kept unless pruned.
+    let changed_text = EXAMPLE
+        .replace("rate(15 minutes)", "rate(10 minutes)")
+        .replace("cpu: 2048\n    memory: 8192", "cpu: 4096\n    memory: 8192");
+    let without_migration = changed_text.split("  # One-off migration").next().unwrap();
+    let fewer = env.file("fewer.yaml", without_migration);
+    let o = env.fsched(&["plan", &fewer]);
+    assert!(
+        text(&o.stdout)
+            .contains("  migrate-orders-v2  (not in the file; kept, --prune would remove it)"),
+        "{}",
+        text(&o.stdout)
+    );
+    let o = env.fsched(&["apply", &fewer, "--prune"]);
+    assert!(
+        o.status.success() && text(&o.stdout).contains("removed  migrate-orders-v2"),
+        "{}",
+        text(&o.stdout)
+    );
+    assert!(env
+        .store
+        .get_job(&"migrate-orders-v2".parse_job())
+        .await
+        .unwrap()
+        .is_none());
+
+    // Pause takes the job off the timers; resume puts it back from now, without replaying the paused window.
+    let o = env.fsched(&["pause", "nightly-etl"]);
+    assert_eq!(text(&o.stdout), "paused nightly-etl\n");
+    let paused = env
+        .store
+        .get_job(&"nightly-etl".parse_job())
+        .await
+        .unwrap()
+        .unwrap();
+    assert!(paused.spec.paused && paused.next_fire.is_none());
+    assert!(env
+        .store
+        .due(Utc.with_ymd_and_hms(2199, 1, 1, 0, 0, 0).unwrap())
+        .await
+        .unwrap()
+        .iter()
+        .all(
+            |d| !matches!(d, fsched_core::ports::Due::Job(j) if j.name.as_str() == "nightly-etl")
+        ));
+    let o = env.fsched(&["resume", "nightly-etl"]);
+    assert!(
+        text(&o.stdout).starts_with("resumed nightly-etl; next fire "),
+        "{}",
+        text(&o.stdout)
+    );
+    let resumed = env
+        .store
+        .get_job(&"nightly-etl".parse_job())
+        .await
+        .unwrap()
+        .unwrap();
+    assert!(!resumed.spec.paused && resumed.next_fire.unwrap() > Utc::now());
+
+    let o = env.fsched(&["pause", "no-such-job"]);
+    assert_eq!(o.status.code(), Some(2));
+    assert!(text(&o.stderr).contains("no job `no-such-job` is stored"));
+}
+
+#[tokio::test]
+async fn an_invalid_file_reports_every_problem_and_writes_nothing() {
+    let env = env().await;
+    let bad = env.file(
+        "bad.yaml",
+        &EXAMPLE
+            .replace("cron(0 18 L * ? *)", "cron(0 18 L * * *)")
+            .replace("task_definition: crm-sync", "task_defintion: crm-sync"),
+    );
+    for command in ["validate", "plan", "apply"] {
+        let o = env.fsched(&[command, &bad]);
+        assert_eq!(o.status.code(), Some(2), "{command}");
+        let err = text(&o.stderr);
+        assert!(err.contains(&format!("{bad}:51:15: job `month-end-report`: schedule: day-of-month and day-of-week: one of them must be '?'")), "{err}");
+        assert!(err.contains(&format!("{bad}:43:5: job `crm-sync`: unknown key `task_defintion` in a job (did you mean `task_definition`?)")), "{err}");
+        assert!(err.contains("problem(s); nothing was changed"), "{err}");
+    }
+    assert!(
+        env.store.list_jobs().await.unwrap().is_empty(),
+        "an invalid file applies nothing"
+    );
+}
+
+#[tokio::test]
+async fn two_racing_applies_one_wins_and_the_other_reports_a_conflict() {
+    let env = env().await;
+    let base = JobsFile::parse(EXAMPLE).unwrap();
+    let now = Utc::now();
+    apply(&env.store, &plan(&base.jobs, &[], false), now).await;
+
+    // Both read the same stored versions, then write in turn.
+    let stored = env.store.list_jobs().await.unwrap();
+    let a = JobsFile::parse(&EXAMPLE.replace("rate(15 minutes)", "rate(10 minutes)")).unwrap();
+    let b = JobsFile::parse(&EXAMPLE.replace("rate(15 minutes)", "rate(20 minutes)")).unwrap();
+    let (plan_a, plan_b) = (plan(&a.jobs, &stored, false), plan(&b.jobs, &stored, false));
+    let first = apply(&env.store, &plan_a, now).await;
+    let second = apply(&env.store, &plan_b, now).await;
+    assert_eq!(first, [("crm-sync".parse_job(), Outcome::Updated)]);
+    assert!(
+        matches!(&second[..], [(job, Outcome::Conflict(why))] if job.as_str() == "crm-sync" && why.contains("run plan and apply again")),
+        "{second:?}"
+    );
+    let sync = env
+        .store
+        .get_job(&"crm-sync".parse_job())
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(
+        sync.spec.schedule, "rate(10 minutes)",
+        "the winner's definition stands, whole"
+    );
+}
+
+trait ParseJob {
+    fn parse_job(&self) -> fsched_core::domain::job::JobName;
+}
+
+impl ParseJob for str {
+    fn parse_job(&self) -> fsched_core::domain::job::JobName {
+        fsched_core::domain::job::JobName::new(self).unwrap()
+    }
+}

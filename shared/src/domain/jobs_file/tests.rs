@@ -1,0 +1,181 @@
+//! The jobs file reader: the example, defaults, and every mistake reported at once with its position.
+
+use super::*;
+
+const EXAMPLE: &str = include_str!("../../../../examples/jobs.yaml");
+
+fn errors(text: &str) -> Vec<String> {
+    JobsFile::parse(text)
+        .unwrap_err()
+        .into_iter()
+        .map(|d| d.to_string())
+        .collect()
+}
+
+#[test]
+fn the_example_parses_with_defaults_merged_into_each_job() {
+    let file = JobsFile::parse(EXAMPLE).unwrap_or_else(|e| panic!("{e:#?}"));
+    let names: Vec<_> = file.jobs.keys().map(|n| n.as_str()).collect();
+    assert_eq!(
+        names,
+        [
+            "crm-sync",
+            "migrate-orders-v2",
+            "month-end-report",
+            "nightly-etl"
+        ]
+    );
+
+    let etl = &file.jobs[&JobName::new("nightly-etl").unwrap()];
+    assert_eq!(etl.timezone, "Europe/Berlin", "from defaults");
+    assert_eq!(etl.cluster, "data-platform");
+    assert_eq!(
+        etl.launch,
+        Launch::SpotWithFallback,
+        "the job's own value wins"
+    );
+    assert_eq!(etl.overlap, Overlap::Forbid);
+    assert_eq!(etl.catch_up.as_secs(), 7200);
+    assert_eq!(
+        etl.retries,
+        Retries {
+            attempts: 3,
+            backoff: Duration::from_secs(5)
+        }
+    );
+    assert_eq!(etl.network.subnets.len(), 2);
+    assert_eq!(
+        etl.containers["etl"].environment["TARGET_SCHEMA"],
+        "warehouse"
+    );
+    assert_eq!((etl.cpu, etl.memory), (Some(2048), Some(8192)));
+
+    let report = &file.jobs[&JobName::new("month-end-report").unwrap()];
+    assert_eq!(report.timezone, "America/New_York");
+    assert_eq!(report.tags["team"], "finance", "tags merge key by key");
+    assert_eq!(report.tags["cost-center"], "4711");
+    assert_eq!(report.launch, Launch::Fargate);
+
+    let sync = &file.jobs[&JobName::new("crm-sync").unwrap()];
+    assert_eq!(sync.history.as_secs(), 14 * 86_400);
+    assert_eq!(sync.max_runtime, Some(Duration::from_secs(14 * 60)));
+}
+
+#[test]
+fn eleven_mistakes_are_reported_together_with_their_lines() {
+    let text = "\
+defaults:
+  cluster: batch
+  timezone: Europe/Berln
+  network: { subnets: [subnet-1] }
+jobs:
+  etl:
+    schedule: cron(0 24 * * ? *)
+    task_definition: etl:0
+    schedul: oops
+  report:
+    schedule: rate(1 minutes)
+    timezone: UTC
+    task_definition: report
+    launch: spot-fallback
+    cpu: 1024
+    memory: 1024
+  bad name:
+    schedule: rate(5 minutes)
+    task_definition: x
+  sync:
+    schedule: rate(5 minutes)
+    task_definition: sync
+    catch_up: soon
+    overlap: never
+    retries: { attempts: 0 }
+";
+    let got = errors(text);
+    let want = [
+        "3:13: timezone: time zone `Europe/Berln` is not an IANA time zone name (such as `UTC`, `Europe/Berlin` or `America/New_York`)",
+        "7:15: job `etl`: schedule: hours: 24 is outside 0-23",
+        "8:22: job `etl`: task_definition: task definition revision `0` must be a positive number, as in `etl:7`",
+        "9:5: job `etl`: unknown key `schedul` in a job (did you mean `schedule`?)",
+        "11:15: job `report`: schedule: rate: with value 1 the unit is `minute`: rate(1 minute)",
+        "14:13: job `report`: launch must be one of `fargate`, `spot`, `spot-with-fallback`, found `spot-fallback`",
+        "15:10: job `report`: memory 1024 MiB does not go with cpu 1024 on Fargate: use 2048, 3072, 4096, 5120 MiB ... 8192",
+        "17:3: job `bad name`: job name `bad name` contains ` `: use only letters, digits, `-` and `_`",
+        "23:15: job `sync`: catch_up: `soon` is not a duration: expected number at 0 (write it like `90s`, `10m`, `2h`, `1h 30m` or `90d`)",
+        "24:14: job `sync`: overlap must be one of `allow`, `forbid`, `replace`, found `never`",
+        "25:26: job `sync`: retries.attempts must be a whole number 1-10, found `0`",
+    ];
+    assert_eq!(got, want);
+}
+
+#[test]
+fn the_schedule_of_a_job_with_a_bad_zone_is_not_blamed_for_the_zone() {
+    // The schedule is only checked once the zone is known; the zone error alone is reported.
+    let got = errors("jobs:\n  a:\n    schedule: cron(0 2 * * ? *)\n    timezone: Nowhere\n    cluster: c\n    task_definition: t\n    network: {subnets: [subnet-1]}\n");
+    assert_eq!(got.len(), 1, "{got:?}");
+}
+
+#[test]
+fn missing_required_settings_point_at_the_job() {
+    let got = errors("jobs:\n  lonely:\n    paused: true\n");
+    assert_eq!(
+        got,
+        [
+            "2:3: job `lonely`: schedule is missing: add e.g. `schedule: cron(0 2 * * ? *)`",
+            "2:3: job `lonely`: cluster is missing: set it on the job or in `defaults`",
+            "2:3: job `lonely`: task_definition is missing: add e.g. `task_definition: etl:7` (FAMILY, FAMILY:REVISION or an ARN)",
+            "2:3: job `lonely`: network is missing: Fargate tasks use awsvpc networking; set `network.subnets` on the job or in `defaults`",
+        ]
+    );
+}
+
+#[test]
+fn duplicate_names_invalid_yaml_and_job_only_keys_in_defaults_are_errors() {
+    let dup = errors("jobs:\n  etl: {}\n  etl: {}\n");
+    assert_eq!(
+        dup,
+        ["3:3: `etl` is defined twice (first on line 2): names must be unique"]
+    );
+    let yaml = errors("jobs:\n  etl: [\n");
+    assert!(yaml[0].starts_with("3:1: not valid YAML"), "{yaml:?}");
+    let defaults = errors("defaults:\n  schedule: rate(1 hour)\njobs: {}\n");
+    assert_eq!(defaults, ["2:3: unknown key `schedule` in defaults (which sets only keys shared by all jobs) (known keys: timezone, cluster, launch, platform_version, network, tags, group, overlap, catch_up, max_runtime, retries, history, run_skipped_times)"]);
+    assert_eq!(
+        errors("{}"),
+        ["1:1: `jobs:` is missing: a jobs file declares its jobs under `jobs:`"]
+    );
+}
+
+#[test]
+fn start_and_end_are_wall_times_in_the_zone_or_instants() {
+    let base = "defaults: {cluster: c, network: {subnets: [subnet-1]}}\njobs:\n  a:\n    schedule: rate(1 day)\n    task_definition: t\n    timezone: Europe/Berlin\n";
+    let ok = JobsFile::parse(&format!(
+        "{base}    start: 2027-01-01T06:00:00\n    end: 2027-02-01T00:00:00Z\n"
+    ))
+    .unwrap();
+    let spec = ok.jobs.values().next().unwrap();
+    assert_eq!(
+        spec.start.unwrap().to_rfc3339(),
+        "2027-01-01T05:00:00+00:00"
+    );
+    assert_eq!(spec.end.unwrap().to_rfc3339(), "2027-02-01T00:00:00+00:00");
+    let backwards = errors(&format!(
+        "{base}    start: 2027-02-01T00:00:00\n    end: 2027-01-01T00:00:00\n"
+    ));
+    assert_eq!(backwards, ["8:10: job `a`: end must be after start"]);
+    let gap = errors(&format!("{base}    start: 2027-03-28T02:30:00\n"));
+    assert_eq!(gap, ["7:12: job `a`: start: `2027-03-28T02:30:00` does not exist in Europe/Berlin (clocks skip it)"]);
+}
+
+#[test]
+fn features_of_later_versions_are_refused_not_ignored() {
+    let got = errors("services: {}\njobs:\n  a:\n    on_event: {}\n");
+    assert!(
+        got[0].contains("services: scale-to-zero is not available"),
+        "{got:?}"
+    );
+    assert!(
+        got.iter()
+            .any(|e| e.contains("on_event: event triggers are not available")),
+        "{got:?}"
+    );
+}

@@ -1,0 +1,3 @@
+//! Application services: the use cases, written over the ports so they run the same against DynamoDB and fakes.
+
+pub mod jobs;
