@@ -1,0 +1,49 @@
+//! The table name read from a deployed stack's `TableName` output (`--stack`), against the local emulator.
+
+use std::process::Command;
+
+use fsched_tests::{fresh_table, local_sdk_config, unique_name};
+
+#[tokio::test]
+async fn the_table_comes_from_the_stack_outputs_when_not_given() {
+    let config = local_sdk_config().await.unwrap();
+    let table = fresh_table(&aws_sdk_dynamodb::Client::new(&config))
+        .await
+        .unwrap();
+    let stack = unique_name("fsched-stack");
+    // A stand-in for the deployed stack: what matters here is its outputs.
+    let template = format!(
+        "Resources:\n  Bus:\n    Type: AWS::Events::EventBus\n    Properties:\n      Name: {stack}\n\
+         Outputs:\n  TableName:\n    Value: {table}\n"
+    );
+    aws_sdk_cloudformation::Client::new(&config)
+        .create_stack()
+        .stack_name(&stack)
+        .template_body(template)
+        .send()
+        .await
+        .unwrap();
+
+    let fsched = |args: &[&str]| {
+        Command::new(env!("CARGO_BIN_EXE_fsched"))
+            .args(args)
+            .env_remove("FSCHED_TABLE")
+            .output()
+            .unwrap()
+    };
+    let o = fsched(&["jobs", "--stack", &stack, "--output", "json"]);
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    assert_eq!(
+        String::from_utf8_lossy(&o.stdout),
+        "[]\n",
+        "the stack's (empty) table was read"
+    );
+
+    let o = fsched(&["jobs", "--stack", "no-such-stack"]);
+    assert_eq!(o.status.code(), Some(1));
+    assert!(String::from_utf8_lossy(&o.stderr).contains("reading stack `no-such-stack`"));
+
+    let o = fsched(&["jobs"]);
+    assert_eq!(o.status.code(), Some(1));
+    assert!(String::from_utf8_lossy(&o.stderr).contains("no table given: pass --table"));
+}
