@@ -40,6 +40,10 @@ impl Env {
         path.display().to_string()
     }
 
+    async fn job(&self, name: &str) -> Option<fsched_core::domain::job::Job> {
+        self.store.get_job(&name.parse_job()).await.unwrap()
+    }
+
     fn fsched(&self, args: &[&str]) -> Output {
         Command::new(env!("CARGO_BIN_EXE_fsched"))
             .args(args)
@@ -83,12 +87,7 @@ async fn apply_plan_change_prune_pause_and_resume() {
     }
 
     // Stored with the next fire the dispatcher will find on the timers index.
-    let etl = env
-        .store
-        .get_job(&"nightly-etl".parse_job())
-        .await
-        .unwrap()
-        .unwrap();
+    let etl = env.job("nightly-etl").await.unwrap();
     let next = etl.next_fire.expect("an active job has a next fire");
     assert!(next > Utc::now() && next - Utc::now() <= chrono::Duration::days(1));
     assert_eq!(
@@ -107,15 +106,7 @@ async fn apply_plan_change_prune_pause_and_resume() {
         "No changes: 4 job(s) up to date.\n",
         "a second apply changes nothing"
     );
-    assert_eq!(
-        env.store
-            .get_job(&"nightly-etl".parse_job())
-            .await
-            .unwrap()
-            .unwrap()
-            .version,
-        1
-    );
+    assert_eq!(env.job("nightly-etl").await.unwrap().version, 1);
 
     let o = env.fsched(&["jobs"]);
     let listing = text(&o.stdout);
@@ -148,12 +139,7 @@ async fn apply_plan_change_prune_pause_and_resume() {
         "{}",
         text(&o.stdout)
     );
-    let sync = env
-        .store
-        .get_job(&"crm-sync".parse_job())
-        .await
-        .unwrap()
-        .unwrap();
+    let sync = env.job("crm-sync").await.unwrap();
     assert_eq!(
         (sync.spec.schedule.as_str(), sync.version),
         ("rate(10 minutes)", 2)
@@ -183,22 +169,12 @@ async fn apply_plan_change_prune_pause_and_resume() {
         "{}",
         text(&o.stdout)
     );
-    assert!(env
-        .store
-        .get_job(&"migrate-orders-v2".parse_job())
-        .await
-        .unwrap()
-        .is_none());
+    assert!(env.job("migrate-orders-v2").await.is_none());
 
     // Pause takes the job off the timers; resume puts it back from now, without replaying the paused window.
     let o = env.fsched(&["pause", "nightly-etl"]);
     assert_eq!(text(&o.stdout), "paused nightly-etl\n");
-    let paused = env
-        .store
-        .get_job(&"nightly-etl".parse_job())
-        .await
-        .unwrap()
-        .unwrap();
+    let paused = env.job("nightly-etl").await.unwrap();
     assert!(paused.spec.paused && paused.next_fire.is_none());
     assert!(env
         .store
@@ -215,12 +191,7 @@ async fn apply_plan_change_prune_pause_and_resume() {
         "{}",
         text(&o.stdout)
     );
-    let resumed = env
-        .store
-        .get_job(&"nightly-etl".parse_job())
-        .await
-        .unwrap()
-        .unwrap();
+    let resumed = env.job("nightly-etl").await.unwrap();
     assert!(!resumed.spec.paused && resumed.next_fire.unwrap() > Utc::now());
 
     let o = env.fsched(&["pause", "no-such-job"]);
@@ -270,12 +241,7 @@ async fn two_racing_applies_one_wins_and_the_other_reports_a_conflict() {
         matches!(&second[..], [(job, Outcome::Conflict(why))] if job.as_str() == "crm-sync" && why.contains("run plan and apply again")),
         "{second:?}"
     );
-    let sync = env
-        .store
-        .get_job(&"crm-sync".parse_job())
-        .await
-        .unwrap()
-        .unwrap();
+    let sync = env.job("crm-sync").await.unwrap();
     assert_eq!(
         sync.spec.schedule, "rate(10 minutes)",
         "the winner's definition stands, whole"
