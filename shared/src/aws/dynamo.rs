@@ -59,7 +59,7 @@ struct JobItem {
 struct RunItem {
     #[serde(flatten)]
     keys: Keys,
-    /// The index attribute for `by-task`; the run's own `task_arn` is the same value.
+    /// Its `task_arn` field is also the `by-task` index key, so a launched run is indexed with no extra attribute.
     #[serde(flatten)]
     run: Run,
 }
@@ -333,13 +333,10 @@ impl Store for DynamoStore {
                     run.id
                 ),
             })?;
-        let mut item = to_item(&RunItem {
+        let item = to_item(&RunItem {
             keys: run_keys(run),
             run: run.clone(),
         })?;
-        if let Some(arn) = &run.task_arn {
-            item.insert(keys::TASK_ARN.to_owned(), s(arn.clone()));
-        }
         self.client
             .put_item()
             .table_name(&self.table)

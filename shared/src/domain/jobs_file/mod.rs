@@ -137,6 +137,29 @@ fn duration(r: &mut Reader, node: &Node, what: &str) -> Option<Duration> {
     }
 }
 
+/// A list of AWS resource ids with a known prefix and a maximum count.
+fn ids(
+    r: &mut Reader,
+    node: Option<&Node>,
+    what: &str,
+    prefix: &str,
+    kind: &str,
+    max: usize,
+) -> Vec<String> {
+    let Some(node) = node else { return Vec::new() };
+    let values = r.strings(node, what).unwrap_or_default();
+    for v in values.iter().filter(|v| !v.starts_with(prefix)) {
+        r.error(
+            node.span(),
+            format!("{what}: `{v}` is not {kind} id ({prefix}...)"),
+        );
+    }
+    if values.len() > max {
+        r.error(node.span(), format!("{what}: ECS accepts at most {max}"));
+    }
+    values
+}
+
 fn read_network(r: &mut Reader, node: &Node) -> Option<Network> {
     let map = r.mapping(node, "network")?;
     let f = r.fields(
@@ -144,42 +167,31 @@ fn read_network(r: &mut Reader, node: &Node) -> Option<Network> {
         "network",
         &["subnets", "security_groups", "assign_public_ip"],
     );
-    let mut net = Network::default();
-    if let Some(n) = f.get("subnets") {
-        net.subnets = r.strings(n, "network.subnets").unwrap_or_default();
-        for s in &net.subnets {
-            if !s.starts_with("subnet-") {
-                r.error(
-                    n.span(),
-                    format!("network.subnets: `{s}` is not a subnet id (subnet-...)"),
-                );
-            }
-        }
-        if net.subnets.len() > 16 {
-            r.error(n.span(), "network.subnets: ECS accepts at most 16 subnets");
-        }
-    }
-    if let Some(n) = f.get("security_groups") {
-        net.security_groups = r.strings(n, "network.security_groups").unwrap_or_default();
-        for s in &net.security_groups {
-            if !s.starts_with("sg-") {
-                r.error(
-                    n.span(),
-                    format!("network.security_groups: `{s}` is not a security group id (sg-...)"),
-                );
-            }
-        }
-        if net.security_groups.len() > 5 {
-            r.error(
-                n.span(),
-                "network.security_groups: ECS accepts at most 5 security groups",
-            );
-        }
-    }
-    if let Some(n) = f.get("assign_public_ip") {
-        net.assign_public_ip = r.bool(n, "network.assign_public_ip").unwrap_or(false);
-    }
-    Some(net)
+    let subnets = ids(
+        r,
+        f.get("subnets"),
+        "network.subnets",
+        "subnet-",
+        "a subnet",
+        16,
+    );
+    let security_groups = ids(
+        r,
+        f.get("security_groups"),
+        "network.security_groups",
+        "sg-",
+        "a security group",
+        5,
+    );
+    let assign_public_ip = f
+        .get("assign_public_ip")
+        .and_then(|n| r.bool(n, "network.assign_public_ip"))
+        .unwrap_or(false);
+    Some(Network {
+        subnets,
+        security_groups,
+        assign_public_ip,
+    })
 }
 
 fn read_containers(r: &mut Reader, node: &Node) -> Option<BTreeMap<String, ContainerOverride>> {
