@@ -7,6 +7,7 @@ use chrono::{DateTime, Utc};
 
 use crate::domain::job::{Job, JobName};
 use crate::domain::run::{Capacity, Run, RunId};
+use crate::domain::task::TaskSnapshot;
 
 /// Errors of the store, in words a user can act on.
 #[derive(Debug, thiserror::Error)]
@@ -72,6 +73,16 @@ pub trait Store: Send + Sync + 'static {
         &self,
         name: &JobName,
         expected: u64,
+    ) -> impl Future<Output = Result<(), StoreError>> + Send;
+
+    /// Moves a job's scheduling state after a tick handled its due times: `next_fire` (its timer) and `last_fire`.
+    /// Conditional on the job still being at the version and next fire it was read with; does not bump the
+    /// version, so ticks never make a concurrent `apply` fail.
+    fn advance_job(
+        &self,
+        read: &Job,
+        next_fire: Option<DateTime<Utc>>,
+        last_fire: Option<DateTime<Utc>>,
     ) -> impl Future<Output = Result<(), StoreError>> + Send;
 
     /// Everything due at or before `now`, oldest first, in one query of the timers index.
@@ -150,6 +161,21 @@ pub trait TaskLauncher: Send + Sync + 'static {
         task_arn: &str,
         reason: &str,
     ) -> impl Future<Output = Result<(), LaunchError>> + Send;
+
+    /// The task already started for a run, if any (found by the run's `startedBy`, running or stopped): a launch
+    /// interrupted between RunTask and recording its result is adopted instead of started twice.
+    fn find(
+        &self,
+        cluster: &str,
+        run: &RunId,
+    ) -> impl Future<Output = Result<Option<Launched>, LaunchError>> + Send;
+
+    /// What ECS knows of these tasks of one cluster; tasks it no longer knows are absent from the answer.
+    fn describe(
+        &self,
+        cluster: &str,
+        task_arns: &[String],
+    ) -> impl Future<Output = Result<Vec<TaskSnapshot>, LaunchError>> + Send;
 }
 
 /// An ECS service's scale, as fsched saves and restores it.

@@ -46,3 +46,6 @@ pub async fn fresh_table(client: &aws_sdk_dynamodb::Client) -> anyhow::Result<St
         .await?;
     Ok(name)
 }
+
+pub mod counting;
+pub mod ecs;

@@ -270,6 +270,72 @@ impl Store for DynamoStore {
         Ok(())
     }
 
+    async fn advance_job(
+        &self,
+        read: &Job,
+        next_fire: Option<DateTime<Utc>>,
+        last_fire: Option<DateTime<Utc>>,
+    ) -> Result<(), StoreError> {
+        let value = |t: Option<DateTime<Utc>>| {
+            t.map(serde_dynamo::to_attribute_value::<_, AttributeValue>)
+                .transpose()
+                .map_err(|e| StoreError::Corrupt {
+                    key: keys::job_pk(&read.name),
+                    message: e.to_string(),
+                })
+        };
+        let mut sets = Vec::new();
+        let mut removes = Vec::new();
+        let mut req = self
+            .client
+            .update_item()
+            .table_name(&self.table)
+            .key(keys::PK, s(keys::job_pk(&read.name)))
+            .key(keys::SK, s(keys::JOB_SK))
+            .expression_attribute_names("#tp", keys::TIMER_PK)
+            .expression_attribute_names("#ts", keys::TIMER_SK)
+            .expression_attribute_values(":v", n(read.version));
+        match value(next_fire)? {
+            Some(v) => {
+                sets.push("next_fire = :next, #tp = :tp, #ts = :ts");
+                req = req
+                    .expression_attribute_values(":next", v)
+                    .expression_attribute_values(":tp", s(keys::TIMERS_PARTITION));
+                if let Some(at) = next_fire {
+                    req = req
+                        .expression_attribute_values(":ts", s(keys::job_timer_sk(at, &read.name)));
+                }
+            }
+            None => removes.push("next_fire, #tp, #ts"),
+        }
+        if let Some(v) = value(last_fire)? {
+            sets.push("last_fire = :last");
+            req = req.expression_attribute_values(":last", v);
+        }
+        // The timer it was read with is the one this tick handled; another tick or `apply` may have moved it since.
+        let condition = match read.next_fire {
+            Some(at) => {
+                req =
+                    req.expression_attribute_values(":read", s(keys::job_timer_sk(at, &read.name)));
+                "version = :v AND #ts = :read"
+            }
+            None => "version = :v AND attribute_not_exists(#ts)",
+        };
+        let mut update = String::new();
+        if !sets.is_empty() {
+            update.push_str(&format!("SET {}", sets.join(", ")));
+        }
+        if !removes.is_empty() {
+            update.push_str(&format!(" REMOVE {}", removes.join(", ")));
+        }
+        req.update_expression(update.trim())
+            .condition_expression(condition)
+            .send()
+            .await
+            .map_err(|e| self.error(&format!("job `{}`", read.name), e))?;
+        Ok(())
+    }
+
     async fn due(&self, now: DateTime<Utc>) -> Result<Vec<Due>, StoreError> {
         let query = self
             .client

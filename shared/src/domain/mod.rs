@@ -1,8 +1,10 @@
 //! The pure domain: no AWS SDK, no async runtime, no environment, no wall clock. Time is always a parameter.
 
+pub mod dispatch;
 pub mod duration;
 pub mod job;
 pub mod jobs_file;
 pub mod plan;
 pub mod run;
 pub mod schedule;
+pub mod task;

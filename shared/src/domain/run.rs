@@ -230,8 +230,15 @@ pub struct Run {
     pub cluster: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub capacity: Option<Capacity>,
+    /// RunTask calls made for this run, across capacities and ticks.
     #[serde(default)]
     pub attempts: u32,
+    /// When RunTask accepted the task (the tick's time): `max_runtime` counts from here.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub launched_at: Option<DateTime<Utc>>,
+    /// When the run must be stopped for exceeding the job's `max_runtime`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub timeout_at: Option<DateTime<Utc>>,
     /// Why the run ended the way it did, in words a user can act on.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub reason: Option<String>,
@@ -266,6 +273,8 @@ impl Run {
             cluster: None,
             capacity: None,
             attempts: 0,
+            launched_at: None,
+            timeout_at: None,
             reason: None,
             started_at: None,
             stopped_at: None,

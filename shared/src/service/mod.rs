@@ -1,3 +1,4 @@
 //! Application services: the use cases, written over the ports so they run the same against DynamoDB and fakes.
 
+pub mod dispatch;
 pub mod jobs;

@@ -1,0 +1,140 @@
+//! The dispatcher's handler: an EventBridge scheduled event in, one tick at the event's time, a report out.
+//! "Now" is the event's `time`, never the clock, so a retried or late delivery replays the same tick.
+
+use std::time::{Duration, SystemTime};
+
+use aws_lambda_events::eventbridge::EventBridgeEvent;
+use chrono::{DateTime, Utc};
+use fsched_core::ports::{EventPublisher, Store, TaskLauncher};
+use fsched_core::service::dispatch::{Dispatcher, TickError, TickReport};
+use lambda_runtime::{Diagnostic, LambdaEvent};
+use serde_json::Value;
+use tokio::time::Instant;
+
+/// Used when an invocation carries no deadline: the function's timeout in template.yaml.
+const DEFAULT_BUDGET: Duration = Duration::from_secs(120);
+
+#[derive(Debug, thiserror::Error)]
+pub enum HandlerError {
+    /// Not a scheduled event: retrying the same input cannot help.
+    #[error("malformed event: {0}")]
+    Malformed(String),
+    /// The table could not be read: a retry of the same tick will do the work.
+    #[error(transparent)]
+    Store(#[from] TickError),
+    /// The tick ran but left work for a later tick; what it did is in the report.
+    #[error("the tick at {now} left work undone: {errors}")]
+    Incomplete { now: DateTime<Utc>, errors: String },
+}
+
+impl From<HandlerError> for Diagnostic {
+    fn from(e: HandlerError) -> Diagnostic {
+        let error_type = match &e {
+            HandlerError::Malformed(_) => "fsched.MalformedEvent",
+            HandlerError::Store(_) => "fsched.StoreUnavailable",
+            HandlerError::Incomplete { .. } => "fsched.TickIncomplete",
+        };
+        Diagnostic {
+            error_type: error_type.to_owned(),
+            error_message: e.to_string(),
+        }
+    }
+}
+
+/// The tick's time: the `time` of an EventBridge scheduled event.
+pub fn tick_time(payload: Value) -> Result<DateTime<Utc>, HandlerError> {
+    let event: EventBridgeEvent<Value> = serde_json::from_value(payload)
+        .map_err(|e| HandlerError::Malformed(format!("not an EventBridge event ({e})")))?;
+    if event.source != "aws.events" || event.detail_type != "Scheduled Event" {
+        return Err(HandlerError::Malformed(format!(
+            "expected a scheduled event (source `aws.events`, detail-type `Scheduled Event`), got source `{}`, \
+             detail-type `{}`",
+            event.source, event.detail_type
+        )));
+    }
+    event
+        .time
+        .ok_or_else(|| HandlerError::Malformed("the scheduled event has no `time`".to_owned()))
+}
+
+/// Runs one tick for `payload`, with work stopping before `deadline`.
+pub async fn tick<S: Store, L: TaskLauncher, P: EventPublisher>(
+    dispatcher: &Dispatcher<S, L, P>,
+    payload: Value,
+    deadline: Instant,
+) -> Result<TickReport, HandlerError> {
+    let now = tick_time(payload)?;
+    let report = dispatcher.tick(now, deadline).await?;
+    tracing::info!(
+        %now,
+        due = report.due,
+        launched = report.launched.len(),
+        skipped = report.skipped.len(),
+        missed = report.missed_total,
+        launch_failed = report.launch_failed.len(),
+        deferred = report.deferred.len(),
+        closed = report.closed.len(),
+        not_started = report.not_started,
+        "tick"
+    );
+    if !report.errors.is_empty() {
+        for error in &report.errors {
+            tracing::error!(%now, error, "tick incomplete");
+        }
+        return Err(HandlerError::Incomplete {
+            now,
+            errors: report.errors.join("; "),
+        });
+    }
+    Ok(report)
+}
+
+pub async fn handle<S: Store, L: TaskLauncher, P: EventPublisher>(
+    dispatcher: &Dispatcher<S, L, P>,
+    event: LambdaEvent<Value>,
+) -> Result<TickReport, HandlerError> {
+    let remaining = event
+        .context
+        .deadline()
+        .duration_since(SystemTime::now())
+        .ok()
+        .filter(|_| event.context.deadline > 0)
+        .unwrap_or(DEFAULT_BUDGET);
+    tick(dispatcher, event.payload, Instant::now() + remaining).await
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn fixture(name: &str) -> Value {
+        let path = format!("{}/../../tests/events/{name}", env!("CARGO_MANIFEST_DIR"));
+        let text = std::fs::read_to_string(&path).unwrap();
+        serde_json::from_str(&text).unwrap()
+    }
+
+    #[test]
+    fn the_tick_is_the_scheduled_events_time() {
+        let at = tick_time(fixture("scheduled-event.json")).unwrap();
+        assert_eq!(at.to_rfc3339(), "2026-11-29T02:00:00+00:00");
+    }
+
+    #[test]
+    fn other_events_are_malformed_with_what_was_expected() {
+        let err = tick_time(fixture("ecs-task-state-change.json")).unwrap_err();
+        assert!(matches!(err, HandlerError::Malformed(_)));
+        assert!(err.to_string().contains("got source `aws.ecs`"), "{err}");
+        let d: Diagnostic = err.into();
+        assert_eq!(d.error_type, "fsched.MalformedEvent");
+
+        for bad in [
+            serde_json::json!("tick"),
+            serde_json::json!({}),
+            serde_json::json!({"source": "aws.events", "detail-type": "Scheduled Event", "detail": {}}),
+            serde_json::json!({"source": "aws.events", "detail-type": "Scheduled Event", "time": "yesterday", "detail": {}}),
+        ] {
+            let err = tick_time(bad.clone()).unwrap_err();
+            assert!(matches!(err, HandlerError::Malformed(_)), "{bad}: {err}");
+        }
+    }
+}

@@ -1,0 +1,55 @@
+//! Wiring only: configuration from the environment, SDK clients built once, the handler run by the Lambda runtime.
+
+use fsched_dispatcher::handler;
+
+use aws_config::retry::RetryConfig;
+use aws_config::BehaviorVersion;
+use fsched_core::aws::dynamo::DynamoStore;
+use fsched_core::aws::ecs::EcsLauncher;
+use fsched_core::aws::events::EventBridgePublisher;
+use fsched_core::service::dispatch::{Dispatcher, Settings};
+use lambda_runtime::{service_fn, Error, LambdaEvent};
+use serde_json::Value;
+
+fn required(name: &str) -> Result<String, Error> {
+    std::env::var(name).map_err(|_| format!("environment variable {name} is not set").into())
+}
+
+#[tokio::main]
+async fn main() -> Result<(), Error> {
+    tracing_subscriber::fmt()
+        .json()
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_default_env()
+                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info")),
+        )
+        .with_current_span(false)
+        .without_time()
+        .init();
+
+    let table = required("FSCHED_TABLE")?;
+    let bus = required("FSCHED_EVENT_BUS")?;
+    let mut settings = Settings::default();
+    if let Ok(rate) = std::env::var("FSCHED_RUN_TASK_RATE") {
+        settings.run_task_rate = rate.parse().map_err(|_| {
+            format!("FSCHED_RUN_TASK_RATE=`{rate}` is not a number of calls per second")
+        })?;
+    }
+
+    let config = aws_config::load_defaults(BehaviorVersion::latest()).await;
+    // RunTask retries are the dispatcher's own (paced, with the job's backoff, within the invocation's time): the
+    // SDK's retries would multiply them.
+    let ecs = aws_sdk_ecs::config::Builder::from(&config)
+        .retry_config(RetryConfig::standard().with_max_attempts(1))
+        .build();
+    let dispatcher = Dispatcher::new(
+        DynamoStore::new(aws_sdk_dynamodb::Client::new(&config), table),
+        EcsLauncher::new(aws_sdk_ecs::Client::from_conf(ecs)),
+        EventBridgePublisher::new(aws_sdk_eventbridge::Client::new(&config), bus),
+        settings,
+    );
+    lambda_runtime::run(service_fn(|event: LambdaEvent<Value>| {
+        handler::handle(&dispatcher, event)
+    }))
+    .await
+}

@@ -1,0 +1,277 @@
+//! The ECS task launcher: the `TaskLauncher` port over RunTask, StopTask and DescribeTasks, with RunTask's
+//! `failures[]` and ECS exceptions mapped to what the dispatcher can do about them.
+
+use aws_sdk_ecs::error::{ProvideErrorMetadata, SdkError};
+use aws_sdk_ecs::types::{
+    AssignPublicIp, AwsVpcConfiguration, CapacityProviderStrategyItem, ContainerOverride,
+    DesiredStatus, KeyValuePair, LaunchType, NetworkConfiguration, Tag, TaskOverride,
+};
+use aws_sdk_ecs::Client;
+use chrono::{DateTime, Utc};
+
+use super::sdk_error::{classify, Failure};
+use crate::domain::dispatch::started_by;
+use crate::domain::job::JobSpec;
+use crate::domain::run::{Capacity, RunId};
+use crate::domain::task::{ContainerSnapshot, TaskSnapshot};
+use crate::ports::{LaunchError, LaunchRequest, Launched, TaskLauncher};
+
+/// Tag keys fsched puts on every task it starts.
+pub const JOB_TAG: &str = "fsched:job";
+pub const RUN_TAG: &str = "fsched:run";
+
+/// ECS's words for "no capacity of this kind right now" in RunTask `failures[].reason`.
+const NO_CAPACITY: &[&str] = &["Capacity is unavailable", "RESOURCE:"];
+
+/// StopTask keeps at most this many characters of a reason.
+const REASON_MAX: usize = 255;
+
+#[derive(Clone, Debug)]
+pub struct EcsLauncher {
+    client: Client,
+}
+
+impl EcsLauncher {
+    pub fn new(client: Client) -> Self {
+        EcsLauncher { client }
+    }
+}
+
+fn launch_error<E, R>(what: &str, err: SdkError<E, R>) -> LaunchError
+where
+    E: ProvideErrorMetadata + std::error::Error + 'static,
+    R: std::fmt::Debug + 'static,
+{
+    match classify(&err) {
+        Failure::Transient { message } => LaunchError::Transient {
+            message: format!("{what}: {message}"),
+        },
+        Failure::Service { code, message } => LaunchError::Rejected {
+            message: format!("{what}: {code}: {message}"),
+        },
+    }
+}
+
+fn chrono_time(t: Option<&aws_smithy_types::DateTime>) -> Option<DateTime<Utc>> {
+    t.and_then(|t| DateTime::from_timestamp(t.secs(), t.subsec_nanos()))
+}
+
+fn overrides(spec: &JobSpec) -> TaskOverride {
+    let containers = spec.containers.iter().map(|(name, o)| {
+        ContainerOverride::builder()
+            .name(name)
+            .set_command(o.command.clone())
+            .set_environment(Some(
+                o.environment
+                    .iter()
+                    .map(|(k, v)| KeyValuePair::builder().name(k).value(v).build())
+                    .collect(),
+            ))
+            .set_cpu(o.cpu.map(|c| c as i32))
+            .set_memory(o.memory.map(|m| m as i32))
+            .build()
+    });
+    TaskOverride::builder()
+        .set_container_overrides(Some(containers.collect()))
+        .set_cpu(spec.cpu.map(|c| c.to_string()))
+        .set_memory(spec.memory.map(|m| m.to_string()))
+        .build()
+}
+
+fn network(spec: &JobSpec) -> Option<NetworkConfiguration> {
+    let n = &spec.network;
+    if n.subnets.is_empty() {
+        return None;
+    }
+    let vpc = AwsVpcConfiguration::builder()
+        .set_subnets(Some(n.subnets.clone()))
+        .set_security_groups(Some(n.security_groups.clone()))
+        .assign_public_ip(if n.assign_public_ip {
+            AssignPublicIp::Enabled
+        } else {
+            AssignPublicIp::Disabled
+        })
+        .build()
+        .ok()?;
+    Some(
+        NetworkConfiguration::builder()
+            .awsvpc_configuration(vpc)
+            .build(),
+    )
+}
+
+fn tag(key: &str, value: &str) -> Tag {
+    Tag::builder().key(key).value(value).build()
+}
+
+fn capacity_of(task: &aws_sdk_ecs::types::Task) -> Option<Capacity> {
+    match task.capacity_provider_name() {
+        Some("FARGATE_SPOT") => Some(Capacity::FargateSpot),
+        Some("FARGATE") => Some(Capacity::Fargate),
+        _ => match task.launch_type() {
+            Some(LaunchType::Fargate) => Some(Capacity::Fargate),
+            _ => None,
+        },
+    }
+}
+
+fn snapshot(task: &aws_sdk_ecs::types::Task) -> TaskSnapshot {
+    TaskSnapshot {
+        task_arn: task.task_arn().unwrap_or_default().to_owned(),
+        last_status: task.last_status().unwrap_or("UNKNOWN").to_owned(),
+        capacity: capacity_of(task),
+        started_at: chrono_time(task.started_at()),
+        stopped_at: chrono_time(task.stopped_at()),
+        stop_code: task.stop_code().map(|c| c.as_str().to_owned()),
+        stopped_reason: task.stopped_reason().map(str::to_owned),
+        containers: task
+            .containers()
+            .iter()
+            .map(|c| ContainerSnapshot {
+                name: c.name().unwrap_or_default().to_owned(),
+                exit_code: c.exit_code(),
+                reason: c.reason().map(str::to_owned),
+            })
+            .collect(),
+    }
+}
+
+impl TaskLauncher for EcsLauncher {
+    async fn launch(&self, request: &LaunchRequest) -> Result<Launched, LaunchError> {
+        let spec = &request.spec;
+        let run = request.run.to_string();
+        let mut req = self
+            .client
+            .run_task()
+            .cluster(&spec.cluster)
+            .task_definition(&spec.task_definition)
+            .count(1)
+            .client_token(&request.client_token)
+            .started_by(started_by(&request.run))
+            .set_group(spec.group.clone())
+            .set_platform_version(spec.platform_version.clone())
+            .set_network_configuration(network(spec))
+            .overrides(overrides(spec))
+            .enable_ecs_managed_tags(true)
+            .tags(tag(JOB_TAG, request.run.job().as_str()))
+            .tags(tag(RUN_TAG, &run));
+        for (k, v) in &spec.tags {
+            req = req.tags(tag(k, v));
+        }
+        req = match request.capacity {
+            Capacity::Fargate => req.launch_type(LaunchType::Fargate),
+            Capacity::FargateSpot => req.capacity_provider_strategy(
+                CapacityProviderStrategyItem::builder()
+                    .capacity_provider("FARGATE_SPOT")
+                    .weight(1)
+                    .build()
+                    .map_err(|e| LaunchError::Rejected {
+                        message: e.to_string(),
+                    })?,
+            ),
+        };
+        let what = format!(
+            "RunTask for run {run} (task definition `{}` in cluster `{}`)",
+            spec.task_definition, spec.cluster
+        );
+        let out = req.send().await.map_err(|e| launch_error(&what, e))?;
+        if let Some(task) = out.tasks().first() {
+            if let Some(arn) = task.task_arn() {
+                // The task says which capacity it got; the emulator leaves it blank, so fall back to what was asked.
+                return Ok(Launched {
+                    task_arn: arn.to_owned(),
+                    capacity: capacity_of(task).unwrap_or(request.capacity),
+                });
+            }
+        }
+        // No task: RunTask "succeeded" with failures, which is a failure.
+        let failures: Vec<String> = out
+            .failures()
+            .iter()
+            .map(|f| {
+                let reason = f.reason().unwrap_or("unknown reason");
+                match f.detail() {
+                    Some(d) => format!("{reason} ({d})"),
+                    None => reason.to_owned(),
+                }
+            })
+            .collect();
+        let message = if failures.is_empty() {
+            format!("{what}: ECS returned neither a task nor a failure")
+        } else {
+            format!("{what}: {}", failures.join("; "))
+        };
+        if failures
+            .iter()
+            .any(|f| NO_CAPACITY.iter().any(|p| f.starts_with(p)))
+        {
+            Err(LaunchError::NoCapacity {
+                capacity: request.capacity,
+                message,
+            })
+        } else {
+            Err(LaunchError::Rejected { message })
+        }
+    }
+
+    async fn stop(&self, cluster: &str, task_arn: &str, reason: &str) -> Result<(), LaunchError> {
+        let reason: String = reason.chars().take(REASON_MAX).collect();
+        self.client
+            .stop_task()
+            .cluster(cluster)
+            .task(task_arn)
+            .reason(reason)
+            .send()
+            .await
+            .map_err(|e| launch_error(&format!("StopTask for {task_arn}"), e))?;
+        Ok(())
+    }
+
+    async fn find(&self, cluster: &str, run: &RunId) -> Result<Option<Launched>, LaunchError> {
+        let by = started_by(run);
+        for status in [DesiredStatus::Running, DesiredStatus::Stopped] {
+            let listed = self
+                .client
+                .list_tasks()
+                .cluster(cluster)
+                .started_by(&by)
+                .desired_status(status)
+                .send()
+                .await
+                .map_err(|e| launch_error(&format!("ListTasks for run {run}"), e))?;
+            if let Some(arn) = listed.task_arns().first() {
+                let tasks = self.describe(cluster, std::slice::from_ref(arn)).await?;
+                let capacity = tasks.first().and_then(|t| t.capacity);
+                return Ok(Some(Launched {
+                    task_arn: arn.clone(),
+                    capacity: capacity.unwrap_or(Capacity::Fargate),
+                }));
+            }
+        }
+        Ok(None)
+    }
+
+    async fn describe(
+        &self,
+        cluster: &str,
+        task_arns: &[String],
+    ) -> Result<Vec<TaskSnapshot>, LaunchError> {
+        let mut out = Vec::new();
+        // DescribeTasks takes at most 100 tasks per call.
+        for chunk in task_arns.chunks(100) {
+            let page = self
+                .client
+                .describe_tasks()
+                .cluster(cluster)
+                .set_tasks(Some(chunk.to_vec()))
+                .send()
+                .await
+                .map_err(|e| launch_error(&format!("DescribeTasks in cluster `{cluster}`"), e))?;
+            out.extend(page.tasks().iter().map(snapshot));
+        }
+        Ok(out)
+    }
+}
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,188 @@
+//! The dispatcher's decisions, pure: which scheduled times of a job are due, missed or to be skipped at a tick, what
+//! the overlap policy does with them, and the identifiers that make a launch idempotent.
+
+use chrono::{DateTime, Duration, Utc};
+
+use super::job::{Job, JobName, Overlap};
+use super::plan::next_fire;
+use super::run::{Capacity, RunId};
+use super::schedule::ScheduleError;
+
+/// Missed times recorded one by one; older ones are only counted, so a job down for a month writes a few records,
+/// not 40,000.
+pub const MISSED_RECORDS: usize = 3;
+
+/// Scheduled times enumerated per job and tick before the rest of a long outage is skipped over uncounted. At
+/// about 100 ns per evaluation this bounds a tick's work for a job at a few milliseconds.
+pub const ENUMERATION_LIMIT: u64 = 100_000;
+
+/// A claimed run not launched by this time after its claim is launched by a later tick: 90 s is the tick after
+/// next, so a slow invocation still working on its backlog is not raced by the next one.
+pub const RECOVER_AFTER: Duration = Duration::seconds(90);
+
+/// A launched run is looked at again this often (until `max_runtime`): it closes runs whose end was never reported.
+pub const CHECK_EVERY: Duration = Duration::minutes(15);
+
+/// The scheduled times a tick found for one job.
+#[derive(Debug, Clone, PartialEq, Default)]
+pub struct Fires {
+    /// Times later than the job's `catch_up` allows.
+    pub missed: Missed,
+    /// Times to run now, oldest first.
+    pub due: Vec<DateTime<Utc>>,
+    /// The job's next scheduled time after the tick (`None`: no more fires, or paused).
+    pub next_fire: Option<DateTime<Utc>>,
+    /// The latest time handled by this tick.
+    pub last_fire: Option<DateTime<Utc>>,
+}
+
+#[derive(Debug, Clone, PartialEq, Default)]
+pub struct Missed {
+    /// How many times were missed in all (at least this many when `more` is set).
+    pub count: u64,
+    /// The most recent missed times, oldest first, at most `MISSED_RECORDS`.
+    pub recent: Vec<DateTime<Utc>>,
+    /// The enumeration stopped at `ENUMERATION_LIMIT`: more were missed than counted.
+    pub more: bool,
+}
+
+/// The job's scheduled times from its stored next fire up to `now`, split by `catch_up`.
+pub fn fires(job: &Job, now: DateTime<Utc>) -> Result<Fires, ScheduleError> {
+    let mut out = Fires::default();
+    let Some(first) = job.next_fire.filter(|_| !job.spec.paused) else {
+        return Ok(out);
+    };
+    let cutoff = now - job.spec.catch_up.to_chrono();
+    let mut at = Some(first);
+    while let Some(t) = at.filter(|t| *t <= now) {
+        if t < cutoff {
+            out.missed.count += 1;
+            out.missed.recent.push(t);
+            if out.missed.recent.len() > MISSED_RECORDS {
+                out.missed.recent.remove(0);
+            }
+            if out.missed.count >= ENUMERATION_LIMIT {
+                out.missed.more = true;
+                // Skip the rest of the outage: continue from the first time inside the catch-up window.
+                at = next_fire(&job.spec, cutoff - Duration::seconds(1))?;
+                out.last_fire = Some(t);
+                continue;
+            }
+        } else {
+            out.due.push(t);
+        }
+        out.last_fire = Some(t);
+        at = next_fire(&job.spec, t)?;
+    }
+    out.next_fire = at;
+    Ok(out)
+}
+
+/// What to do with one due time.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Action {
+    Launch,
+    /// Record the time as SKIPPED, with this reason.
+    Skip(String),
+}
+
+/// The overlap policy applied to a tick's due times, given the job's runs still in progress.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Decision {
+    pub actions: Vec<(DateTime<Utc>, Action)>,
+    /// Runs to stop before launching (`overlap: replace`).
+    pub stop: Vec<RunId>,
+}
+
+pub fn decide(
+    job: &JobName,
+    overlap: Overlap,
+    due: &[DateTime<Utc>],
+    in_progress: &[RunId],
+) -> Decision {
+    let id = |t: DateTime<Utc>| RunId::scheduled(job, t);
+    let actions = match overlap {
+        Overlap::Allow => due.iter().map(|t| (*t, Action::Launch)).collect(),
+        Overlap::Forbid => {
+            let mut blocker = in_progress.first().cloned();
+            due.iter()
+                .map(|t| match &blocker {
+                    Some(b) => (
+                        *t,
+                        Action::Skip(format!("run {b} was still in progress (overlap: forbid)")),
+                    ),
+                    None => {
+                        blocker = Some(id(*t));
+                        (*t, Action::Launch)
+                    }
+                })
+                .collect()
+        }
+        Overlap::Replace => {
+            let last = due.last().copied();
+            due.iter()
+                .map(|t| match last {
+                    Some(l) if l != *t => (
+                        *t,
+                        Action::Skip(format!(
+                            "superseded by run {} in the same tick (overlap: replace)",
+                            id(l)
+                        )),
+                    ),
+                    _ => (*t, Action::Launch),
+                })
+                .collect()
+        }
+    };
+    let stop = match (overlap, due.is_empty()) {
+        (Overlap::Replace, false) => in_progress.to_vec(),
+        _ => Vec::new(),
+    };
+    Decision { actions, stop }
+}
+
+/// FNV-1a, 128 bits: stable across builds and platforms, which is all an idempotency token needs.
+fn fnv128(parts: &[&str]) -> u128 {
+    const OFFSET: u128 = 0x6c62272e07bb014262b821756295c58d;
+    const PRIME: u128 = 0x0000000001000000000000000000013B;
+    let mut hash = OFFSET;
+    for part in parts {
+        for byte in part.bytes().chain([0xff]) {
+            hash ^= u128::from(byte);
+            hash = hash.wrapping_mul(PRIME);
+        }
+    }
+    hash
+}
+
+/// RunTask's `clientToken` for a run on one capacity: the same on every attempt and every tick, so ECS starts at
+/// most one task per run and capacity however often the launch is retried (a fallback to another capacity is a new
+/// request, made only after the first was refused). 39 characters; ECS allows 64.
+pub fn client_token(run: &RunId, capacity: Capacity) -> String {
+    let capacity = match capacity {
+        Capacity::Fargate => "FARGATE",
+        Capacity::FargateSpot => "FARGATE_SPOT",
+    };
+    format!("fsched-{:032x}", fnv128(&[&run.to_string(), capacity]))
+}
+
+/// Prefix of every `startedBy` fsched sets: the recorder's event rule matches it.
+pub const STARTED_BY_PREFIX: &str = "fsched/";
+
+/// RunTask's `startedBy`: `fsched/`, the run's UTC time stamp and a hash of its id. 36 characters, ECS's historical
+/// limit; the full run id is in the task's `fsched:run` tag.
+pub fn started_by(run: &RunId) -> String {
+    let stamp = run.key().get(..16).unwrap_or(run.key());
+    let hash = fnv128(&[&run.to_string()]) as u64 & 0xffff_ffff_ffff;
+    format!("{STARTED_BY_PREFIX}{stamp}/{hash:012x}")
+}
+
+/// A deterministic jitter factor in [0.5, 1.0) for a run's nth retry: spreads retries of different runs apart
+/// without a random number generator, and makes tests repeatable.
+pub fn jitter(run: &RunId, attempt: u32) -> f64 {
+    let h = fnv128(&[&run.to_string(), &attempt.to_string()]);
+    0.5 + ((h >> 64) as u64 % 1000) as f64 / 2000.0
+}
+
+#[cfg(test)]
+mod tests;
