@@ -38,6 +38,8 @@ enum Command {
     Pause(commands::jobs::PauseArgs),
     /// Let a paused job fire again, from now.
     Resume(commands::jobs::ResumeArgs),
+    /// List recorded runs, newest first: when each was due and launched, its status and why.
+    Runs(commands::runs::Args),
 }
 
 /// A command's failure, with the exit code it maps to.
@@ -68,6 +70,7 @@ async fn main() -> ExitCode {
         Command::Jobs(args) => commands::jobs::list(args, &mut out).await,
         Command::Pause(args) => commands::jobs::pause_cmd(args, &mut out).await,
         Command::Resume(args) => commands::jobs::resume_cmd(args, now, &mut out).await,
+        Command::Runs(args) => commands::runs::run(args, now, &mut out).await,
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

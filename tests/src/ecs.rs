@@ -38,6 +38,15 @@ pub async fn task_definition(
     config: &aws_config::SdkConfig,
     family: &str,
 ) -> anyhow::Result<String> {
+    task_definition_with(config, family, "app").await
+}
+
+/// As `task_definition`, with the container named `container` (jobs override containers by name).
+pub async fn task_definition_with(
+    config: &aws_config::SdkConfig,
+    family: &str,
+    container: &str,
+) -> anyhow::Result<String> {
     use aws_sdk_ecs::types::{Compatibility, ContainerDefinition, NetworkMode};
     let ecs = aws_sdk_ecs::Client::new(config);
     let out = ecs
@@ -49,7 +58,7 @@ pub async fn task_definition(
         .memory("512")
         .container_definitions(
             ContainerDefinition::builder()
-                .name("app")
+                .name(container)
                 .image("public.ecr.aws/docker/library/busybox:stable")
                 .memory(512)
                 .essential(true)

@@ -3,3 +3,4 @@
 pub mod jobs;
 pub mod jobs_file;
 pub mod next;
+pub mod runs;

@@ -159,11 +159,10 @@ fn fnv128(parts: &[&str]) -> u128 {
 /// most one task per run and capacity however often the launch is retried (a fallback to another capacity is a new
 /// request, made only after the first was refused). 39 characters; ECS allows 64.
 pub fn client_token(run: &RunId, capacity: Capacity) -> String {
-    let capacity = match capacity {
-        Capacity::Fargate => "FARGATE",
-        Capacity::FargateSpot => "FARGATE_SPOT",
-    };
-    format!("fsched-{:032x}", fnv128(&[&run.to_string(), capacity]))
+    format!(
+        "fsched-{:032x}",
+        fnv128(&[&run.to_string(), capacity.as_str()])
+    )
 }
 
 /// Prefix of every `startedBy` fsched sets: the recorder's event rule matches it.

@@ -213,6 +213,16 @@ pub enum Capacity {
     FargateSpot,
 }
 
+impl Capacity {
+    /// ECS's name for it.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Capacity::Fargate => "FARGATE",
+            Capacity::FargateSpot => "FARGATE_SPOT",
+        }
+    }
+}
+
 /// One run as stored. Later stages (launch, task events, cost) fill in the optional parts.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Run {

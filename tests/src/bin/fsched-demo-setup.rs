@@ -1,0 +1,68 @@
+//! Sets the demo's scene in the local emulator: the table (from template.yaml), the event bus, the cluster and the
+//! task definitions examples/jobs.yaml names, and a copy of that jobs file whose network ids are the emulator's
+//! (the example's ids do not exist there). Prints `KEY=value` lines for the demo script to export.
+//!
+//! Usage: fsched-demo-setup JOBS_IN JOBS_OUT
+
+use anyhow::Context;
+use fsched_tests::ecs::{sandbox, task_definition_with};
+
+/// The families examples/jobs.yaml runs, their container and the revision it names.
+const FAMILIES: &[(&str, &str, i32)] = &[
+    ("etl", "etl", 7),
+    ("crm-sync", "app", 1),
+    ("finance-report", "app", 12),
+    ("orders-migrate", "migrate", 3),
+];
+
+fn list(items: &[String]) -> String {
+    format!("[{}]", items.join(", "))
+}
+
+#[tokio::main]
+async fn main() -> anyhow::Result<()> {
+    let mut args = std::env::args().skip(1);
+    let (input, output) = match (args.next(), args.next()) {
+        (Some(i), Some(o)) => (i, o),
+        _ => anyhow::bail!("usage: fsched-demo-setup JOBS_IN JOBS_OUT"),
+    };
+    let config = fsched_tests::local_sdk_config().await?;
+    let table = fsched_tests::fresh_table(&aws_sdk_dynamodb::Client::new(&config)).await?;
+    let bus = "fsched";
+    aws_sdk_eventbridge::Client::new(&config)
+        .create_event_bus()
+        .name(bus)
+        .send()
+        .await
+        .context("creating the event bus")?;
+    let place = sandbox(&config, "data-platform").await?;
+    for (family, container, revision) in FAMILIES {
+        // Register until the revision the jobs file names exists.
+        for _ in 0..*revision {
+            task_definition_with(&config, family, container).await?;
+        }
+    }
+
+    let text = std::fs::read_to_string(&input).with_context(|| format!("reading {input}"))?;
+    let mut rewritten = String::new();
+    for line in text.lines() {
+        let indent = &line[..line.len() - line.trim_start().len()];
+        let line = match line.trim_start() {
+            l if l.starts_with("subnets:") => format!("{indent}subnets: {}", list(&place.subnets)),
+            l if l.starts_with("security_groups:") => {
+                format!(
+                    "{indent}security_groups: {}",
+                    list(std::slice::from_ref(&place.security_group))
+                )
+            }
+            _ => line.to_owned(),
+        };
+        rewritten.push_str(&line);
+        rewritten.push('\n');
+    }
+    std::fs::write(&output, rewritten).with_context(|| format!("writing {output}"))?;
+    println!("FSCHED_TABLE={table}");
+    println!("FSCHED_EVENT_BUS={bus}");
+    println!("FSCHED_DEMO_CLUSTER={}", place.cluster);
+    Ok(())
+}
