@@ -49,3 +49,36 @@ pub async fn fresh_table(client: &aws_sdk_dynamodb::Client) -> anyhow::Result<St
 
 pub mod counting;
 pub mod ecs;
+
+/// A job definition for tests: `schedule` in UTC on plain Fargate in cluster `batch`, with the jobs file's
+/// defaults for everything else. Tests override what they are about with struct update syntax.
+pub fn job_spec(schedule: &str) -> fsched_core::domain::job::JobSpec {
+    use fsched_core::domain::job::{JobSpec, Launch, Network, Overlap, Retries};
+    JobSpec {
+        schedule: schedule.into(),
+        timezone: "UTC".into(),
+        start: None,
+        end: None,
+        paused: false,
+        run_skipped_times: false,
+        cluster: "batch".into(),
+        task_definition: "etl:7".into(),
+        launch: Launch::Fargate,
+        platform_version: None,
+        network: Network {
+            subnets: vec!["subnet-1".into()],
+            security_groups: vec!["sg-1".into()],
+            assign_public_ip: false,
+        },
+        containers: Default::default(),
+        cpu: None,
+        memory: None,
+        tags: Default::default(),
+        group: None,
+        overlap: Overlap::Allow,
+        catch_up: JobSpec::DEFAULT_CATCH_UP,
+        max_runtime: None,
+        retries: Retries::default(),
+        history: JobSpec::DEFAULT_HISTORY,
+    }
+}

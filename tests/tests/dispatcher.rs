@@ -10,7 +10,7 @@ use fsched_core::aws::dynamo::DynamoStore;
 use fsched_core::aws::ecs::EcsLauncher;
 use fsched_core::aws::events::EventBridgePublisher;
 use fsched_core::domain::duration::Span;
-use fsched_core::domain::job::{Job, JobName, JobSpec, Launch, Network, Overlap, Retries};
+use fsched_core::domain::job::{Job, JobName, JobSpec, Network, Overlap, Retries};
 use fsched_core::domain::plan::next_fire;
 use fsched_core::domain::run::{Run, RunId, RunStatus};
 use fsched_core::domain::task::TaskSnapshot;
@@ -22,7 +22,7 @@ use fsched_core::service::dispatch::{Dispatcher, Settings, TickReport};
 use fsched_dispatcher::handler;
 use fsched_tests::counting::Counter;
 use fsched_tests::ecs::{sandbox, task_definition, tasks, Sandbox};
-use fsched_tests::{fresh_table, local_sdk_config, unique_name};
+use fsched_tests::{fresh_table, job_spec, local_sdk_config, unique_name};
 use tokio::time::Instant;
 
 /// Publishes for real and keeps a copy, so tests can read what was sent to the bus.
@@ -98,34 +98,19 @@ impl World {
 
     fn spec(&self, schedule: &str) -> JobSpec {
         JobSpec {
-            schedule: schedule.into(),
-            timezone: "UTC".into(),
-            start: None,
-            end: None,
-            paused: false,
-            run_skipped_times: false,
             cluster: self.sandbox.cluster.clone(),
             task_definition: self.task_definition.clone(),
-            launch: Launch::Fargate,
-            platform_version: None,
             network: Network {
                 subnets: self.sandbox.subnets.clone(),
                 security_groups: vec![self.sandbox.security_group.clone()],
                 assign_public_ip: false,
             },
-            containers: BTreeMap::new(),
-            cpu: None,
-            memory: None,
             tags: BTreeMap::from([("team".into(), "data".into())]),
-            group: None,
-            overlap: Overlap::Allow,
-            catch_up: Span::from_secs(600),
-            max_runtime: None,
             retries: Retries {
                 attempts: 2,
                 backoff: Span::from_secs(1),
             },
-            history: JobSpec::DEFAULT_HISTORY,
+            ..job_spec(schedule)
         }
     }
 

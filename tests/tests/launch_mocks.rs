@@ -2,7 +2,6 @@
 //! aws-smithy-mocks on the typed RunTask operation (the real `EcsLauncher` and SDK client, mocked transport); the
 //! store and the bus are the emulator's, as in production.
 
-use std::collections::BTreeMap;
 use std::sync::{Arc, Mutex};
 use std::time::Duration as StdDuration;
 
@@ -17,11 +16,11 @@ use fsched_core::aws::dynamo::DynamoStore;
 use fsched_core::aws::ecs::EcsLauncher;
 use fsched_core::aws::events::EventBridgePublisher;
 use fsched_core::domain::duration::Span;
-use fsched_core::domain::job::{Job, JobName, JobSpec, Launch, Network, Overlap, Retries};
+use fsched_core::domain::job::{Job, JobName, JobSpec, Launch, Retries};
 use fsched_core::domain::run::{Capacity, Run, RunId, RunStatus};
 use fsched_core::ports::Store;
 use fsched_core::service::dispatch::{Dispatcher, Settings, TickReport};
-use fsched_tests::{fresh_table, local_sdk_config, unique_name};
+use fsched_tests::{fresh_table, job_spec, local_sdk_config, unique_name};
 use tokio::time::Instant;
 
 const TASK: &str = "arn:aws:ecs:us-east-1:123456789012:task/batch/0123456789abcdef";
@@ -34,34 +33,12 @@ fn t0() -> DateTime<Utc> {
 
 fn spec(launch: Launch) -> JobSpec {
     JobSpec {
-        schedule: "rate(1 hour)".into(),
-        timezone: "UTC".into(),
-        start: None,
-        end: None,
-        paused: false,
-        run_skipped_times: false,
-        cluster: "batch".into(),
-        task_definition: "etl:7".into(),
         launch,
-        platform_version: None,
-        network: Network {
-            subnets: vec!["subnet-1".into()],
-            security_groups: vec!["sg-1".into()],
-            assign_public_ip: false,
-        },
-        containers: BTreeMap::new(),
-        cpu: None,
-        memory: None,
-        tags: BTreeMap::new(),
-        group: None,
-        overlap: Overlap::Allow,
-        catch_up: Span::from_secs(600),
-        max_runtime: None,
         retries: Retries {
             attempts: 2,
             backoff: Span::from_secs(1),
         },
-        history: JobSpec::DEFAULT_HISTORY,
+        ..job_spec("rate(1 hour)")
     }
 }
 

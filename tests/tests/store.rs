@@ -5,10 +5,10 @@ use std::collections::BTreeMap;
 use chrono::{DateTime, Duration, TimeZone, Utc};
 use fsched_core::aws::dynamo::DynamoStore;
 use fsched_core::domain::duration::Span;
-use fsched_core::domain::job::{Job, JobName, JobSpec, Launch, Network, Overlap, Retries};
+use fsched_core::domain::job::{Job, JobName, JobSpec, Launch, Overlap};
 use fsched_core::domain::run::{Run, RunId, RunStatus, Trigger};
 use fsched_core::ports::{Claim, Due, Store, StoreError};
-use fsched_tests::{fresh_table, local_sdk_config};
+use fsched_tests::{fresh_table, job_spec, local_sdk_config};
 
 fn at(h: u32, m: u32) -> DateTime<Utc> {
     Utc.with_ymd_and_hms(2026, 11, 29, h, m, 0).unwrap()
@@ -17,32 +17,16 @@ fn at(h: u32, m: u32) -> DateTime<Utc> {
 fn job(name: &str, next_fire: Option<DateTime<Utc>>) -> Job {
     Job {
         name: JobName::new(name).unwrap(),
+        // A spec with most fields set, so round trips through the table are checked for them.
         spec: JobSpec {
-            schedule: "cron(0 2 * * ? *)".into(),
             timezone: "Europe/Berlin".into(),
-            start: None,
-            end: None,
-            paused: false,
-            run_skipped_times: false,
-            cluster: "batch".into(),
-            task_definition: "etl:7".into(),
             launch: Launch::SpotWithFallback,
-            platform_version: None,
-            network: Network {
-                subnets: vec!["subnet-1".into()],
-                security_groups: vec![],
-                assign_public_ip: false,
-            },
-            containers: BTreeMap::new(),
             cpu: Some(1024),
             memory: Some(2048),
             tags: BTreeMap::from([("team".into(), "data".into())]),
-            group: None,
             overlap: Overlap::Forbid,
-            catch_up: Span::from_secs(600),
             max_runtime: Some(Span::from_secs(3600)),
-            retries: Retries::default(),
-            history: JobSpec::DEFAULT_HISTORY,
+            ..job_spec("cron(0 2 * * ? *)")
         },
         version: 1,
         next_fire,
@@ -153,6 +137,47 @@ async fn timers_index_finds_only_what_is_due() {
         ["job early", "run early/20261129T000000Z", "job exact"]
     );
     assert!(store.due(at(0, 59)).await.unwrap().is_empty());
+}
+
+#[tokio::test]
+async fn advancing_a_job_moves_its_timer_only_from_the_one_it_was_read_with() {
+    let store = store().await;
+    let read = job("etl", Some(at(1, 0)));
+    store.put_job(&read, None).await.unwrap();
+
+    store
+        .advance_job(&read, Some(at(2, 0)), Some(at(1, 0)))
+        .await
+        .unwrap();
+    let moved = store.get_job(&read.name).await.unwrap().unwrap();
+    assert_eq!(
+        (moved.next_fire, moved.last_fire),
+        (Some(at(2, 0)), Some(at(1, 0)))
+    );
+    assert_eq!(
+        moved.version, 1,
+        "ticks never bump the definition's version"
+    );
+    assert!(store.due(at(1, 30)).await.unwrap().is_empty());
+    assert_eq!(store.due(at(2, 0)).await.unwrap().len(), 1);
+
+    // A second tick that read the old timer loses.
+    let stale = store
+        .advance_job(&read, Some(at(3, 0)), Some(at(2, 0)))
+        .await;
+    assert!(
+        matches!(stale, Err(StoreError::Conflict { .. })),
+        "{stale:?}"
+    );
+
+    // No next fire: the timer goes, the last fire stays.
+    store
+        .advance_job(&moved, None, Some(at(2, 0)))
+        .await
+        .unwrap();
+    let done = store.get_job(&read.name).await.unwrap().unwrap();
+    assert_eq!((done.next_fire, done.last_fire), (None, Some(at(2, 0))));
+    assert!(store.due(at(23, 0)).await.unwrap().is_empty());
 }
 
 #[tokio::test]

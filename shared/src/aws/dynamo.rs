@@ -276,16 +276,15 @@ impl Store for DynamoStore {
         next_fire: Option<DateTime<Utc>>,
         last_fire: Option<DateTime<Utc>>,
     ) -> Result<(), StoreError> {
-        let value = |t: Option<DateTime<Utc>>| {
-            t.map(serde_dynamo::to_attribute_value::<_, AttributeValue>)
-                .transpose()
-                .map_err(|e| StoreError::Corrupt {
+        // Times are written exactly as serde_dynamo writes them in a whole job item.
+        let time = |t: DateTime<Utc>| {
+            serde_dynamo::to_attribute_value::<_, AttributeValue>(t).map_err(|e| {
+                StoreError::Corrupt {
                     key: keys::job_pk(&read.name),
                     message: e.to_string(),
-                })
+                }
+            })
         };
-        let mut sets = Vec::new();
-        let mut removes = Vec::new();
         let mut req = self
             .client
             .update_item()
@@ -295,22 +294,22 @@ impl Store for DynamoStore {
             .expression_attribute_names("#tp", keys::TIMER_PK)
             .expression_attribute_names("#ts", keys::TIMER_SK)
             .expression_attribute_values(":v", n(read.version));
-        match value(next_fire)? {
-            Some(v) => {
-                sets.push("next_fire = :next, #tp = :tp, #ts = :ts");
+        let mut update = match next_fire {
+            Some(at) => {
                 req = req
-                    .expression_attribute_values(":next", v)
-                    .expression_attribute_values(":tp", s(keys::TIMERS_PARTITION));
-                if let Some(at) = next_fire {
-                    req = req
-                        .expression_attribute_values(":ts", s(keys::job_timer_sk(at, &read.name)));
-                }
+                    .expression_attribute_values(":next", time(at)?)
+                    .expression_attribute_values(":tp", s(keys::TIMERS_PARTITION))
+                    .expression_attribute_values(":ts", s(keys::job_timer_sk(at, &read.name)));
+                "SET next_fire = :next, #tp = :tp, #ts = :ts".to_owned()
             }
-            None => removes.push("next_fire, #tp, #ts"),
-        }
-        if let Some(v) = value(last_fire)? {
-            sets.push("last_fire = :last");
-            req = req.expression_attribute_values(":last", v);
+            None => "REMOVE next_fire, #tp, #ts".to_owned(),
+        };
+        if let Some(at) = last_fire {
+            req = req.expression_attribute_values(":last", time(at)?);
+            update = match next_fire {
+                Some(_) => format!("{update}, last_fire = :last"),
+                None => format!("SET last_fire = :last {update}"),
+            };
         }
         // The timer it was read with is the one this tick handled; another tick or `apply` may have moved it since.
         let condition = match read.next_fire {
@@ -321,14 +320,7 @@ impl Store for DynamoStore {
             }
             None => "version = :v AND attribute_not_exists(#ts)",
         };
-        let mut update = String::new();
-        if !sets.is_empty() {
-            update.push_str(&format!("SET {}", sets.join(", ")));
-        }
-        if !removes.is_empty() {
-            update.push_str(&format!(" REMOVE {}", removes.join(", ")));
-        }
-        req.update_expression(update.trim())
+        req.update_expression(update)
             .condition_expression(condition)
             .send()
             .await

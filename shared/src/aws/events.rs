@@ -128,3 +128,109 @@ impl EventPublisher for EventBridgePublisher {
         })
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use std::sync::{Arc, Mutex};
+
+    use aws_sdk_eventbridge::operation::put_events::PutEventsOutput;
+    use aws_sdk_eventbridge::types::PutEventsResultEntry;
+    use aws_smithy_mocks::{mock, mock_client, Rule, RuleMode};
+    use chrono::{TimeZone, Utc};
+
+    use super::*;
+
+    fn events(n: usize) -> Vec<LifecycleEvent> {
+        (0..n)
+            .map(|i| LifecycleEvent {
+                detail_type: format!("Run Started {i}"),
+                detail: serde_json::json!({ "run": format!("etl/{i}") }),
+                time: Utc.with_ymd_and_hms(2026, 11, 29, 1, 0, 0).unwrap(),
+            })
+            .collect()
+    }
+
+    fn ok() -> PutEventsResultEntry {
+        PutEventsResultEntry::builder().event_id("id").build()
+    }
+
+    fn failed(code: &str) -> PutEventsResultEntry {
+        PutEventsResultEntry::builder()
+            .error_code(code)
+            .error_message("entry refused")
+            .build()
+    }
+
+    /// A PutEvents rule that records each call's detail types and answers with `answer(call number, entries)`.
+    fn rule(
+        calls: Arc<Mutex<Vec<Vec<String>>>>,
+        answer: fn(usize, usize) -> Vec<PutEventsResultEntry>,
+    ) -> Rule {
+        mock!(aws_sdk_eventbridge::Client::put_events).then_compute_output(move |req| {
+            let mut calls = calls.lock().unwrap();
+            let types: Vec<String> = req
+                .entries()
+                .iter()
+                .map(|e| e.detail_type().unwrap_or_default().to_owned())
+                .collect();
+            let entries = answer(calls.len(), types.len());
+            calls.push(types);
+            let failures = entries.iter().filter(|e| e.error_code().is_some()).count();
+            PutEventsOutput::builder()
+                .failed_entry_count(failures as i32)
+                .set_entries(Some(entries))
+                .build()
+        })
+    }
+
+    fn publisher(rule: &Rule) -> EventBridgePublisher {
+        let client = mock_client!(aws_sdk_eventbridge, RuleMode::MatchAny, [rule]);
+        EventBridgePublisher::new(client, "fsched")
+    }
+
+    #[tokio::test]
+    async fn entries_refused_for_throttling_are_sent_again_alone() {
+        let calls = Arc::new(Mutex::new(Vec::new()));
+        let rule = rule(calls.clone(), |call, n| match call {
+            0 => vec![ok(), failed("ThrottlingException"), ok()],
+            _ => (0..n).map(|_| ok()).collect(),
+        });
+        publisher(&rule).publish(&events(3)).await.unwrap();
+        let calls = calls.lock().unwrap();
+        assert_eq!(calls.len(), 2);
+        assert_eq!(calls[1], ["Run Started 1"]);
+    }
+
+    #[tokio::test]
+    async fn entries_that_cannot_pass_are_reported_not_retried_and_not_ignored() {
+        let calls = Arc::new(Mutex::new(Vec::new()));
+        let rule = rule(calls.clone(), |_, _| vec![failed("MalformedDetail"), ok()]);
+        let err = publisher(&rule).publish(&events(2)).await.unwrap_err();
+        assert_eq!((err.failed, err.total), (1, 2));
+        assert!(
+            err.message.contains("Run Started 0: MalformedDetail"),
+            "{err}"
+        );
+        assert_eq!(calls.lock().unwrap().len(), 1);
+    }
+
+    #[tokio::test]
+    async fn entries_still_throttled_after_the_last_attempt_are_reported() {
+        let calls = Arc::new(Mutex::new(Vec::new()));
+        let rule = rule(calls.clone(), |_, n| {
+            (0..n).map(|_| failed("ThrottlingException")).collect()
+        });
+        let err = publisher(&rule).publish(&events(1)).await.unwrap_err();
+        assert_eq!((err.failed, err.total), (1, 1));
+        assert_eq!(calls.lock().unwrap().len(), ATTEMPTS as usize);
+    }
+
+    #[tokio::test]
+    async fn events_go_in_batches_of_ten() {
+        let calls = Arc::new(Mutex::new(Vec::new()));
+        let rule = rule(calls.clone(), |_, n| (0..n).map(|_| ok()).collect());
+        publisher(&rule).publish(&events(23)).await.unwrap();
+        let sizes: Vec<usize> = calls.lock().unwrap().iter().map(Vec::len).collect();
+        assert_eq!(sizes, [10, 10, 3]);
+    }
+}

@@ -34,6 +34,11 @@ impl Span {
         // saturate instead of wrapping for the absurd ones.
         chrono::Duration::seconds(i64::try_from(self.0).unwrap_or(i64::MAX / 1000))
     }
+
+    /// A span of whole seconds from a chrono duration; negative durations become zero.
+    pub fn from_chrono(d: chrono::Duration) -> Self {
+        Span(u64::try_from(d.num_seconds()).unwrap_or(0))
+    }
 }
 
 impl FromStr for Span {

@@ -1,0 +1,188 @@
+//! Open runs whose check time has come: claimed runs whose launch never finished, runs past `max_runtime`, and
+//! runs whose task ECS reports stopped or no longer knows.
+
+use chrono::{DateTime, Utc};
+use serde_json::json;
+use tokio::time::Instant;
+
+use super::{next_check, Dispatcher, TickReport};
+use crate::domain::duration::Span;
+use crate::domain::run::{Run, RunStatus};
+use crate::domain::task::TaskSnapshot;
+use crate::ports::{EventPublisher, Store, StoreError, TaskLauncher};
+
+fn closing_event(status: RunStatus) -> &'static str {
+    match status {
+        RunStatus::Succeeded => "Run Succeeded",
+        RunStatus::Failed => "Run Failed",
+        RunStatus::TimedOut => "Run Timed Out",
+        RunStatus::Interrupted => "Run Interrupted",
+        RunStatus::Stopped => "Run Stopped",
+        _ => "Run Lost",
+    }
+}
+
+impl<S: Store, L: TaskLauncher, P: EventPublisher> Dispatcher<S, L, P> {
+    /// Looks at an open run whose check time has come.
+    pub(super) async fn check(&self, run: Run, now: DateTime<Utc>, until: Instant) -> TickReport {
+        let mut r = TickReport::default();
+        match run.status {
+            RunStatus::Claimed => self.recover(run, now, until, &mut r).await,
+            RunStatus::Pending | RunStatus::Running => {
+                let (Some(arn), Some(cluster)) = (run.task_arn.clone(), run.cluster.clone()) else {
+                    self.close(
+                        run,
+                        RunStatus::Unknown,
+                        "launched without a task ARN".into(),
+                        now,
+                        None,
+                        &mut r,
+                    )
+                    .await;
+                    return r;
+                };
+                match self
+                    .launcher
+                    .describe(&cluster, std::slice::from_ref(&arn))
+                    .await
+                {
+                    Err(e) => r.errors.push(format!("run {}: {e}", run.id)),
+                    Ok(tasks) => match tasks.into_iter().next() {
+                        Some(task) if !task.is_stopped() => {
+                            self.still_going(run, &task, now, &mut r).await
+                        }
+                        found => self.close_from(run, found.as_ref(), now, &mut r).await,
+                    },
+                }
+            }
+            // Closed runs carry no timer; an old index entry may still show one briefly.
+            _ => {}
+        }
+        r
+    }
+
+    /// A claimed run whose launch did not finish (the invocation died or ran out of time): launch it now, with the
+    /// same tokens, after making sure no task was started for it already.
+    async fn recover(&self, run: Run, now: DateTime<Utc>, until: Instant, r: &mut TickReport) {
+        let job = match self.store.get_job(run.id.job()).await {
+            Ok(Some(job)) => job,
+            Ok(None) => {
+                let reason = "the job was removed before its run was launched".to_owned();
+                self.fail(run, reason, now, r).await;
+                return;
+            }
+            Err(e) => {
+                r.errors.push(format!("run {}: {e}", run.id));
+                return;
+            }
+        };
+        match self.launcher.find(&job.spec.cluster, &run.id).await {
+            Ok(Some(found)) => self.launched(run, found, &job.spec, now, r).await,
+            Ok(None) => self.launch(run, &job.spec, now, until, r).await,
+            Err(e) => r.errors.push(format!("run {}: {e}", run.id)),
+        }
+    }
+
+    async fn still_going(
+        &self,
+        mut run: Run,
+        task: &TaskSnapshot,
+        now: DateTime<Utc>,
+        r: &mut TickReport,
+    ) {
+        if let Some(limit) = run.timeout_at.filter(|t| *t <= now) {
+            // The limit is `max_runtime` after the launch, so the two give it back as the job had it then.
+            let reason = match run.launched_at {
+                Some(l) => format!("exceeded max_runtime ({})", Span::from_chrono(limit - l)),
+                None => "exceeded max_runtime".to_owned(),
+            };
+            self.stop_run(run, RunStatus::TimedOut, &reason, now, r)
+                .await;
+            return;
+        }
+        run.status = task.open_status();
+        run.started_at = task.started_at.or(run.started_at);
+        run.check_at = Some(next_check(now, run.timeout_at));
+        self.save(&mut run, r).await;
+    }
+
+    /// Stops a run's task (if it has one) and closes the run with `status`.
+    pub(super) async fn stop_run(
+        &self,
+        run: Run,
+        status: RunStatus,
+        reason: &str,
+        now: DateTime<Utc>,
+        r: &mut TickReport,
+    ) {
+        if let (Some(arn), Some(cluster)) = (&run.task_arn, &run.cluster) {
+            let message = format!("fsched: run {} {reason}", run.id);
+            if let Err(e) = self.launcher.stop(cluster, arn, &message).await {
+                // Keep the run open: its timer brings it back to try again.
+                r.errors.push(format!("run {}: {e}", run.id));
+                return;
+            }
+        }
+        self.close(run, status, reason.to_owned(), now, None, r)
+            .await;
+    }
+
+    /// Closes a run from what ECS reports of its task (`None`: ECS no longer knows it).
+    pub(super) async fn close_from(
+        &self,
+        run: Run,
+        task: Option<&TaskSnapshot>,
+        now: DateTime<Utc>,
+        r: &mut TickReport,
+    ) {
+        match task.and_then(|t| t.outcome().map(|o| (t, o))) {
+            Some((task, (status, reason))) => {
+                let mut run = run;
+                run.started_at = task.started_at.or(run.started_at);
+                let stopped = task.stopped_at;
+                self.close(run, status, reason, now, stopped, r).await;
+            }
+            None => {
+                let reason =
+                    "ECS no longer knows the task and no final state was recorded".to_owned();
+                self.close(run, RunStatus::Unknown, reason, now, None, r)
+                    .await;
+            }
+        }
+    }
+
+    async fn close(
+        &self,
+        mut run: Run,
+        status: RunStatus,
+        reason: String,
+        now: DateTime<Utc>,
+        stopped_at: Option<DateTime<Utc>>,
+        r: &mut TickReport,
+    ) {
+        run.status = status;
+        run.reason = Some(reason);
+        run.stopped_at = stopped_at.or(Some(now));
+        run.check_at = None;
+        if self.save(&mut run, r).await {
+            r.closed.push(run.id.to_string());
+            r.event(closing_event(status), &run, now, json!({}));
+        }
+    }
+
+    /// Writes the run at its next revision; `false` when someone else wrote it first (they handled it) or it failed.
+    pub(super) async fn save(&self, run: &mut Run, r: &mut TickReport) -> bool {
+        run.revision += 1;
+        match self.store.update_run(run).await {
+            Ok(()) => true,
+            Err(StoreError::Conflict { .. }) => {
+                tracing::debug!(run = %run.id, "run updated concurrently");
+                false
+            }
+            Err(e) => {
+                r.errors.push(e.to_string());
+                false
+            }
+        }
+    }
+}

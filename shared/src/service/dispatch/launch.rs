@@ -1,0 +1,153 @@
+//! Launching a claimed run: paced, retried with backoff and jitter, falling back from Spot, within the
+//! invocation's time.
+
+use std::time::Duration as StdDuration;
+
+use chrono::{DateTime, Utc};
+use serde_json::json;
+use tokio::time::Instant;
+
+use super::{next_check, Dispatcher, TickReport};
+use crate::domain::dispatch::{self, client_token};
+use crate::domain::job::{JobSpec, Launch};
+use crate::domain::run::{Capacity, Run, RunStatus};
+use crate::ports::{EventPublisher, LaunchError, LaunchRequest, Launched, Store, TaskLauncher};
+
+fn capacities(launch: Launch) -> &'static [Capacity] {
+    match launch {
+        Launch::Fargate => &[Capacity::Fargate],
+        Launch::Spot => &[Capacity::FargateSpot],
+        Launch::SpotWithFallback => &[Capacity::FargateSpot, Capacity::Fargate],
+    }
+}
+
+impl<S: Store, L: TaskLauncher, P: EventPublisher> Dispatcher<S, L, P> {
+    /// Launches a claimed run: paced, retried with backoff and jitter, falling back from Spot when it has no
+    /// capacity, within the invocation's time. Out of time, the run stays claimed for a later tick.
+    pub(super) async fn launch(
+        &self,
+        mut run: Run,
+        spec: &JobSpec,
+        now: DateTime<Utc>,
+        until: Instant,
+        r: &mut TickReport,
+    ) {
+        let caps = capacities(spec.launch);
+        let per_capacity = spec.retries.attempts.max(1);
+        let limit = per_capacity * caps.len() as u32;
+        let mut index = 0;
+        let mut tries = 0;
+        let mut last: Option<LaunchError> = None;
+        loop {
+            if run.attempts >= limit {
+                let reason = match &last {
+                    Some(e) => format!("{e} (after {} attempts)", run.attempts),
+                    None => format!("no attempts left (after {} attempts)", run.attempts),
+                };
+                self.fail(run, reason, now, r).await;
+                return;
+            }
+            if !self.pacer.wait(until).await {
+                self.defer(run, last, now, r).await;
+                return;
+            }
+            run.attempts += 1;
+            tries += 1;
+            let capacity = caps[index];
+            let request = LaunchRequest {
+                run: run.id.clone(),
+                spec: spec.clone(),
+                client_token: client_token(&run.id, capacity),
+                capacity,
+            };
+            match self.launcher.launch(&request).await {
+                Ok(launched) => {
+                    self.launched(run, launched, spec, now, r).await;
+                    return;
+                }
+                Err(e @ LaunchError::NoCapacity { .. }) if index + 1 < caps.len() => {
+                    tracing::info!(run = %run.id, error = %e, "no Spot capacity: falling back");
+                    index += 1;
+                    tries = 0;
+                    last = Some(e);
+                }
+                Err(e @ LaunchError::Rejected { .. }) => {
+                    let reason = format!("{e} (after {} attempts)", run.attempts);
+                    self.fail(run, reason, now, r).await;
+                    return;
+                }
+                Err(e) => {
+                    if tries >= per_capacity {
+                        let reason = format!("{e} (after {} attempts)", run.attempts);
+                        self.fail(run, reason, now, r).await;
+                        return;
+                    }
+                    let base =
+                        spec.retries.backoff.as_secs().max(1) as f64 * 2f64.powi(tries as i32 - 1);
+                    let wait =
+                        StdDuration::from_secs_f64(base * dispatch::jitter(&run.id, run.attempts));
+                    tracing::info!(run = %run.id, error = %e, ?wait, "launch failed: retrying");
+                    last = Some(e);
+                    if Instant::now() + wait >= until {
+                        self.defer(run, last, now, r).await;
+                        return;
+                    }
+                    tokio::time::sleep(wait).await;
+                }
+            }
+        }
+    }
+
+    pub(super) async fn launched(
+        &self,
+        mut run: Run,
+        launched: Launched,
+        spec: &JobSpec,
+        now: DateTime<Utc>,
+        r: &mut TickReport,
+    ) {
+        run.status = RunStatus::Pending;
+        run.task_arn = Some(launched.task_arn);
+        run.cluster = Some(spec.cluster.clone());
+        run.capacity = Some(launched.capacity);
+        run.launched_at = Some(now);
+        run.timeout_at = spec.max_runtime.map(|m| now + m.to_chrono());
+        run.check_at = Some(next_check(now, run.timeout_at));
+        run.reason = None;
+        if self.save(&mut run, r).await {
+            r.launched.push(run.id.to_string());
+            r.event("Run Started", &run, now, json!({}));
+        }
+    }
+
+    pub(super) async fn fail(
+        &self,
+        mut run: Run,
+        reason: String,
+        now: DateTime<Utc>,
+        r: &mut TickReport,
+    ) {
+        run.status = RunStatus::LaunchFailed;
+        run.reason = Some(reason);
+        run.check_at = None;
+        if self.save(&mut run, r).await {
+            r.launch_failed.push(run.id.to_string());
+            r.event("Run Launch Failed", &run, now, json!({}));
+        }
+    }
+
+    /// Out of time (or pacing): the run stays claimed, with its attempts so far, for the next tick.
+    pub(super) async fn defer(
+        &self,
+        mut run: Run,
+        last: Option<LaunchError>,
+        now: DateTime<Utc>,
+        r: &mut TickReport,
+    ) {
+        run.check_at = Some(now + chrono::Duration::minutes(1));
+        run.reason = last.map(|e| format!("launch pending: {e}"));
+        if self.save(&mut run, r).await {
+            r.deferred.push(run.id.to_string());
+        }
+    }
+}
