@@ -56,7 +56,7 @@ while t < end:
         flush((t - dt.timedelta(hours=1)).strftime("%H:xx UTC"))
     if outage[0] <= t < outage[1]:
         if t == outage[0]:
-            flush("")
+            flush(t.strftime("%H:xx UTC"))
             print(f"  {t:%H:%M} UTC   -- outage: no ticks delivered for 3 hours --", file=sys.stderr)
         t += dt.timedelta(minutes=1)
         continue
