@@ -148,6 +148,31 @@ pub enum LaunchError {
     Rejected { message: String },
 }
 
+/// What the recorder needs from a task definition: which containers are essential (they decide a run's outcome) and
+/// the CPU architecture (it decides the price).
+#[derive(Debug, Clone, PartialEq, Default)]
+pub struct TaskDefinitionFacts {
+    pub essential: Vec<(String, bool)>,
+    /// `x86_64` or `arm64`; `None` when the definition does not say (Fargate then runs x86_64).
+    pub architecture: Option<String>,
+}
+
+impl TaskDefinitionFacts {
+    /// Marks a task report's containers essential or not, and sets its architecture.
+    pub fn apply(&self, task: &mut TaskSnapshot) {
+        for c in &mut task.containers {
+            if let Some((_, essential)) = self.essential.iter().find(|(n, _)| *n == c.name) {
+                c.essential = Some(*essential);
+            }
+        }
+        task.architecture = Some(
+            self.architecture
+                .clone()
+                .unwrap_or_else(|| "x86_64".to_owned()),
+        );
+    }
+}
+
 /// Starts and stops Fargate tasks.
 pub trait TaskLauncher: Send + Sync + 'static {
     fn launch(
@@ -176,6 +201,12 @@ pub trait TaskLauncher: Send + Sync + 'static {
         cluster: &str,
         task_arns: &[String],
     ) -> impl Future<Output = Result<Vec<TaskSnapshot>, LaunchError>> + Send;
+
+    /// What a task definition says about its containers and architecture.
+    fn definition(
+        &self,
+        task_definition_arn: &str,
+    ) -> impl Future<Output = Result<TaskDefinitionFacts, LaunchError>> + Send;
 }
 
 /// An ECS service's scale, as fsched saves and restores it.

@@ -92,3 +92,91 @@ pub async fn tasks(config: &aws_config::SdkConfig, cluster: &str) -> anyhow::Res
     }
     Ok(out)
 }
+
+/// The fixtures' task: its ARN, task definition, container name and the time its run was scheduled.
+const FIXTURE_TASK: &str =
+    "arn:aws:ecs:us-west-2:111122223333:task/FargateCluster/c13b4cb40f1f4fe4a2971f76ae5a47ad";
+const FIXTURE_DEFINITION: &str =
+    "arn:aws:ecs:us-west-2:111122223333:task-definition/sample-fargate:1";
+const FIXTURE_CONTAINER: &str = "\"FargateApp\"";
+const FIXTURE_SCHEDULED: &str = "2020-01-23T17:57:00Z";
+
+/// A real "ECS Task State Change" event from tests/events/ecs (`name` without `.json`), made about another task: its
+/// ARN, task definition and container name replace the fixture's, and every time stamp moves by the distance from
+/// the fixture's scheduled time (17:57:00) to `scheduled`.
+pub fn task_event(
+    name: &str,
+    task_arn: &str,
+    task_definition_arn: &str,
+    container: &str,
+    scheduled: chrono::DateTime<chrono::Utc>,
+) -> anyhow::Result<serde_json::Value> {
+    let path = format!(
+        "{}/../tests/events/ecs/{name}.json",
+        env!("CARGO_MANIFEST_DIR")
+    );
+    let text = std::fs::read_to_string(&path).with_context(|| format!("reading {path}"))?;
+    let text = text
+        .replace(FIXTURE_TASK, task_arn)
+        .replace(FIXTURE_DEFINITION, task_definition_arn)
+        .replace(FIXTURE_CONTAINER, &serde_json::to_string(container)?);
+    let mut event: serde_json::Value = serde_json::from_str(&text)?;
+    let shift = scheduled - chrono::DateTime::parse_from_rfc3339(FIXTURE_SCHEDULED)?.to_utc();
+    shift_times(&mut event, shift);
+    Ok(event)
+}
+
+fn shift_times(value: &mut serde_json::Value, by: chrono::Duration) {
+    match value {
+        serde_json::Value::String(s) => {
+            if let Ok(t) = chrono::DateTime::parse_from_rfc3339(s) {
+                *s = (t.to_utc() + by).to_rfc3339_opts(chrono::SecondsFormat::Millis, true);
+            }
+        }
+        serde_json::Value::Array(items) => items.iter_mut().for_each(|v| shift_times(v, by)),
+        serde_json::Value::Object(map) => map.values_mut().for_each(|v| shift_times(v, by)),
+        _ => {}
+    }
+}
+
+/// Registers a Fargate task definition whose essential container `app` is joined by a non-essential `log-router`
+/// sidecar, on arm64. Returns its `family:revision`.
+pub async fn task_definition_with_sidecar(
+    config: &aws_config::SdkConfig,
+    family: &str,
+) -> anyhow::Result<String> {
+    use aws_sdk_ecs::types::{
+        Compatibility, ContainerDefinition, CpuArchitecture, NetworkMode, RuntimePlatform,
+    };
+    let ecs = aws_sdk_ecs::Client::new(config);
+    let container = |name: &str, essential: bool| {
+        ContainerDefinition::builder()
+            .name(name)
+            .image("public.ecr.aws/docker/library/busybox:stable")
+            .memory(256)
+            .essential(essential)
+            .build()
+    };
+    let out = ecs
+        .register_task_definition()
+        .family(family)
+        .requires_compatibilities(Compatibility::Fargate)
+        .network_mode(NetworkMode::Awsvpc)
+        .cpu("256")
+        .memory("512")
+        .runtime_platform(
+            RuntimePlatform::builder()
+                .cpu_architecture(CpuArchitecture::Arm64)
+                .build(),
+        )
+        .container_definitions(container("app", true))
+        .container_definitions(container("log-router", false))
+        .send()
+        .await
+        .with_context(|| format!("registering task definition {family}"))?;
+    let revision = out
+        .task_definition()
+        .map(|t| t.revision())
+        .context("no task definition returned")?;
+    Ok(format!("{family}:{revision}"))
+}

@@ -49,6 +49,7 @@ pub async fn fresh_table(client: &aws_sdk_dynamodb::Client) -> anyhow::Result<St
 
 pub mod counting;
 pub mod ecs;
+pub mod world;
 
 /// A job definition for tests: `schedule` in UTC on plain Fargate in cluster `batch`, with the jobs file's
 /// defaults for everything else. Tests override what they are about with struct update syntax.
@@ -80,5 +81,6 @@ pub fn job_spec(schedule: &str) -> fsched_core::domain::job::JobSpec {
         max_runtime: None,
         retries: Retries::default(),
         history: JobSpec::DEFAULT_HISTORY,
+        prices: None,
     }
 }

@@ -1,159 +1,23 @@
 //! The dispatcher end to end: the function's handler with the real DynamoDB, ECS and EventBridge adapters against
 //! the local emulator, driven by EventBridge scheduled events. Only the clock and the delivery are simulated.
 
-use std::collections::{BTreeMap, BTreeSet};
-use std::sync::{Arc, Mutex};
+use std::collections::BTreeSet;
 use std::time::Duration as StdDuration;
 
 use chrono::{DateTime, Duration, TimeZone, Utc};
 use fsched_core::aws::dynamo::DynamoStore;
 use fsched_core::aws::ecs::EcsLauncher;
-use fsched_core::aws::events::EventBridgePublisher;
 use fsched_core::domain::duration::Span;
-use fsched_core::domain::job::{Job, JobName, JobSpec, Network, Overlap, Retries};
-use fsched_core::domain::plan::next_fire;
+use fsched_core::domain::job::Overlap;
 use fsched_core::domain::run::{Run, RunId, RunStatus};
 use fsched_core::domain::task::TaskSnapshot;
 use fsched_core::ports::{
-    EventPublisher, LaunchError, LaunchRequest, Launched, LifecycleEvent, PublishError, Store,
-    TaskLauncher,
+    LaunchError, LaunchRequest, Launched, Store, TaskDefinitionFacts, TaskLauncher,
 };
 use fsched_core::service::dispatch::{Dispatcher, Settings, TickReport};
 use fsched_dispatcher::handler;
-use fsched_tests::counting::Counter;
-use fsched_tests::ecs::{sandbox, task_definition, tasks, Sandbox};
-use fsched_tests::{fresh_table, job_spec, local_sdk_config, unique_name};
+use fsched_tests::world::{world, Recording};
 use tokio::time::Instant;
-
-/// Publishes for real and keeps a copy, so tests can read what was sent to the bus.
-#[derive(Clone)]
-struct Recording {
-    inner: EventBridgePublisher,
-    seen: Arc<Mutex<Vec<LifecycleEvent>>>,
-}
-
-impl EventPublisher for Recording {
-    async fn publish(&self, events: &[LifecycleEvent]) -> Result<(), PublishError> {
-        self.seen.lock().unwrap().extend(events.iter().cloned());
-        self.inner.publish(events).await
-    }
-}
-
-struct World {
-    config: aws_config::SdkConfig,
-    counter: Counter,
-    store: DynamoStore,
-    ecs: EcsLauncher,
-    events: Recording,
-    sandbox: Sandbox,
-    task_definition: String,
-}
-
-async fn world() -> World {
-    let config = local_sdk_config().await.unwrap();
-    let counter = Counter::default();
-    let ddb = aws_sdk_dynamodb::Client::from_conf(
-        aws_sdk_dynamodb::config::Builder::from(&config)
-            .interceptor(counter.clone())
-            .build(),
-    );
-    let table = fresh_table(&ddb).await.unwrap();
-    let ecs = aws_sdk_ecs::Client::from_conf(
-        aws_sdk_ecs::config::Builder::from(&config)
-            .interceptor(counter.clone())
-            .build(),
-    );
-    let bus = unique_name("fsched-bus");
-    let eb = aws_sdk_eventbridge::Client::new(&config);
-    eb.create_event_bus().name(&bus).send().await.unwrap();
-    let sandbox = sandbox(&config, &unique_name("cluster")).await.unwrap();
-    let task_definition = task_definition(&config, &unique_name("etl")).await.unwrap();
-    counter.reset();
-    World {
-        counter,
-        store: DynamoStore::new(ddb, table),
-        ecs: EcsLauncher::new(ecs),
-        events: Recording {
-            inner: EventBridgePublisher::new(eb, bus),
-            seen: Arc::default(),
-        },
-        sandbox,
-        task_definition,
-        config,
-    }
-}
-
-impl World {
-    fn dispatcher(&self) -> Dispatcher<DynamoStore, EcsLauncher, Recording> {
-        self.dispatcher_with(self.ecs.clone(), Settings::default())
-    }
-
-    fn dispatcher_with<L: TaskLauncher>(
-        &self,
-        launcher: L,
-        settings: Settings,
-    ) -> Dispatcher<DynamoStore, L, Recording> {
-        Dispatcher::new(self.store.clone(), launcher, self.events.clone(), settings)
-    }
-
-    fn spec(&self, schedule: &str) -> JobSpec {
-        JobSpec {
-            cluster: self.sandbox.cluster.clone(),
-            task_definition: self.task_definition.clone(),
-            network: Network {
-                subnets: self.sandbox.subnets.clone(),
-                security_groups: vec![self.sandbox.security_group.clone()],
-                assign_public_ip: false,
-            },
-            tags: BTreeMap::from([("team".into(), "data".into())]),
-            retries: Retries {
-                attempts: 2,
-                backoff: Span::from_secs(1),
-            },
-            ..job_spec(schedule)
-        }
-    }
-
-    /// Stores a job as `apply` would at `now`: its next fire is the first after `now`.
-    async fn add(&self, name: &str, spec: JobSpec, now: DateTime<Utc>) -> JobName {
-        let name = JobName::new(name).unwrap();
-        let job = Job {
-            name: name.clone(),
-            next_fire: next_fire(&spec, now).unwrap(),
-            spec,
-            version: 1,
-            last_fire: None,
-        };
-        self.store.put_job(&job, None).await.unwrap();
-        name
-    }
-
-    async fn runs(&self, job: &JobName) -> Vec<Run> {
-        let mut runs = self.store.runs_of_job(job, 10_000).await.unwrap();
-        runs.reverse();
-        runs
-    }
-
-    async fn run(&self, job: &JobName, at: DateTime<Utc>) -> Run {
-        self.store
-            .get_run(&RunId::scheduled(job, at))
-            .await
-            .unwrap()
-            .unwrap_or_else(|| panic!("no run of {job} at {at}"))
-    }
-
-    async fn tasks(&self) -> Vec<String> {
-        tasks(&self.config, &self.sandbox.cluster).await.unwrap()
-    }
-
-    fn events(&self, detail_type: &str) -> Vec<serde_json::Value> {
-        let seen = self.events.seen.lock().unwrap();
-        seen.iter()
-            .filter(|e| e.detail_type == detail_type)
-            .map(|e| e.detail.clone())
-            .collect()
-    }
-}
 
 fn at(d: u32, h: u32, m: u32) -> DateTime<Utc> {
     Utc.with_ymd_and_hms(2026, 11, d, h, m, 0).unwrap()
@@ -290,6 +154,9 @@ impl TaskLauncher for Crash {
         arns: &[String],
     ) -> Result<Vec<TaskSnapshot>, LaunchError> {
         self.inner.describe(cluster, arns).await
+    }
+    async fn definition(&self, arn: &str) -> Result<TaskDefinitionFacts, LaunchError> {
+        self.inner.definition(arn).await
     }
 }
 

@@ -121,7 +121,7 @@ mod tests {
 
     #[test]
     fn other_events_are_malformed_with_what_was_expected() {
-        let err = tick_time(fixture("ecs-task-state-change.json")).unwrap_err();
+        let err = tick_time(fixture("ecs/running.json")).unwrap_err();
         assert!(matches!(err, HandlerError::Malformed(_)));
         assert!(err.to_string().contains("got source `aws.ecs`"), "{err}");
         let d: Diagnostic = err.into();

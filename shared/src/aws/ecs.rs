@@ -13,8 +13,8 @@ use super::sdk_error::{classify, Failure};
 use crate::domain::dispatch::started_by;
 use crate::domain::job::JobSpec;
 use crate::domain::run::{Capacity, RunId};
-use crate::domain::task::{ContainerSnapshot, TaskSnapshot};
-use crate::ports::{LaunchError, LaunchRequest, Launched, TaskLauncher};
+use crate::domain::task::{capacity_named, ContainerSnapshot, TaskSnapshot};
+use crate::ports::{LaunchError, LaunchRequest, Launched, TaskDefinitionFacts, TaskLauncher};
 
 /// Tag keys fsched puts on every task it starts.
 pub const JOB_TAG: &str = "fsched:job";
@@ -105,22 +105,31 @@ fn tag(key: &str, value: &str) -> Tag {
 }
 
 fn capacity_of(task: &aws_sdk_ecs::types::Task) -> Option<Capacity> {
-    match task.capacity_provider_name() {
-        Some("FARGATE_SPOT") => Some(Capacity::FargateSpot),
-        Some("FARGATE") => Some(Capacity::Fargate),
-        _ => match task.launch_type() {
-            Some(LaunchType::Fargate) => Some(Capacity::Fargate),
-            _ => None,
-        },
-    }
+    capacity_named(
+        task.capacity_provider_name(),
+        task.launch_type().map(|l| l.as_str()),
+    )
 }
 
 fn snapshot(task: &aws_sdk_ecs::types::Task) -> TaskSnapshot {
+    let number = |s: Option<&str>| s.and_then(|s| s.trim().parse::<u32>().ok());
     TaskSnapshot {
         task_arn: task.task_arn().unwrap_or_default().to_owned(),
         last_status: task.last_status().unwrap_or("UNKNOWN").to_owned(),
+        version: u64::try_from(task.version()).unwrap_or(0),
         capacity: capacity_of(task),
+        task_definition_arn: task.task_definition_arn().map(str::to_owned),
+        cpu: number(task.cpu()),
+        memory: number(task.memory()),
+        ephemeral_storage_gib: task
+            .ephemeral_storage()
+            .and_then(|e| u32::try_from(e.size_in_gib()).ok()),
+        architecture: None,
+        created_at: chrono_time(task.created_at()),
+        pull_started_at: chrono_time(task.pull_started_at()),
+        pull_stopped_at: chrono_time(task.pull_stopped_at()),
         started_at: chrono_time(task.started_at()),
+        stopping_at: chrono_time(task.stopping_at()),
         stopped_at: chrono_time(task.stopped_at()),
         stop_code: task.stop_code().map(|c| c.as_str().to_owned()),
         stopped_reason: task.stopped_reason().map(str::to_owned),
@@ -131,6 +140,7 @@ fn snapshot(task: &aws_sdk_ecs::types::Task) -> TaskSnapshot {
                 name: c.name().unwrap_or_default().to_owned(),
                 exit_code: c.exit_code(),
                 reason: c.reason().map(str::to_owned),
+                essential: None,
             })
             .collect(),
     }
@@ -270,6 +280,31 @@ impl TaskLauncher for EcsLauncher {
             out.extend(page.tasks().iter().map(snapshot));
         }
         Ok(out)
+    }
+
+    async fn definition(&self, arn: &str) -> Result<TaskDefinitionFacts, LaunchError> {
+        let out = self
+            .client
+            .describe_task_definition()
+            .task_definition(arn)
+            .send()
+            .await
+            .map_err(|e| launch_error(&format!("DescribeTaskDefinition `{arn}`"), e))?;
+        let definition = out.task_definition();
+        Ok(TaskDefinitionFacts {
+            essential: definition
+                .map(|d| {
+                    d.container_definitions()
+                        .iter()
+                        .filter_map(|c| Some((c.name()?.to_owned(), c.essential().unwrap_or(true))))
+                        .collect()
+                })
+                .unwrap_or_default(),
+            architecture: definition
+                .and_then(|d| d.runtime_platform())
+                .and_then(|p| p.cpu_architecture())
+                .map(|a| a.as_str().to_ascii_lowercase()),
+        })
     }
 }
 

@@ -23,6 +23,12 @@ pub const RECOVER_AFTER: Duration = Duration::seconds(90);
 /// A launched run is looked at again this often (until `max_runtime`): it closes runs whose end was never reported.
 pub const CHECK_EVERY: Duration = Duration::minutes(15);
 
+/// When an open run must be looked at next: after `CHECK_EVERY` without news, or at its `max_runtime` limit.
+pub fn next_check(now: DateTime<Utc>, timeout_at: Option<DateTime<Utc>>) -> DateTime<Utc> {
+    let regular = now + CHECK_EVERY;
+    timeout_at.map_or(regular, |t| t.min(regular))
+}
+
 /// The scheduled times a tick found for one job.
 #[derive(Debug, Clone, PartialEq, Default)]
 pub struct Fires {

@@ -7,6 +7,7 @@ use std::fmt;
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
+use super::cost::Prices;
 use super::duration::Span;
 
 /// A job's name: 1-64 characters of `A-Z a-z 0-9 _ -`, starting with a letter or digit. The charset is what DynamoDB
@@ -174,6 +175,9 @@ pub struct JobSpec {
     #[serde(default)]
     pub retries: Retries,
     pub history: Span,
+    /// The price model for this job's runs; `None`: the built-in one (domain::cost).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub prices: Option<Prices>,
 }
 
 impl JobSpec {

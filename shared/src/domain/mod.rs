@@ -1,10 +1,12 @@
 //! The pure domain: no AWS SDK, no async runtime, no environment, no wall clock. Time is always a parameter.
 
+pub mod cost;
 pub mod dispatch;
 pub mod duration;
 pub mod job;
 pub mod jobs_file;
 pub mod plan;
+pub mod record;
 pub mod run;
 pub mod schedule;
 pub mod task;

@@ -6,7 +6,9 @@ use std::str::FromStr;
 use chrono::{DateTime, NaiveDateTime, Utc};
 use serde::{Deserialize, Serialize};
 
+use super::cost::Cost;
 use super::job::{JobName, JobNameError};
+use super::task::TaskSnapshot;
 
 /// Where a run's status stands. Open statuses can still change; the others are final.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
@@ -262,6 +264,12 @@ pub struct Run {
     /// When DynamoDB may delete the record (the job's `history`), as Unix seconds.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub expires_at: Option<i64>,
+    /// Everything ECS reported about the task, merged across its reports (domain::record).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub task: Option<TaskSnapshot>,
+    /// What the task cost, once it stopped.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub cost: Option<Cost>,
 }
 
 impl Run {
@@ -290,7 +298,36 @@ impl Run {
             stopped_at: None,
             check_at: None,
             expires_at: None,
+            task: None,
+            cost: None,
         }
+    }
+
+    /// From the time it was due to its task's start: scheduling, launch and provisioning together.
+    pub fn start_delay(&self) -> Option<chrono::Duration> {
+        self.started_at.map(|s| s - self.scheduled_at)
+    }
+
+    /// From its task's start to its stop.
+    pub fn runtime(&self) -> Option<chrono::Duration> {
+        match (self.started_at, self.stopped_at) {
+            (Some(start), Some(stop)) if self.task.is_some() => Some(stop - start),
+            _ => None,
+        }
+    }
+
+    /// The exit code that decided the run: the first non-zero of an essential container, else the first reported.
+    pub fn exit_code(&self) -> Option<i32> {
+        let containers = &self.task.as_ref()?.containers;
+        let essential = || {
+            containers
+                .iter()
+                .filter(|c| c.essential.unwrap_or(true))
+                .filter_map(|c| c.exit_code)
+        };
+        essential()
+            .find(|code| *code != 0)
+            .or_else(|| essential().next())
     }
 }
 

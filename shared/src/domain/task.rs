@@ -1,29 +1,84 @@
-//! What ECS says about a task (from DescribeTasks or a task state change event), and what that means for its run.
+//! What ECS says about a task (from DescribeTasks or an "ECS Task State Change" event), and what that means for its
+//! run: the open status while it goes, and the final status with a reason a user can act on once it stopped.
 
 use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
 
-use super::run::{Capacity, RunStatus};
+use super::run::{Capacity, RunId, RunStatus};
 
 /// One container of a task as ECS reports it.
-#[derive(Debug, Clone, PartialEq, Eq, Default)]
+#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
 pub struct ContainerSnapshot {
     pub name: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub exit_code: Option<i32>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub reason: Option<String>,
+    /// From the task definition (events and DescribeTasks do not say); `None`: not known, taken as essential, which
+    /// is ECS's default.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub essential: Option<bool>,
+}
+
+impl ContainerSnapshot {
+    fn is_essential(&self) -> bool {
+        self.essential.unwrap_or(true)
+    }
 }
 
 /// A task as ECS reports it. `last_status` is ECS's own word (PROVISIONING, PENDING, RUNNING, ..., STOPPED).
-#[derive(Debug, Clone, PartialEq, Eq, Default)]
+/// `version` orders reports of the same task: ECS bumps it on every change, and events may arrive out of order.
+#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
 pub struct TaskSnapshot {
     pub task_arn: String,
     pub last_status: String,
+    #[serde(default)]
+    pub version: u64,
     /// The capacity it runs on, when ECS says.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub capacity: Option<Capacity>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub task_definition_arn: Option<String>,
+    /// Task size: CPU units (1024 = 1 vCPU) and memory in MiB, as ECS reports them.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub cpu: Option<u32>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub memory: Option<u32>,
+    /// Ephemeral storage in GiB when more than Fargate's included 20 GiB was asked for.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub ephemeral_storage_gib: Option<u32>,
+    /// `x86_64` or `arm64`, from the task definition's runtime platform (`None`: not known, priced as x86_64).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub architecture: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub created_at: Option<DateTime<Utc>>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub pull_started_at: Option<DateTime<Utc>>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub pull_stopped_at: Option<DateTime<Utc>>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub started_at: Option<DateTime<Utc>>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub stopping_at: Option<DateTime<Utc>>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub stopped_at: Option<DateTime<Utc>>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub stop_code: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub stopped_reason: Option<String>,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub containers: Vec<ContainerSnapshot>,
+}
+
+/// fsched's StopTask reasons start with this, so whoever sees the stopped task (the recorder, a later check) can tell
+/// fsched's stops from a user's.
+pub const STOP_REASON_PREFIX: &str = "fsched: ";
+/// The words of a `max_runtime` stop.
+pub const TIMEOUT_WORDS: &str = "exceeded max_runtime";
+
+/// The reason fsched gives StopTask when it stops a run's task.
+pub fn stop_reason(run: &RunId, why: &str) -> String {
+    format!("{STOP_REASON_PREFIX}run {run} {why}")
 }
 
 impl TaskSnapshot {
@@ -39,22 +94,59 @@ impl TaskSnapshot {
         }
     }
 
-    /// The final status of a stopped task and the reason, in words a user can act on: SUCCEEDED when every container
-    /// that reported an exit code exited 0; FAILED naming the first container that did not, or why the task never
-    /// started. `None` while the task is still going.
+    /// The final status of a stopped task and the reason, in words a user can act on; `None` while it still goes.
+    ///
+    /// - stopped by fsched: TIMED_OUT for `max_runtime`, STOPPED otherwise (replaced), with fsched's reason;
+    /// - stopped by someone else: STOPPED, with their reason;
+    /// - reclaimed by Fargate Spot or retired by Fargate: INTERRUPTED;
+    /// - never started (image pull, network, secrets): FAILED with ECS's reason;
+    /// - otherwise SUCCEEDED when every essential container exited 0, FAILED naming the first that did not.
     pub fn outcome(&self) -> Option<(RunStatus, String)> {
         if !self.is_stopped() {
             return None;
         }
-        let why = self
-            .stopped_reason
-            .clone()
-            .unwrap_or_else(|| "no reason given".to_owned());
-        if let Some(failed) = self
-            .containers
-            .iter()
-            .find(|c| c.exit_code.is_some_and(|code| code != 0))
-        {
+        let why = self.stopped_reason.as_deref().unwrap_or("no reason given");
+        if let Some(ours) = why.strip_prefix(STOP_REASON_PREFIX) {
+            let status = if ours.contains(TIMEOUT_WORDS) {
+                RunStatus::TimedOut
+            } else {
+                RunStatus::Stopped
+            };
+            // "run JOB/KEY <why>": the run is the record's own; keep the why.
+            let words = ours.splitn(3, ' ').nth(2).unwrap_or(ours);
+            return Some((status, words.to_owned()));
+        }
+        match self.stop_code.as_deref() {
+            Some("UserInitiated") => {
+                return Some((RunStatus::Stopped, format!("stopped outside fsched: {why}")))
+            }
+            Some("SpotInterruption") => {
+                return Some((
+                    RunStatus::Interrupted,
+                    format!("Fargate Spot reclaimed the capacity: {why}"),
+                ))
+            }
+            Some("TerminationNotice") => {
+                return Some((
+                    RunStatus::Interrupted,
+                    format!("Fargate retired the task: {why}"),
+                ))
+            }
+            Some("TaskFailedToStart") => {
+                let detail = self
+                    .containers
+                    .iter()
+                    .find_map(|c| c.reason.as_deref().map(|r| format!(" ({}: {r})", c.name)))
+                    .unwrap_or_default();
+                return Some((
+                    RunStatus::Failed,
+                    format!("the task failed to start: {why}{detail}"),
+                ));
+            }
+            _ => {}
+        }
+        let essential = || self.containers.iter().filter(|c| c.is_essential());
+        if let Some(failed) = essential().find(|c| c.exit_code.is_some_and(|code| code != 0)) {
             let code = failed.exit_code.unwrap_or_default();
             let detail = failed
                 .reason
@@ -69,84 +161,204 @@ impl TaskSnapshot {
                 ),
             ));
         }
-        let exited = self.containers.iter().any(|c| c.exit_code.is_some());
-        match self.stop_code.as_deref() {
-            Some("TaskFailedToStart") => Some((
+        if let Some(silent) = essential().find(|c| c.exit_code.is_none()) {
+            let detail = silent
+                .reason
+                .as_deref()
+                .map(|r| format!(": {r}"))
+                .unwrap_or_default();
+            return Some((
                 RunStatus::Failed,
-                format!("the task failed to start: {why}"),
-            )),
-            Some("SpotInterruption") => Some((
-                RunStatus::Interrupted,
-                format!("Fargate Spot reclaimed the capacity: {why}"),
-            )),
-            _ if exited => Some((RunStatus::Succeeded, "every container exited 0".to_owned())),
-            _ => Some((
+                format!(
+                    "container `{}` stopped without an exit code{detail} ({why})",
+                    silent.name
+                ),
+            ));
+        }
+        if self.containers.is_empty() {
+            return Some((
                 RunStatus::Failed,
                 format!("the task stopped without an exit code: {why}"),
-            )),
+            ));
         }
+        Some((
+            RunStatus::Succeeded,
+            "every essential container exited 0".to_owned(),
+        ))
+    }
+
+    /// How far along a report is: a stopped task never changes again, then ECS's `version`, then the lifecycle
+    /// (for reports without a version, such as an emulator's).
+    fn recency(&self) -> (bool, u64, u8) {
+        let stage = [
+            "PROVISIONING",
+            "PENDING",
+            "ACTIVATING",
+            "RUNNING",
+            "DEACTIVATING",
+            "STOPPING",
+            "DEPROVISIONING",
+            "STOPPED",
+        ]
+        .iter()
+        .position(|s| *s == self.last_status)
+        .unwrap_or(0);
+        (self.is_stopped(), self.version, stage as u8)
+    }
+
+    /// Merges another report of the same task into this one. The newer report (see `recency`) decides status, stop
+    /// details, containers and size; time stamps are facts that never change once set, so each is kept from
+    /// whichever report has it. The result is the same whatever order the reports arrive in.
+    pub fn merge(&mut self, other: &TaskSnapshot) {
+        let (newer, older) = if other.recency() > self.recency() {
+            (other.clone(), self.clone())
+        } else {
+            (self.clone(), other.clone())
+        };
+        let mut merged = newer;
+        macro_rules! keep {
+            ($($field:ident),*) => { $( merged.$field = merged.$field.or(older.$field); )* };
+        }
+        keep!(
+            created_at,
+            pull_started_at,
+            pull_stopped_at,
+            started_at,
+            stopping_at,
+            stopped_at,
+            capacity,
+            cpu,
+            memory,
+            ephemeral_storage_gib
+        );
+        merged.task_definition_arn = merged.task_definition_arn.or(older.task_definition_arn);
+        merged.architecture = merged.architecture.or(older.architecture);
+        // Essential flags come from the task definition, not from the report: keep them across reports.
+        for c in &mut merged.containers {
+            if c.essential.is_none() {
+                c.essential = older
+                    .containers
+                    .iter()
+                    .find(|o| o.name == c.name)
+                    .and_then(|o| o.essential);
+            }
+        }
+        *self = merged;
+    }
+}
+
+/// The `detail` of an "ECS Task State Change" event, as documented by ECS (only the fields fsched reads).
+#[derive(Debug, Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct TaskDetail {
+    task_arn: String,
+    last_status: String,
+    #[serde(default)]
+    version: u64,
+    #[serde(default)]
+    capacity_provider_name: Option<String>,
+    #[serde(default)]
+    launch_type: Option<String>,
+    #[serde(default)]
+    task_definition_arn: Option<String>,
+    #[serde(default)]
+    cpu: Option<String>,
+    #[serde(default)]
+    memory: Option<String>,
+    #[serde(default)]
+    ephemeral_storage: Option<EphemeralStorage>,
+    #[serde(default)]
+    created_at: Option<DateTime<Utc>>,
+    #[serde(default)]
+    pull_started_at: Option<DateTime<Utc>>,
+    #[serde(default)]
+    pull_stopped_at: Option<DateTime<Utc>>,
+    #[serde(default)]
+    started_at: Option<DateTime<Utc>>,
+    #[serde(default)]
+    stopping_at: Option<DateTime<Utc>>,
+    #[serde(default)]
+    stopped_at: Option<DateTime<Utc>>,
+    #[serde(default)]
+    stop_code: Option<String>,
+    #[serde(default)]
+    stopped_reason: Option<String>,
+    #[serde(default)]
+    containers: Vec<ContainerDetail>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct EphemeralStorage {
+    size_in_gi_b: u32,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct ContainerDetail {
+    name: String,
+    #[serde(default)]
+    exit_code: Option<i32>,
+    #[serde(default)]
+    reason: Option<String>,
+}
+
+/// Why an event's detail could not be read as a task report.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("not an ECS task state change: {0}")]
+pub struct TaskEventError(String);
+
+/// Capacity named in ECS's words.
+pub fn capacity_named(provider: Option<&str>, launch_type: Option<&str>) -> Option<Capacity> {
+    match (provider, launch_type) {
+        (Some("FARGATE_SPOT"), _) => Some(Capacity::FargateSpot),
+        (Some("FARGATE"), _) | (None, Some("FARGATE")) => Some(Capacity::Fargate),
+        _ => None,
+    }
+}
+
+impl TaskSnapshot {
+    /// Reads the `detail` of an "ECS Task State Change" event.
+    pub fn from_event_detail(detail: &serde_json::Value) -> Result<TaskSnapshot, TaskEventError> {
+        let d = TaskDetail::deserialize(detail).map_err(|e| TaskEventError(e.to_string()))?;
+        if d.task_arn.is_empty() {
+            return Err(TaskEventError("taskArn is empty".to_owned()));
+        }
+        let number = |s: Option<String>| s.and_then(|s| s.trim().parse::<u32>().ok());
+        Ok(TaskSnapshot {
+            task_arn: d.task_arn,
+            last_status: d.last_status,
+            version: d.version,
+            capacity: capacity_named(
+                d.capacity_provider_name.as_deref(),
+                d.launch_type.as_deref(),
+            ),
+            task_definition_arn: d.task_definition_arn,
+            cpu: number(d.cpu),
+            memory: number(d.memory),
+            ephemeral_storage_gib: d.ephemeral_storage.map(|e| e.size_in_gi_b),
+            architecture: None,
+            created_at: d.created_at,
+            pull_started_at: d.pull_started_at,
+            pull_stopped_at: d.pull_stopped_at,
+            started_at: d.started_at,
+            stopping_at: d.stopping_at,
+            stopped_at: d.stopped_at,
+            stop_code: d.stop_code,
+            stopped_reason: d.stopped_reason,
+            containers: d
+                .containers
+                .into_iter()
+                .map(|c| ContainerSnapshot {
+                    name: c.name,
+                    exit_code: c.exit_code,
+                    reason: c.reason,
+                    essential: None,
+                })
+                .collect(),
+        })
     }
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-
-    fn stopped(containers: &[(&str, Option<i32>)], stop_code: Option<&str>) -> TaskSnapshot {
-        TaskSnapshot {
-            task_arn: "arn:aws:ecs:us-east-1:123456789012:task/c/abc".to_owned(),
-            last_status: "STOPPED".to_owned(),
-            stop_code: stop_code.map(str::to_owned),
-            stopped_reason: Some("Essential container in task exited".to_owned()),
-            containers: containers
-                .iter()
-                .map(|(name, code)| ContainerSnapshot {
-                    name: (*name).to_owned(),
-                    exit_code: *code,
-                    reason: None,
-                })
-                .collect(),
-            ..TaskSnapshot::default()
-        }
-    }
-
-    #[test]
-    fn a_running_task_has_no_outcome_yet() {
-        let mut task = stopped(&[("app", None)], None);
-        task.last_status = "RUNNING".to_owned();
-        assert_eq!(task.outcome(), None);
-        assert_eq!(task.open_status(), RunStatus::Running);
-        task.last_status = "PROVISIONING".to_owned();
-        assert_eq!(task.open_status(), RunStatus::Pending);
-    }
-
-    #[test]
-    fn every_exit_zero_succeeds_and_a_non_zero_exit_names_its_container() {
-        let ok = stopped(
-            &[("app", Some(0)), ("sidecar", Some(0))],
-            Some("EssentialContainerExited"),
-        );
-        assert_eq!(ok.outcome().unwrap().0, RunStatus::Succeeded);
-        let failed = stopped(&[("app", Some(0)), ("sidecar", Some(137))], None);
-        assert_eq!(
-            failed.outcome(),
-            Some((
-                RunStatus::Failed,
-                "container `sidecar` exited with code 137".to_owned()
-            ))
-        );
-    }
-
-    #[test]
-    fn tasks_that_never_started_or_were_reclaimed_say_so() {
-        let (status, reason) = stopped(&[("app", None)], Some("TaskFailedToStart"))
-            .outcome()
-            .unwrap();
-        assert_eq!(status, RunStatus::Failed);
-        assert!(reason.starts_with("the task failed to start"), "{reason}");
-        let (status, _) = stopped(&[("app", None)], Some("SpotInterruption"))
-            .outcome()
-            .unwrap();
-        assert_eq!(status, RunStatus::Interrupted);
-    }
-}
+pub(crate) mod tests;

@@ -55,6 +55,7 @@ fn spec() -> JobSpec {
         max_runtime: None,
         retries: Retries::default(),
         history: Span::from_secs(86_400),
+        prices: None,
     }
 }
 

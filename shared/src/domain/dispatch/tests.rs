@@ -31,6 +31,7 @@ fn job(schedule: &str, catch_up_secs: u64) -> Job {
         max_runtime: None,
         retries: Retries::default(),
         history: JobSpec::DEFAULT_HISTORY,
+        prices: None,
     };
     Job {
         name: JobName::new("etl").unwrap(),

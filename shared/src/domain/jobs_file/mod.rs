@@ -11,6 +11,7 @@ use marked_yaml::{LoaderOptions, Node, Span};
 
 pub use self::reader::Diagnostic;
 use self::reader::{Fields, Reader};
+use super::cost::Prices;
 use super::duration::Span as Duration;
 use super::job::{ContainerOverride, JobName, JobSpec, Launch, Network, Overlap, Retries};
 use super::schedule::{parse_zone, Schedule};
@@ -37,6 +38,7 @@ const SHARED_KEYS: &[&str] = &[
     "retries",
     "history",
     "run_skipped_times",
+    "prices",
 ];
 const JOB_ONLY_KEYS: &[&str] = &[
     "schedule",
@@ -86,6 +88,7 @@ struct Partial {
     max_runtime: Option<Duration>,
     retries: Option<Retries>,
     history: Option<Duration>,
+    prices: Option<Prices>,
 }
 
 impl Partial {
@@ -122,6 +125,7 @@ impl Partial {
             max_runtime: self.max_runtime.or(d.max_runtime),
             retries: self.retries.or(d.retries),
             history: self.history.or(d.history),
+            prices: self.prices.or(d.prices),
         }
     }
 }
@@ -347,6 +351,7 @@ fn read_partial(r: &mut Reader, f: &Fields<'_>) -> Partial {
             p.retries = Some(retries);
         }
     }
+    p.prices = f.get("prices").and_then(|n| read_prices(r, n));
     if let Some(n) = f.get("on_event") {
         r.error(
             n.span(),
@@ -354,6 +359,48 @@ fn read_partial(r: &mut Reader, f: &Fields<'_>) -> Partial {
         );
     }
     p
+}
+
+const RATES: [&str; 4] = ["fargate", "fargate_arm64", "spot", "spot_arm64"];
+
+/// `prices:`: the built-in price model with any of its figures replaced (another Region, a discount).
+fn read_prices(r: &mut Reader, node: &Node) -> Option<Prices> {
+    let m = r.mapping(node, "prices")?;
+    let mut keys: Vec<&str> = RATES.to_vec();
+    keys.extend(["source", "storage_gb_hour", "discount_percent"]);
+    let f = r.fields(m, "prices", &keys);
+    let mut prices = Prices {
+        source: "the jobs file's prices".to_owned(),
+        ..Prices::default()
+    };
+    if let Some(n) = f.get("source") {
+        prices.source = r.text(n, "prices.source")?;
+    }
+    for name in RATES {
+        let Some(rm) = f.get(name) else { continue };
+        let what = format!("prices.{name}");
+        let rm = r.mapping(rm, &what)?;
+        let rf = r.fields(rm, &what, &["vcpu_hour", "gb_hour"]);
+        let rates = match name {
+            "fargate" => &mut prices.fargate_x86,
+            "fargate_arm64" => &mut prices.fargate_arm64,
+            "spot" => &mut prices.spot_x86,
+            _ => &mut prices.spot_arm64,
+        };
+        if let Some(n) = rf.get("vcpu_hour") {
+            rates.vcpu_hour = r.decimal(n, &format!("{what}.vcpu_hour"), 0.0..=100.0)?;
+        }
+        if let Some(n) = rf.get("gb_hour") {
+            rates.gb_hour = r.decimal(n, &format!("{what}.gb_hour"), 0.0..=100.0)?;
+        }
+    }
+    if let Some(n) = f.get("storage_gb_hour") {
+        prices.storage_gb_hour = r.decimal(n, "prices.storage_gb_hour", 0.0..=100.0)?;
+    }
+    if let Some(n) = f.get("discount_percent") {
+        prices.discount_percent = r.decimal(n, "prices.discount_percent", 0.0..=100.0)?;
+    }
+    Some(prices)
 }
 
 /// A `start`/`end`: a wall time in the job's zone (`2027-01-01T00:00:00`) or an RFC3339 instant.
@@ -464,6 +511,7 @@ fn finish(r: &mut Reader, p: Partial, job_span: &Span) -> Option<JobSpec> {
         max_runtime: p.max_runtime,
         retries: p.retries.unwrap_or_default(),
         history: p.history.unwrap_or(JobSpec::DEFAULT_HISTORY),
+        prices: p.prices,
     })
 }
 

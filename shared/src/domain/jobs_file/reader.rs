@@ -159,6 +159,31 @@ impl Reader {
         }
     }
 
+    /// A decimal number in `range` (prices, percentages).
+    pub fn decimal(
+        &mut self,
+        node: &Node,
+        what: &str,
+        range: std::ops::RangeInclusive<f64>,
+    ) -> Option<f64> {
+        let s = self.scalar(node, what)?;
+        match s.as_str().trim().parse::<f64>() {
+            Ok(n) if n.is_finite() && range.contains(&n) => Some(n),
+            _ => {
+                self.error(
+                    node.span(),
+                    format!(
+                        "{what} must be a number from {} to {}, found `{}`",
+                        range.start(),
+                        range.end(),
+                        s.as_str()
+                    ),
+                );
+                None
+            }
+        }
+    }
+
     /// One of the allowed words.
     pub fn choice<T: Copy>(&mut self, node: &Node, what: &str, options: &[(&str, T)]) -> Option<T> {
         let s = self.scalar(node, what)?;

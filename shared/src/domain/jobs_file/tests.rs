@@ -138,7 +138,7 @@ fn duplicate_names_invalid_yaml_and_job_only_keys_in_defaults_are_errors() {
     let yaml = errors("jobs:\n  etl: [\n");
     assert!(yaml[0].starts_with("3:1: not valid YAML"), "{yaml:?}");
     let defaults = errors("defaults:\n  schedule: rate(1 hour)\njobs: {}\n");
-    assert_eq!(defaults, ["2:3: unknown key `schedule` in defaults (which sets only keys shared by all jobs) (known keys: timezone, cluster, launch, platform_version, network, tags, group, overlap, catch_up, max_runtime, retries, history, run_skipped_times)"]);
+    assert_eq!(defaults, ["2:3: unknown key `schedule` in defaults (which sets only keys shared by all jobs) (known keys: timezone, cluster, launch, platform_version, network, tags, group, overlap, catch_up, max_runtime, retries, history, run_skipped_times, prices)"]);
     assert_eq!(
         errors("{}"),
         ["1:1: `jobs:` is missing: a jobs file declares its jobs under `jobs:`"]
@@ -178,4 +178,55 @@ fn features_of_later_versions_are_refused_not_ignored() {
             .any(|e| e.contains("on_event: event triggers are not available")),
         "{got:?}"
     );
+}
+
+const MINIMAL: &str = "
+defaults:
+  cluster: c
+  network: { subnets: [subnet-1] }
+jobs:
+  a:
+    schedule: rate(1 hour)
+    task_definition: td
+";
+
+#[test]
+fn prices_override_the_built_in_figures_one_by_one() {
+    let text = MINIMAL.replace(
+        "defaults:\n",
+        "defaults:\n  prices:\n    source: eu-central-1 2026-11\n    fargate: { vcpu_hour: 0.04656 }\n    discount_percent: 12.5\n",
+    );
+    let file = JobsFile::parse(&text).unwrap_or_else(|e| panic!("{e:#?}"));
+    let prices = file.jobs[&JobName::new("a").unwrap()]
+        .prices
+        .clone()
+        .unwrap();
+    assert_eq!(prices.source, "eu-central-1 2026-11");
+    assert_eq!(prices.fargate_x86.vcpu_hour, 0.04656);
+    assert_eq!(
+        prices.fargate_x86.gb_hour,
+        Prices::default().fargate_x86.gb_hour,
+        "not overridden"
+    );
+    assert_eq!(prices.discount_percent, 12.5);
+    assert_eq!(
+        JobsFile::parse(MINIMAL).unwrap().jobs[&JobName::new("a").unwrap()].prices,
+        None
+    );
+}
+
+#[test]
+fn bad_prices_are_reported_where_they_are() {
+    let text = MINIMAL.replace(
+        "defaults:\n",
+        "defaults:\n  prices:\n    fargate: { vcpu_hour: -1 }\n    discount_percent: lots\n    fargat: {}\n",
+    );
+    let errs = errors(&text);
+    assert!(
+        errs.iter()
+            .any(|e| e
+                .contains("prices.fargate.vcpu_hour must be a number from 0 to 100, found `-1`")),
+        "{errs:#?}"
+    );
+    assert!(errs.iter().any(|e| e.contains("fargat")), "{errs:#?}");
 }

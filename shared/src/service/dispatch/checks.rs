@@ -5,22 +5,14 @@ use chrono::{DateTime, Utc};
 use serde_json::json;
 use tokio::time::Instant;
 
-use super::{next_check, Dispatcher, TickReport};
+use super::{Dispatcher, TickReport};
+use crate::domain::dispatch::next_check;
 use crate::domain::duration::Span;
 use crate::domain::run::{Run, RunStatus};
-use crate::domain::task::TaskSnapshot;
+use crate::domain::task::{stop_reason, TaskSnapshot, TIMEOUT_WORDS};
 use crate::ports::{EventPublisher, Store, StoreError, TaskLauncher};
-
-fn closing_event(status: RunStatus) -> &'static str {
-    match status {
-        RunStatus::Succeeded => "Run Succeeded",
-        RunStatus::Failed => "Run Failed",
-        RunStatus::TimedOut => "Run Timed Out",
-        RunStatus::Interrupted => "Run Interrupted",
-        RunStatus::Stopped => "Run Stopped",
-        _ => "Run Lost",
-    }
-}
+use crate::service::events::closing_event;
+use crate::service::record::apply_report;
 
 impl<S: Store, L: TaskLauncher, P: EventPublisher> Dispatcher<S, L, P> {
     /// Looks at an open run whose check time has come.
@@ -49,9 +41,9 @@ impl<S: Store, L: TaskLauncher, P: EventPublisher> Dispatcher<S, L, P> {
                     Err(e) => r.errors.push(format!("run {}: {e}", run.id)),
                     Ok(tasks) => match tasks.into_iter().next() {
                         Some(task) if !task.is_stopped() => {
-                            self.still_going(run, &task, now, &mut r).await
+                            self.still_going(run, task, now, &mut r).await
                         }
-                        found => self.close_from(run, found.as_ref(), now, &mut r).await,
+                        found => self.close_from(run, found, now, &mut r).await,
                     },
                 }
             }
@@ -85,25 +77,34 @@ impl<S: Store, L: TaskLauncher, P: EventPublisher> Dispatcher<S, L, P> {
 
     async fn still_going(
         &self,
-        mut run: Run,
-        task: &TaskSnapshot,
+        run: Run,
+        task: TaskSnapshot,
         now: DateTime<Utc>,
         r: &mut TickReport,
     ) {
         if let Some(limit) = run.timeout_at.filter(|t| *t <= now) {
             // The limit is `max_runtime` after the launch, so the two give it back as the job had it then.
             let reason = match run.launched_at {
-                Some(l) => format!("exceeded max_runtime ({})", Span::from_chrono(limit - l)),
-                None => "exceeded max_runtime".to_owned(),
+                Some(l) => format!("{TIMEOUT_WORDS} ({})", Span::from_chrono(limit - l)),
+                None => TIMEOUT_WORDS.to_owned(),
             };
             self.stop_run(run, RunStatus::TimedOut, &reason, now, r)
                 .await;
             return;
         }
-        run.status = task.open_status();
-        run.started_at = task.started_at.or(run.started_at);
-        run.check_at = Some(next_check(now, run.timeout_at));
-        self.save(&mut run, r).await;
+        match apply_report(&self.store, &self.launcher, run.clone(), task, now).await {
+            Ok(Some(_)) => {}
+            // Nothing new since the last report: only the next check moves.
+            Ok(None) => self.check_later(run, now, r).await,
+            Err(e) => r.errors.push(format!("run {}: {e}", run.id)),
+        }
+    }
+
+    async fn check_later(&self, mut run: Run, now: DateTime<Utc>, r: &mut TickReport) {
+        if run.status.is_open() {
+            run.check_at = Some(next_check(now, run.timeout_at));
+            self.save(&mut run, r).await;
+        }
     }
 
     /// Stops a run's task (if it has one) and closes the run with `status`.
@@ -116,7 +117,7 @@ impl<S: Store, L: TaskLauncher, P: EventPublisher> Dispatcher<S, L, P> {
         r: &mut TickReport,
     ) {
         if let (Some(arn), Some(cluster)) = (&run.task_arn, &run.cluster) {
-            let message = format!("fsched: run {} {reason}", run.id);
+            let message = stop_reason(&run.id, reason);
             if let Err(e) = self.launcher.stop(cluster, arn, &message).await {
                 // Keep the run open: its timer brings it back to try again.
                 r.errors.push(format!("run {}: {e}", run.id));
@@ -127,27 +128,29 @@ impl<S: Store, L: TaskLauncher, P: EventPublisher> Dispatcher<S, L, P> {
             .await;
     }
 
-    /// Closes a run from what ECS reports of its task (`None`: ECS no longer knows it).
+    /// Closes a run from what ECS reports of its stopped task (`None`: ECS no longer knows it).
     pub(super) async fn close_from(
         &self,
         run: Run,
-        task: Option<&TaskSnapshot>,
+        task: Option<TaskSnapshot>,
         now: DateTime<Utc>,
         r: &mut TickReport,
     ) {
-        match task.and_then(|t| t.outcome().map(|o| (t, o))) {
-            Some((task, (status, reason))) => {
-                let mut run = run;
-                run.started_at = task.started_at.or(run.started_at);
-                let stopped = task.stopped_at;
-                self.close(run, status, reason, now, stopped, r).await;
+        let Some(task) = task else {
+            let reason = "ECS no longer knows the task and no final state was recorded".to_owned();
+            self.close(run, RunStatus::Unknown, reason, now, None, r)
+                .await;
+            return;
+        };
+        match apply_report(&self.store, &self.launcher, run.clone(), task, now).await {
+            Ok(Some(o)) if o.closed => {
+                r.closed.push(o.run.id.to_string());
+                r.event(closing_event(o.run.status), &o.run, now, json!({}));
             }
-            None => {
-                let reason =
-                    "ECS no longer knows the task and no final state was recorded".to_owned();
-                self.close(run, RunStatus::Unknown, reason, now, None, r)
-                    .await;
-            }
+            Ok(Some(_)) => {}
+            // Nothing new: look again later rather than at every tick.
+            Ok(None) => self.check_later(run, now, r).await,
+            Err(e) => r.errors.push(format!("run {}: {e}", run.id)),
         }
     }
 

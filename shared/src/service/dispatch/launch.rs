@@ -7,7 +7,8 @@ use chrono::{DateTime, Utc};
 use serde_json::json;
 use tokio::time::Instant;
 
-use super::{next_check, Dispatcher, TickReport};
+use super::{Dispatcher, TickReport};
+use crate::domain::dispatch::next_check;
 use crate::domain::dispatch::{self, client_token};
 use crate::domain::job::{JobSpec, Launch};
 use crate::domain::run::{Capacity, Run, RunStatus};

@@ -291,16 +291,10 @@ impl<S: Store, L: TaskLauncher, P: EventPublisher> Dispatcher<S, L, P> {
                 None if unanswered.contains(&cluster) => going.push(run),
                 found => {
                     let found = found.cloned();
-                    self.close_from(run, found.as_ref(), now, r).await
+                    self.close_from(run, found, now, r).await
                 }
             }
         }
         Ok(going)
     }
-}
-
-/// When to look at a launched run again: at its `max_runtime` limit, or after `CHECK_EVERY`, whichever is first.
-fn next_check(now: DateTime<Utc>, timeout_at: Option<DateTime<Utc>>) -> DateTime<Utc> {
-    let regular = now + dispatch::CHECK_EVERY;
-    timeout_at.map_or(regular, |t| t.min(regular))
 }

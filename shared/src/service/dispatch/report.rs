@@ -3,10 +3,10 @@
 
 use chrono::{DateTime, Utc};
 use serde::Serialize;
-use serde_json::json;
 
 use crate::domain::run::Run;
 use crate::ports::LifecycleEvent;
+use crate::service::events::run_event;
 
 /// What one tick did, for logs, the invocation's result and tests.
 #[derive(Debug, Default, Clone, Serialize, PartialEq)]
@@ -54,30 +54,6 @@ impl TickReport {
         now: DateTime<Utc>,
         extra: serde_json::Value,
     ) {
-        let mut detail = json!({
-            "job": run.id.job().as_str(),
-            "run": run.id.to_string(),
-            "scheduled_at": run.scheduled_at,
-            "trigger": run.trigger,
-            "status": run.status,
-            "attempts": run.attempts,
-        });
-        for (key, value) in [
-            ("task_arn", run.task_arn.as_ref().map(|a| json!(a))),
-            ("capacity", run.capacity.map(|c| json!(c))),
-            ("reason", run.reason.as_ref().map(|r| json!(r))),
-        ] {
-            if let (Some(v), Some(map)) = (value, detail.as_object_mut()) {
-                map.insert(key.to_owned(), v);
-            }
-        }
-        if let (Some(map), serde_json::Value::Object(more)) = (detail.as_object_mut(), extra) {
-            map.extend(more);
-        }
-        self.events.push(LifecycleEvent {
-            detail_type: detail_type.to_owned(),
-            detail,
-            time: now,
-        });
+        self.events.push(run_event(detail_type, run, now, extra));
     }
 }

@@ -1,0 +1,187 @@
+use super::*;
+
+/// A real "ECS Task State Change" event from tests/events/ecs.
+pub(crate) fn fixture(name: &str) -> serde_json::Value {
+    let path = format!(
+        "{}/../tests/events/ecs/{name}.json",
+        env!("CARGO_MANIFEST_DIR")
+    );
+    let text = std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{path}: {e}"));
+    serde_json::from_str(&text).unwrap()
+}
+
+pub(crate) fn report(name: &str) -> TaskSnapshot {
+    TaskSnapshot::from_event_detail(&fixture(name)["detail"]).unwrap()
+}
+
+fn stopped(containers: &[(&str, Option<i32>)], stop_code: Option<&str>) -> TaskSnapshot {
+    TaskSnapshot {
+        task_arn: "arn:aws:ecs:us-east-1:123456789012:task/c/abc".to_owned(),
+        last_status: "STOPPED".to_owned(),
+        stop_code: stop_code.map(str::to_owned),
+        stopped_reason: Some("Essential container in task exited".to_owned()),
+        containers: containers
+            .iter()
+            .map(|(name, code)| ContainerSnapshot {
+                name: (*name).to_owned(),
+                exit_code: *code,
+                ..ContainerSnapshot::default()
+            })
+            .collect(),
+        ..TaskSnapshot::default()
+    }
+}
+
+#[test]
+fn event_details_are_read_with_sizes_times_and_containers() {
+    let t = report("running");
+    assert_eq!(
+        t.task_arn,
+        "arn:aws:ecs:us-west-2:111122223333:task/FargateCluster/c13b4cb40f1f4fe4a2971f76ae5a47ad"
+    );
+    assert_eq!((t.last_status.as_str(), t.version), ("RUNNING", 3));
+    assert_eq!((t.cpu, t.memory), (Some(256), Some(512)));
+    assert_eq!(t.capacity, Some(Capacity::Fargate));
+    assert_eq!(
+        t.pull_started_at.unwrap().to_rfc3339(),
+        "2020-01-23T17:57:52.103+00:00"
+    );
+    assert_eq!(t.containers.len(), 1);
+    assert_eq!(t.outcome(), None);
+    assert_eq!(t.open_status(), RunStatus::Running);
+    assert_eq!(report("provisioning").open_status(), RunStatus::Pending);
+    let spot = report("stopped-spot-interruption");
+    assert_eq!(spot.capacity, Some(Capacity::FargateSpot));
+}
+
+#[test]
+fn malformed_details_are_errors_not_panics() {
+    for bad in [
+        serde_json::json!(null),
+        serde_json::json!({"lastStatus": "RUNNING"}),
+        serde_json::json!({"taskArn": "", "lastStatus": "RUNNING"}),
+        serde_json::json!({"taskArn": 7, "lastStatus": "RUNNING"}),
+        serde_json::json!({"taskArn": "a", "lastStatus": "RUNNING", "containers": "x"}),
+    ] {
+        assert!(TaskSnapshot::from_event_detail(&bad).is_err(), "{bad}");
+    }
+}
+
+#[test]
+fn each_documented_ending_gets_its_status_and_reason() {
+    let cases = [
+        (
+            "stopped-success",
+            RunStatus::Succeeded,
+            "every essential container exited 0",
+        ),
+        (
+            "stopped-exit-code",
+            RunStatus::Failed,
+            "container `FargateApp` exited with code 1",
+        ),
+        (
+            "stopped-failed-to-start",
+            RunStatus::Failed,
+            "the task failed to start: CannotPullContainerError",
+        ),
+        (
+            "stopped-spot-interruption",
+            RunStatus::Interrupted,
+            "Fargate Spot reclaimed the capacity",
+        ),
+        (
+            "stopped-by-user",
+            RunStatus::Stopped,
+            "stopped outside fsched: Task stopped by user",
+        ),
+    ];
+    for (name, status, words) in cases {
+        let (got, reason) = report(name).outcome().unwrap();
+        assert_eq!(got, status, "{name}: {reason}");
+        assert!(reason.starts_with(words), "{name}: {reason}");
+    }
+}
+
+#[test]
+fn fscheds_own_stops_are_told_from_a_users() {
+    let run: RunId = "etl/20261129T020000Z".parse().unwrap();
+    let mut t = report("stopped-by-user");
+    t.stopped_reason = Some(stop_reason(&run, "exceeded max_runtime (2h)"));
+    assert_eq!(
+        t.outcome(),
+        Some((RunStatus::TimedOut, "exceeded max_runtime (2h)".to_owned()))
+    );
+    t.stopped_reason = Some(stop_reason(
+        &run,
+        "replaced by run etl/20261129T030000Z (overlap: replace)",
+    ));
+    assert_eq!(
+        t.outcome(),
+        Some((
+            RunStatus::Stopped,
+            "replaced by run etl/20261129T030000Z (overlap: replace)".to_owned()
+        ))
+    );
+}
+
+#[test]
+fn only_essential_containers_decide() {
+    // The sidecar is killed (143) after the essential container exits 0: the run succeeded.
+    let mut t = stopped(
+        &[("app", Some(0)), ("sidecar", Some(143))],
+        Some("EssentialContainerExited"),
+    );
+    assert_eq!(
+        t.outcome().unwrap().0,
+        RunStatus::Failed,
+        "unknown = essential"
+    );
+    t.containers[1].essential = Some(false);
+    assert_eq!(t.outcome().unwrap().0, RunStatus::Succeeded);
+    t.containers[0].exit_code = Some(2);
+    assert_eq!(t.outcome().unwrap().1, "container `app` exited with code 2");
+    let silent = stopped(&[("app", None)], Some("EssentialContainerExited"));
+    assert!(silent
+        .outcome()
+        .unwrap()
+        .1
+        .starts_with("container `app` stopped without an exit code"));
+}
+
+#[test]
+fn merging_keeps_the_newest_status_and_every_time_stamp() {
+    let mut a = report("stopped-success");
+    a.pull_started_at = None;
+    a.containers[0].essential = Some(true);
+    let mut b = report("running");
+    b.merge(&a);
+    assert_eq!(b.last_status, "STOPPED");
+    assert_eq!(b.version, 5);
+    assert!(b.pull_started_at.is_some(), "kept from the older report");
+    assert_eq!(b.containers[0].essential, Some(true));
+    let mut c = a.clone();
+    c.merge(&report("running"));
+    assert_eq!(b, c, "the same whichever way round");
+}
+
+#[test]
+fn without_versions_the_lifecycle_orders_reports_and_stopped_is_final() {
+    // The emulator's DescribeTasks reports no version: the later stage wins.
+    let mut running = report("running");
+    running.version = 0;
+    let mut stopping = running.clone();
+    stopping.last_status = "STOPPING".to_owned();
+    let mut a = running.clone();
+    a.merge(&stopping);
+    assert_eq!(a.last_status, "STOPPING");
+    let mut b = stopping.clone();
+    b.merge(&running);
+    assert_eq!(b.last_status, "STOPPING");
+    // A stopped task never runs again, whatever the versions say.
+    let mut stopped = report("stopped-success");
+    stopped.version = 0;
+    let mut c = report("running");
+    c.merge(&stopped);
+    assert!(c.is_stopped());
+}

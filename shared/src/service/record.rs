@@ -1,0 +1,160 @@
+//! The recorder: every report ECS sends about a task fsched started updates that task's run (domain::record), with
+//! a conditional write, so duplicates, stale reports and concurrent writers never move a run backwards. A run's
+//! end is announced on the bus by whoever wrote it first.
+
+use chrono::{DateTime, Utc};
+use serde::Serialize;
+
+use super::events::{closing_event, run_event};
+use crate::domain::cost::Prices;
+use crate::domain::record::{observe, Observed};
+use crate::domain::run::{Run, RunStatus};
+use crate::domain::task::TaskSnapshot;
+use crate::ports::{EventPublisher, PublishError, Store, StoreError, TaskLauncher};
+
+/// Conditional writes lost in a row before giving up (each loss means someone else just wrote the run).
+const WRITE_ATTEMPTS: usize = 5;
+
+/// What recording one report did.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+#[serde(tag = "result", rename_all = "snake_case")]
+pub enum Recorded {
+    /// The run was updated; `closed` when this report ended it.
+    Updated {
+        run: String,
+        status: RunStatus,
+        closed: bool,
+    },
+    /// A duplicate or stale report: nothing to change.
+    Unchanged { run: String },
+    /// A report of a task with no run yet, before it stopped: later reports carry everything it said.
+    Ignored { task_arn: String },
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum RecordError {
+    /// A stopped task whose run cannot be found (yet): RunTask's answer may not be recorded yet, and the index is
+    /// eventually consistent. Retrying later finds it; the dispatcher's check is the backstop.
+    #[error("no run records task {task_arn} yet; retry later")]
+    RunNotFound { task_arn: String },
+    #[error(transparent)]
+    Store(#[from] StoreError),
+    /// The run was recorded; announcing its end failed.
+    #[error("run {run} recorded, but its event was not published: {source}")]
+    Publish { run: String, source: PublishError },
+}
+
+impl RecordError {
+    pub fn is_retryable(&self) -> bool {
+        match self {
+            RecordError::RunNotFound { .. } => true,
+            RecordError::Store(e) => e.is_retryable() || matches!(e, StoreError::Conflict { .. }),
+            RecordError::Publish { .. } => false,
+        }
+    }
+}
+
+/// Applies a report to a run and writes it, re-reading and re-applying when another writer got there first.
+/// Stopped tasks are completed with their task definition's essential containers and architecture, and priced
+/// with the job's prices. `None` when the report changes nothing.
+pub async fn apply_report<S: Store, L: TaskLauncher>(
+    store: &S,
+    launcher: &L,
+    mut run: Run,
+    mut task: TaskSnapshot,
+    now: DateTime<Utc>,
+) -> Result<Option<Observed>, StoreError> {
+    let mut prices = Prices::default();
+    if task.is_stopped() {
+        if let Some(arn) = task.task_definition_arn.clone() {
+            match launcher.definition(&arn).await {
+                Ok(facts) => facts.apply(&mut task),
+                // Without it every container counts as essential and the price is x86_64's: say so, carry on.
+                Err(e) => tracing::warn!(run = %run.id, error = %e, "task definition not readable"),
+            }
+        }
+        if let Some(job) = store.get_job(run.id.job()).await? {
+            prices = job.spec.prices.unwrap_or_default();
+        }
+    }
+    for _ in 0..WRITE_ATTEMPTS {
+        let Some(mut observed) = observe(&run, &task, &prices, now) else {
+            return Ok(None);
+        };
+        observed.run.revision += 1;
+        match store.update_run(&observed.run).await {
+            Ok(()) => return Ok(Some(observed)),
+            Err(StoreError::Conflict { .. }) => {
+                run = store
+                    .get_run(&run.id)
+                    .await?
+                    .ok_or_else(|| StoreError::Conflict {
+                        what: format!("run `{}` (deleted while recording)", run.id),
+                    })?;
+            }
+            Err(e) => return Err(e),
+        }
+    }
+    Err(StoreError::Conflict {
+        what: format!("run `{}` ({WRITE_ATTEMPTS} writes in a row lost)", run.id),
+    })
+}
+
+pub struct Recorder<S, L, P> {
+    store: S,
+    launcher: L,
+    publisher: P,
+}
+
+impl<S: Store, L: TaskLauncher, P: EventPublisher> Recorder<S, L, P> {
+    pub fn new(store: S, launcher: L, publisher: P) -> Self {
+        Recorder {
+            store,
+            launcher,
+            publisher,
+        }
+    }
+
+    /// Records one report of a task at `now` (the event's time).
+    pub async fn record(
+        &self,
+        task: TaskSnapshot,
+        now: DateTime<Utc>,
+    ) -> Result<Recorded, RecordError> {
+        let Some(run) = self.store.run_by_task(&task.task_arn).await? else {
+            if task.is_stopped() {
+                return Err(RecordError::RunNotFound {
+                    task_arn: task.task_arn,
+                });
+            }
+            return Ok(Recorded::Ignored {
+                task_arn: task.task_arn,
+            });
+        };
+        let id = run.id.to_string();
+        let Some(observed) = apply_report(&self.store, &self.launcher, run, task, now).await?
+        else {
+            return Ok(Recorded::Unchanged { run: id });
+        };
+        if observed.closed {
+            let event = run_event(
+                closing_event(observed.run.status),
+                &observed.run,
+                now,
+                serde_json::json!({}),
+            );
+            self.publisher
+                .publish(&[event])
+                .await
+                .map_err(|source| RecordError::Publish {
+                    run: id.clone(),
+                    source,
+                })?;
+        }
+        Ok(Recorded::Updated {
+            run: id,
+            status: observed.run.status,
+            closed: observed.closed,
+        })
+    }
+}
