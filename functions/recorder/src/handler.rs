@@ -118,3 +118,17 @@ mod tests {
         }
     }
 }
+
+#[cfg(test)]
+mod template {
+    use fsched_core::domain::dispatch::STARTED_BY_PREFIX;
+
+    /// The rule in template.yaml picks fsched's tasks by the prefix the dispatcher gives every task's startedBy.
+    #[test]
+    fn the_rule_matches_the_started_by_the_dispatcher_sets() {
+        let template = include_str!("../../../template.yaml");
+        let rule = format!("startedBy: [{{ prefix: {STARTED_BY_PREFIX} }}]");
+        assert!(template.contains(&rule), "template.yaml lacks `{rule}`");
+        assert!(template.contains("Binary: fsched-recorder"));
+    }
+}
