@@ -6,6 +6,7 @@
 mod aws;
 mod commands;
 mod output;
+mod render;
 
 use std::process::ExitCode;
 
@@ -40,6 +41,10 @@ enum Command {
     Resume(commands::jobs::ResumeArgs),
     /// List recorded runs, newest first: when each was due and launched, its status and why.
     Runs(commands::runs::Args),
+    /// Show one run in full: its record, the task's timeline, containers and exit codes, cost.
+    Show(commands::runs::ShowArgs),
+    /// What runs cost, per job and in total.
+    Cost(commands::runs::CostArgs),
 }
 
 /// A command's failure, with the exit code it maps to.
@@ -71,6 +76,8 @@ async fn main() -> ExitCode {
         Command::Pause(args) => commands::jobs::pause_cmd(args, &mut out).await,
         Command::Resume(args) => commands::jobs::resume_cmd(args, now, &mut out).await,
         Command::Runs(args) => commands::runs::run(args, now, &mut out).await,
+        Command::Show(args) => commands::runs::show_cmd(args, &mut out).await,
+        Command::Cost(args) => commands::runs::cost_cmd(args, now, &mut out).await,
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

@@ -1,4 +1,5 @@
-//! `fsched runs`: the recorded runs, newest first, from the table's run listing (Queries only, never a Scan).
+//! `fsched runs`, `fsched show` and `fsched cost`: the recorded runs, newest first, one run in full, and what runs
+//! cost, all from Queries on the table's key design (never a Scan).
 
 use std::io::Write;
 
@@ -6,11 +7,12 @@ use anyhow::Context;
 use chrono::{DateTime, Utc};
 use fsched_core::domain::duration::Span;
 use fsched_core::domain::job::JobName;
-use fsched_core::domain::run::{Run, RunStatus};
+use fsched_core::domain::run::{Run, RunId, RunStatus};
 use fsched_core::ports::Store;
 
 use crate::aws::AwsArgs;
-use crate::output::{table, Format};
+use crate::output::Format;
+use crate::render::{cost_table, costs, run_json, runs_table, show, stamp};
 use crate::Failure;
 
 #[derive(clap::Args)]
@@ -48,20 +50,6 @@ fn time_arg(flag: &str, value: &str, now: DateTime<Utc>) -> Result<DateTime<Utc>
                  2026-11-29T02:00:00Z"
             ))
         })
-}
-
-fn stamp(t: Option<DateTime<Utc>>) -> String {
-    t.map_or("-".to_owned(), |t| {
-        t.format("%Y-%m-%d %H:%M:%SZ").to_string()
-    })
-}
-
-fn shorten(text: &str, max: usize) -> String {
-    if text.chars().count() <= max {
-        return text.to_owned();
-    }
-    let kept: String = text.chars().take(max - 1).collect();
-    format!("{kept}…")
 }
 
 pub async fn run(args: Args, now: DateTime<Utc>, out: &mut impl Write) -> Result<(), Failure> {
@@ -103,35 +91,99 @@ pub async fn run(args: Args, now: DateTime<Utc>, out: &mut impl Write) -> Result
         .collect();
     match args.output {
         Format::Json => {
-            writeln!(out, "{}", serde_json::json!(runs)).context("writing to stdout")?;
+            let rows: Vec<_> = runs.iter().map(run_json).collect();
+            writeln!(out, "{}", serde_json::json!(rows)).context("writing to stdout")?;
         }
         Format::Table => {
-            let mut t = table(&[
-                "RUN",
-                "SCHEDULED",
-                "STATUS",
-                "LAUNCHED",
-                "CAPACITY",
-                "TRIES",
-                "REASON",
-            ]);
-            for r in &runs {
-                t.add_row(vec![
-                    r.id.to_string(),
-                    stamp(Some(r.scheduled_at)),
-                    r.status.to_string(),
-                    stamp(r.launched_at),
-                    r.capacity.map_or("-", |c| c.as_str()).to_owned(),
-                    r.attempts.to_string(),
-                    shorten(r.reason.as_deref().unwrap_or("-"), 100),
-                ]);
-            }
-            writeln!(out, "{t}").context("writing to stdout")?;
+            writeln!(out, "{}", runs_table(&runs)).context("writing to stdout")?;
             if runs.is_empty() {
                 writeln!(out, "no runs scheduled between {since} and {until}")
                     .context("writing to stdout")?;
             }
         }
     }
+    Ok(())
+}
+
+#[derive(clap::Args)]
+pub struct ShowArgs {
+    /// The run's id, as `fsched runs` prints it (JOB/YYYYMMDDTHHMMSSZ...).
+    run: String,
+    #[arg(long, value_enum, default_value_t)]
+    output: Format,
+    #[command(flatten)]
+    aws: AwsArgs,
+}
+
+pub async fn show_cmd(args: ShowArgs, out: &mut impl Write) -> Result<(), Failure> {
+    let id: RunId = args
+        .run
+        .parse()
+        .map_err(|e: fsched_core::domain::run::RunIdError| Failure::Invalid(e.to_string()))?;
+    let store = args.aws.store().await?;
+    let Some(run) = store
+        .get_run(&id)
+        .await
+        .with_context(|| format!("reading run `{id}`"))?
+    else {
+        return Err(Failure::Other(anyhow::anyhow!(
+            "no run `{id}`: `fsched runs --job {}` lists its runs (records expire after the job's `history`)",
+            id.job()
+        )));
+    };
+    match args.output {
+        Format::Json => writeln!(out, "{}", run_json(&run)),
+        Format::Table => write!(out, "{}", show(&run)),
+    }
+    .context("writing to stdout")?;
+    Ok(())
+}
+
+#[derive(clap::Args)]
+pub struct CostArgs {
+    /// Runs scheduled since this long ago (e.g. 30d) or this RFC 3339 time.
+    #[arg(long, default_value = "30d")]
+    since: String,
+    /// Runs scheduled before this RFC 3339 time (default: now).
+    #[arg(long)]
+    until: Option<String>,
+    #[arg(long, value_enum, default_value_t)]
+    output: Format,
+    #[command(flatten)]
+    aws: AwsArgs,
+}
+
+pub async fn cost_cmd(
+    args: CostArgs,
+    now: DateTime<Utc>,
+    out: &mut impl Write,
+) -> Result<(), Failure> {
+    let since = time_arg("since", &args.since, now)?;
+    let until = match &args.until {
+        Some(u) => time_arg("until", u, now)?,
+        None => now + chrono::Duration::seconds(1),
+    };
+    let store = args.aws.store().await?;
+    let runs = store
+        .runs_between(since, until, usize::MAX)
+        .await
+        .context("reading runs")?;
+    let by_job = costs(&runs);
+    match args.output {
+        Format::Json => writeln!(
+            out,
+            "{}",
+            serde_json::json!({"since": since, "until": until, "jobs": by_job})
+        ),
+        Format::Table => writeln!(
+            out,
+            "runs scheduled {} .. {}\n\n{}\n\nCosts are Fargate compute and storage from each task's size and billed \
+             seconds (docs/jobs-file.md#prices); open runs are not priced yet.",
+            stamp(Some(since)),
+            stamp(Some(until)),
+            cost_table(&by_job)
+        ),
+    }
+    .context("writing to stdout")?;
     Ok(())
 }

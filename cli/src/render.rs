@@ -1,0 +1,271 @@
+//! How runs read on a terminal: the `runs` table, one run's `show` page and the `cost` summary. Pure functions of
+//! the records, so their output is pinned by snapshot tests.
+
+use std::collections::BTreeMap;
+
+use chrono::{DateTime, Duration, Utc};
+use fsched_core::domain::run::{Run, Trigger};
+use serde_json::json;
+
+use crate::output::table;
+
+pub fn stamp(t: Option<DateTime<Utc>>) -> String {
+    t.map_or("-".to_owned(), |t| {
+        t.format("%Y-%m-%d %H:%M:%SZ").to_string()
+    })
+}
+
+/// A duration the way people say it: `45s`, `6m 14s`, `2h 03m`, `3d 4h`; negative ones (clock skew) as `-`.
+pub fn span(d: Option<Duration>) -> String {
+    let Some(secs) = d.map(|d| d.num_seconds()).filter(|s| *s >= 0) else {
+        return "-".to_owned();
+    };
+    match secs {
+        s if s < 60 => format!("{s}s"),
+        s if s < 3600 => format!("{}m {:02}s", s / 60, s % 60),
+        s if s < 86_400 => format!("{}h {:02}m", s / 3600, s % 3600 / 60),
+        s => format!("{}d {}h", s / 86_400, s % 86_400 / 3600),
+    }
+}
+
+/// Dollars: four decimals below a dollar (a run usually costs fractions of a cent), two above.
+pub fn dollars(usd: f64) -> String {
+    if usd < 1.0 {
+        format!("${usd:.4}")
+    } else {
+        format!("${usd:.2}")
+    }
+}
+
+fn shorten(text: &str, max: usize) -> String {
+    if text.chars().count() <= max {
+        return text.to_owned();
+    }
+    let kept: String = text.chars().take(max - 1).collect();
+    format!("{kept}…")
+}
+
+fn trigger(t: &Trigger) -> String {
+    match t {
+        Trigger::Schedule => "schedule".to_owned(),
+        Trigger::Event { source, id } => format!("event {id} from {source}"),
+        Trigger::Manual { by } => format!("manual, by {by}"),
+    }
+}
+
+/// The `runs` table, newest first as given.
+pub fn runs_table(runs: &[Run]) -> String {
+    let mut t = table(&[
+        "RUN",
+        "SCHEDULED",
+        "START DELAY",
+        "DURATION",
+        "STATUS",
+        "EXIT",
+        "COST",
+        "REASON",
+    ]);
+    for r in runs {
+        t.add_row(vec![
+            r.id.to_string(),
+            stamp(Some(r.scheduled_at)),
+            span(r.start_delay()),
+            span(r.runtime()),
+            r.status.to_string(),
+            r.exit_code().map_or("-".to_owned(), |c| c.to_string()),
+            r.cost.as_ref().map_or("-".to_owned(), |c| dollars(c.usd)),
+            shorten(r.reason.as_deref().unwrap_or("-"), 80),
+        ]);
+    }
+    t.to_string()
+}
+
+/// A run as JSON, with the derived figures next to the record.
+pub fn run_json(r: &Run) -> serde_json::Value {
+    let mut v = json!(r);
+    if let Some(map) = v.as_object_mut() {
+        let seconds = |d: Option<Duration>| d.map(|d| d.num_milliseconds() as f64 / 1000.0);
+        map.insert(
+            "start_delay_seconds".into(),
+            json!(seconds(r.start_delay())),
+        );
+        map.insert("runtime_seconds".into(), json!(seconds(r.runtime())));
+        map.insert("exit_code".into(), json!(r.exit_code()));
+    }
+    v
+}
+
+/// Everything about one run: its record, the task's timeline and its containers.
+pub fn show(r: &Run) -> String {
+    let mut lines: Vec<(String, String)> = vec![
+        ("run".into(), r.id.to_string()),
+        ("job".into(), r.id.job().to_string()),
+        ("trigger".into(), trigger(&r.trigger)),
+        ("status".into(), r.status.to_string()),
+    ];
+    if let Some(reason) = &r.reason {
+        lines.push(("reason".into(), reason.clone()));
+    }
+    if let Some(code) = r.exit_code() {
+        lines.push(("exit code".into(), code.to_string()));
+    }
+    lines.push(("start delay".into(), span(r.start_delay())));
+    lines.push(("runtime".into(), span(r.runtime())));
+    if let Some(c) = &r.cost {
+        lines.push((
+            "cost".into(),
+            format!(
+                "{} ({} s billed: {} vCPU, {} GB, {}, {})",
+                dollars(c.usd),
+                c.billed_seconds,
+                c.vcpu,
+                c.memory_gb,
+                c.architecture,
+                c.capacity.as_str()
+            ),
+        ));
+    }
+    lines.push((
+        "attempts".into(),
+        format!(
+            "{} RunTask call(s){}",
+            r.attempts,
+            r.capacity
+                .map(|c| format!(", ran on {}", c.as_str()))
+                .unwrap_or_default()
+        ),
+    ));
+    if let Some(arn) = &r.task_arn {
+        lines.push(("task".into(), arn.clone()));
+    }
+    if let Some(cluster) = &r.cluster {
+        lines.push(("cluster".into(), cluster.clone()));
+    }
+    if let Some(def) = r.task.as_ref().and_then(|t| t.task_definition_arn.clone()) {
+        lines.push(("task definition".into(), def));
+    }
+    if let Some(t) = r.timeout_at {
+        lines.push(("max_runtime ends".into(), stamp(Some(t))));
+    }
+    if let Some(e) = r.expires_at.and_then(|s| DateTime::from_timestamp(s, 0)) {
+        lines.push(("kept until".into(), stamp(Some(e))));
+    }
+    let width = lines.iter().map(|(k, _)| k.len()).max().unwrap_or(0);
+    let mut out = String::new();
+    for (k, v) in &lines {
+        out.push_str(&format!("{k:width$}  {v}\n"));
+    }
+
+    // The timeline: what fsched did, then what ECS reported, in time order, each with its distance from the
+    // scheduled time.
+    let task = r.task.as_ref();
+    let mut events: Vec<(DateTime<Utc>, &str)> =
+        vec![(r.scheduled_at, "due"), (r.claimed_at, "claimed")];
+    events.extend(r.launched_at.map(|t| (t, "launched (RunTask accepted)")));
+    if let Some(t) = task {
+        for (at, what) in [
+            (t.created_at, "task created"),
+            (t.pull_started_at, "image pull started"),
+            (t.pull_stopped_at, "image pull finished"),
+            (t.started_at, "containers running"),
+            (t.stopping_at, "stopping"),
+            (t.stopped_at, "stopped"),
+        ] {
+            events.extend(at.map(|a| (a, what)));
+        }
+    } else {
+        events.extend(r.stopped_at.map(|t| (t, "closed")));
+    }
+    events.sort_by_key(|(at, _)| *at);
+    out.push_str("\ntimeline\n");
+    for (at, what) in events {
+        let offset = at - r.scheduled_at;
+        let sign = if offset < Duration::zero() { "-" } else { "+" };
+        out.push_str(&format!(
+            "  {}  {sign}{:<8}  {what}\n",
+            at.format("%Y-%m-%d %H:%M:%S%.3fZ"),
+            span(Some(offset.abs()))
+        ));
+    }
+
+    if let Some(t) = task.filter(|t| !t.containers.is_empty()) {
+        out.push_str("\ncontainers\n");
+        let mut c = table(&["NAME", "ESSENTIAL", "EXIT", "REASON"]);
+        for k in &t.containers {
+            c.add_row(vec![
+                k.name.clone(),
+                match k.essential {
+                    Some(true) => "yes",
+                    Some(false) => "no",
+                    None => "yes (assumed)",
+                }
+                .to_owned(),
+                k.exit_code.map_or("-".to_owned(), |e| e.to_string()),
+                k.reason.clone().unwrap_or_else(|| "-".to_owned()),
+            ]);
+        }
+        out.push_str(&c.to_string());
+        out.push('\n');
+        if let (Some(code), Some(reason)) = (&t.stop_code, &t.stopped_reason) {
+            out.push_str(&format!("\nECS: {code}: {reason}\n"));
+        }
+    }
+    out
+}
+
+/// Cost per job over some runs, and in total.
+#[derive(Debug, Default, Clone, PartialEq, serde::Serialize)]
+pub struct JobCost {
+    pub runs: usize,
+    /// Runs whose task stopped with a known size: the ones with a cost.
+    pub priced: usize,
+    pub billed_seconds: u64,
+    pub usd: f64,
+}
+
+pub fn costs(runs: &[Run]) -> BTreeMap<String, JobCost> {
+    let mut by_job: BTreeMap<String, JobCost> = BTreeMap::new();
+    for r in runs {
+        let entry = by_job.entry(r.id.job().to_string()).or_default();
+        entry.runs += 1;
+        if let Some(c) = &r.cost {
+            entry.priced += 1;
+            entry.billed_seconds += c.billed_seconds;
+            entry.usd += c.usd;
+        }
+    }
+    by_job
+}
+
+pub fn cost_table(by_job: &BTreeMap<String, JobCost>) -> String {
+    let mut t = table(&["JOB", "RUNS", "PRICED", "BILLED", "COST"]);
+    let mut total = JobCost::default();
+    for (job, c) in by_job {
+        t.add_row(vec![
+            job.clone(),
+            c.runs.to_string(),
+            c.priced.to_string(),
+            span(Some(Duration::seconds(c.billed_seconds as i64))),
+            if c.priced == 0 {
+                "-".to_owned()
+            } else {
+                dollars(c.usd)
+            },
+        ]);
+        total.runs += c.runs;
+        total.priced += c.priced;
+        total.billed_seconds += c.billed_seconds;
+        total.usd += c.usd;
+    }
+    t.add_row(vec![
+        "TOTAL".to_owned(),
+        total.runs.to_string(),
+        total.priced.to_string(),
+        span(Some(Duration::seconds(total.billed_seconds as i64))),
+        dollars(total.usd),
+    ]);
+    t.to_string()
+}
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,144 @@
+//! `fsched runs / show / cost` end to end: runs launched by the real dispatcher in the emulator and recorded by the
+//! real recorder from ECS event fixtures, then read back by the binary from the same table.
+
+use std::process::{Command, Output};
+use std::time::Duration as StdDuration;
+
+use chrono::{DateTime, TimeZone, Utc};
+use fsched_core::domain::run::Run;
+use fsched_core::ports::TaskLauncher;
+use fsched_tests::ecs::task_event;
+use fsched_tests::world::{world, World};
+
+fn at(h: u32, m: u32) -> DateTime<Utc> {
+    Utc.with_ymd_and_hms(2026, 11, 28, h, m, 0).unwrap()
+}
+
+fn fsched(w: &World, args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_fsched"))
+        .args(args)
+        .env("FSCHED_TABLE", w.store.table())
+        .output()
+        .unwrap()
+}
+
+fn stdout(o: &Output) -> String {
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    String::from_utf8_lossy(&o.stdout).into_owned()
+}
+
+/// Two jobs due at 02:00; the dispatcher launches both; ECS then reports one success and one exit code 1.
+async fn a_night(w: &World) -> (Run, Run) {
+    let ok = w.add("etl", w.spec("cron(0 2 * * ? *)"), at(1, 0)).await;
+    let bad = w.add("import", w.spec("cron(0 2 * * ? *)"), at(1, 0)).await;
+    let tick = serde_json::json!({
+        "version": "0", "id": "tick", "detail-type": "Scheduled Event", "source": "aws.events",
+        "account": "123456789012", "time": at(2, 0).to_rfc3339(), "region": "us-east-1", "resources": [], "detail": {}
+    });
+    let d = w.dispatcher();
+    fsched_dispatcher::handler::tick(
+        &d,
+        tick,
+        tokio::time::Instant::now() + StdDuration::from_secs(60),
+    )
+    .await
+    .unwrap();
+    let recorder = w.recorder();
+    let mut runs = Vec::new();
+    for (job, end) in [(&ok, "stopped-success"), (&bad, "stopped-exit-code")] {
+        let run = w.run(job, at(2, 0)).await;
+        let arn = run.task_arn.clone().unwrap();
+        let task = w
+            .ecs
+            .describe(&w.sandbox.cluster, std::slice::from_ref(&arn))
+            .await
+            .unwrap()
+            .pop()
+            .unwrap();
+        let definition = task.task_definition_arn.unwrap();
+        for name in ["pending", "running", end] {
+            let event = task_event(name, &arn, &definition, "app", run.scheduled_at).unwrap();
+            fsched_recorder::handler::handle(&recorder, event)
+                .await
+                .unwrap();
+        }
+        runs.push(w.run(job, at(2, 0)).await);
+    }
+    let bad = runs.pop().unwrap();
+    (runs.pop().unwrap(), bad)
+}
+
+#[tokio::test]
+async fn runs_show_and_cost_read_what_the_recorder_wrote() {
+    let w = world().await;
+    let (ok, bad) = a_night(&w).await;
+    let window = [
+        "--since",
+        "2026-11-28T00:00:00Z",
+        "--until",
+        "2026-11-29T00:00:00Z",
+    ];
+
+    let json: serde_json::Value = serde_json::from_str(&stdout(&fsched(
+        &w,
+        &[&["runs", "--output", "json"][..], &window].concat(),
+    )))
+    .unwrap();
+    let rows = json.as_array().unwrap();
+    assert_eq!(rows.len(), 2);
+    let by_id = |id: &str| rows.iter().find(|r| r["id"] == id).unwrap().clone();
+    let failed = by_id(&bad.id.to_string());
+    assert_eq!(failed["status"], "FAILED");
+    assert_eq!(failed["exit_code"], 1);
+    assert_eq!(failed["runtime_seconds"], 373.897);
+    assert_eq!(failed["start_delay_seconds"], 58.103);
+    assert_eq!(by_id(&ok.id.to_string())["cost"]["billed_seconds"], 380);
+
+    let table = stdout(&fsched(
+        &w,
+        &[&["runs", "--status", "failed"][..], &window].concat(),
+    ));
+    assert!(table.contains(&bad.id.to_string()), "{table}");
+    assert!(!table.contains(&ok.id.to_string()), "{table}");
+    assert!(
+        table.contains("container `app` exited with code 1"),
+        "{table}"
+    );
+    assert!(table.contains("$0.0013"), "{table}");
+
+    let page = stdout(&fsched(&w, &["show", &bad.id.to_string()]));
+    for expected in [
+        "status           FAILED",
+        "exit code        1",
+        "image pull started",
+        "containers running",
+        "stopped",
+    ] {
+        assert!(
+            page.contains(expected),
+            "`{expected}` missing from:\n{page}"
+        );
+    }
+
+    let cost = stdout(&fsched(&w, &[&["cost"][..], &window].concat()));
+    let total = cost
+        .lines()
+        .find(|l| l.trim_start().starts_with("TOTAL"))
+        .unwrap();
+    // Two runs of 380 s at 0.25 vCPU / 0.5 GB on-demand x86: 2 x $0.0013028 = $0.0026.
+    assert!(
+        total.contains("$0.0026") && total.contains("12m 40s"),
+        "{cost}"
+    );
+}
+
+#[tokio::test]
+async fn unknown_and_malformed_run_ids_are_clear_errors() {
+    let w = world().await;
+    let missing = fsched(&w, &["show", "etl/20261128T020000Z"]);
+    assert_eq!(missing.status.code(), Some(1));
+    assert!(String::from_utf8_lossy(&missing.stderr).contains("no run `etl/20261128T020000Z`"));
+    let bad = fsched(&w, &["show", "etl-yesterday"]);
+    assert_eq!(bad.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&bad.stderr).contains("expected JOB/YYYYMMDDTHHMMSSZ"));
+}
