@@ -53,6 +53,11 @@ impl Env {
     }
 }
 
+/// The 1-based line of the example that contains `needle`.
+fn line_of(needle: &str) -> usize {
+    EXAMPLE.lines().position(|l| l.contains(needle)).unwrap() + 1
+}
+
 fn text(bytes: &[u8]) -> String {
     String::from_utf8_lossy(bytes).into_owned()
 }
@@ -212,8 +217,10 @@ async fn an_invalid_file_reports_every_problem_and_writes_nothing() {
         let o = env.fsched(&[command, &bad]);
         assert_eq!(o.status.code(), Some(2), "{command}");
         let err = text(&o.stderr);
-        assert!(err.contains(&format!("{bad}:51:15: job `month-end-report`: schedule: day-of-month and day-of-week: one of them must be '?'")), "{err}");
-        assert!(err.contains(&format!("{bad}:43:5: job `crm-sync`: unknown key `task_defintion` in a job (did you mean `task_definition`?)")), "{err}");
+        let schedule = line_of("cron(0 18 L * ? *)");
+        let key = line_of("task_definition: crm-sync");
+        assert!(err.contains(&format!("{bad}:{schedule}:15: job `month-end-report`: schedule: day-of-month and day-of-week: one of them must be '?'")), "{err}");
+        assert!(err.contains(&format!("{bad}:{key}:5: job `crm-sync`: unknown key `task_defintion` in a job (did you mean `task_definition`?)")), "{err}");
         assert!(err.contains("problem(s); nothing was changed"), "{err}");
     }
     assert!(
