@@ -246,6 +246,8 @@ pub trait ServiceScaler: Send + Sync + 'static {
 /// A lifecycle event for the stack's bus (source `fsched`).
 #[derive(Debug, Clone, PartialEq)]
 pub struct LifecycleEvent {
+    /// EventBridge `source`: `fsched` for lifecycle events, `fsched.commands` for commands.
+    pub source: &'static str,
     /// EventBridge `detail-type`, e.g. "Run Started".
     pub detail_type: String,
     pub detail: serde_json::Value,

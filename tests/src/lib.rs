@@ -56,7 +56,7 @@ pub mod world;
 pub fn job_spec(schedule: &str) -> fsched_core::domain::job::JobSpec {
     use fsched_core::domain::job::{JobSpec, Launch, Network, Overlap, Retries};
     JobSpec {
-        schedule: schedule.into(),
+        schedule: Some(schedule.into()),
         timezone: "UTC".into(),
         start: None,
         end: None,
@@ -82,5 +82,8 @@ pub fn job_spec(schedule: &str) -> fsched_core::domain::job::JobSpec {
         retries: Retries::default(),
         history: JobSpec::DEFAULT_HISTORY,
         prices: None,
+        on_event: None,
+        event_bus: None,
+        on_interruption: Default::default(),
     }
 }

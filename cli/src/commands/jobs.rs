@@ -92,7 +92,7 @@ pub async fn list(args: ListArgs, out: &mut impl Write) -> Result<(), Failure> {
             for (j, last) in &rows {
                 t.add_row(vec![
                     j.name.to_string(),
-                    j.spec.schedule.clone(),
+                    j.spec.triggers(),
                     j.spec.timezone.clone(),
                     in_zone(j.next_fire, &j.spec.timezone),
                     last.as_ref()

@@ -98,7 +98,8 @@ fn print_plan(p: &Plan, format: Format, out: &mut impl Write) -> anyhow::Result<
                 writeln!(
                     out,
                     "+ {name}  (new: {} in {})",
-                    spec.schedule, spec.timezone
+                    spec.triggers(),
+                    spec.timezone
                 )?;
             }
             Change::Update {

@@ -9,9 +9,6 @@ use aws_sdk_eventbridge::Client;
 use super::sdk_error::{classify, Failure};
 use crate::ports::{EventPublisher, LifecycleEvent, PublishError};
 
-/// The `source` of every event fsched publishes.
-pub const SOURCE: &str = "fsched";
-
 /// PutEvents takes at most 10 entries per call.
 const BATCH: usize = 10;
 /// Calls per batch, the first included, while entries fail for reasons that may pass.
@@ -38,7 +35,7 @@ impl EventBridgePublisher {
     fn entry(&self, event: &LifecycleEvent) -> PutEventsRequestEntry {
         PutEventsRequestEntry::builder()
             .event_bus_name(&self.bus)
-            .source(SOURCE)
+            .source(event.source)
             .detail_type(&event.detail_type)
             .detail(event.detail.to_string())
             .time(aws_smithy_types::DateTime::from_millis(
@@ -143,6 +140,7 @@ mod tests {
     fn events(n: usize) -> Vec<LifecycleEvent> {
         (0..n)
             .map(|i| LifecycleEvent {
+                source: "fsched",
                 detail_type: format!("Run Started {i}"),
                 detail: serde_json::json!({ "run": format!("etl/{i}") }),
                 time: Utc.with_ymd_and_hms(2026, 11, 29, 1, 0, 0).unwrap(),

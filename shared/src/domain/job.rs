@@ -136,7 +136,9 @@ impl Default for Retries {
 /// A job's definition, after the jobs file's `defaults` are merged in. This is what `apply` stores and `plan` compares.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct JobSpec {
-    pub schedule: String,
+    /// When it runs on its own; `None`: only on events and on demand.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub schedule: Option<String>,
     pub timezone: String,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub start: Option<DateTime<Utc>>,
@@ -178,11 +180,80 @@ pub struct JobSpec {
     /// The price model for this job's runs; `None`: the built-in one (domain::cost).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub prices: Option<Prices>,
+    /// An EventBridge event pattern: each matching event runs the job (domain::trigger).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub on_event: Option<serde_json::Value>,
+    /// The bus `on_event` listens on: `None` is the stack's bus; `default` is the account's default bus, where AWS
+    /// services (S3, CodePipeline, ...) send their events.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub event_bus: Option<String>,
+    /// What to do when Fargate Spot reclaims a run's capacity.
+    #[serde(default, skip_serializing_if = "OnInterruption::is_default")]
+    pub on_interruption: OnInterruption,
+}
+
+/// What to do with a run Fargate Spot interrupted.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum OnInterruption {
+    /// Record it INTERRUPTED and wait for the next scheduled time.
+    #[default]
+    Record,
+    /// Also start a new run of the job at once (on the job's `launch`, so `spot-with-fallback` may get FARGATE).
+    Rerun,
+}
+
+impl OnInterruption {
+    fn is_default(&self) -> bool {
+        *self == OnInterruption::Record
+    }
 }
 
 impl JobSpec {
     pub const DEFAULT_CATCH_UP: Span = Span::from_secs(10 * 60);
     pub const DEFAULT_HISTORY: Span = Span::from_secs(90 * 86_400);
+
+    /// What starts the job, in a few words: its schedule, `on event`, or both.
+    pub fn triggers(&self) -> String {
+        match (&self.schedule, &self.on_event) {
+            (Some(s), None) => s.clone(),
+            (Some(s), Some(_)) => format!("{s} + on event"),
+            (None, Some(_)) => "on event".to_owned(),
+            (None, None) => "on demand".to_owned(),
+        }
+    }
+
+    /// A spec with every field at its default and nothing to run: a base for struct update syntax in checks and
+    /// tests.
+    pub fn placeholder() -> JobSpec {
+        JobSpec {
+            schedule: None,
+            timezone: "UTC".to_owned(),
+            start: None,
+            end: None,
+            paused: false,
+            run_skipped_times: false,
+            cluster: String::new(),
+            task_definition: String::new(),
+            launch: Launch::default(),
+            platform_version: None,
+            network: Network::default(),
+            containers: BTreeMap::new(),
+            cpu: None,
+            memory: None,
+            tags: BTreeMap::new(),
+            group: None,
+            overlap: Overlap::default(),
+            catch_up: Self::DEFAULT_CATCH_UP,
+            max_runtime: None,
+            retries: Retries::default(),
+            history: Self::DEFAULT_HISTORY,
+            prices: None,
+            on_event: None,
+            event_bus: None,
+            on_interruption: OnInterruption::default(),
+        }
+    }
 }
 
 /// A stored job: its definition and version, and the scheduling state the dispatcher and `pause`/`resume` keep.

@@ -10,3 +10,4 @@ pub mod record;
 pub mod run;
 pub mod schedule;
 pub mod task;
+pub mod trigger;

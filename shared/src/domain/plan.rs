@@ -125,16 +125,21 @@ pub fn plan(desired: &BTreeMap<JobName, JobSpec>, stored: &[Job], prune: bool) -
     out
 }
 
-/// The job's schedule, as the dispatcher evaluates it.
-pub fn schedule_of(spec: &JobSpec) -> Result<Schedule, ScheduleError> {
+/// The job's schedule, as the dispatcher evaluates it; `None` for jobs that run only on events and on demand.
+pub fn schedule_of(spec: &JobSpec) -> Result<Option<Schedule>, ScheduleError> {
+    let Some(expression) = &spec.schedule else {
+        return Ok(None);
+    };
     let skipped = if spec.run_skipped_times {
         SkippedTimes::RunAfter
     } else {
         SkippedTimes::Skip
     };
-    Ok(Schedule::parse(&spec.schedule, &spec.timezone)?
-        .anchored_at(spec.start.unwrap_or(DEFAULT_RATE_ANCHOR))
-        .skipped_times(skipped))
+    Ok(Some(
+        Schedule::parse(expression, &spec.timezone)?
+            .anchored_at(spec.start.unwrap_or(DEFAULT_RATE_ANCHOR))
+            .skipped_times(skipped),
+    ))
 }
 
 /// The job's first fire strictly after `after` within its `start`..`end` window (end exclusive), or `None` when
@@ -146,7 +151,9 @@ pub fn next_fire(
     if spec.paused {
         return Ok(None);
     }
-    let schedule = schedule_of(spec)?;
+    let Some(schedule) = schedule_of(spec)? else {
+        return Ok(None);
+    };
     let from = match spec.start {
         Some(start) if start > after => start - chrono::Duration::seconds(1),
         _ => after,

@@ -1,5 +1,6 @@
 //! Runs: one execution of a job, from the claim of its scheduled time (or triggering event) to its final outcome.
 
+use std::collections::BTreeMap;
 use std::fmt;
 use std::str::FromStr;
 
@@ -7,7 +8,7 @@ use chrono::{DateTime, NaiveDateTime, Utc};
 use serde::{Deserialize, Serialize};
 
 use super::cost::Cost;
-use super::job::{JobName, JobNameError};
+use super::job::{ContainerOverride, JobName, JobNameError, JobSpec};
 use super::task::TaskSnapshot;
 
 /// Where a run's status stands. Open statuses can still change; the others are final.
@@ -270,6 +271,10 @@ pub struct Run {
     /// What the task cost, once it stopped.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub cost: Option<Cost>,
+    /// The job's container overrides with the values this run was given filled in (event values, `--env`), when
+    /// the job takes any: every launch attempt of the run uses exactly these.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub overrides: Option<BTreeMap<String, ContainerOverride>>,
 }
 
 impl Run {
@@ -300,6 +305,18 @@ impl Run {
             expires_at: None,
             task: None,
             cost: None,
+            overrides: None,
+        }
+    }
+
+    /// The job's spec as this run launches it: with the run's own overrides, if it has any.
+    pub fn spec(&self, job: &JobSpec) -> JobSpec {
+        match &self.overrides {
+            Some(o) => JobSpec {
+                containers: o.clone(),
+                ..job.clone()
+            },
+            None => job.clone(),
         }
     }
 

@@ -57,6 +57,7 @@ pub fn run_event(
         }
     }
     LifecycleEvent {
+        source: crate::domain::trigger::EVENT_SOURCE,
         detail_type: detail_type.to_owned(),
         detail,
         time: now,

@@ -4,3 +4,4 @@ pub mod dispatch;
 pub mod events;
 pub mod jobs;
 pub mod record;
+pub mod trigger;

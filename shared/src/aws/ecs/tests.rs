@@ -21,7 +21,7 @@ const TASK: &str = "arn:aws:ecs:us-east-1:123456789012:task/batch/abc";
 
 fn spec() -> JobSpec {
     JobSpec {
-        schedule: "rate(1 hour)".into(),
+        schedule: Some("rate(1 hour)".into()),
         timezone: "UTC".into(),
         start: None,
         end: None,
@@ -56,6 +56,9 @@ fn spec() -> JobSpec {
         retries: Retries::default(),
         history: Span::from_secs(86_400),
         prices: None,
+        on_event: None,
+        event_bus: None,
+        on_interruption: Default::default(),
     }
 }
 

@@ -10,7 +10,7 @@ fn at(h: u32, m: u32) -> DateTime<Utc> {
 
 fn job(schedule: &str, catch_up_secs: u64) -> Job {
     let spec = JobSpec {
-        schedule: schedule.to_owned(),
+        schedule: Some(schedule.to_owned()),
         timezone: "UTC".to_owned(),
         start: None,
         end: None,
@@ -32,6 +32,9 @@ fn job(schedule: &str, catch_up_secs: u64) -> Job {
         retries: Retries::default(),
         history: JobSpec::DEFAULT_HISTORY,
         prices: None,
+        on_event: None,
+        event_bus: None,
+        on_interruption: Default::default(),
     };
     Job {
         name: JobName::new("etl").unwrap(),

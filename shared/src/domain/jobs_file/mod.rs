@@ -13,8 +13,11 @@ pub use self::reader::Diagnostic;
 use self::reader::{Fields, Reader};
 use super::cost::Prices;
 use super::duration::Span as Duration;
-use super::job::{ContainerOverride, JobName, JobSpec, Launch, Network, Overlap, Retries};
+use super::job::{
+    ContainerOverride, JobName, JobSpec, Launch, Network, OnInterruption, Overlap, Retries,
+};
 use super::schedule::{parse_zone, Schedule};
+use super::trigger::check_templates;
 
 /// A valid jobs file: every job's definition with defaults merged in.
 #[derive(Debug, Clone, PartialEq)]
@@ -39,6 +42,7 @@ const SHARED_KEYS: &[&str] = &[
     "history",
     "run_skipped_times",
     "prices",
+    "on_interruption",
 ];
 const JOB_ONLY_KEYS: &[&str] = &[
     "schedule",
@@ -50,6 +54,7 @@ const JOB_ONLY_KEYS: &[&str] = &[
     "cpu",
     "memory",
     "on_event",
+    "event_bus",
 ];
 
 const LAUNCH: &[(&str, Launch)] = &[
@@ -57,6 +62,12 @@ const LAUNCH: &[(&str, Launch)] = &[
     ("spot", Launch::Spot),
     ("spot-with-fallback", Launch::SpotWithFallback),
 ];
+const ON_INTERRUPTION: &[(&str, OnInterruption)] = &[
+    ("record", OnInterruption::Record),
+    ("rerun", OnInterruption::Rerun),
+];
+/// EventBridge's limit on an event pattern's length.
+const PATTERN_MAX: usize = 4096;
 const OVERLAP: &[(&str, Overlap)] = &[
     ("allow", Overlap::Allow),
     ("forbid", Overlap::Forbid),
@@ -89,6 +100,9 @@ struct Partial {
     retries: Option<Retries>,
     history: Option<Duration>,
     prices: Option<Prices>,
+    on_event: Option<(serde_json::Value, Span)>,
+    event_bus: Option<String>,
+    on_interruption: Option<OnInterruption>,
 }
 
 impl Partial {
@@ -126,6 +140,9 @@ impl Partial {
             retries: self.retries.or(d.retries),
             history: self.history.or(d.history),
             prices: self.prices.or(d.prices),
+            on_event: self.on_event,
+            event_bus: self.event_bus,
+            on_interruption: self.on_interruption.or(d.on_interruption),
         }
     }
 }
@@ -353,12 +370,70 @@ fn read_partial(r: &mut Reader, f: &Fields<'_>) -> Partial {
     }
     p.prices = f.get("prices").and_then(|n| read_prices(r, n));
     if let Some(n) = f.get("on_event") {
-        r.error(
-            n.span(),
-            "on_event: event triggers are not available in this version of fsched yet",
-        );
+        p.on_event = read_pattern(r, n).map(|v| (v, n.span().to_owned()));
     }
+    if let Some(n) = f.get("event_bus") {
+        p.event_bus = r.text(n, "event_bus");
+        if let Some(bus) = &p.event_bus {
+            if bus.len() > 256
+                || !bus
+                    .chars()
+                    .all(|c| c.is_ascii_alphanumeric() || "._-/".contains(c))
+            {
+                r.error(
+                    n.span(),
+                    format!("event_bus: `{bus}` is not an event bus name"),
+                );
+            }
+        }
+    }
+    p.on_interruption = f
+        .get("on_interruption")
+        .and_then(|n| r.choice(n, "on_interruption", ON_INTERRUPTION));
     p
+}
+
+/// A YAML node as JSON: unquoted scalars that read as booleans, numbers or null become those (event patterns use
+/// them, e.g. `numeric: [">", 0]`); everything else is a string.
+fn to_json(node: &Node) -> serde_json::Value {
+    match node {
+        Node::Scalar(s) => {
+            let text = s.as_str();
+            if s.may_coerce() {
+                if let Ok(v) = serde_json::from_str::<serde_json::Value>(text) {
+                    if v.is_boolean() || v.is_number() || v.is_null() {
+                        return v;
+                    }
+                }
+            }
+            serde_json::Value::String(text.to_owned())
+        }
+        Node::Sequence(items) => serde_json::Value::Array(items.iter().map(to_json).collect()),
+        Node::Mapping(m) => serde_json::Value::Object(
+            m.iter()
+                .map(|(k, v)| (k.as_str().to_owned(), to_json(v)))
+                .collect(),
+        ),
+    }
+}
+
+/// `on_event`: an EventBridge event pattern, written in YAML.
+fn read_pattern(r: &mut Reader, node: &Node) -> Option<serde_json::Value> {
+    let m = r.mapping(node, "on_event")?;
+    if m.is_empty() {
+        r.error(node.span(), "on_event: an empty pattern would match every event on the bus; name at least `source` or `detail-type`");
+        return None;
+    }
+    let pattern = to_json(node);
+    let length = pattern.to_string().len();
+    if length > PATTERN_MAX {
+        r.error(
+            node.span(),
+            format!("on_event: the pattern is {length} characters as JSON; EventBridge allows {PATTERN_MAX}"),
+        );
+        return None;
+    }
+    Some(pattern)
 }
 
 const RATES: [&str; 4] = ["fargate", "fargate_arm64", "spot", "spot_arm64"];
@@ -445,10 +520,11 @@ fn finish(r: &mut Reader, p: Partial, job_span: &Span) -> Option<JobSpec> {
         None => ("UTC".to_owned(), Some(chrono_tz::UTC)),
     };
     match (&p.schedule, zone) {
-        (None, _) => r.error(
+        (None, _) if p.on_event.is_none() => r.error(
             job_span,
-            "schedule is missing: add e.g. `schedule: cron(0 2 * * ? *)`",
+            "schedule is missing: add e.g. `schedule: cron(0 2 * * ? *)`, or `on_event:` for a job that runs on events",
         ),
+        (None, _) => {}
         (Some((expr, span)), Some(_)) => {
             if let Err(e) = Schedule::parse(expr, &zone_name) {
                 r.error(span, format!("schedule: {e}"));
@@ -486,11 +562,26 @@ fn finish(r: &mut Reader, p: Partial, job_span: &Span) -> Option<JobSpec> {
     if let (Some(problem), Some(span)) = (fargate::check_size(p.cpu, p.memory), &p.size_span) {
         r.error(span, problem);
     }
+    if p.event_bus.is_some() && p.on_event.is_none() {
+        r.error(
+            job_span,
+            "event_bus is set without on_event: it names the bus on_event listens on",
+        );
+    }
+    if let Some(containers) = &p.containers {
+        let probe = JobSpec {
+            containers: containers.clone(),
+            ..JobSpec::placeholder()
+        };
+        for problem in check_templates(&probe) {
+            r.error(job_span, problem);
+        }
+    }
     if r.diagnostics.len() > before {
         return None;
     }
     Some(JobSpec {
-        schedule: p.schedule?.0,
+        schedule: p.schedule.map(|(s, _)| s),
         timezone: zone_name,
         start,
         end,
@@ -512,13 +603,18 @@ fn finish(r: &mut Reader, p: Partial, job_span: &Span) -> Option<JobSpec> {
         retries: p.retries.unwrap_or_default(),
         history: p.history.unwrap_or(JobSpec::DEFAULT_HISTORY),
         prices: p.prices,
+        on_event: p.on_event.map(|(v, _)| v),
+        event_bus: p.event_bus,
+        on_interruption: p.on_interruption.unwrap_or_default(),
     })
 }
 
 impl JobsFile {
     /// Parses and validates a jobs file. On failure, every problem found, in file order.
     pub fn parse(text: &str) -> Result<JobsFile, Vec<Diagnostic>> {
-        let options = LoaderOptions::default().error_on_duplicate_keys(true);
+        let options = LoaderOptions::default()
+            .error_on_duplicate_keys(true)
+            .prevent_coercion(true);
         let root = marked_yaml::parse_yaml_with_options(0, text, options)
             .map_err(|e| vec![load_error(e)])?;
         let mut r = Reader::default();

@@ -120,7 +120,7 @@ fn missing_required_settings_point_at_the_job() {
     assert_eq!(
         got,
         [
-            "2:3: job `lonely`: schedule is missing: add e.g. `schedule: cron(0 2 * * ? *)`",
+            "2:3: job `lonely`: schedule is missing: add e.g. `schedule: cron(0 2 * * ? *)`, or `on_event:` for a job that runs on events",
             "2:3: job `lonely`: cluster is missing: set it on the job or in `defaults`",
             "2:3: job `lonely`: task_definition is missing: add e.g. `task_definition: etl:7` (FAMILY, FAMILY:REVISION or an ARN)",
             "2:3: job `lonely`: network is missing: Fargate tasks use awsvpc networking; set `network.subnets` on the job or in `defaults`",
@@ -138,7 +138,7 @@ fn duplicate_names_invalid_yaml_and_job_only_keys_in_defaults_are_errors() {
     let yaml = errors("jobs:\n  etl: [\n");
     assert!(yaml[0].starts_with("3:1: not valid YAML"), "{yaml:?}");
     let defaults = errors("defaults:\n  schedule: rate(1 hour)\njobs: {}\n");
-    assert_eq!(defaults, ["2:3: unknown key `schedule` in defaults (which sets only keys shared by all jobs) (known keys: timezone, cluster, launch, platform_version, network, tags, group, overlap, catch_up, max_runtime, retries, history, run_skipped_times, prices)"]);
+    assert_eq!(defaults, ["2:3: unknown key `schedule` in defaults (which sets only keys shared by all jobs) (known keys: timezone, cluster, launch, platform_version, network, tags, group, overlap, catch_up, max_runtime, retries, history, run_skipped_times, prices, on_interruption)"]);
     assert_eq!(
         errors("{}"),
         ["1:1: `jobs:` is missing: a jobs file declares its jobs under `jobs:`"]
@@ -168,15 +168,54 @@ fn start_and_end_are_wall_times_in_the_zone_or_instants() {
 
 #[test]
 fn features_of_later_versions_are_refused_not_ignored() {
-    let got = errors("services: {}\njobs:\n  a:\n    on_event: {}\n");
+    let got = errors("services: {}\njobs: {}\n");
     assert!(
         got[0].contains("services: scale-to-zero is not available"),
         "{got:?}"
     );
+}
+
+#[test]
+fn on_event_jobs_need_no_schedule_and_their_patterns_keep_types() {
+    let text = MINIMAL.replace(
+        "    schedule: rate(1 hour)\n",
+        "    on_event:\n      source: [acme.uploads]\n      detail:\n        size: [{numeric: [\">\", 0]}]\n        done: [true]\n        tag: [\"true\"]\n    event_bus: default\n    on_interruption: rerun\n",
+    );
+    let file = JobsFile::parse(&text).unwrap_or_else(|e| panic!("{e:#?}"));
+    let a = &file.jobs[&JobName::new("a").unwrap()];
+    assert_eq!(a.schedule, None);
+    assert_eq!(
+        a.on_event.as_ref().unwrap(),
+        &serde_json::json!({"source": ["acme.uploads"], "detail": {"size": [{"numeric": [">", 0]}], "done": [true], "tag": ["true"]}})
+    );
+    assert_eq!(a.event_bus.as_deref(), Some("default"));
+    assert_eq!(a.on_interruption, crate::domain::job::OnInterruption::Rerun);
+}
+
+#[test]
+fn event_mistakes_are_reported_where_they_are() {
+    let empty = errors(&MINIMAL.replace("    schedule: rate(1 hour)\n", "    on_event: {}\n"));
     assert!(
-        got.iter()
-            .any(|e| e.contains("on_event: event triggers are not available")),
-        "{got:?}"
+        empty
+            .iter()
+            .any(|e| e.contains("an empty pattern would match every event")),
+        "{empty:?}"
+    );
+    let bus = errors(&MINIMAL.replace(
+        "    schedule: rate(1 hour)\n",
+        "    schedule: rate(1 hour)\n    event_bus: default\n",
+    ));
+    assert!(
+        bus[0].contains("event_bus is set without on_event"),
+        "{bus:?}"
+    );
+    let template = errors(&MINIMAL.replace(
+        "    schedule: rate(1 hour)\n",
+        "    schedule: rate(1 hour)\n    containers:\n      app:\n        environment: {ID: \"$.detail..id\"}\n",
+    ));
+    assert!(
+        template[0].contains("containers.app.environment.ID: `$.detail..id` is not a path"),
+        "{template:?}"
     );
 }
 

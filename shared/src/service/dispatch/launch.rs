@@ -33,6 +33,8 @@ impl<S: Store, L: TaskLauncher, P: EventPublisher> Dispatcher<S, L, P> {
         until: Instant,
         r: &mut TickReport,
     ) {
+        let resolved = run.spec(spec);
+        let spec = &resolved;
         let caps = capacities(spec.launch);
         let per_capacity = spec.retries.attempts.max(1);
         let limit = per_capacity * caps.len() as u32;

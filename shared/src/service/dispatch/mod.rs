@@ -20,9 +20,10 @@ use tokio::time::Instant;
 
 use crate::domain::dispatch::{self, decide, Action, RECOVER_AFTER};
 use crate::domain::duration::Span;
-use crate::domain::job::{Job, JobSpec, Overlap};
+use crate::domain::job::{ContainerOverride, Job, JobSpec, Overlap};
 use crate::domain::run::{Run, RunId, RunStatus, Trigger};
 use crate::domain::task::TaskSnapshot;
+use crate::domain::trigger::{is_dynamic, resolve, schedule_event, Rejection};
 use crate::ports::{Claim, Due, EventPublisher, Store, StoreError, TaskLauncher};
 
 use pacer::Pacer;
@@ -64,6 +65,25 @@ pub struct Dispatcher<S, L, P> {
 
 fn expiry(spec: &JobSpec, scheduled_at: DateTime<Utc>) -> Option<i64> {
     Some((scheduled_at + spec.history.to_chrono()).timestamp())
+}
+
+/// The run's own container overrides when the job takes values from its triggering event (`None` when it takes
+/// none: the job's overrides are used as they are).
+fn values_for(
+    spec: &JobSpec,
+    event: &serde_json::Value,
+) -> Result<Option<BTreeMap<String, ContainerOverride>>, Rejection> {
+    if !is_dynamic(spec) {
+        return Ok(None);
+    }
+    resolve(spec, event, &BTreeMap::new()).map(|s| Some(s.containers))
+}
+
+/// How a triggered run is to start: the outcome of resolving its values, or why it cannot.
+pub enum Start {
+    /// Launch with these container overrides (`None`: the job's own).
+    Launch(Option<BTreeMap<String, ContainerOverride>>),
+    Reject(Rejection),
 }
 
 impl<S: Store, L: TaskLauncher, P: EventPublisher> Dispatcher<S, L, P> {
@@ -111,12 +131,7 @@ impl<S: Store, L: TaskLauncher, P: EventPublisher> Dispatcher<S, L, P> {
         for part in parts {
             report.merge(part);
         }
-        let events = std::mem::take(&mut report.events);
-        if !events.is_empty() {
-            if let Err(e) = self.publisher.publish(&events).await {
-                report.errors.push(format!("lifecycle events: {e}"));
-            }
-        }
+        self.publish(&mut report).await;
         Ok(report)
     }
 
@@ -191,10 +206,18 @@ impl<S: Store, L: TaskLauncher, P: EventPublisher> Dispatcher<S, L, P> {
                 let mut run = Run::claimed(RunId::scheduled(&name, t), Trigger::Schedule, t, now);
                 run.expires_at = expiry(spec, t);
                 let launch = match action {
-                    Action::Launch => {
-                        run.check_at = Some(now + RECOVER_AFTER);
-                        true
-                    }
+                    Action::Launch => match values_for(spec, &schedule_event(&name, t)) {
+                        Ok(overrides) => {
+                            run.overrides = overrides;
+                            run.check_at = Some(now + RECOVER_AFTER);
+                            true
+                        }
+                        Err(rejection) => {
+                            run.status = RunStatus::Rejected;
+                            run.reason = Some(rejection.to_string());
+                            false
+                        }
+                    },
                     Action::Skip(reason) => {
                         run.status = RunStatus::Skipped;
                         run.reason = Some(reason);
@@ -203,6 +226,10 @@ impl<S: Store, L: TaskLauncher, P: EventPublisher> Dispatcher<S, L, P> {
                 };
                 match self.store.claim_run(&run).await {
                     Ok(Claim::Won) if launch => to_launch.push(run),
+                    Ok(Claim::Won) if run.status == RunStatus::Rejected => {
+                        r.rejected.push(run.id.to_string());
+                        r.event("Run Rejected", &run, now, json!({}));
+                    }
                     Ok(Claim::Won) => {
                         r.skipped.push(run.id.to_string());
                         r.event("Run Skipped", &run, now, json!({}));
@@ -242,6 +269,101 @@ impl<S: Store, L: TaskLauncher, P: EventPublisher> Dispatcher<S, L, P> {
             self.launch(run, spec, now, until, &mut r).await;
         }
         r
+    }
+
+    /// Starts a run asked for by an event, a command or a person (`run` is freshly claimed, keyed by what asked for
+    /// it): recorded REJECTED when its values are not acceptable, else through the job's overlap policy, claimed
+    /// exactly once (a duplicate delivery finds the claim and does nothing) and launched like a scheduled run.
+    pub async fn start(
+        &self,
+        job: &Job,
+        mut run: Run,
+        start: Start,
+        now: DateTime<Utc>,
+        until: Instant,
+    ) -> TickReport {
+        let mut r = TickReport {
+            now: Some(now),
+            ..TickReport::default()
+        };
+        let spec = &job.spec;
+        run.expires_at = expiry(spec, run.scheduled_at);
+        let mut to_stop = Vec::new();
+        match start {
+            Start::Reject(rejection) => {
+                run.status = RunStatus::Rejected;
+                run.reason = Some(rejection.to_string());
+            }
+            Start::Launch(overrides) => {
+                run.overrides = overrides;
+                let in_progress = match spec.overlap {
+                    Overlap::Allow => Vec::new(),
+                    _ => match self.in_progress(job, now, &mut r).await {
+                        Ok(runs) => runs,
+                        Err(e) => {
+                            r.errors.push(format!("job `{}`: {e}", job.name));
+                            return r;
+                        }
+                    },
+                };
+                let ids: Vec<RunId> = in_progress.iter().map(|x| x.id.clone()).collect();
+                let decision = decide(&job.name, spec.overlap, &[run.scheduled_at], &ids);
+                match decision.actions.into_iter().next().map(|(_, a)| a) {
+                    Some(Action::Skip(reason)) => {
+                        run.status = RunStatus::Skipped;
+                        run.reason = Some(reason);
+                    }
+                    _ => {
+                        run.check_at = Some(now + RECOVER_AFTER);
+                        let reason = format!("replaced by run {} (overlap: replace)", run.id);
+                        to_stop = in_progress
+                            .into_iter()
+                            .filter(|x| decision.stop.contains(&x.id))
+                            .map(|x| (x, reason.clone()))
+                            .collect();
+                    }
+                }
+            }
+        }
+        match self.store.claim_run(&run).await {
+            Ok(Claim::Won) => {}
+            Ok(Claim::Lost(_)) => {
+                r.duplicates.push(run.id.to_string());
+                return r;
+            }
+            Err(e) => {
+                r.errors.push(e.to_string());
+                return r;
+            }
+        }
+        match run.status {
+            RunStatus::Rejected => {
+                r.rejected.push(run.id.to_string());
+                r.event("Run Rejected", &run, now, json!({}));
+            }
+            RunStatus::Skipped => {
+                r.skipped.push(run.id.to_string());
+                r.event("Run Skipped", &run, now, json!({}));
+            }
+            _ => {
+                for (old, reason) in to_stop {
+                    self.stop_run(old, RunStatus::Stopped, &reason, now, &mut r)
+                        .await;
+                }
+                self.launch(run, spec, now, until, &mut r).await;
+            }
+        }
+        self.publish(&mut r).await;
+        r
+    }
+
+    async fn publish(&self, report: &mut TickReport) {
+        let events = std::mem::take(&mut report.events);
+        if !events.is_empty() {
+            if let Err(e) = self.publisher.publish(&events).await {
+                report.errors.push(format!("lifecycle events: {e}"));
+            }
+        }
     }
 
     /// The job's runs that are still going, according to ECS where a task exists. Runs ECS reports stopped (or no

@@ -24,6 +24,10 @@ pub struct TickReport {
     pub deferred: Vec<String>,
     /// Runs closed after a check: finished, timed out, replaced or lost.
     pub closed: Vec<String>,
+    /// Runs not started because the values they were given are not acceptable (recorded REJECTED).
+    pub rejected: Vec<String>,
+    /// Triggered runs already claimed by an earlier delivery of the same event or request: nothing was done.
+    pub duplicates: Vec<String>,
     /// Due items not started because the invocation ran out of time: the next tick finds them again.
     pub not_started: usize,
     /// Failures that left something for a later tick; the invocation reports them as an error.
@@ -42,6 +46,8 @@ impl TickReport {
         self.launch_failed.extend(other.launch_failed);
         self.deferred.extend(other.deferred);
         self.closed.extend(other.closed);
+        self.rejected.extend(other.rejected);
+        self.duplicates.extend(other.duplicates);
         self.not_started += other.not_started;
         self.errors.extend(other.errors);
         self.events.extend(other.events);

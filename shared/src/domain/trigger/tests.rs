@@ -1,0 +1,321 @@
+//! Templates, resolution and inbound parsing; hostile payloads by property tests: nothing undeclared reaches a
+//! task, nothing panics.
+
+use chrono::TimeZone;
+use proptest::prelude::*;
+use serde_json::json;
+
+use super::*;
+use crate::domain::job::{ContainerOverride, Network};
+
+fn spec() -> JobSpec {
+    let mut environment = BTreeMap::new();
+    environment.insert("REPORT_ID".to_owned(), "$.detail.id".to_owned());
+    environment.insert("BUCKET".to_owned(), "{{ $.detail.bucket.name }}".to_owned());
+    environment.insert("MODE".to_owned(), "full".to_owned());
+    JobSpec {
+        schedule: None,
+        cluster: "batch".into(),
+        task_definition: "report:3".into(),
+        network: Network {
+            subnets: vec!["subnet-1".into()],
+            security_groups: vec!["sg-1".into()],
+            assign_public_ip: false,
+        },
+        containers: BTreeMap::from([(
+            "app".to_owned(),
+            ContainerOverride {
+                command: Some(vec![
+                    "report".into(),
+                    "--key={{$.detail.object.key}}".into(),
+                    "--size".into(),
+                    "$.detail.object.size".into(),
+                ]),
+                environment,
+                ..ContainerOverride::default()
+            },
+        )]),
+        ..JobSpec::placeholder()
+    }
+}
+
+fn upload() -> Value {
+    json!({
+        "id": "6a7e8feb-b491-4cf7-a9f1-bf3703467718", "source": "acme.uploads", "detail-type": "File Uploaded",
+        "time": "2026-11-29T02:00:00Z",
+        "detail": {"id": 42, "bucket": {"name": "inbox"}, "object": {"key": "in/2026-11-29.csv", "size": 1024}}
+    })
+}
+
+#[test]
+fn paths_read_keys_and_indexes_and_refuse_other_shapes() {
+    let p = Path::parse("$.detail.files[1].key").unwrap();
+    let event = json!({"detail": {"files": [{"key": "a"}, {"key": "b"}]}});
+    assert_eq!(p.read(&event).unwrap(), "b");
+    for bad in [
+        "detail.id",
+        "$",
+        "$..id",
+        "$.detail.",
+        "$[x]",
+        "$.a b",
+        "$.detail[0",
+    ] {
+        assert!(Path::parse(bad).is_err(), "{bad}");
+    }
+    let deep = format!("${}", ".a".repeat(17));
+    assert!(Path::parse(&deep).unwrap_err().contains("deeper"));
+}
+
+#[test]
+fn templates_fill_in_declared_places_only() {
+    let resolved = resolve(&spec(), &upload(), &BTreeMap::new()).unwrap();
+    let app = &resolved.containers["app"];
+    assert_eq!(app.environment["REPORT_ID"], "42");
+    assert_eq!(app.environment["BUCKET"], "inbox");
+    assert_eq!(app.environment["MODE"], "full");
+    assert_eq!(
+        app.command.as_deref().unwrap(),
+        ["report", "--key=in/2026-11-29.csv", "--size", "1024"]
+    );
+    let mut rest = resolved.clone();
+    rest.containers = spec().containers;
+    assert_eq!(rest, spec(), "nothing but the containers' values changed");
+}
+
+#[test]
+fn missing_and_ill_typed_values_reject_the_run_with_the_reason() {
+    let mut event = upload();
+    event["detail"].as_object_mut().unwrap().remove("id");
+    let err = resolve(&spec(), &event, &BTreeMap::new()).unwrap_err();
+    assert_eq!(err.0, "the event has no `$.detail.id`");
+    let mut event = upload();
+    event["detail"]["bucket"]["name"] = json!({"nested": true});
+    let err = resolve(&spec(), &event, &BTreeMap::new()).unwrap_err();
+    assert!(err.0.contains("is an object in the event"), "{err}");
+    let mut event = upload();
+    event["detail"]["object"]["key"] = json!("a\nFOO=bar");
+    let err = resolve(&spec(), &event, &BTreeMap::new()).unwrap_err();
+    assert!(err.0.contains("control character U+000A"), "{err}");
+    let mut event = upload();
+    event["detail"]["object"]["key"] = json!("k".repeat(VALUE_MAX + 1));
+    assert!(resolve(&spec(), &event, &BTreeMap::new())
+        .unwrap_err()
+        .0
+        .contains("at most 1024"));
+}
+
+#[test]
+fn explicit_values_replace_declared_variables_and_nothing_else() {
+    let values = BTreeMap::from([("REPORT_ID".to_owned(), "7".to_owned())]);
+    let resolved = resolve(&spec(), &upload(), &values).unwrap();
+    assert_eq!(resolved.containers["app"].environment["REPORT_ID"], "7");
+    let values = BTreeMap::from([("AWS_SECRET_ACCESS_KEY".to_owned(), "x".to_owned())]);
+    let err = resolve(&spec(), &upload(), &values).unwrap_err();
+    assert_eq!(
+        err.0,
+        "the job does not declare the variable `AWS_SECRET_ACCESS_KEY` (it declares: BUCKET, MODE, REPORT_ID)"
+    );
+}
+
+#[test]
+fn scheduled_runs_can_take_their_scheduled_time() {
+    let mut s = spec();
+    s.containers.get_mut("app").unwrap().environment =
+        BTreeMap::from([("RUN_DATE".to_owned(), "$.detail.scheduled_at".to_owned())]);
+    s.containers.get_mut("app").unwrap().command = None;
+    assert!(is_dynamic(&s));
+    let at = Utc.with_ymd_and_hms(2026, 11, 29, 1, 0, 0).unwrap();
+    let event = schedule_event(&JobName::new("etl").unwrap(), at);
+    let resolved = resolve(&s, &event, &BTreeMap::new()).unwrap();
+    assert_eq!(
+        resolved.containers["app"].environment["RUN_DATE"],
+        "2026-11-29T01:00:00Z"
+    );
+    assert!(!is_dynamic(&JobSpec::placeholder()));
+}
+
+#[test]
+fn bad_templates_are_found_before_apply() {
+    let mut s = spec();
+    s.containers
+        .get_mut("app")
+        .unwrap()
+        .environment
+        .insert("X".into(), "{{ $.a".into());
+    s.containers
+        .get_mut("app")
+        .unwrap()
+        .environment
+        .insert("Y".into(), "$.a..b".into());
+    let problems = check_templates(&s);
+    assert_eq!(problems.len(), 2, "{problems:?}");
+    assert!(
+        problems[0].starts_with("containers.app.environment.X"),
+        "{problems:?}"
+    );
+}
+
+#[test]
+fn rule_names_fit_eventbridge_and_differ_per_stack_and_job() {
+    let a = rule_name(&stack_tag("table-a"), "etl");
+    assert_eq!(a.len(), "fsched-".len() + 6 + 1 + 3);
+    assert_ne!(a, rule_name(&stack_tag("table-b"), "etl"));
+    let long = "j".repeat(64);
+    let name = rule_name(&stack_tag("t"), &long);
+    assert!(name.len() <= 64, "{name}");
+    assert_ne!(
+        name,
+        rule_name(&stack_tag("t"), &format!("{}k", "j".repeat(63)))
+    );
+    assert!(name
+        .chars()
+        .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_'));
+}
+
+fn command(detail_type: &str, detail: Value) -> Value {
+    json!({"id": "cmd-1", "source": COMMAND_SOURCE, "detail-type": detail_type,
+           "time": "2026-11-29T02:00:00Z", "detail": detail})
+}
+
+#[test]
+fn commands_and_deliveries_are_read_with_their_ids() {
+    let run = inbound(&command(
+        RUN_JOB,
+        json!({"job": "report", "env": {"REPORT_ID": "7"}, "request_id": "r-1", "requested_by": "ana"}),
+    ))
+    .unwrap();
+    let Inbound::Command {
+        command:
+            Command::RunJob {
+                job,
+                values,
+                request_id,
+                requested_by,
+            },
+        ..
+    } = run
+    else {
+        panic!("{run:?}")
+    };
+    assert_eq!(
+        (job.as_str(), request_id.as_str(), requested_by.as_str()),
+        ("report", "r-1", "ana")
+    );
+    assert_eq!(values["REPORT_ID"], "7");
+
+    let delivery = inbound(&json!({"fsched_job": "import", "event": upload()})).unwrap();
+    let Inbound::Event {
+        job,
+        source,
+        id,
+        time,
+        ..
+    } = delivery
+    else {
+        panic!()
+    };
+    assert_eq!((job.as_str(), source.as_str()), ("import", "acme.uploads"));
+    assert_eq!(id, "6a7e8feb-b491-4cf7-a9f1-bf3703467718");
+    assert_eq!(time, Utc.with_ymd_and_hms(2026, 11, 29, 2, 0, 0).unwrap());
+    // The emulator writes the inner event's time as epoch seconds.
+    let mut epoch = upload();
+    epoch["time"] = json!(1_796_004_000.25);
+    assert!(inbound(&json!({"fsched_job": "import", "event": epoch})).is_ok());
+}
+
+#[test]
+fn malformed_commands_say_what_is_wrong() {
+    let cases = [
+        (json!("run"), "`source` is missing"),
+        (json!({"source": "acme", "id": "1"}), "got source `acme`"),
+        (
+            command("Delete Job", json!({"job": "a"})),
+            "unknown command `Delete Job`",
+        ),
+        (command(RUN_JOB, json!({})), "`job` is missing"),
+        (
+            command(RUN_JOB, json!({"job": "../etc"})),
+            "must start with a letter or digit",
+        ),
+        (
+            command(RUN_JOB, json!({"job": "a", "env": {"K": 1}})),
+            "env `K` must be a string",
+        ),
+        (
+            command(RUN_JOB, json!({"job": "a", "env": ["K=V"]})),
+            "`env` must be an object",
+        ),
+        (
+            command(RESUME_JOB, json!({"job": "a", "replay": "yes"})),
+            "`replay` must be true or false",
+        ),
+        (json!({"fsched_job": "a", "event": "x"}), "carry the event"),
+        (json!({"fsched_job": 5, "event": {}}), "must be a job name"),
+        (
+            json!({"fsched_job": "a", "event": {"id": "1", "source": "s", "time": "yesterday"}}),
+            "not an RFC 3339 time",
+        ),
+    ];
+    for (body, expected) in cases {
+        let err = inbound(&body).unwrap_err();
+        assert!(err.contains(expected), "{body}: {err}");
+    }
+}
+
+/// Arbitrary JSON, deep and wide, with hostile strings.
+fn hostile() -> impl Strategy<Value = Value> {
+    let leaf = prop_oneof![
+        Just(Value::Null),
+        any::<bool>().prop_map(Value::Bool),
+        any::<i64>().prop_map(|n| json!(n)),
+        any::<f64>()
+            .prop_filter("finite", |f| f.is_finite())
+            .prop_map(|f| json!(f)),
+        prop_oneof![
+            ".{0,40}",
+            Just("$(rm -rf /)".to_owned()),
+            Just("\"; DROP TABLE runs; --".to_owned()),
+            Just("a\u{0}b".to_owned()),
+            Just("x\nAWS_SECRET_ACCESS_KEY=evil".to_owned()),
+            Just("{{ $.detail.id }}".to_owned()),
+            Just("k".repeat(5000)),
+        ]
+        .prop_map(Value::String),
+    ];
+    leaf.prop_recursive(8, 256, 8, |inner| {
+        prop_oneof![
+            prop::collection::vec(inner.clone(), 0..8).prop_map(Value::Array),
+            prop::collection::btree_map("[a-z_]{1,8}|id|bucket|object|key|size|name", inner, 0..8)
+                .prop_map(|m| Value::Object(m.into_iter().collect())),
+        ]
+    })
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(512))]
+
+    #[test]
+    fn hostile_events_never_reach_beyond_declared_values(detail in hostile(), env in prop::collection::btree_map("[A-Z_]{1,12}", ".{0,64}", 0..4)) {
+        let event = json!({"id": "e", "source": "x", "time": "2026-11-29T02:00:00Z", "detail": detail});
+        let declared: Vec<String> = spec().containers["app"].environment.keys().cloned().collect();
+        match resolve(&spec(), &event, &env) {
+            Ok(resolved) => {
+                let app = &resolved.containers["app"];
+                prop_assert_eq!(resolved.containers.len(), 1);
+                prop_assert_eq!(app.environment.keys().cloned().collect::<Vec<_>>(), declared);
+                prop_assert_eq!(app.command.as_ref().map(Vec::len), Some(4));
+                for v in app.environment.values().chain(app.command.iter().flatten()) {
+                    prop_assert!(v.len() <= VALUE_MAX + 16 && !v.chars().any(char::is_control));
+                }
+                let mut rest = resolved.clone();
+                rest.containers = spec().containers;
+                prop_assert_eq!(rest, spec());
+            }
+            Err(Rejection(reason)) => prop_assert!(!reason.is_empty()),
+        }
+        // Any body at all: an error or a reading, never a panic.
+        let _ = inbound(&json!({"fsched_job": "job", "event": event}));
+        let _ = inbound(&json!({"source": COMMAND_SOURCE, "id": "1", "time": "2026-11-29T02:00:00Z", "detail-type": RUN_JOB, "detail": event["detail"]}));
+    }
+}

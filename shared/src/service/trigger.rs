@@ -1,0 +1,197 @@
+//! The trigger: runs asked for by events (a job's `on_event`) and commands ("Run Job", "Pause Job", "Resume Job"),
+//! through the dispatcher's own launch path, so the job's policies apply exactly as for scheduled runs.
+
+use std::collections::BTreeMap;
+
+use chrono::{DateTime, Utc};
+use serde::Serialize;
+use serde_json::Value;
+use tokio::time::Instant;
+
+use super::dispatch::{Dispatcher, Start, TickReport};
+use super::jobs::{pause, resume, JobError};
+use crate::domain::job::{Job, JobName};
+use crate::domain::run::{Run, Trigger};
+use crate::domain::trigger::{is_dynamic, resolve, triggered_run_id, Command, Inbound, Rejection};
+use crate::ports::{EventPublisher, Store, StoreError, TaskLauncher};
+
+/// What handling one delivery did.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+#[serde(tag = "result", rename_all = "snake_case")]
+pub enum Handled {
+    /// A run was asked for: what became of it (launched, rejected, skipped, a duplicate, deferred).
+    Run {
+        run: String,
+        report: TickReport,
+    },
+    Paused {
+        job: String,
+    },
+    Resumed {
+        job: String,
+    },
+    /// An on_event delivery for a job that no longer listens (its rule is being removed by `apply`).
+    Ignored {
+        job: String,
+        why: String,
+    },
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum TriggerError {
+    /// The job does not exist (removed, or a typo in a command): retrying will not help.
+    #[error("no job `{0}` is stored")]
+    UnknownJob(JobName),
+    #[error(transparent)]
+    Store(#[from] StoreError),
+    #[error("{0}")]
+    Job(String),
+    /// The run was claimed but something was left for later (its launch is retried by the dispatcher's check).
+    #[error("run {run}: {errors}")]
+    Incomplete { run: String, errors: String },
+}
+
+impl TriggerError {
+    /// Whether delivering the same message again can succeed.
+    pub fn is_retryable(&self) -> bool {
+        match self {
+            TriggerError::UnknownJob(_) | TriggerError::Job(_) => false,
+            TriggerError::Store(e) => e.is_retryable() || matches!(e, StoreError::Conflict { .. }),
+            TriggerError::Incomplete { .. } => true,
+        }
+    }
+}
+
+pub struct Triggers<S, L, P> {
+    dispatcher: Dispatcher<S, L, P>,
+    store: S,
+}
+
+impl<S: Store + Clone, L: TaskLauncher, P: EventPublisher> Triggers<S, L, P> {
+    pub fn new(dispatcher: Dispatcher<S, L, P>, store: S) -> Self {
+        Triggers { dispatcher, store }
+    }
+
+    async fn job(&self, name: &JobName) -> Result<Job, TriggerError> {
+        self.store
+            .get_job(name)
+            .await?
+            .ok_or_else(|| TriggerError::UnknownJob(name.clone()))
+    }
+
+    /// Handles one delivery at `now` (the clock: the delivery may be a retry, late), stopping new work by `until`.
+    pub async fn handle(
+        &self,
+        inbound: Inbound,
+        now: DateTime<Utc>,
+        until: Instant,
+    ) -> Result<Handled, TriggerError> {
+        match inbound {
+            Inbound::Event {
+                job,
+                source,
+                id,
+                time,
+                event,
+            } => {
+                let job = self.job(&job).await?;
+                if job.spec.on_event.is_none() {
+                    return Ok(Handled::Ignored {
+                        job: job.name.to_string(),
+                        why: "the job no longer has on_event".to_owned(),
+                    });
+                }
+                let run = Run::claimed(
+                    triggered_run_id(&job.name, time, false, &id),
+                    Trigger::Event { source, id },
+                    time,
+                    now,
+                );
+                self.run(job, run, &event, &BTreeMap::new(), now, until)
+                    .await
+            }
+            Inbound::Command {
+                command,
+                time,
+                event,
+                ..
+            } => match command {
+                Command::RunJob {
+                    job,
+                    values,
+                    request_id,
+                    requested_by,
+                } => {
+                    let job = self.job(&job).await?;
+                    let run = Run::claimed(
+                        triggered_run_id(&job.name, time, true, &request_id),
+                        Trigger::Manual { by: requested_by },
+                        time,
+                        now,
+                    );
+                    self.run(job, run, &event, &values, now, until).await
+                }
+                Command::PauseJob { job, requested_by } => {
+                    tracing::info!(%job, %requested_by, "pause");
+                    let paused = pause(&self.store, &job).await.map_err(job_error)?;
+                    Ok(Handled::Paused {
+                        job: paused.name.to_string(),
+                    })
+                }
+                Command::ResumeJob {
+                    job,
+                    replay,
+                    requested_by,
+                } => {
+                    tracing::info!(%job, %requested_by, replay, "resume");
+                    let resumed = resume(&self.store, &job, now, replay)
+                        .await
+                        .map_err(job_error)?;
+                    Ok(Handled::Resumed {
+                        job: resumed.name.to_string(),
+                    })
+                }
+            },
+        }
+    }
+
+    async fn run(
+        &self,
+        job: Job,
+        run: Run,
+        event: &Value,
+        values: &BTreeMap<String, String>,
+        now: DateTime<Utc>,
+        until: Instant,
+    ) -> Result<Handled, TriggerError> {
+        let start = if job.spec.paused {
+            Start::Reject(Rejection(
+                "the job is paused: `fsched resume` it first".to_owned(),
+            ))
+        } else if values.is_empty() && !is_dynamic(&job.spec) {
+            Start::Launch(None)
+        } else {
+            match resolve(&job.spec, event, values) {
+                Ok(spec) => Start::Launch(Some(spec.containers)),
+                Err(rejection) => Start::Reject(rejection),
+            }
+        };
+        let id = run.id.to_string();
+        let report = self.dispatcher.start(&job, run, start, now, until).await;
+        if !report.errors.is_empty() {
+            return Err(TriggerError::Incomplete {
+                run: id,
+                errors: report.errors.join("; "),
+            });
+        }
+        Ok(Handled::Run { run: id, report })
+    }
+}
+
+fn job_error(e: JobError) -> TriggerError {
+    match e {
+        JobError::Unknown(name) => TriggerError::UnknownJob(name),
+        JobError::Store(s) => TriggerError::Store(s),
+        other => TriggerError::Job(other.to_string()),
+    }
+}
