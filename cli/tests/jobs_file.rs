@@ -146,7 +146,7 @@ async fn apply_plan_change_prune_pause_and_resume() {
     );
     let sync = env.job("crm-sync").await.unwrap();
     assert_eq!(
-        (sync.spec.schedule.as_str(), sync.version),
+        (sync.spec.schedule.as_deref().unwrap(), sync.version),
         ("rate(10 minutes)", 2)
     );
     assert_eq!(
@@ -250,7 +250,7 @@ async fn two_racing_applies_one_wins_and_the_other_reports_a_conflict() {
     );
     let sync = env.job("crm-sync").await.unwrap();
     assert_eq!(
-        sync.spec.schedule, "rate(10 minutes)",
+        sync.spec.schedule.as_deref(), Some("rate(10 minutes)"),
         "the winner's definition stands, whole"
     );
 }
