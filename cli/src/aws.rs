@@ -4,6 +4,8 @@
 
 use aws_config::BehaviorVersion;
 use fsched_core::aws::dynamo::DynamoStore;
+use fsched_core::domain::trigger::{stack_tag, DEFAULT_BUS};
+use fsched_core::service::rules::RuleScope;
 
 #[derive(clap::Args, Clone, Debug)]
 pub struct AwsArgs {
@@ -19,6 +21,12 @@ pub struct AwsArgs {
     /// The deployed fsched stack, to read the table name from its outputs when --table is not given.
     #[arg(long, env = "FSCHED_STACK", global = true)]
     stack: Option<String>,
+    /// The stack's event bus (its `EventBusName` output): commands go there, and `on_event` rules default to it.
+    #[arg(long, env = "FSCHED_EVENT_BUS", global = true)]
+    bus: Option<String>,
+    /// The ARN of the stack's trigger queue (its `TriggerQueueArn` output), which `on_event` rules deliver to.
+    #[arg(long, env = "FSCHED_TRIGGER_QUEUE", global = true)]
+    trigger_queue: Option<String>,
 }
 
 /// The value of one output of a CloudFormation stack.
@@ -51,7 +59,7 @@ async fn stack_output(
 }
 
 impl AwsArgs {
-    pub async fn store(&self) -> anyhow::Result<DynamoStore> {
+    pub async fn config(&self) -> aws_config::SdkConfig {
         let mut loader = aws_config::defaults(BehaviorVersion::latest());
         if let Some(region) = &self.region {
             loader = loader.region(aws_config::Region::new(region.clone()));
@@ -59,7 +67,59 @@ impl AwsArgs {
         if let Some(profile) = &self.profile {
             loader = loader.profile_name(profile);
         }
-        let config = loader.load().await;
+        loader.load().await
+    }
+
+    /// A setting given directly, or else read from the stack's outputs; `None` when neither is available.
+    async fn setting(
+        &self,
+        config: &aws_config::SdkConfig,
+        given: &Option<String>,
+        output: &str,
+    ) -> anyhow::Result<Option<String>> {
+        match (given, &self.stack) {
+            (Some(v), _) => Ok(Some(v.clone())),
+            (None, Some(stack)) => Ok(Some(stack_output(config, stack, output).await?)),
+            (None, None) => Ok(None),
+        }
+    }
+
+    /// The stack's event bus, for commands.
+    pub async fn bus(&self, config: &aws_config::SdkConfig) -> anyhow::Result<String> {
+        self.setting(config, &self.bus, "EventBusName")
+            .await?
+            .ok_or_else(|| {
+                anyhow::anyhow!(
+                    "no event bus given: pass --bus (or set FSCHED_EVENT_BUS) to the stack's `EventBusName` output, \
+                     or --stack (FSCHED_STACK)"
+                )
+            })
+    }
+
+    /// Where `on_event` rules live and point, when the stack's bus and trigger queue are known.
+    pub async fn rule_scope(
+        &self,
+        config: &aws_config::SdkConfig,
+        table: &str,
+    ) -> anyhow::Result<Option<RuleScope>> {
+        let bus = self.setting(config, &self.bus, "EventBusName").await?;
+        let queue = self
+            .setting(config, &self.trigger_queue, "TriggerQueueArn")
+            .await?;
+        Ok(bus.zip(queue).map(|(bus, queue)| RuleScope {
+            stack: stack_tag(table),
+            buses: vec![bus, DEFAULT_BUS.to_owned()],
+            queue,
+        }))
+    }
+
+    pub async fn store(&self) -> anyhow::Result<DynamoStore> {
+        let config = self.config().await;
+        self.store_with(&config).await
+    }
+
+    pub async fn store_with(&self, config: &aws_config::SdkConfig) -> anyhow::Result<DynamoStore> {
+        let config = config.clone();
         let table = match (&self.table, &self.stack) {
             (Some(table), _) => table.clone(),
             (None, Some(stack)) => stack_output(&config, stack, "TableName").await?,

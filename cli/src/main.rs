@@ -41,6 +41,8 @@ enum Command {
     Resume(commands::jobs::ResumeArgs),
     /// List recorded runs, newest first: when each was due and launched, its status and why.
     Runs(commands::runs::Args),
+    /// Run a job now (a "Run Job" command to the stack's bus); print the run's id; --wait follows it to the end.
+    Run(commands::run::Args),
     /// Show one run in full: its record, the task's timeline, containers and exit codes, cost.
     Show(commands::runs::ShowArgs),
     /// What runs cost, per job and in total.
@@ -76,6 +78,7 @@ async fn main() -> ExitCode {
         Command::Pause(args) => commands::jobs::pause_cmd(args, &mut out).await,
         Command::Resume(args) => commands::jobs::resume_cmd(args, now, &mut out).await,
         Command::Runs(args) => commands::runs::run(args, now, &mut out).await,
+        Command::Run(args) => commands::run::run(args, now, &mut out).await,
         Command::Show(args) => commands::runs::show_cmd(args, &mut out).await,
         Command::Cost(args) => commands::runs::cost_cmd(args, now, &mut out).await,
     };

@@ -243,6 +243,33 @@ pub trait ServiceScaler: Send + Sync + 'static {
     ) -> impl Future<Output = Result<(), ScaleError>> + Send;
 }
 
+/// Errors of EventBridge rule management.
+#[derive(Debug, Clone, PartialEq, thiserror::Error)]
+#[error("{message}")]
+pub struct RuleError {
+    pub message: String,
+}
+
+/// Keeps the EventBridge rules of jobs' `on_event`.
+pub trait EventRules: Send + Sync + 'static {
+    /// The rules on `bus` whose names start with `prefix`, with their patterns and targets.
+    fn list(
+        &self,
+        bus: &str,
+        prefix: &str,
+    ) -> impl Future<Output = Result<Vec<crate::domain::trigger::FoundRule>, RuleError>> + Send;
+
+    /// Creates or replaces a rule and points it at `queue`.
+    fn put(
+        &self,
+        rule: &crate::domain::trigger::EventRule,
+        queue: &str,
+    ) -> impl Future<Output = Result<(), RuleError>> + Send;
+
+    /// Removes a rule's targets, then the rule.
+    fn delete(&self, bus: &str, name: &str) -> impl Future<Output = Result<(), RuleError>> + Send;
+}
+
 /// A lifecycle event for the stack's bus (source `fsched`).
 #[derive(Debug, Clone, PartialEq)]
 pub struct LifecycleEvent {

@@ -7,7 +7,12 @@ use anyhow::Context;
 use chrono::{DateTime, Utc};
 use fsched_core::domain::jobs_file::JobsFile;
 use fsched_core::domain::plan::{plan, Change, Plan};
+use fsched_core::aws::dynamo::DynamoStore;
+use fsched_core::aws::rules::EventBridgeRules;
+use fsched_core::domain::job::{JobName, JobSpec};
+use fsched_core::domain::trigger::{desired_rules, RuleChange};
 use fsched_core::ports::Store;
+use fsched_core::service::rules::{apply_rules, rule_plan, RuleScope};
 use fsched_core::service::jobs::{apply, Outcome};
 use serde_json::json;
 
@@ -140,16 +145,73 @@ fn print_plan(p: &Plan, format: Format, out: &mut impl Write) -> anyhow::Result<
     Ok(())
 }
 
-async fn make_plan(args: &PlanArgs) -> Result<(Plan, impl Store), Failure> {
+/// The jobs' plan, and the `on_event` rule changes that go with it (`None`: the stack's bus and trigger queue are
+/// not known, and no job needs a rule).
+struct Planned {
+    jobs: Plan,
+    store: DynamoStore,
+    rules: Option<(RuleScope, Vec<RuleChange>)>,
+    rules_port: EventBridgeRules,
+}
+
+async fn make_plan(args: &PlanArgs) -> Result<Planned, Failure> {
     let file = load(&args.file)?;
-    let store = args.aws.store().await?;
+    let config = args.aws.config().await;
+    let store = args.aws.store_with(&config).await?;
     let stored = store.list_jobs().await.context("reading the stored jobs")?;
-    Ok((plan(&file.jobs, &stored, args.prune), store))
+    let jobs = plan(&file.jobs, &stored, args.prune);
+    // The rules wanted once applied: the file's jobs, and stored jobs that stay.
+    let kept: Vec<(&JobName, &JobSpec)> = jobs
+        .changes
+        .iter()
+        .filter_map(|c| match c {
+            Change::Keep { current } => Some((&current.name, &current.spec)),
+            _ => None,
+        })
+        .collect();
+    let wanted = file.jobs.iter().chain(kept);
+    let rules_port = EventBridgeRules::new(aws_sdk_eventbridge::Client::new(&config));
+    let rules = match args.aws.rule_scope(&config, store.table()).await? {
+        Some(scope) => {
+            let desired = desired_rules(wanted, &scope.stack, &scope.buses[0]);
+            let changes = rule_plan(&rules_port, &scope, &desired)
+                .await
+                .context("reading the on_event rules")?;
+            Some((scope, changes))
+        }
+        None if file.jobs.values().any(|s| s.on_event.is_some()) => {
+            return Err(Failure::Invalid(
+                "jobs with on_event need the stack's event bus and trigger queue: pass --stack (FSCHED_STACK), or \
+                 --bus and --trigger-queue (FSCHED_EVENT_BUS, FSCHED_TRIGGER_QUEUE)"
+                    .to_owned(),
+            ))
+        }
+        None => None,
+    };
+    Ok(Planned {
+        jobs,
+        store,
+        rules,
+        rules_port,
+    })
+}
+
+fn print_rules(changes: &[RuleChange], out: &mut impl Write) -> anyhow::Result<()> {
+    for c in changes {
+        writeln!(out, "{c}")?;
+    }
+    if !changes.is_empty() {
+        writeln!(out, "Rules: {} on_event rule change(s).", changes.len())?;
+    }
+    Ok(())
 }
 
 pub async fn plan_cmd(args: PlanArgs, out: &mut impl Write) -> Result<(), Failure> {
-    let (p, _) = make_plan(&args).await?;
-    print_plan(&p, args.file.output, out)?;
+    let planned = make_plan(&args).await?;
+    print_plan(&planned.jobs, args.file.output, out)?;
+    if let (Some((_, changes)), Format::Table) = (&planned.rules, args.file.output) {
+        print_rules(changes, out)?;
+    }
     Ok(())
 }
 
@@ -158,12 +220,30 @@ pub async fn apply_cmd(
     now: DateTime<Utc>,
     out: &mut impl Write,
 ) -> Result<(), Failure> {
-    let (p, store) = make_plan(&args).await?;
+    let planned = make_plan(&args).await?;
+    let p = &planned.jobs;
     if args.file.output == Format::Table {
-        print_plan(&p, Format::Table, out)?;
+        print_plan(p, Format::Table, out)?;
+        if let Some((_, changes)) = &planned.rules {
+            print_rules(changes, out)?;
+        }
     }
-    let results = apply(&store, &p, now).await;
+    let results = apply(&planned.store, p, now).await;
     let failed: Vec<_> = results.iter().filter(|(_, o)| !o.is_ok()).collect();
+    let rule_results = match planned.rules {
+        Some((scope, changes)) => apply_rules(&planned.rules_port, &scope, changes).await,
+        None => Vec::new(),
+    };
+    let rules_failed = rule_results.iter().filter(|(_, r)| r.is_err()).count();
+    if args.file.output == Format::Table {
+        for (change, result) in &rule_results {
+            match result {
+                Ok(()) => writeln!(out, "done     {change}"),
+                Err(e) => writeln!(out, "FAILED   {change}: {e}"),
+            }
+            .context("writing to stdout")?;
+        }
+    }
     match args.file.output {
         Format::Json => {
             let rows: Vec<_> = results
@@ -199,6 +279,11 @@ pub async fn apply_cmd(
             }
         }
         Format::Table => {}
+    }
+    if rules_failed > 0 {
+        return Err(Failure::Other(anyhow::anyhow!(
+            "{rules_failed} on_event rule change(s) failed; apply again to retry them"
+        )));
     }
     if failed.is_empty() {
         Ok(())

@@ -3,4 +3,5 @@
 pub mod jobs;
 pub mod jobs_file;
 pub mod next;
+pub mod run;
 pub mod runs;

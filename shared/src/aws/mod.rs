@@ -4,5 +4,6 @@ pub mod dynamo;
 pub mod ecs;
 pub mod events;
 pub mod keys;
+pub mod rules;
 pub mod sdk_error;
 pub mod table;

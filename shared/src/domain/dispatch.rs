@@ -148,7 +148,7 @@ pub fn decide(
 }
 
 /// FNV-1a, 128 bits: stable across builds and platforms, which is all an idempotency token needs.
-pub(crate) fn fnv128(parts: &[&str]) -> u128 {
+pub fn fnv128(parts: &[&str]) -> u128 {
     const OFFSET: u128 = 0x6c62272e07bb014262b821756295c58d;
     const PRIME: u128 = 0x0000000001000000000000000000013B;
     let mut hash = OFFSET;

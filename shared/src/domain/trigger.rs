@@ -522,5 +522,121 @@ pub fn triggered_run_id(job: &JobName, time: DateTime<Utc>, manual: bool, unique
     RunId::triggered(job, time, if manual { 'm' } else { 'e' }, unique)
 }
 
+/// The id of the target fsched puts on its rules.
+pub const TARGET_ID: &str = "fsched-trigger";
+/// The bus name EventBridge gives the account's default bus.
+pub const DEFAULT_BUS: &str = "default";
+
+/// A rule fsched keeps for a job's `on_event`: on `bus`, matching `pattern`, delivering the job's name and the
+/// event to the stack's trigger queue.
+#[derive(Debug, Clone, PartialEq)]
+pub struct EventRule {
+    pub name: String,
+    pub bus: String,
+    pub job: JobName,
+    pub pattern: Value,
+}
+
+impl EventRule {
+    pub fn description(&self) -> String {
+        format!("fsched: runs job {} when an event matches", self.job)
+    }
+
+    /// The target's input: the job's name and the whole event (EventBridge's `<aws.events.event.json>`).
+    pub fn input_template(&self) -> String {
+        format!(
+            "{{\"fsched_job\": \"{}\", \"event\": <aws.events.event.json>}}",
+            self.job
+        )
+    }
+}
+
+/// A rule as found on a bus: its pattern, and its targets (ARN and input template).
+#[derive(Debug, Clone, PartialEq)]
+pub struct FoundRule {
+    pub name: String,
+    pub bus: String,
+    pub pattern: Option<Value>,
+    pub targets: Vec<(String, Option<String>)>,
+}
+
+/// The rules the jobs want: one per job with `on_event`, on its `event_bus` (default: the stack's bus).
+pub fn desired_rules<'a>(
+    jobs: impl IntoIterator<Item = (&'a JobName, &'a JobSpec)>,
+    stack: &str,
+    stack_bus: &str,
+) -> Vec<EventRule> {
+    jobs.into_iter()
+        .filter_map(|(name, spec)| {
+            Some(EventRule {
+                name: rule_name(stack, name.as_str()),
+                bus: spec.event_bus.clone().unwrap_or_else(|| stack_bus.to_owned()),
+                job: name.clone(),
+                pattern: spec.on_event.clone()?,
+            })
+        })
+        .collect()
+}
+
+/// A change to fsched's rules.
+#[derive(Debug, Clone, PartialEq)]
+pub enum RuleChange {
+    Create(EventRule),
+    Update { rule: EventRule, why: String },
+    Delete { name: String, bus: String },
+}
+
+impl fmt::Display for RuleChange {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            RuleChange::Create(r) => write!(f, "+ rule {} on bus {} (job {})", r.name, r.bus, r.job),
+            RuleChange::Update { rule, why } => {
+                write!(f, "~ rule {} on bus {} (job {}): {why}", rule.name, rule.bus, rule.job)
+            }
+            RuleChange::Delete { name, bus } => write!(f, "- rule {name} on bus {bus}"),
+        }
+    }
+}
+
+/// What turns the rules found into the rules wanted. `queue` is the trigger queue every rule must target.
+pub fn rule_changes(desired: &[EventRule], found: &[FoundRule], queue: &str) -> Vec<RuleChange> {
+    let mut out = Vec::new();
+    for rule in desired {
+        match found.iter().find(|f| f.name == rule.name && f.bus == rule.bus) {
+            None => out.push(RuleChange::Create(rule.clone())),
+            Some(f) => {
+                let target = (queue.to_owned(), Some(rule.input_template()));
+                let why = if f.pattern.as_ref() != Some(&rule.pattern) {
+                    Some("its pattern changed")
+                } else if f.targets != [target] {
+                    Some("its target is not the stack's trigger queue")
+                } else {
+                    None
+                };
+                if let Some(why) = why {
+                    out.push(RuleChange::Update {
+                        rule: rule.clone(),
+                        why: why.to_owned(),
+                    });
+                }
+            }
+        }
+    }
+    for f in found {
+        if !desired.iter().any(|r| r.name == f.name && r.bus == f.bus) {
+            out.push(RuleChange::Delete {
+                name: f.name.clone(),
+                bus: f.bus.clone(),
+            });
+        }
+    }
+    out
+}
+
+/// The prefix of every rule of one stack: listing by it finds fsched's rules and no one else's.
+pub fn rule_prefix(stack: &str) -> String {
+    format!("fsched-{stack}-")
+}
+
 #[cfg(test)]
 mod tests;

@@ -4,4 +4,5 @@ pub mod dispatch;
 pub mod events;
 pub mod jobs;
 pub mod record;
+pub mod rules;
 pub mod trigger;

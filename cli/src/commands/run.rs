@@ -1,0 +1,157 @@
+//! `fsched run JOB`: asks for a run now by sending a "Run Job" command to the stack's bus, which the trigger
+//! function turns into a run through the same path as events and schedules; `--wait` follows it to its end.
+
+use std::collections::BTreeMap;
+use std::io::Write;
+use std::time::Duration as StdDuration;
+
+use anyhow::Context;
+use chrono::{DateTime, SubsecRound, Utc};
+use fsched_core::aws::events::EventBridgePublisher;
+use fsched_core::domain::dispatch::fnv128;
+use fsched_core::domain::job::JobName;
+use fsched_core::domain::run::{RunId, RunStatus};
+use fsched_core::domain::trigger::{
+    resolve, run_job_detail, triggered_run_id, COMMAND_SOURCE, RUN_JOB,
+};
+use fsched_core::ports::{EventPublisher, LifecycleEvent, Store};
+
+use crate::aws::AwsArgs;
+use crate::render::{dollars, span};
+use crate::Failure;
+
+#[derive(clap::Args)]
+pub struct Args {
+    /// The job to run.
+    job: String,
+    /// A value for a variable the job declares in a container's `environment` (repeatable).
+    #[arg(long = "env", value_name = "NAME=VALUE")]
+    env: Vec<String>,
+    /// Follow the run to its end; exit non-zero unless it succeeds.
+    #[arg(long)]
+    wait: bool,
+    /// With --wait: how long to wait for the trigger to record the run before giving up.
+    #[arg(long, default_value = "90s", value_name = "DURATION")]
+    record_timeout: humantime::Duration,
+    /// With --wait: how often to look at the run.
+    #[arg(long, default_value = "2s", value_name = "DURATION", hide = true)]
+    poll: humantime::Duration,
+    #[command(flatten)]
+    aws: AwsArgs,
+}
+
+fn values(pairs: &[String]) -> Result<BTreeMap<String, String>, Failure> {
+    pairs
+        .iter()
+        .map(|p| {
+            p.split_once('=')
+                .map(|(k, v)| (k.to_owned(), v.to_owned()))
+                .ok_or_else(|| Failure::Invalid(format!("--env `{p}`: expected NAME=VALUE")))
+        })
+        .collect()
+}
+
+/// Who is asking, for the run's record.
+fn requester() -> String {
+    let user = std::env::var("USER")
+        .or_else(|_| std::env::var("USERNAME"))
+        .unwrap_or_else(|_| "someone".to_owned());
+    format!("{user} (fsched run)")
+}
+
+pub async fn run(args: Args, now: DateTime<Utc>, out: &mut impl Write) -> Result<(), Failure> {
+    let job = JobName::new(&args.job).map_err(|e| Failure::Invalid(e.to_string()))?;
+    let given = values(&args.env)?;
+    let config = args.aws.config().await;
+    let store = args.aws.store_with(&config).await?;
+    let stored = store
+        .get_job(&job)
+        .await
+        .with_context(|| format!("reading job `{job}`"))?
+        .ok_or_else(|| Failure::Invalid(format!("no job `{job}` is stored (see `fsched jobs`)")))?;
+
+    let time = now.trunc_subsecs(0);
+    let request_id = format!(
+        "{:012x}",
+        fnv128(&[&time.to_rfc3339(), &std::process::id().to_string(), &job.to_string()]) as u64
+            & 0xffff_ffff_ffff
+    );
+    let detail = run_job_detail(&job, &given, &request_id, &requester());
+    // The trigger resolves the values the same way: refuse here what it would reject, and send nothing.
+    let command = serde_json::json!({"source": COMMAND_SOURCE, "detail-type": RUN_JOB, "time": time, "detail": detail});
+    if let Err(rejection) = resolve(&stored.spec, &command, &given) {
+        return Err(Failure::Invalid(format!("job `{job}` cannot run with these values: {rejection}")));
+    }
+    let bus = args.aws.bus(&config).await?;
+    let publisher = EventBridgePublisher::new(aws_sdk_eventbridge::Client::new(&config), &bus);
+    publisher
+        .publish(&[LifecycleEvent {
+            source: COMMAND_SOURCE,
+            detail_type: RUN_JOB.to_owned(),
+            detail,
+            time,
+        }])
+        .await
+        .with_context(|| format!("sending the \"{RUN_JOB}\" command to bus `{bus}`"))?;
+    let id = triggered_run_id(&job, time, true, &request_id);
+    writeln!(out, "{id}").context("writing to stdout")?;
+    if !args.wait {
+        return Ok(());
+    }
+    follow(&store, &id, &args, out).await
+}
+
+async fn follow(
+    store: &impl Store,
+    id: &RunId,
+    args: &Args,
+    out: &mut impl Write,
+) -> Result<(), Failure> {
+    let record_by = tokio::time::Instant::now() + StdDuration::from(args.record_timeout);
+    let mut last: Option<RunStatus> = None;
+    loop {
+        let run = store
+            .get_run(id)
+            .await
+            .with_context(|| format!("reading run `{id}`"))?;
+        match run {
+            None if tokio::time::Instant::now() >= record_by => {
+                return Err(Failure::Other(anyhow::anyhow!(
+                    "run {id} was not recorded within {}: the command is on the bus, but the stack's trigger \
+                     function has not handled it (see its TriggerQueue and FailedCommands queue)",
+                    args.record_timeout
+                )));
+            }
+            None => {}
+            Some(run) if Some(run.status) != last => {
+                last = Some(run.status);
+                let at = Utc::now().format("%H:%M:%S");
+                let detail = match run.status {
+                    RunStatus::Pending => run.task_arn.clone().map(|a| format!("task {a}")),
+                    s if !s.is_open() => Some(format!(
+                        "{}{}{}{}",
+                        run.reason.clone().unwrap_or_default(),
+                        run.exit_code().map(|c| format!(", exit code {c}")).unwrap_or_default(),
+                        run.runtime().map(|d| format!(", ran {}", span(Some(d)))).unwrap_or_default(),
+                        run.cost.as_ref().map(|c| format!(", {}", dollars(c.usd))).unwrap_or_default(),
+                    )),
+                    _ => None,
+                };
+                match detail {
+                    Some(d) => writeln!(out, "{at}  {}  {d}", run.status),
+                    None => writeln!(out, "{at}  {}", run.status),
+                }
+                .context("writing to stdout")?;
+                if !run.status.is_open() {
+                    return if run.status == RunStatus::Succeeded {
+                        Ok(())
+                    } else {
+                        Err(Failure::Other(anyhow::anyhow!("run {id} ended {}", run.status)))
+                    };
+                }
+            }
+            Some(_) => {}
+        }
+        tokio::time::sleep(StdDuration::from(args.poll)).await;
+    }
+}

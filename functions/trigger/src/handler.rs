@@ -1,0 +1,116 @@
+//! The trigger's handler: a batch of SQS messages from the trigger queue in (each an on_event delivery or a
+//! command), each handled on its own, the ones that may succeed later reported back for SQS to deliver again.
+//!
+//! Messages that fail again and again (malformed, an unknown job) reach the queue's dead-letter queue after
+//! `maxReceiveCount` deliveries: nothing is dropped silently. Runs rejected for their values are not failures: they
+//! are recorded REJECTED with the reason.
+
+use std::time::{Duration, SystemTime};
+
+use aws_lambda_events::sqs::{BatchItemFailure, SqsBatchResponse, SqsEvent};
+use chrono::Utc;
+use fsched_core::domain::trigger::inbound;
+use fsched_core::ports::{EventPublisher, Store, TaskLauncher};
+use fsched_core::service::trigger::{Handled, Triggers};
+use lambda_runtime::{Diagnostic, LambdaEvent};
+use serde_json::Value;
+use tokio::time::Instant;
+
+/// Used when an invocation carries no deadline: the function's timeout in template.yaml.
+const DEFAULT_BUDGET: Duration = Duration::from_secs(60);
+
+#[derive(Debug, thiserror::Error)]
+#[error("malformed invocation: {0}")]
+pub struct Malformed(String);
+
+impl From<Malformed> for Diagnostic {
+    fn from(e: Malformed) -> Diagnostic {
+        Diagnostic {
+            error_type: "fsched.MalformedEvent".to_owned(),
+            error_message: e.to_string(),
+        }
+    }
+}
+
+/// What one message came to.
+#[derive(Debug)]
+pub enum Outcome {
+    Done(Handled),
+    /// Not handled; `retry` says whether a later delivery can succeed.
+    Failed { error: String, retry: bool },
+}
+
+/// Handles one message body.
+pub async fn message<S: Store + Clone, L: TaskLauncher, P: EventPublisher>(
+    triggers: &Triggers<S, L, P>,
+    body: &str,
+    until: Instant,
+) -> Outcome {
+    let value: Value = match serde_json::from_str(body) {
+        Ok(v) => v,
+        Err(e) => {
+            return Outcome::Failed {
+                error: format!("the message is not JSON: {e}"),
+                retry: false,
+            }
+        }
+    };
+    let inbound = match inbound(&value) {
+        Ok(i) => i,
+        Err(error) => return Outcome::Failed { error, retry: false },
+    };
+    // Boxed: the launch path's future is deep enough to overflow the compiler's type depth limit in main's.
+    match Box::pin(triggers.handle(inbound, Utc::now(), until)).await {
+        Ok(handled) => Outcome::Done(handled),
+        Err(e) => Outcome::Failed {
+            retry: e.is_retryable(),
+            error: e.to_string(),
+        },
+    }
+}
+
+/// Handles a batch; the failures are reported by message id.
+pub async fn batch<S: Store + Clone, L: TaskLauncher, P: EventPublisher>(
+    triggers: &Triggers<S, L, P>,
+    event: SqsEvent,
+    until: Instant,
+) -> SqsBatchResponse {
+    let mut response = SqsBatchResponse::default();
+    for record in event.records {
+        let id = record.message_id.clone().unwrap_or_default();
+        let outcome = match record.body.as_deref() {
+            Some(body) => message(triggers, body, until).await,
+            None => Outcome::Failed {
+                error: "the message has no body".to_owned(),
+                retry: false,
+            },
+        };
+        match outcome {
+            Outcome::Done(handled) => tracing::info!(message = %id, ?handled, "handled"),
+            Outcome::Failed { error, retry } => {
+                tracing::error!(message = %id, %error, retry, "not handled");
+                let mut failure = BatchItemFailure::default();
+                failure.item_identifier = id;
+                response.batch_item_failures.push(failure);
+            }
+        }
+    }
+    response
+}
+
+pub async fn handle<S: Store + Clone, L: TaskLauncher, P: EventPublisher>(
+    triggers: &Triggers<S, L, P>,
+    event: LambdaEvent<Value>,
+) -> Result<SqsBatchResponse, Malformed> {
+    let remaining = event
+        .context
+        .deadline()
+        .duration_since(SystemTime::now())
+        .ok()
+        .filter(|_| event.context.deadline > 0)
+        .unwrap_or(DEFAULT_BUDGET);
+    let sqs: SqsEvent = serde_json::from_value(event.payload)
+        .map_err(|e| Malformed(format!("expected an SQS event from the trigger queue: {e}")))?;
+    let until = Instant::now() + remaining.saturating_sub(Duration::from_secs(5));
+    Ok(batch(triggers, sqs, until).await)
+}

@@ -1,0 +1,50 @@
+//! Wiring only: configuration from the environment, SDK clients built once, the handler run by the Lambda runtime.
+
+use aws_config::retry::RetryConfig;
+use aws_config::BehaviorVersion;
+use fsched_core::aws::dynamo::DynamoStore;
+use fsched_core::aws::ecs::EcsLauncher;
+use fsched_core::aws::events::EventBridgePublisher;
+use fsched_core::service::dispatch::{Dispatcher, Settings};
+use fsched_core::service::trigger::Triggers;
+use fsched_trigger::handler;
+use lambda_runtime::{service_fn, Error, LambdaEvent};
+
+fn required(name: &str) -> Result<String, Error> {
+    std::env::var(name).map_err(|_| format!("environment variable {name} is not set").into())
+}
+
+#[tokio::main]
+async fn main() -> Result<(), Error> {
+    tracing_subscriber::fmt()
+        .json()
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_default_env()
+                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info")),
+        )
+        .with_current_span(false)
+        .without_time()
+        .init();
+
+    let table = required("FSCHED_TABLE")?;
+    let bus = required("FSCHED_EVENT_BUS")?;
+    let config = aws_config::load_defaults(BehaviorVersion::latest()).await;
+    // RunTask retries are the dispatcher's own (paced, with the job's backoff): the SDK's would multiply them.
+    let ecs = aws_sdk_ecs::config::Builder::from(&config)
+        .retry_config(RetryConfig::standard().with_max_attempts(1))
+        .build();
+    let store = DynamoStore::new(aws_sdk_dynamodb::Client::new(&config), table);
+    let triggers = Triggers::new(
+        Dispatcher::new(
+            store.clone(),
+            EcsLauncher::new(aws_sdk_ecs::Client::from_conf(ecs)),
+            EventBridgePublisher::new(aws_sdk_eventbridge::Client::new(&config), bus),
+            Settings::default(),
+        ),
+        store,
+    );
+    lambda_runtime::run(service_fn(|event: LambdaEvent<serde_json::Value>| {
+        handler::handle(&triggers, event)
+    }))
+    .await
+}
