@@ -250,7 +250,8 @@ async fn two_racing_applies_one_wins_and_the_other_reports_a_conflict() {
     );
     let sync = env.job("crm-sync").await.unwrap();
     assert_eq!(
-        sync.spec.schedule.as_deref(), Some("rate(10 minutes)"),
+        sync.spec.schedule.as_deref(),
+        Some("rate(10 minutes)"),
         "the winner's definition stands, whole"
     );
 }

@@ -15,6 +15,7 @@ use fsched_core::domain::run::{Run, RunId};
 use fsched_core::ports::{EventPublisher, LifecycleEvent, PublishError, Store, TaskLauncher};
 use fsched_core::service::dispatch::{Dispatcher, Settings};
 use fsched_core::service::record::Recorder;
+use fsched_core::service::trigger::Triggers;
 
 use crate::counting::Counter;
 use crate::ecs::{sandbox, task_definition, tasks, Sandbox};
@@ -42,6 +43,8 @@ pub struct World {
     pub events: Recording,
     pub sandbox: Sandbox,
     pub task_definition: String,
+    /// The stack's bus (lifecycle events and commands).
+    pub bus: String,
 }
 
 /// A fresh world; panics (failing the test) when the emulator is not reachable.
@@ -70,11 +73,12 @@ pub async fn world() -> World {
         store: DynamoStore::new(ddb, table),
         ecs: EcsLauncher::new(ecs),
         events: Recording {
-            inner: EventBridgePublisher::new(eb, bus),
+            inner: EventBridgePublisher::new(eb, bus.clone()),
             seen: Arc::default(),
         },
         sandbox,
         task_definition,
+        bus,
         config,
     }
 }
@@ -90,6 +94,80 @@ impl World {
         settings: Settings,
     ) -> Dispatcher<DynamoStore, L, Recording> {
         Dispatcher::new(self.store.clone(), launcher, self.events.clone(), settings)
+    }
+
+    pub fn triggers(&self) -> Triggers<DynamoStore, EcsLauncher, Recording> {
+        Triggers::new(self.dispatcher(), self.store.clone())
+    }
+
+    /// A trigger queue, as the stack's: returns its URL and ARN.
+    pub async fn trigger_queue(&self) -> (String, String) {
+        let sqs = aws_sdk_sqs::Client::new(&self.config);
+        let url = sqs
+            .create_queue()
+            .queue_name(unique_name("trigger"))
+            .send()
+            .await
+            .unwrap()
+            .queue_url
+            .unwrap();
+        let arn = sqs
+            .get_queue_attributes()
+            .queue_url(&url)
+            .attribute_names(aws_sdk_sqs::types::QueueAttributeName::QueueArn)
+            .send()
+            .await
+            .unwrap()
+            .attributes
+            .unwrap()[&aws_sdk_sqs::types::QueueAttributeName::QueueArn]
+            .clone();
+        (url, arn)
+    }
+
+    /// What EventBridge delivered to a queue, as Lambda's SQS poller hands it to a function (and deleted from the
+    /// queue, as Lambda does after a successful batch).
+    pub async fn receive(&self, queue_url: &str) -> aws_lambda_events::sqs::SqsEvent {
+        let sqs = aws_sdk_sqs::Client::new(&self.config);
+        let out = sqs
+            .receive_message()
+            .queue_url(queue_url)
+            .max_number_of_messages(10)
+            .send()
+            .await
+            .unwrap();
+        let mut records = Vec::new();
+        for m in out.messages() {
+            records.push(serde_json::json!({
+                "messageId": m.message_id(), "receiptHandle": m.receipt_handle(), "body": m.body(),
+                "attributes": {}, "messageAttributes": {}, "eventSource": "aws:sqs", "awsRegion": "us-east-1",
+                "eventSourceARN": "arn:aws:sqs:us-east-1:123456789012:trigger"
+            }));
+            sqs.delete_message()
+                .queue_url(queue_url)
+                .set_receipt_handle(m.receipt_handle().map(str::to_owned))
+                .send()
+                .await
+                .unwrap();
+        }
+        serde_json::from_value(serde_json::json!({ "Records": records })).unwrap()
+    }
+
+    /// Puts an event on the stack's bus, as another system would.
+    pub async fn put_event(&self, source: &str, detail_type: &str, detail: serde_json::Value) {
+        let out = aws_sdk_eventbridge::Client::new(&self.config)
+            .put_events()
+            .entries(
+                aws_sdk_eventbridge::types::PutEventsRequestEntry::builder()
+                    .event_bus_name(&self.bus)
+                    .source(source)
+                    .detail_type(detail_type)
+                    .detail(detail.to_string())
+                    .build(),
+            )
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(out.failed_entry_count(), 0, "{out:?}");
     }
 
     pub fn recorder(&self) -> Recorder<DynamoStore, EcsLauncher, Recording> {

@@ -5,15 +5,15 @@ use std::path::PathBuf;
 
 use anyhow::Context;
 use chrono::{DateTime, Utc};
-use fsched_core::domain::jobs_file::JobsFile;
-use fsched_core::domain::plan::{plan, Change, Plan};
 use fsched_core::aws::dynamo::DynamoStore;
 use fsched_core::aws::rules::EventBridgeRules;
 use fsched_core::domain::job::{JobName, JobSpec};
+use fsched_core::domain::jobs_file::JobsFile;
+use fsched_core::domain::plan::{plan, Change, Plan};
 use fsched_core::domain::trigger::{desired_rules, RuleChange};
 use fsched_core::ports::Store;
-use fsched_core::service::rules::{apply_rules, rule_plan, RuleScope};
 use fsched_core::service::jobs::{apply, Outcome};
+use fsched_core::service::rules::{apply_rules, rule_plan, RuleScope};
 use serde_json::json;
 
 use crate::aws::AwsArgs;

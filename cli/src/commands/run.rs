@@ -73,14 +73,20 @@ pub async fn run(args: Args, now: DateTime<Utc>, out: &mut impl Write) -> Result
     let time = now.trunc_subsecs(0);
     let request_id = format!(
         "{:012x}",
-        fnv128(&[&time.to_rfc3339(), &std::process::id().to_string(), &job.to_string()]) as u64
+        fnv128(&[
+            &time.to_rfc3339(),
+            &std::process::id().to_string(),
+            &job.to_string()
+        ]) as u64
             & 0xffff_ffff_ffff
     );
     let detail = run_job_detail(&job, &given, &request_id, &requester());
     // The trigger resolves the values the same way: refuse here what it would reject, and send nothing.
     let command = serde_json::json!({"source": COMMAND_SOURCE, "detail-type": RUN_JOB, "time": time, "detail": detail});
     if let Err(rejection) = resolve(&stored.spec, &command, &given) {
-        return Err(Failure::Invalid(format!("job `{job}` cannot run with these values: {rejection}")));
+        return Err(Failure::Invalid(format!(
+            "job `{job}` cannot run with these values: {rejection}"
+        )));
     }
     let bus = args.aws.bus(&config).await?;
     let publisher = EventBridgePublisher::new(aws_sdk_eventbridge::Client::new(&config), &bus);
@@ -131,9 +137,16 @@ async fn follow(
                     s if !s.is_open() => Some(format!(
                         "{}{}{}{}",
                         run.reason.clone().unwrap_or_default(),
-                        run.exit_code().map(|c| format!(", exit code {c}")).unwrap_or_default(),
-                        run.runtime().map(|d| format!(", ran {}", span(Some(d)))).unwrap_or_default(),
-                        run.cost.as_ref().map(|c| format!(", {}", dollars(c.usd))).unwrap_or_default(),
+                        run.exit_code()
+                            .map(|c| format!(", exit code {c}"))
+                            .unwrap_or_default(),
+                        run.runtime()
+                            .map(|d| format!(", ran {}", span(Some(d))))
+                            .unwrap_or_default(),
+                        run.cost
+                            .as_ref()
+                            .map(|c| format!(", {}", dollars(c.usd)))
+                            .unwrap_or_default(),
                     )),
                     _ => None,
                 };
@@ -146,7 +159,10 @@ async fn follow(
                     return if run.status == RunStatus::Succeeded {
                         Ok(())
                     } else {
-                        Err(Failure::Other(anyhow::anyhow!("run {id} ended {}", run.status)))
+                        Err(Failure::Other(anyhow::anyhow!(
+                            "run {id} ended {}",
+                            run.status
+                        )))
                     };
                 }
             }

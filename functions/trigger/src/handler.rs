@@ -37,7 +37,10 @@ impl From<Malformed> for Diagnostic {
 pub enum Outcome {
     Done(Handled),
     /// Not handled; `retry` says whether a later delivery can succeed.
-    Failed { error: String, retry: bool },
+    Failed {
+        error: String,
+        retry: bool,
+    },
 }
 
 /// Handles one message body.
@@ -57,7 +60,12 @@ pub async fn message<S: Store + Clone, L: TaskLauncher, P: EventPublisher>(
     };
     let inbound = match inbound(&value) {
         Ok(i) => i,
-        Err(error) => return Outcome::Failed { error, retry: false },
+        Err(error) => {
+            return Outcome::Failed {
+                error,
+                retry: false,
+            }
+        }
     };
     // Boxed: the launch path's future is deep enough to overflow the compiler's type depth limit in main's.
     match Box::pin(triggers.handle(inbound, Utc::now(), until)).await {

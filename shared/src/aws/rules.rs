@@ -89,11 +89,15 @@ impl EventRules for EventBridgeRules {
             .event_pattern(rule.pattern.to_string())
             .description(rule.description())
             .state(RuleState::Enabled)
-            .tags(Tag::builder().key("fsched:job").value(rule.job.as_str()).build().map_err(
-                |e| RuleError {
-                    message: format!("{what}: {e}"),
-                },
-            )?)
+            .tags(
+                Tag::builder()
+                    .key("fsched:job")
+                    .value(rule.job.as_str())
+                    .build()
+                    .map_err(|e| RuleError {
+                        message: format!("{what}: {e}"),
+                    })?,
+            )
             .send()
             .await
             .map_err(|e| rule_error(&what, e))?;
@@ -143,7 +147,11 @@ impl EventRules for EventBridgeRules {
             .send()
             .await
             .map_err(|e| rule_error(&what, e))?;
-        let ids: Vec<String> = targets.targets().iter().map(|t| t.id().to_owned()).collect();
+        let ids: Vec<String> = targets
+            .targets()
+            .iter()
+            .map(|t| t.id().to_owned())
+            .collect();
         if !ids.is_empty() {
             self.client
                 .remove_targets()

@@ -570,7 +570,10 @@ pub fn desired_rules<'a>(
         .filter_map(|(name, spec)| {
             Some(EventRule {
                 name: rule_name(stack, name.as_str()),
-                bus: spec.event_bus.clone().unwrap_or_else(|| stack_bus.to_owned()),
+                bus: spec
+                    .event_bus
+                    .clone()
+                    .unwrap_or_else(|| stack_bus.to_owned()),
                 job: name.clone(),
                 pattern: spec.on_event.clone()?,
             })
@@ -589,9 +592,15 @@ pub enum RuleChange {
 impl fmt::Display for RuleChange {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
-            RuleChange::Create(r) => write!(f, "+ rule {} on bus {} (job {})", r.name, r.bus, r.job),
+            RuleChange::Create(r) => {
+                write!(f, "+ rule {} on bus {} (job {})", r.name, r.bus, r.job)
+            }
             RuleChange::Update { rule, why } => {
-                write!(f, "~ rule {} on bus {} (job {}): {why}", rule.name, rule.bus, rule.job)
+                write!(
+                    f,
+                    "~ rule {} on bus {} (job {}): {why}",
+                    rule.name, rule.bus, rule.job
+                )
             }
             RuleChange::Delete { name, bus } => write!(f, "- rule {name} on bus {bus}"),
         }
@@ -602,7 +611,10 @@ impl fmt::Display for RuleChange {
 pub fn rule_changes(desired: &[EventRule], found: &[FoundRule], queue: &str) -> Vec<RuleChange> {
     let mut out = Vec::new();
     for rule in desired {
-        match found.iter().find(|f| f.name == rule.name && f.bus == rule.bus) {
+        match found
+            .iter()
+            .find(|f| f.name == rule.name && f.bus == rule.bus)
+        {
             None => out.push(RuleChange::Create(rule.clone())),
             Some(f) => {
                 let target = (queue.to_owned(), Some(rule.input_template()));

@@ -2,15 +2,19 @@
 //! a conditional write, so duplicates, stale reports and concurrent writers never move a run backwards. A run's
 //! end is announced on the bus by whoever wrote it first.
 
-use chrono::{DateTime, Utc};
+use std::collections::BTreeMap;
+
+use chrono::{DateTime, SubsecRound, Utc};
 use serde::Serialize;
 
 use super::events::{closing_event, run_event};
 use crate::domain::cost::Prices;
+use crate::domain::job::OnInterruption;
 use crate::domain::record::{observe, Observed};
 use crate::domain::run::{Run, RunStatus};
 use crate::domain::task::TaskSnapshot;
-use crate::ports::{EventPublisher, PublishError, Store, StoreError, TaskLauncher};
+use crate::domain::trigger::{run_job_detail, COMMAND_SOURCE, RUN_JOB};
+use crate::ports::{EventPublisher, LifecycleEvent, PublishError, Store, StoreError, TaskLauncher};
 
 /// Conditional writes lost in a row before giving up (each loss means someone else just wrote the run).
 const WRITE_ATTEMPTS: usize = 5;
@@ -107,6 +111,35 @@ pub struct Recorder<S, L, P> {
 }
 
 impl<S: Store, L: TaskLauncher, P: EventPublisher> Recorder<S, L, P> {
+    /// The "Run Job" command that reruns an interrupted run, when its job says `on_interruption: rerun`: with the
+    /// values the run was given, keyed by the run so that a duplicate event asks once.
+    async fn rerun(
+        &self,
+        run: &Run,
+        now: DateTime<Utc>,
+    ) -> Result<Option<LifecycleEvent>, RecordError> {
+        let Some(job) = self.store.get_job(run.id.job()).await? else {
+            return Ok(None);
+        };
+        if job.spec.on_interruption != OnInterruption::Rerun {
+            return Ok(None);
+        }
+        let mut values = BTreeMap::new();
+        for c in run.overrides.iter().flat_map(|o| o.values()) {
+            for (k, v) in &c.environment {
+                values.entry(k.clone()).or_insert_with(|| v.clone());
+            }
+        }
+        let request = format!("rerun-{}", run.id.key());
+        let by = format!("fsched (on_interruption: rerun of {})", run.id);
+        Ok(Some(LifecycleEvent {
+            source: COMMAND_SOURCE,
+            detail_type: RUN_JOB.to_owned(),
+            detail: run_job_detail(&job.name, &values, &request, &by),
+            time: now.trunc_subsecs(0),
+        }))
+    }
+
     pub fn new(store: S, launcher: L, publisher: P) -> Self {
         Recorder {
             store,
@@ -137,14 +170,23 @@ impl<S: Store, L: TaskLauncher, P: EventPublisher> Recorder<S, L, P> {
             return Ok(Recorded::Unchanged { run: id });
         };
         if observed.closed {
-            let event = run_event(
+            let mut events = vec![run_event(
                 closing_event(observed.run.status),
                 &observed.run,
                 now,
                 serde_json::json!({}),
-            );
+            )];
+            if observed.run.status == RunStatus::Interrupted {
+                // The run is written: a failure here must not lose its closing event too.
+                match self.rerun(&observed.run, now).await {
+                    Ok(command) => events.extend(command),
+                    Err(e) => {
+                        tracing::error!(run = %id, error = %e, "on_interruption: rerun not asked for")
+                    }
+                }
+            }
             self.publisher
-                .publish(&[event])
+                .publish(&events)
                 .await
                 .map_err(|source| RecordError::Publish {
                     run: id.clone(),

@@ -22,7 +22,7 @@ pub enum Handled {
     /// A run was asked for: what became of it (launched, rejected, skipped, a duplicate, deferred).
     Run {
         run: String,
-        report: TickReport,
+        report: Box<TickReport>,
     },
     Paused {
         job: String,
@@ -184,7 +184,10 @@ impl<S: Store + Clone, L: TaskLauncher, P: EventPublisher> Triggers<S, L, P> {
                 errors: report.errors.join("; "),
             });
         }
-        Ok(Handled::Run { run: id, report })
+        Ok(Handled::Run {
+            run: id,
+            report: Box::new(report),
+        })
     }
 }
 

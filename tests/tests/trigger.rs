@@ -1,0 +1,425 @@
+//! Event-triggered runs end to end: rules kept by the same code `fsched apply` uses, events put on the bus, matched
+//! and delivered by the emulator's EventBridge to the trigger queue (with the rule's input transformer), received
+//! from SQS and handed to the trigger's handler as Lambda's SQS poller would. Simulated: the poller, and what ECS
+//! reports (fixtures). Real: the rules, the matching, the queue, the handler, the launch path and the records.
+
+use std::collections::BTreeMap;
+use std::time::Duration as StdDuration;
+
+use chrono::{TimeZone, Utc};
+use fsched_core::aws::rules::EventBridgeRules;
+use fsched_core::domain::job::{ContainerOverride, JobName, JobSpec, OnInterruption};
+use fsched_core::domain::run::{Run, RunStatus, Trigger};
+use fsched_core::domain::trigger::{desired_rules, stack_tag, RuleChange, COMMAND_SOURCE, RUN_JOB};
+use fsched_core::ports::{Store, TaskLauncher};
+use fsched_core::service::rules::{apply_rules, rule_plan, RuleScope};
+use fsched_tests::ecs::task_event;
+use fsched_tests::world::{world, World};
+use fsched_trigger::handler;
+use serde_json::json;
+use tokio::time::Instant;
+
+fn until() -> Instant {
+    Instant::now() + StdDuration::from_secs(60)
+}
+
+/// A job that runs on uploads, passing the object's key to its container.
+fn on_upload(w: &World) -> JobSpec {
+    let mut spec = w.spec("rate(1 day)");
+    spec.schedule = None;
+    spec.on_event = Some(json!({"source": ["acme.uploads"], "detail-type": ["File Uploaded"]}));
+    spec.containers = BTreeMap::from([(
+        "app".to_owned(),
+        ContainerOverride {
+            environment: BTreeMap::from([
+                ("FILE".to_owned(), "$.detail.object.key".to_owned()),
+                ("MODE".to_owned(), "import".to_owned()),
+            ]),
+            command: Some(vec![
+                "import".into(),
+                "--size={{ $.detail.object.size }}".into(),
+            ]),
+            ..ContainerOverride::default()
+        },
+    )]);
+    spec
+}
+
+/// Keeps the jobs' rules on the world's bus pointing at `queue`, as `fsched apply` does; returns the changes made.
+async fn keep_rules(w: &World, queue: &str, jobs: &[(&JobName, &JobSpec)]) -> Vec<RuleChange> {
+    let rules = EventBridgeRules::new(aws_sdk_eventbridge::Client::new(&w.config));
+    let scope = RuleScope {
+        stack: stack_tag(w.store.table()),
+        buses: vec![w.bus.clone()],
+        queue: queue.to_owned(),
+    };
+    let desired = desired_rules(jobs.iter().copied(), &scope.stack, &w.bus);
+    let changes = rule_plan(&rules, &scope, &desired).await.unwrap();
+    for (change, result) in apply_rules(&rules, &scope, changes.clone()).await {
+        result.unwrap_or_else(|e| panic!("{change}: {e}"));
+    }
+    changes
+}
+
+/// A rule for fsched's commands, as template.yaml's CommandsRule.
+async fn commands_rule(w: &World, queue: &str) {
+    let eb = aws_sdk_eventbridge::Client::new(&w.config);
+    eb.put_rule()
+        .name("commands")
+        .event_bus_name(&w.bus)
+        .event_pattern(json!({"source": [COMMAND_SOURCE]}).to_string())
+        .send()
+        .await
+        .unwrap();
+    eb.put_targets()
+        .rule("commands")
+        .event_bus_name(&w.bus)
+        .targets(
+            aws_sdk_eventbridge::types::Target::builder()
+                .id("t")
+                .arn(queue)
+                .build()
+                .unwrap(),
+        )
+        .send()
+        .await
+        .unwrap();
+}
+
+async fn task_env(w: &World, run: &Run) -> (BTreeMap<String, String>, Vec<String>) {
+    let ecs = aws_sdk_ecs::Client::new(&w.config);
+    let out = ecs
+        .describe_tasks()
+        .cluster(&w.sandbox.cluster)
+        .tasks(run.task_arn.clone().unwrap())
+        .send()
+        .await
+        .unwrap();
+    let o = out.tasks()[0].overrides().unwrap().container_overrides()[0].clone();
+    (
+        o.environment()
+            .iter()
+            .map(|kv| {
+                (
+                    kv.name().unwrap().to_owned(),
+                    kv.value().unwrap().to_owned(),
+                )
+            })
+            .collect(),
+        o.command().to_vec(),
+    )
+}
+
+#[tokio::test]
+async fn an_upload_runs_the_import_once_with_only_the_values_it_declares() {
+    let w = world().await;
+    let (queue_url, queue) = w.trigger_queue().await;
+    let spec = on_upload(&w);
+    let job = w.add("import", spec.clone(), Utc::now()).await;
+    let created = keep_rules(&w, &queue, &[(&job, &spec)]).await;
+    assert!(
+        matches!(created.as_slice(), [RuleChange::Create(_)]),
+        "{created:?}"
+    );
+    assert!(
+        keep_rules(&w, &queue, &[(&job, &spec)]).await.is_empty(),
+        "applying again changes nothing"
+    );
+
+    w.put_event(
+        "acme.uploads",
+        "File Uploaded",
+        json!({"object": {"key": "in/2026-11-29.csv", "size": 2048}, "bucket": "inbox"}),
+    )
+    .await;
+    w.put_event(
+        "acme.other",
+        "File Uploaded",
+        json!({"object": {"key": "nope"}}),
+    )
+    .await;
+    let delivered = w.receive(&queue_url).await;
+    assert_eq!(
+        delivered.records.len(),
+        1,
+        "only the matching event is delivered"
+    );
+
+    // At-least-once: the same delivery twice is one run.
+    let triggers = w.triggers();
+    let first = handler::batch(&triggers, delivered.clone(), until()).await;
+    let again = handler::batch(&triggers, delivered, until()).await;
+    assert!(first.batch_item_failures.is_empty() && again.batch_item_failures.is_empty());
+    assert_eq!(w.tasks().await.len(), 1);
+    let runs = w.runs(&job).await;
+    assert_eq!(runs.len(), 1);
+    let run = &runs[0];
+    assert_eq!(run.status, RunStatus::Pending);
+    assert!(
+        matches!(&run.trigger, Trigger::Event { source, .. } if source == "acme.uploads"),
+        "{:?}",
+        run.trigger
+    );
+    assert!(run.id.key().contains("-e"), "{}", run.id);
+
+    let (env, command) = task_env(&w, run).await;
+    assert_eq!(
+        env,
+        BTreeMap::from([
+            ("FILE".to_owned(), "in/2026-11-29.csv".to_owned()),
+            ("MODE".to_owned(), "import".to_owned())
+        ])
+    );
+    assert_eq!(command, ["import", "--size=2048"]);
+    assert_eq!(w.events("Run Started").len(), 1);
+}
+
+#[tokio::test]
+async fn an_event_without_the_declared_value_is_rejected_and_nothing_is_launched() {
+    let w = world().await;
+    let (queue_url, queue) = w.trigger_queue().await;
+    let spec = on_upload(&w);
+    let job = w.add("import", spec.clone(), Utc::now()).await;
+    keep_rules(&w, &queue, &[(&job, &spec)]).await;
+    // Hostile: the key is an object carrying an injection attempt; the size is missing.
+    w.put_event(
+        "acme.uploads",
+        "File Uploaded",
+        json!({"object": {"key": {"$(curl evil)": "x"}, "FILE": "in/other"}}),
+    )
+    .await;
+    let response = handler::batch(&w.triggers(), w.receive(&queue_url).await, until()).await;
+    assert!(
+        response.batch_item_failures.is_empty(),
+        "a rejection is recorded, not retried"
+    );
+    assert!(w.tasks().await.is_empty());
+    let run = w.runs(&job).await.pop().unwrap();
+    assert_eq!(run.status, RunStatus::Rejected);
+    assert_eq!(
+        run.reason.as_deref(),
+        Some("`$.detail.object.key` is an object in the event, not a single value")
+    );
+    assert_eq!(w.events("Run Rejected").len(), 1);
+}
+
+#[tokio::test]
+async fn run_job_commands_take_declared_values_and_refuse_others() {
+    let w = world().await;
+    let (queue_url, queue) = w.trigger_queue().await;
+    commands_rule(&w, &queue).await;
+    let mut spec = on_upload(&w);
+    spec.on_event = None;
+    spec.schedule = Some("cron(0 2 * * ? *)".into());
+    spec.containers.get_mut("app").unwrap().command = None;
+    let job = w.add("report", spec, Utc::now()).await;
+    for (request, env) in [
+        ("r-1", json!({"FILE": "manual.csv"})),
+        ("r-2", json!({"AWS_SECRET_ACCESS_KEY": "x", "FILE": "a"})),
+    ] {
+        w.put_event(
+            COMMAND_SOURCE,
+            RUN_JOB,
+            json!({"job": "report", "env": env, "request_id": request, "requested_by": "ana"}),
+        )
+        .await;
+    }
+    // A malformed command and a command for a job that does not exist fail: SQS redelivers them, then parks them.
+    w.put_event(COMMAND_SOURCE, RUN_JOB, json!({"job": "no-such-job"}))
+        .await;
+    w.put_event(COMMAND_SOURCE, "Delete Job", json!({"job": "report"}))
+        .await;
+    let delivered = w.receive(&queue_url).await;
+    assert_eq!(delivered.records.len(), 4);
+    let response = handler::batch(&w.triggers(), delivered, until()).await;
+    assert_eq!(response.batch_item_failures.len(), 2, "{response:?}");
+
+    let runs = w.runs(&job).await;
+    assert_eq!(runs.len(), 2, "{runs:?}");
+    let launched = runs.iter().find(|r| r.id.key().ends_with("-mr-1")).unwrap();
+    assert_eq!(launched.status, RunStatus::Pending);
+    assert_eq!(launched.trigger, Trigger::Manual { by: "ana".into() });
+    let (env, _) = task_env(&w, launched).await;
+    assert_eq!(env["FILE"], "manual.csv");
+    let refused = runs.iter().find(|r| r.id.key().ends_with("-mr-2")).unwrap();
+    assert_eq!(refused.status, RunStatus::Rejected);
+    assert!(refused
+        .reason
+        .as_deref()
+        .unwrap()
+        .contains("does not declare the variable `AWS_SECRET_ACCESS_KEY`"));
+}
+
+#[tokio::test]
+async fn a_job_chained_on_another_runs_when_its_run_succeeds() {
+    let w = world().await;
+    let (queue_url, queue) = w.trigger_queue().await;
+    let etl = w
+        .add(
+            "etl",
+            w.spec("cron(0 2 * * ? *)"),
+            Utc.with_ymd_and_hms(2026, 11, 29, 1, 0, 0).unwrap(),
+        )
+        .await;
+    let mut report_spec = w.spec("rate(1 day)");
+    report_spec.schedule = None;
+    report_spec.on_event = Some(json!({
+        "source": ["fsched"], "detail-type": ["Run Succeeded"], "detail": {"job": ["etl"]}
+    }));
+    report_spec.containers = BTreeMap::from([(
+        "app".to_owned(),
+        ContainerOverride {
+            environment: BTreeMap::from([("AFTER_RUN".to_owned(), "$.detail.run".to_owned())]),
+            ..ContainerOverride::default()
+        },
+    )]);
+    let report = w.add("report", report_spec.clone(), Utc::now()).await;
+    keep_rules(&w, &queue, &[(&report, &report_spec)]).await;
+
+    // The ETL runs at 02:00; ECS reports it succeeded; the recorder announces it on the bus.
+    let tick = json!({"version": "0", "id": "t", "detail-type": "Scheduled Event", "source": "aws.events",
+        "account": "1", "time": "2026-11-29T02:00:00Z", "region": "us-east-1", "resources": [], "detail": {}});
+    fsched_dispatcher::handler::tick(&w.dispatcher(), tick, until())
+        .await
+        .unwrap();
+    let etl_run = w.runs(&etl).await.pop().unwrap();
+    let arn = etl_run.task_arn.clone().unwrap();
+    let task = w
+        .ecs
+        .describe(&w.sandbox.cluster, std::slice::from_ref(&arn))
+        .await
+        .unwrap()
+        .pop()
+        .unwrap();
+    let done = task_event(
+        "stopped-success",
+        &arn,
+        &task.task_definition_arn.unwrap(),
+        "app",
+        etl_run.scheduled_at,
+    )
+    .unwrap();
+    fsched_recorder::handler::handle(&w.recorder(), done)
+        .await
+        .unwrap();
+
+    // EventBridge matched "Run Succeeded" for etl against the report's rule and delivered it.
+    let delivered = w.receive(&queue_url).await;
+    assert_eq!(delivered.records.len(), 1);
+    handler::batch(&w.triggers(), delivered, until()).await;
+    let chained = w.runs(&report).await.pop().unwrap();
+    assert_eq!(chained.status, RunStatus::Pending);
+    assert!(matches!(&chained.trigger, Trigger::Event { source, .. } if source == "fsched"));
+    let (env, _) = task_env(&w, &chained).await;
+    assert_eq!(env["AFTER_RUN"], etl_run.id.to_string());
+}
+
+#[tokio::test]
+async fn rules_follow_the_jobs_created_changed_and_removed() {
+    let w = world().await;
+    let (_, queue) = w.trigger_queue().await;
+    let mut spec = on_upload(&w);
+    let job = JobName::new("import").unwrap();
+    assert!(matches!(
+        keep_rules(&w, &queue, &[(&job, &spec)]).await.as_slice(),
+        [RuleChange::Create(_)]
+    ));
+    spec.on_event = Some(json!({"source": ["acme.uploads"], "detail-type": ["File Replaced"]}));
+    let changed = keep_rules(&w, &queue, &[(&job, &spec)]).await;
+    assert!(
+        matches!(&changed[..], [RuleChange::Update { why, .. }] if why == "its pattern changed"),
+        "{changed:?}"
+    );
+    let eb = aws_sdk_eventbridge::Client::new(&w.config);
+    let rules = eb.list_rules().event_bus_name(&w.bus).send().await.unwrap();
+    assert_eq!(rules.rules().len(), 1);
+    assert!(rules.rules()[0]
+        .event_pattern()
+        .unwrap()
+        .contains("File Replaced"));
+    let removed = keep_rules(&w, &queue, &[]).await;
+    assert!(
+        matches!(removed.as_slice(), [RuleChange::Delete { .. }]),
+        "{removed:?}"
+    );
+    let rules = eb.list_rules().event_bus_name(&w.bus).send().await.unwrap();
+    assert!(rules.rules().is_empty());
+}
+
+#[tokio::test]
+async fn pause_and_resume_commands_and_a_rerun_after_a_spot_interruption() {
+    let w = world().await;
+    let (queue_url, queue) = w.trigger_queue().await;
+    commands_rule(&w, &queue).await;
+    let mut spec = w.spec("cron(0 2 * * ? *)");
+    spec.on_interruption = OnInterruption::Rerun;
+    let job = w
+        .add(
+            "batch",
+            spec,
+            Utc.with_ymd_and_hms(2026, 11, 29, 1, 0, 0).unwrap(),
+        )
+        .await;
+
+    w.put_event(
+        COMMAND_SOURCE,
+        "Pause Job",
+        json!({"job": "batch", "requested_by": "ops"}),
+    )
+    .await;
+    handler::batch(&w.triggers(), w.receive(&queue_url).await, until()).await;
+    assert!(w.store.get_job(&job).await.unwrap().unwrap().spec.paused);
+    w.put_event(COMMAND_SOURCE, "Resume Job", json!({"job": "batch"}))
+        .await;
+    handler::batch(&w.triggers(), w.receive(&queue_url).await, until()).await;
+    let resumed = w.store.get_job(&job).await.unwrap().unwrap();
+    assert!(!resumed.spec.paused && resumed.next_fire.is_some());
+
+    // Launch a run by command, then Spot takes it back: the recorder asks for a rerun, which the trigger starts.
+    w.put_event(
+        COMMAND_SOURCE,
+        RUN_JOB,
+        json!({"job": "batch", "request_id": "first"}),
+    )
+    .await;
+    handler::batch(&w.triggers(), w.receive(&queue_url).await, until()).await;
+    let first = w.runs(&job).await.pop().unwrap();
+    let arn = first.task_arn.clone().unwrap();
+    let task = w
+        .ecs
+        .describe(&w.sandbox.cluster, std::slice::from_ref(&arn))
+        .await
+        .unwrap()
+        .pop()
+        .unwrap();
+    let reclaimed = task_event(
+        "stopped-spot-interruption",
+        &arn,
+        &task.task_definition_arn.unwrap(),
+        "app",
+        first.scheduled_at,
+    )
+    .unwrap();
+    fsched_recorder::handler::handle(&w.recorder(), reclaimed.clone())
+        .await
+        .unwrap();
+    fsched_recorder::handler::handle(&w.recorder(), reclaimed)
+        .await
+        .unwrap();
+    let delivered = w.receive(&queue_url).await;
+    assert_eq!(
+        delivered.records.len(),
+        1,
+        "one rerun asked for, despite the duplicate event"
+    );
+    handler::batch(&w.triggers(), delivered, until()).await;
+    let runs = w.runs(&job).await;
+    assert_eq!(runs.len(), 2);
+    assert_eq!(runs[0].status, RunStatus::Interrupted);
+    assert_eq!(runs[1].status, RunStatus::Pending);
+    assert!(
+        matches!(&runs[1].trigger, Trigger::Manual { by } if by.contains("rerun of")),
+        "{:?}",
+        runs[1].trigger
+    );
+}
