@@ -152,6 +152,34 @@ impl World {
         serde_json::from_value(serde_json::json!({ "Records": records })).unwrap()
     }
 
+    /// A rule for fsched's commands on the bus to `queue`, as template.yaml's CommandsRule.
+    pub async fn commands_rule(&self, queue: &str) {
+        let eb = aws_sdk_eventbridge::Client::new(&self.config);
+        eb.put_rule()
+            .name("commands")
+            .event_bus_name(&self.bus)
+            .event_pattern(
+                serde_json::json!({"source": [fsched_core::domain::trigger::COMMAND_SOURCE]})
+                    .to_string(),
+            )
+            .send()
+            .await
+            .unwrap();
+        eb.put_targets()
+            .rule("commands")
+            .event_bus_name(&self.bus)
+            .targets(
+                aws_sdk_eventbridge::types::Target::builder()
+                    .id("fsched-trigger")
+                    .arn(queue)
+                    .build()
+                    .unwrap(),
+            )
+            .send()
+            .await
+            .unwrap();
+    }
+
     /// Puts an event on the stack's bus, as another system would.
     pub async fn put_event(&self, source: &str, detail_type: &str, detail: serde_json::Value) {
         let out = aws_sdk_eventbridge::Client::new(&self.config)

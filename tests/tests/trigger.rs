@@ -61,31 +61,6 @@ async fn keep_rules(w: &World, queue: &str, jobs: &[(&JobName, &JobSpec)]) -> Ve
     changes
 }
 
-/// A rule for fsched's commands, as template.yaml's CommandsRule.
-async fn commands_rule(w: &World, queue: &str) {
-    let eb = aws_sdk_eventbridge::Client::new(&w.config);
-    eb.put_rule()
-        .name("commands")
-        .event_bus_name(&w.bus)
-        .event_pattern(json!({"source": [COMMAND_SOURCE]}).to_string())
-        .send()
-        .await
-        .unwrap();
-    eb.put_targets()
-        .rule("commands")
-        .event_bus_name(&w.bus)
-        .targets(
-            aws_sdk_eventbridge::types::Target::builder()
-                .id("t")
-                .arn(queue)
-                .build()
-                .unwrap(),
-        )
-        .send()
-        .await
-        .unwrap();
-}
-
 async fn task_env(w: &World, run: &Run) -> (BTreeMap<String, String>, Vec<String>) {
     let ecs = aws_sdk_ecs::Client::new(&w.config);
     let out = ecs
@@ -207,7 +182,7 @@ async fn an_event_without_the_declared_value_is_rejected_and_nothing_is_launched
 async fn run_job_commands_take_declared_values_and_refuse_others() {
     let w = world().await;
     let (queue_url, queue) = w.trigger_queue().await;
-    commands_rule(&w, &queue).await;
+    w.commands_rule(&queue).await;
     let mut spec = on_upload(&w);
     spec.on_event = None;
     spec.schedule = Some("cron(0 2 * * ? *)".into());
@@ -350,7 +325,7 @@ async fn rules_follow_the_jobs_created_changed_and_removed() {
 async fn pause_and_resume_commands_and_a_rerun_after_a_spot_interruption() {
     let w = world().await;
     let (queue_url, queue) = w.trigger_queue().await;
-    commands_rule(&w, &queue).await;
+    w.commands_rule(&queue).await;
     let mut spec = w.spec("cron(0 2 * * ? *)");
     spec.on_interruption = OnInterruption::Rerun;
     let job = w

@@ -1,0 +1,236 @@
+//! `fsched run` and `on_event` rules through the binary: the command goes to the bus, the emulator's EventBridge
+//! delivers it to the trigger queue, the trigger handler (driven here as Lambda's SQS poller would) starts the run,
+//! ECS event fixtures end it, and `--wait` follows it to its exit code.
+
+use std::process::{Command, Output, Stdio};
+use std::time::Duration as StdDuration;
+
+use fsched_core::domain::run::RunStatus;
+use fsched_core::ports::{Store, TaskLauncher};
+use fsched_tests::ecs::task_event;
+use fsched_tests::world::{world, World};
+
+fn fsched(w: &World, queue: &str) -> Command {
+    let mut c = Command::new(env!("CARGO_BIN_EXE_fsched"));
+    c.env("FSCHED_TABLE", w.store.table())
+        .env("FSCHED_EVENT_BUS", &w.bus)
+        .env("FSCHED_TRIGGER_QUEUE", queue);
+    c
+}
+
+fn text(b: &[u8]) -> String {
+    String::from_utf8_lossy(b).into_owned()
+}
+
+const JOBS: &str = "
+defaults:
+  cluster: CLUSTER
+  network: { subnets: [SUBNET] }
+jobs:
+  report:
+    schedule: cron(0 6 * * ? *)
+    task_definition: TASKDEF
+    containers:
+      app:
+        environment: { REPORT_ID: latest }
+  import:
+    on_event:
+      source: [acme.uploads]
+      detail-type: [File Uploaded]
+    task_definition: TASKDEF
+    containers:
+      app:
+        environment: { FILE: $.detail.object.key }
+";
+
+fn jobs_file(w: &World, on_event_detail_type: &str) -> String {
+    let path = std::env::temp_dir().join(format!("{}-jobs.yaml", w.store.table()));
+    let text = JOBS
+        .replace("CLUSTER", &w.sandbox.cluster)
+        .replace("SUBNET", &w.sandbox.subnets[0])
+        .replace("TASKDEF", &w.task_definition)
+        .replace("File Uploaded", on_event_detail_type);
+    std::fs::write(&path, text).unwrap();
+    path.display().to_string()
+}
+
+#[tokio::test]
+async fn plan_and_apply_keep_the_on_event_rules() {
+    let w = world().await;
+    let (_, queue) = w.trigger_queue().await;
+    let file = jobs_file(&w, "File Uploaded");
+    let plan = fsched(&w, &queue).args(["plan", &file]).output().unwrap();
+    let out = text(&plan.stdout);
+    assert!(out.contains("+ import  (new: on event in UTC)"), "{out}");
+    assert!(
+        out.contains("+ rule fsched-") && out.contains("-import on bus"),
+        "{out}"
+    );
+    let apply = fsched(&w, &queue).args(["apply", &file]).output().unwrap();
+    assert!(apply.status.success(), "{}", text(&apply.stderr));
+    assert!(
+        text(&apply.stdout).contains("done     + rule fsched-"),
+        "{}",
+        text(&apply.stdout)
+    );
+    let again = fsched(&w, &queue).args(["plan", &file]).output().unwrap();
+    assert!(
+        !text(&again.stdout).contains("rule"),
+        "{}",
+        text(&again.stdout)
+    );
+
+    let changed = jobs_file(&w, "File Replaced");
+    let out = text(
+        &fsched(&w, &queue)
+            .args(["apply", &changed])
+            .output()
+            .unwrap()
+            .stdout,
+    );
+    assert!(
+        out.contains("~ rule") && out.contains("its pattern changed"),
+        "{out}"
+    );
+
+    // Without the stack's bus and queue, a file with on_event is refused before anything changes.
+    let refused = Command::new(env!("CARGO_BIN_EXE_fsched"))
+        .env("FSCHED_TABLE", w.store.table())
+        .env_remove("FSCHED_EVENT_BUS")
+        .env_remove("FSCHED_TRIGGER_QUEUE")
+        .env_remove("FSCHED_STACK")
+        .args(["plan", &file])
+        .output()
+        .unwrap();
+    assert_eq!(refused.status.code(), Some(2));
+    assert!(text(&refused.stderr)
+        .contains("jobs with on_event need the stack's event bus and trigger queue"));
+}
+
+/// Plays Lambda's SQS poller and ECS until `child` ends: commands become runs, runs end with `ending`.
+async fn serve(w: &World, queue_url: &str, ending: &str, child: std::process::Child) -> Output {
+    let triggers = w.triggers();
+    let recorder = w.recorder();
+    let deadline = tokio::time::Instant::now() + StdDuration::from_secs(60);
+    let mut ended = false;
+    let mut child = child;
+    loop {
+        if let Some(_status) = child.try_wait().unwrap() {
+            return child.wait_with_output().unwrap();
+        }
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "fsched run --wait did not end"
+        );
+        let delivered = w.receive(queue_url).await;
+        if !delivered.records.is_empty() {
+            fsched_trigger::handler::batch(&triggers, delivered, deadline).await;
+        }
+        if !ended {
+            let runs = w.store.runs_of_job(&"report".parse_job(), 5).await.unwrap();
+            if let Some(run) = runs.iter().find(|r| r.status == RunStatus::Pending) {
+                let arn = run.task_arn.clone().unwrap();
+                let task = w
+                    .ecs
+                    .describe(&w.sandbox.cluster, std::slice::from_ref(&arn))
+                    .await
+                    .unwrap()
+                    .pop()
+                    .unwrap();
+                let def = task.task_definition_arn.unwrap();
+                for name in ["running", ending] {
+                    let event = task_event(name, &arn, &def, "app", run.scheduled_at).unwrap();
+                    fsched_recorder::handler::handle(&recorder, event)
+                        .await
+                        .unwrap();
+                }
+                ended = true;
+            }
+        }
+        tokio::time::sleep(StdDuration::from_millis(200)).await;
+    }
+}
+
+trait ParseJob {
+    fn parse_job(&self) -> fsched_core::domain::job::JobName;
+}
+
+impl ParseJob for str {
+    fn parse_job(&self) -> fsched_core::domain::job::JobName {
+        fsched_core::domain::job::JobName::new(self).unwrap()
+    }
+}
+
+#[tokio::test]
+async fn run_wait_follows_the_run_and_exits_with_its_outcome() {
+    let w = world().await;
+    let (queue_url, queue) = w.trigger_queue().await;
+    w.commands_rule(&queue).await;
+    let file = jobs_file(&w, "File Uploaded");
+    assert!(fsched(&w, &queue)
+        .args(["apply", &file])
+        .output()
+        .unwrap()
+        .status
+        .success());
+
+    let spawn = |w: &World| {
+        fsched(w, &queue)
+            .args([
+                "run",
+                "report",
+                "--env",
+                "REPORT_ID=42",
+                "--wait",
+                "--poll",
+                "200ms",
+            ])
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap()
+    };
+    let ok = serve(&w, &queue_url, "stopped-success", spawn(&w)).await;
+    let out = text(&ok.stdout);
+    assert!(ok.status.success(), "{out}\n{}", text(&ok.stderr));
+    let id = out.lines().next().unwrap();
+    assert!(id.starts_with("report/") && id.contains("-m"), "{out}");
+    assert!(
+        out.contains("PENDING")
+            && out.contains("SUCCEEDED  every essential container exited 0, exit code 0"),
+        "{out}"
+    );
+    let run = w
+        .store
+        .get_run(&id.parse().unwrap())
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(run.overrides.unwrap()["app"].environment["REPORT_ID"], "42");
+
+    // The same wait for a run that fails exits 1 and says how it ended.
+    tokio::time::sleep(StdDuration::from_millis(1100)).await;
+    let failed = serve(&w, &queue_url, "stopped-exit-code", spawn(&w)).await;
+    assert_eq!(failed.status.code(), Some(1), "{}", text(&failed.stdout));
+    assert!(
+        text(&failed.stdout).contains("FAILED  container `app` exited with code 1"),
+        "{}",
+        text(&failed.stdout)
+    );
+    assert!(text(&failed.stderr).contains("ended FAILED"));
+
+    // A variable the job does not declare: refused with exit 2, nothing sent.
+    let refused = fsched(&w, &queue)
+        .args(["run", "report", "--env", "PATH=/evil"])
+        .output()
+        .unwrap();
+    assert_eq!(refused.status.code(), Some(2));
+    assert!(
+        text(&refused.stderr).contains("does not declare the variable `PATH`"),
+        "{}",
+        text(&refused.stderr)
+    );
+    assert!(w.receive(&queue_url).await.records.is_empty());
+    let unknown = fsched(&w, &queue).args(["run", "nope"]).output().unwrap();
+    assert_eq!(unknown.status.code(), Some(2));
+}
