@@ -135,6 +135,17 @@ pub fn show(r: &Run) -> String {
                 .unwrap_or_default()
         ),
     ));
+    for (name, c) in r.overrides.iter().flatten() {
+        let mut given: Vec<String> = c
+            .environment
+            .iter()
+            .map(|(k, v)| format!("{k}={v}"))
+            .collect();
+        if let Some(command) = &c.command {
+            given.push(format!("command {}", serde_json::json!(command)));
+        }
+        lines.push((format!("values ({name})"), given.join(", ")));
+    }
     if let Some(arn) = &r.task_arn {
         lines.push(("task".into(), arn.clone()));
     }

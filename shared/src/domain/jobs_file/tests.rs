@@ -20,6 +20,8 @@ fn the_example_parses_with_defaults_merged_into_each_job() {
         names,
         [
             "crm-sync",
+            "daily-report",
+            "import-upload",
             "migrate-orders-v2",
             "month-end-report",
             "nightly-etl"
