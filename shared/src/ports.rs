@@ -7,6 +7,7 @@ use chrono::{DateTime, Utc};
 
 use crate::domain::job::{Job, JobName};
 use crate::domain::run::{Capacity, Run, RunId};
+use crate::domain::service::{ScaleAction, ServiceName, ServiceState};
 use crate::domain::task::TaskSnapshot;
 
 /// Errors of the store, in words a user can act on.
@@ -48,9 +49,11 @@ pub enum Due {
     Job(Box<Job>),
     /// An open run whose check time has come (max_runtime, a launch left half-done, a lost event).
     Run(Box<Run>),
+    /// A service whose check time has come (a transition, the end of a hold, an idle check).
+    Service(Box<ServiceState>),
 }
 
-/// Persistence of jobs and runs (services are added by the scale-to-zero work).
+/// Persistence of jobs, runs, services and scale actions.
 pub trait Store: Send + Sync + 'static {
     fn get_job(
         &self,
@@ -116,6 +119,40 @@ pub trait Store: Send + Sync + 'static {
         &self,
         task_arn: &str,
     ) -> impl Future<Output = Result<Option<Run>, StoreError>> + Send;
+
+    fn get_service(
+        &self,
+        name: &ServiceName,
+    ) -> impl Future<Output = Result<Option<ServiceState>, StoreError>> + Send;
+
+    /// Every declared service, by name.
+    fn list_services(&self) -> impl Future<Output = Result<Vec<ServiceState>, StoreError>> + Send;
+
+    /// Writes `state` if the stored version is `expected` (`None`: it must not exist yet).
+    fn put_service(
+        &self,
+        state: &ServiceState,
+        expected: Option<u64>,
+    ) -> impl Future<Output = Result<(), StoreError>> + Send;
+
+    fn delete_service(
+        &self,
+        name: &ServiceName,
+        expected: u64,
+    ) -> impl Future<Output = Result<(), StoreError>> + Send;
+
+    /// Records a scale action (idempotent: the same service, time and phase is one record).
+    fn record_action(
+        &self,
+        action: &ScaleAction,
+    ) -> impl Future<Output = Result<(), StoreError>> + Send;
+
+    /// Scale actions of every service in `[from, to)`, oldest first.
+    fn actions_between(
+        &self,
+        from: DateTime<Utc>,
+        to: DateTime<Utc>,
+    ) -> impl Future<Output = Result<Vec<ScaleAction>, StoreError>> + Send;
 }
 
 /// What to launch: everything RunTask needs, resolved from the job and the run.
@@ -209,12 +246,16 @@ pub trait TaskLauncher: Send + Sync + 'static {
     ) -> impl Future<Output = Result<TaskDefinitionFacts, LaunchError>> + Send;
 }
 
-/// An ECS service's scale, as fsched saves and restores it.
+/// An ECS service as fsched finds it: its scale, and its task size (for savings).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct ServiceScale {
+pub struct ServiceNow {
     pub desired_count: u32,
-    /// Application Auto Scaling bounds, when the service has a scalable target.
+    pub running_count: u32,
+    /// Application Auto Scaling min and max, when the service has a scalable target.
     pub autoscaling: Option<(u32, u32)>,
+    /// CPU units and MiB of one task, from its task definition.
+    pub task_cpu: Option<u32>,
+    pub task_memory: Option<u32>,
 }
 
 #[derive(Debug, Clone, PartialEq, thiserror::Error)]
@@ -233,14 +274,33 @@ pub trait ServiceScaler: Send + Sync + 'static {
         &self,
         cluster: &str,
         service: &str,
-    ) -> impl Future<Output = Result<ServiceScale, ScaleError>> + Send;
+    ) -> impl Future<Output = Result<ServiceNow, ScaleError>> + Send;
 
+    /// Sets the Application Auto Scaling bounds (when `autoscaling` is given), then the desired count.
     fn set(
         &self,
         cluster: &str,
         service: &str,
-        scale: ServiceScale,
+        desired_count: u32,
+        autoscaling: Option<(u32, u32)>,
     ) -> impl Future<Output = Result<(), ScaleError>> + Send;
+}
+
+#[derive(Debug, Clone, PartialEq, thiserror::Error)]
+#[error("{message}")]
+pub struct MetricError {
+    pub message: String,
+}
+
+/// Reads the metrics that tell whether a service is used.
+pub trait Metrics: Send + Sync + 'static {
+    /// The metric's sum over `[from, to)`; `None` when CloudWatch has no data points in it.
+    fn sum(
+        &self,
+        metric: &crate::domain::service::IdleMetric,
+        from: DateTime<Utc>,
+        to: DateTime<Utc>,
+    ) -> impl Future<Output = Result<Option<f64>, MetricError>> + Send;
 }
 
 /// Errors of EventBridge rule management.

@@ -13,6 +13,7 @@ use super::keys;
 use super::sdk_error::{classify, Failure};
 use crate::domain::job::{Job, JobName};
 use crate::domain::run::{Run, RunId};
+use crate::domain::service::{ScaleAction, ServiceName, ServiceState};
 use crate::ports::{Claim, Due, Store, StoreError};
 
 type Item = HashMap<String, AttributeValue>;
@@ -30,6 +31,8 @@ pub struct DynamoStore {
 enum Entity {
     Job,
     Run,
+    Service,
+    Action,
 }
 
 #[derive(Serialize, Deserialize)]
@@ -62,6 +65,48 @@ struct RunItem {
     /// Its `task_arn` field is also the `by-task` index key, so a launched run is indexed with no extra attribute.
     #[serde(flatten)]
     run: Run,
+}
+
+#[derive(Serialize, Deserialize)]
+struct ServiceItem {
+    #[serde(flatten)]
+    keys: Keys,
+    #[serde(flatten)]
+    state: ServiceState,
+}
+
+#[derive(Serialize, Deserialize)]
+struct ActionItem {
+    #[serde(flatten)]
+    keys: Keys,
+    #[serde(flatten)]
+    action: ScaleAction,
+}
+
+fn service_keys(state: &ServiceState) -> Keys {
+    Keys {
+        pk: keys::service_pk(&state.name),
+        sk: keys::SERVICE_SK.to_owned(),
+        entity: Entity::Service,
+        timer_pk: state.check_at.map(|_| keys::TIMERS_PARTITION.to_owned()),
+        timer_sk: state
+            .check_at
+            .map(|at| keys::service_timer_sk(at, &state.name)),
+        list_pk: Some(keys::SERVICES_PARTITION.to_owned()),
+        list_sk: Some(state.name.to_string()),
+    }
+}
+
+fn action_keys(a: &ScaleAction) -> Keys {
+    Keys {
+        pk: keys::service_pk(&a.service),
+        sk: keys::action_sk(a.at, &a.to.to_string()),
+        entity: Entity::Action,
+        timer_pk: None,
+        timer_sk: None,
+        list_pk: Some(keys::actions_day_partition(a.at.date_naive())),
+        list_sk: Some(keys::action_list_sk(a.at, &a.service)),
+    }
 }
 
 fn job_keys(job: &Job) -> Keys {
@@ -348,6 +393,9 @@ impl Store for DynamoStore {
                 Some(AttributeValue::S(e)) if e == "run" => {
                     from_item::<RunItem>(item).map(|i| Due::Run(Box::new(i.run)))
                 }
+                Some(AttributeValue::S(e)) if e == "service" => {
+                    from_item::<ServiceItem>(item).map(|i| Due::Service(Box::new(i.state)))
+                }
                 _ => from_item::<JobItem>(item).map(|i| Due::Job(Box::new(i.job))),
             })
             .collect()
@@ -479,5 +527,124 @@ impl Store for DynamoStore {
             .expression_attribute_values(":t", s(task_arn));
         let items: Vec<RunItem> = self.query_all("finding a run by task", query, 1).await?;
         Ok(items.into_iter().next().map(|i| i.run))
+    }
+
+    async fn get_service(&self, name: &ServiceName) -> Result<Option<ServiceState>, StoreError> {
+        let item: Option<ServiceItem> = self
+            .get(
+                &format!("reading service `{name}`"),
+                keys::service_pk(name),
+                keys::SERVICE_SK.to_owned(),
+            )
+            .await?;
+        Ok(item.map(|i| i.state))
+    }
+
+    async fn list_services(&self) -> Result<Vec<ServiceState>, StoreError> {
+        let query = self
+            .client
+            .query()
+            .table_name(&self.table)
+            .index_name(keys::LISTING_INDEX)
+            .key_condition_expression("#p = :p")
+            .expression_attribute_names("#p", keys::LIST_PK)
+            .expression_attribute_values(":p", s(keys::SERVICES_PARTITION));
+        let items: Vec<ServiceItem> = self
+            .query_all("listing services", query, usize::MAX)
+            .await?;
+        Ok(items.into_iter().map(|i| i.state).collect())
+    }
+
+    async fn put_service(
+        &self,
+        state: &ServiceState,
+        expected: Option<u64>,
+    ) -> Result<(), StoreError> {
+        let item = to_item(&ServiceItem {
+            keys: service_keys(state),
+            state: state.clone(),
+        })?;
+        let req = self
+            .client
+            .put_item()
+            .table_name(&self.table)
+            .set_item(Some(item));
+        let req = match expected {
+            None => req.condition_expression("attribute_not_exists(pk)"),
+            Some(v) => req
+                .condition_expression("version = :v")
+                .expression_attribute_values(":v", n(v)),
+        };
+        req.send()
+            .await
+            .map_err(|e| self.error(&format!("service `{}`", state.name), e))?;
+        Ok(())
+    }
+
+    async fn delete_service(&self, name: &ServiceName, expected: u64) -> Result<(), StoreError> {
+        self.client
+            .delete_item()
+            .table_name(&self.table)
+            .key(keys::PK, s(keys::service_pk(name)))
+            .key(keys::SK, s(keys::SERVICE_SK))
+            .condition_expression("version = :v")
+            .expression_attribute_values(":v", n(expected))
+            .send()
+            .await
+            .map_err(|e| self.error(&format!("service `{name}`"), e))?;
+        Ok(())
+    }
+
+    async fn record_action(&self, action: &ScaleAction) -> Result<(), StoreError> {
+        let item = to_item(&ActionItem {
+            keys: action_keys(action),
+            action: action.clone(),
+        })?;
+        self.client
+            .put_item()
+            .table_name(&self.table)
+            .set_item(Some(item))
+            .send()
+            .await
+            .map_err(|e| self.error(&format!("scale action of `{}`", action.service), e))?;
+        Ok(())
+    }
+
+    async fn actions_between(
+        &self,
+        from: DateTime<Utc>,
+        to: DateTime<Utc>,
+    ) -> Result<Vec<ScaleAction>, StoreError> {
+        // One Query per UTC day, oldest day first.
+        let mut out = Vec::new();
+        let mut day = from.date_naive();
+        while day <= (to - Duration::milliseconds(1)).date_naive() {
+            let query = self
+                .client
+                .query()
+                .table_name(&self.table)
+                .index_name(keys::LISTING_INDEX)
+                .key_condition_expression("#p = :p AND #s BETWEEN :a AND :b")
+                .expression_attribute_names("#p", keys::LIST_PK)
+                .expression_attribute_names("#s", keys::LIST_SK)
+                .expression_attribute_values(":p", s(keys::actions_day_partition(day)))
+                .expression_attribute_values(":a", s(from.format("%Y%m%dT%H%M%S%.3fZ").to_string()))
+                .expression_attribute_values(
+                    ":b",
+                    s((to - Duration::milliseconds(1))
+                        .format("%Y%m%dT%H%M%S%.3fZ")
+                        .to_string()
+                        + "~"),
+                );
+            let items: Vec<ActionItem> = self
+                .query_all("reading scale actions", query, usize::MAX)
+                .await?;
+            out.extend(items.into_iter().map(|i| i.action));
+            day = match day.succ_opt() {
+                Some(d) => d,
+                None => break,
+            };
+        }
+        Ok(out)
     }
 }

@@ -5,6 +5,7 @@ use chrono::{DateTime, NaiveDate, Utc};
 
 use crate::domain::job::JobName;
 use crate::domain::run::RunId;
+use crate::domain::service::ServiceName;
 
 pub const PK: &str = "pk";
 pub const SK: &str = "sk";
@@ -53,6 +54,30 @@ pub fn run_timer_sk(at: DateTime<Utc>, id: &RunId) -> String {
 /// The upper bound of a timers Query for a tick at `now`: every timer at or before `now`, whatever follows the stamp.
 pub fn timers_upto(now: DateTime<Utc>) -> String {
     format!("{}~", stamp(now))
+}
+
+pub const SERVICE_SK: &str = "SVC";
+pub const SERVICES_PARTITION: &str = "SERVICES";
+
+pub fn service_pk(name: &ServiceName) -> String {
+    format!("SVC#{name}")
+}
+
+pub fn service_timer_sk(at: DateTime<Utc>, name: &ServiceName) -> String {
+    format!("{}#SVC#{name}", stamp(at))
+}
+
+/// A scale action's sort key: its time (milliseconds, so two actions of one second stay apart) and phase.
+pub fn action_sk(at: DateTime<Utc>, phase: &str) -> String {
+    format!("ACT#{}#{phase}", at.format("%Y%m%dT%H%M%S%.3fZ"))
+}
+
+pub fn actions_day_partition(day: NaiveDate) -> String {
+    format!("ACTS#{}", day.format("%Y-%m-%d"))
+}
+
+pub fn action_list_sk(at: DateTime<Utc>, name: &ServiceName) -> String {
+    format!("{}#{name}", at.format("%Y%m%dT%H%M%S%.3fZ"))
 }
 
 pub fn runs_day_partition(day: NaiveDate) -> String {

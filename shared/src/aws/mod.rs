@@ -6,4 +6,5 @@ pub mod events;
 pub mod keys;
 pub mod rules;
 pub mod sdk_error;
+pub mod services;
 pub mod table;

@@ -9,5 +9,6 @@ pub mod plan;
 pub mod record;
 pub mod run;
 pub mod schedule;
+pub mod service;
 pub mod task;
 pub mod trigger;

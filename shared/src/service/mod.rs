@@ -5,4 +5,5 @@ pub mod events;
 pub mod jobs;
 pub mod record;
 pub mod rules;
+pub mod scale;
 pub mod trigger;

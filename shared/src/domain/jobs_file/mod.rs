@@ -3,6 +3,7 @@
 
 mod fargate;
 mod reader;
+mod services;
 
 use std::collections::BTreeMap;
 
@@ -17,12 +18,14 @@ use super::job::{
     ContainerOverride, JobName, JobSpec, Launch, Network, OnInterruption, Overlap, Retries,
 };
 use super::schedule::{parse_zone, Schedule};
+use super::service::{ServiceName, ServiceSpec};
 use super::trigger::check_templates;
 
 /// A valid jobs file: every job's definition with defaults merged in.
 #[derive(Debug, Clone, PartialEq)]
 pub struct JobsFile {
     pub jobs: BTreeMap<JobName, JobSpec>,
+    pub services: BTreeMap<ServiceName, ServiceSpec>,
 }
 
 const TOP_KEYS: &[&str] = &["version", "defaults", "jobs", "services"];
@@ -630,12 +633,6 @@ impl JobsFile {
                 );
             }
         }
-        if let Some(n) = f.get("services") {
-            r.error(
-                n.span(),
-                "services: scale-to-zero is not available in this version of fsched yet",
-            );
-        }
         let defaults = match f.get("defaults").and_then(|n| r.mapping(n, "defaults")) {
             Some(m) => {
                 let df = r.fields(
@@ -679,14 +676,23 @@ impl JobsFile {
                 }
                 r.job = None;
             }
-            None if f.get("jobs").is_none() => r.error(
+            None if f.get("jobs").is_none() && f.get("services").is_none() => r.error(
                 &f.span,
                 "`jobs:` is missing: a jobs file declares its jobs under `jobs:`",
             ),
             None => {}
         }
+        let services = match f.get("services") {
+            Some(n) => services::read_services(
+                &mut r,
+                n,
+                defaults.cluster.as_deref(),
+                defaults.timezone.as_ref().map(|(z, _)| z.as_str()),
+            ),
+            None => BTreeMap::new(),
+        };
         if r.diagnostics.is_empty() {
-            Ok(JobsFile { jobs })
+            Ok(JobsFile { jobs, services })
         } else {
             r.diagnostics.sort_by_key(|d| (d.line, d.column));
             Err(r.diagnostics)

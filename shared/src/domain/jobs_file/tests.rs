@@ -169,11 +169,40 @@ fn start_and_end_are_wall_times_in_the_zone_or_instants() {
 }
 
 #[test]
-fn features_of_later_versions_are_refused_not_ignored() {
-    let got = errors("services: {}\njobs: {}\n");
-    assert!(
-        got[0].contains("services: scale-to-zero is not available"),
-        "{got:?}"
+fn services_with_periods_schedules_and_idle_rules() {
+    let text = "defaults: {cluster: staging, timezone: Europe/Berlin}\nservices:\n  staging-api:\n    service: api\n    awake: [weekdays 07:30-20:00, sat 10:00-14:00]\n    awake_count: 2\n    idle:\n      after: 2h\n      metric: {load_balancer: app/staging/1, target_group: targetgroup/api/2}\n  preview:\n    cluster: previews\n    sleep: cron(0 20 ? * MON-FRI *)\n    wake: cron(30 7 ? * MON-FRI *)\n    enforce: true\n";
+    let file = JobsFile::parse(text).unwrap_or_else(|e| panic!("{e:#?}"));
+    assert!(file.jobs.is_empty());
+    let api = &file.services[&crate::domain::service::ServiceName::new("staging-api").unwrap()];
+    assert_eq!(
+        (
+            api.cluster.as_str(),
+            api.service.as_str(),
+            api.timezone.as_str()
+        ),
+        ("staging", "api", "Europe/Berlin")
+    );
+    assert!(matches!(&api.awake, crate::domain::service::Awake::Periods(p) if p.len() == 2));
+    assert_eq!(api.awake_count, Some(2));
+    assert_eq!(api.idle.as_ref().unwrap().after.as_secs(), 7200);
+    let preview = &file.services[&crate::domain::service::ServiceName::new("preview").unwrap()];
+    assert_eq!(
+        preview.service, "preview",
+        "the service name defaults to the key"
+    );
+    assert!(preview.enforce);
+}
+
+#[test]
+fn service_mistakes_are_reported_where_they_are() {
+    let got = errors("services:\n  a:\n    cluster: c\n    awake: [weekdays 7:30-8]\n  b:\n    cluster: c\n    sleep: cron(0 20 * * ? *)\n  c:\n    cluster: c\n    awake: [daily 08:00-18:00]\n    idle: {after: 1m, metric: {queue: q}}\n");
+    assert_eq!(
+        got,
+        [
+            "4:12: service `a`: awake: `8` is not a time of day: write HH:MM (24-hour)",
+            "5:3: service `b`: say when it is awake: `awake:` periods (e.g. `weekdays 07:30-20:00`), or both `sleep:` and `wake:` schedules",
+            "11:19: service `c`: idle.after: at least 5m (CloudWatch's period)",
+        ]
     );
 }
 

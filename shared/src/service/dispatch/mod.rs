@@ -124,6 +124,11 @@ impl<S: Store, L: TaskLauncher, P: EventPublisher> Dispatcher<S, L, P> {
                 match item {
                     Due::Job(job) => self.job(*job, now, until).await,
                     Due::Run(run) => self.check(*run, now, until).await,
+                    // Services are the sleeper's (service::scale): handed back to the caller.
+                    Due::Service(state) => TickReport {
+                        services: vec![*state],
+                        ..TickReport::default()
+                    },
                 }
             })
             .buffer_unordered(self.settings.concurrency.max(1));

@@ -5,6 +5,7 @@ use chrono::{DateTime, Utc};
 use serde::Serialize;
 
 use crate::domain::run::Run;
+use crate::domain::service::ServiceState;
 use crate::ports::LifecycleEvent;
 use crate::service::events::run_event;
 
@@ -34,6 +35,9 @@ pub struct TickReport {
     pub errors: Vec<String>,
     #[serde(skip)]
     pub(super) events: Vec<LifecycleEvent>,
+    /// Services whose check time has come: the dispatcher leaves them to the sleeper (service::scale).
+    #[serde(skip)]
+    pub services: Vec<ServiceState>,
 }
 
 impl TickReport {
@@ -51,6 +55,7 @@ impl TickReport {
         self.not_started += other.not_started;
         self.errors.extend(other.errors);
         self.events.extend(other.events);
+        self.services.extend(other.services);
     }
 
     pub(super) fn event(

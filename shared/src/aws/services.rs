@@ -1,0 +1,226 @@
+//! ECS services and their autoscaling: the `ServiceScaler` port over ECS DescribeServices, UpdateService and
+//! DescribeTaskDefinition, and Application Auto Scaling DescribeScalableTargets and RegisterScalableTarget; and the
+//! `Metrics` port over CloudWatch GetMetricData.
+
+use aws_sdk_applicationautoscaling::types::{ScalableDimension, ServiceNamespace};
+use aws_sdk_cloudwatch::types::{Dimension, Metric, MetricDataQuery, MetricStat};
+use chrono::{DateTime, Utc};
+
+use super::sdk_error::{classify, Failure};
+use crate::domain::service::IdleMetric;
+use crate::ports::{MetricError, Metrics, ScaleError, ServiceNow, ServiceScaler};
+
+#[derive(Clone, Debug)]
+pub struct EcsServices {
+    ecs: aws_sdk_ecs::Client,
+    autoscaling: aws_sdk_applicationautoscaling::Client,
+}
+
+impl EcsServices {
+    pub fn new(
+        ecs: aws_sdk_ecs::Client,
+        autoscaling: aws_sdk_applicationautoscaling::Client,
+    ) -> Self {
+        EcsServices { ecs, autoscaling }
+    }
+}
+
+fn scale_error<E, R>(what: &str, err: aws_sdk_ecs::error::SdkError<E, R>) -> ScaleError
+where
+    E: aws_sdk_ecs::error::ProvideErrorMetadata + std::error::Error + 'static,
+    R: std::fmt::Debug + 'static,
+{
+    match classify(&err) {
+        Failure::Transient { message } => ScaleError::Transient {
+            message: format!("{what}: {message}"),
+        },
+        Failure::Service { code, message } => ScaleError::Rejected {
+            message: format!("{what}: {code}: {message}"),
+        },
+    }
+}
+
+/// Application Auto Scaling's id of an ECS service.
+fn resource_id(cluster: &str, service: &str) -> String {
+    let cluster = cluster.rsplit('/').next().unwrap_or(cluster);
+    format!("service/{cluster}/{service}")
+}
+
+fn count(n: i32) -> u32 {
+    u32::try_from(n).unwrap_or(0)
+}
+
+impl ServiceScaler for EcsServices {
+    async fn current(&self, cluster: &str, service: &str) -> Result<ServiceNow, ScaleError> {
+        let what = format!("service `{service}` in cluster `{cluster}`");
+        let described = self
+            .ecs
+            .describe_services()
+            .cluster(cluster)
+            .services(service)
+            .send()
+            .await
+            .map_err(|e| scale_error(&what, e))?;
+        let Some(svc) = described
+            .services()
+            .iter()
+            .find(|s| s.status() != Some("INACTIVE"))
+        else {
+            return Err(ScaleError::NotFound {
+                cluster: cluster.to_owned(),
+                service: service.to_owned(),
+            });
+        };
+        let (mut task_cpu, mut task_memory) = (None, None);
+        if let Some(def) = svc.task_definition() {
+            if let Ok(out) = self
+                .ecs
+                .describe_task_definition()
+                .task_definition(def)
+                .send()
+                .await
+            {
+                let d = out.task_definition();
+                task_cpu = d.and_then(|d| d.cpu()).and_then(|c| c.parse().ok());
+                task_memory = d.and_then(|d| d.memory()).and_then(|m| m.parse().ok());
+            }
+        }
+        let targets = self
+            .autoscaling
+            .describe_scalable_targets()
+            .service_namespace(ServiceNamespace::Ecs)
+            .scalable_dimension(ScalableDimension::EcsServiceDesiredCount)
+            .resource_ids(resource_id(cluster, service))
+            .send()
+            .await
+            .map_err(|e| scale_error(&format!("{what}: its scalable target"), e))?;
+        let autoscaling = targets
+            .scalable_targets()
+            .first()
+            .map(|t| (count(t.min_capacity()), count(t.max_capacity())));
+        Ok(ServiceNow {
+            desired_count: count(svc.desired_count()),
+            running_count: count(svc.running_count()),
+            autoscaling,
+            task_cpu,
+            task_memory,
+        })
+    }
+
+    async fn set(
+        &self,
+        cluster: &str,
+        service: &str,
+        desired_count: u32,
+        autoscaling: Option<(u32, u32)>,
+    ) -> Result<(), ScaleError> {
+        let what = format!("service `{service}` in cluster `{cluster}`");
+        let n = |v: u32| i32::try_from(v).unwrap_or(i32::MAX);
+        if let Some((min, max)) = autoscaling {
+            self.autoscaling
+                .register_scalable_target()
+                .service_namespace(ServiceNamespace::Ecs)
+                .scalable_dimension(ScalableDimension::EcsServiceDesiredCount)
+                .resource_id(resource_id(cluster, service))
+                .min_capacity(n(min))
+                .max_capacity(n(max))
+                .send()
+                .await
+                .map_err(|e| {
+                    scale_error(&format!("{what}: setting autoscaling to {min}-{max}"), e)
+                })?;
+        }
+        self.ecs
+            .update_service()
+            .cluster(cluster)
+            .service(service)
+            .desired_count(n(desired_count))
+            .send()
+            .await
+            .map_err(|e| {
+                scale_error(&format!("{what}: setting desired count {desired_count}"), e)
+            })?;
+        Ok(())
+    }
+}
+
+#[derive(Clone, Debug)]
+pub struct CloudWatchMetrics {
+    client: aws_sdk_cloudwatch::Client,
+}
+
+impl CloudWatchMetrics {
+    pub fn new(client: aws_sdk_cloudwatch::Client) -> Self {
+        CloudWatchMetrics { client }
+    }
+}
+
+fn dimension(name: &str, value: &str) -> Dimension {
+    Dimension::builder().name(name).value(value).build()
+}
+
+impl Metrics for CloudWatchMetrics {
+    async fn sum(
+        &self,
+        metric: &IdleMetric,
+        from: DateTime<Utc>,
+        to: DateTime<Utc>,
+    ) -> Result<Option<f64>, MetricError> {
+        let (namespace, name, stat, dims) = match metric {
+            IdleMetric::TargetGroup {
+                load_balancer,
+                target_group,
+            } => (
+                "AWS/ApplicationELB",
+                "RequestCount",
+                "Sum",
+                vec![
+                    dimension("LoadBalancer", load_balancer),
+                    dimension("TargetGroup", target_group),
+                ],
+            ),
+            IdleMetric::Queue { queue } => (
+                "AWS/SQS",
+                "ApproximateNumberOfMessagesVisible",
+                "Maximum",
+                vec![dimension("QueueName", queue)],
+            ),
+        };
+        let query = MetricDataQuery::builder()
+            .id("m")
+            .metric_stat(
+                MetricStat::builder()
+                    .metric(
+                        Metric::builder()
+                            .namespace(namespace)
+                            .metric_name(name)
+                            .set_dimensions(Some(dims))
+                            .build(),
+                    )
+                    .period(300)
+                    .stat(stat)
+                    .build(),
+            )
+            .build();
+        let time = |t: DateTime<Utc>| {
+            aws_sdk_cloudwatch::primitives::DateTime::from_millis(t.timestamp_millis())
+        };
+        let out = self
+            .client
+            .get_metric_data()
+            .metric_data_queries(query)
+            .start_time(time(from))
+            .end_time(time(to))
+            .send()
+            .await
+            .map_err(|e| MetricError {
+                message: format!("{namespace} {name}: {}", super::sdk_error::describe(&e)),
+            })?;
+        let values: Vec<f64> = out
+            .metric_data_results()
+            .iter()
+            .flat_map(|r| r.values().iter().copied())
+            .collect();
+        Ok((!values.is_empty()).then(|| values.iter().sum()))
+    }
+}

@@ -1,0 +1,151 @@
+use chrono::TimeZone;
+
+use super::*;
+
+fn berlin(periods: &[&str]) -> ServiceSpec {
+    ServiceSpec {
+        cluster: "staging".into(),
+        service: "api".into(),
+        timezone: "Europe/Berlin".into(),
+        awake: Awake::Periods(periods.iter().map(|p| p.parse().unwrap()).collect()),
+        awake_count: None,
+        enforce: false,
+        idle: None,
+    }
+}
+
+fn utc(d: u32, h: u32, m: u32) -> DateTime<Utc> {
+    Utc.with_ymd_and_hms(2026, 11, d, h, m, 0).unwrap()
+}
+
+#[test]
+fn periods_read_the_way_people_write_them() {
+    for ok in [
+        "weekdays 07:30-20:00",
+        "mon-fri 7:30-20:00",
+        "sat,sun 10:00-14:00",
+        "daily 22:00-06:00",
+        "Friday 09:00-24:00",
+        "fri-mon 08:00-09:00",
+    ] {
+        assert!(ok.parse::<Period>().is_ok(), "{ok}");
+    }
+    for (bad, words) in [
+        ("weekdays", "not a period"),
+        ("someday 07:00-08:00", "`someday` is not a day"),
+        ("mon 7-8", "not a time of day"),
+        ("mon 08:00-08:00", "must not start and end at the same time"),
+        ("mon 25:00-26:00", "not a time of day"),
+    ] {
+        let err = bad.parse::<Period>().unwrap_err();
+        assert!(err.contains(words), "{bad}: {err}");
+    }
+}
+
+#[test]
+fn weekday_office_hours_in_berlin() {
+    // 2026-11-27 is a Friday; Berlin is UTC+1 in November.
+    let spec = berlin(&["weekdays 07:30-20:00"]);
+    assert_eq!(spec.phase_at(utc(27, 6, 30)).unwrap(), Phase::Awake);
+    assert_eq!(spec.phase_at(utc(27, 6, 29)).unwrap(), Phase::Asleep);
+    assert_eq!(spec.phase_at(utc(27, 19, 0)).unwrap(), Phase::Asleep);
+    assert_eq!(
+        spec.phase_at(utc(28, 12, 0)).unwrap(),
+        Phase::Asleep,
+        "Saturday"
+    );
+    // Friday evening: asleep until Monday 07:30 Berlin.
+    assert_eq!(
+        spec.next_transition(utc(27, 19, 0)).unwrap(),
+        Some((utc(30, 6, 30), Phase::Awake))
+    );
+    assert_eq!(
+        spec.next_transition(utc(30, 6, 30)).unwrap(),
+        Some((utc(30, 19, 0), Phase::Asleep))
+    );
+}
+
+#[test]
+fn overnight_and_touching_periods() {
+    let night = berlin(&["daily 22:00-06:00"]);
+    assert_eq!(
+        night.phase_at(utc(28, 22, 0)).unwrap(),
+        Phase::Awake,
+        "23:00 Berlin"
+    );
+    assert_eq!(
+        night.phase_at(utc(29, 4, 59)).unwrap(),
+        Phase::Awake,
+        "05:59 Berlin"
+    );
+    assert_eq!(night.phase_at(utc(29, 5, 0)).unwrap(), Phase::Asleep);
+    // Two periods that touch are one awake stretch: no transition at 12:00.
+    let day = berlin(&["daily 08:00-12:00", "daily 12:00-18:00"]);
+    assert_eq!(
+        day.next_transition(utc(29, 8, 0)).unwrap(),
+        Some((utc(29, 17, 0), Phase::Asleep))
+    );
+    let always = berlin(&["daily 00:00-24:00"]);
+    assert_eq!(always.phase_at(utc(29, 3, 0)).unwrap(), Phase::Awake);
+    assert_eq!(always.next_transition(utc(29, 3, 0)).unwrap(), None);
+}
+
+#[test]
+fn transitions_follow_daylight_saving_time() {
+    // Berlin springs forward on 2027-03-28: 07:30 is then 05:30 UTC, the day before 06:30 UTC.
+    let spec = berlin(&["daily 07:30-20:00"]);
+    let before = Utc.with_ymd_and_hms(2027, 3, 27, 19, 0, 0).unwrap();
+    assert_eq!(
+        spec.next_transition(before).unwrap(),
+        Some((
+            Utc.with_ymd_and_hms(2027, 3, 28, 5, 30, 0).unwrap(),
+            Phase::Awake
+        ))
+    );
+}
+
+#[test]
+fn explicit_sleep_and_wake_schedules() {
+    let mut spec = berlin(&[]);
+    spec.awake = Awake::Schedules {
+        sleep: "cron(0 20 ? * MON-FRI *)".into(),
+        wake: "cron(30 7 ? * MON-FRI *)".into(),
+    };
+    assert_eq!(spec.phase_at(utc(27, 12, 0)).unwrap(), Phase::Awake);
+    assert_eq!(
+        spec.phase_at(utc(28, 12, 0)).unwrap(),
+        Phase::Asleep,
+        "slept Friday 20:00"
+    );
+    assert_eq!(
+        spec.next_transition(utc(28, 12, 0)).unwrap(),
+        Some((utc(30, 6, 30), Phase::Awake))
+    );
+}
+
+#[test]
+fn a_hold_keeps_it_awake_and_checks_come_at_the_right_times() {
+    let spec = berlin(&["weekdays 07:30-20:00"]);
+    let now = utc(28, 12, 0);
+    let mut state = ServiceState::declared(ServiceName::new("staging-api").unwrap(), spec, now);
+    state.phase = Phase::Asleep;
+    state.hold_until = Some(utc(28, 14, 0));
+    state.transition_at = state.spec.next_transition(now).unwrap().map(|(t, _)| t);
+    assert_eq!(wanted(&state, now).unwrap(), Phase::Awake);
+    assert_eq!(wanted(&state, utc(28, 14, 0)).unwrap(), Phase::Asleep);
+    assert_eq!(check_after(&state, now), Some(utc(28, 14, 0)));
+    state.hold_until = None;
+    assert_eq!(check_after(&state, now), Some(utc(30, 6, 30)));
+    state.spec.enforce = true;
+    assert_eq!(check_after(&state, now), Some(utc(28, 12, 1)));
+    state.spec.enforce = false;
+    state.phase = Phase::Awake;
+    assert!(state.awake_off_hours(now), "Saturday noon");
+    state.spec.idle = Some(Idle {
+        after: Span::from_secs(7200),
+        metric: IdleMetric::Queue {
+            queue: "jobs".into(),
+        },
+    });
+    assert_eq!(check_after(&state, now), Some(utc(28, 12, 5)));
+}

@@ -1,0 +1,351 @@
+//! The sleeper: puts declared ECS services to sleep and wakes them, at their period boundaries, on demand and when
+//! idle, restoring exactly what was there, and records every change.
+//!
+//! Sleep saves the desired count and the Application Auto Scaling bounds in the service's record *before* changing
+//! anything (a conditional write), then sets the bounds to 0/0 (or autoscaling would scale it straight back up) and
+//! the desired count to 0. Wake restores the bounds, then the count. A failure half-way leaves the saved scale in the
+//! record and the service due again, so the next tick finishes the job; nothing is ever saved over by a 0.
+
+use chrono::{DateTime, Utc};
+use serde::Serialize;
+use serde_json::json;
+
+use crate::domain::service::{
+    check_after, wanted, Phase, Saved, ScaleAction, ScaleTrigger, ServiceName, ServiceState,
+};
+use crate::ports::{
+    EventPublisher, LifecycleEvent, Metrics, ScaleError, ServiceScaler, Store, StoreError,
+};
+
+/// How long scale action records are kept.
+const ACTION_HISTORY_DAYS: i64 = 400;
+
+/// What one service check or command did.
+#[derive(Debug, Clone, Default, PartialEq, Serialize)]
+pub struct ScaleReport {
+    pub slept: Vec<String>,
+    pub woke: Vec<String>,
+    /// Changes found made outside fsched (reported, and undone with `enforce`).
+    pub drift: Vec<String>,
+    pub errors: Vec<String>,
+}
+
+impl ScaleReport {
+    pub fn merge(&mut self, other: ScaleReport) {
+        self.slept.extend(other.slept);
+        self.woke.extend(other.woke);
+        self.drift.extend(other.drift);
+        self.errors.extend(other.errors);
+    }
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum SleepError {
+    #[error("no service `{0}` is declared (see `fsched services`)")]
+    Unknown(ServiceName),
+    #[error(transparent)]
+    Store(#[from] StoreError),
+    #[error("service `{service}`: {source}")]
+    Scale { service: String, source: ScaleError },
+}
+
+impl SleepError {
+    pub fn is_retryable(&self) -> bool {
+        match self {
+            SleepError::Unknown(_) => false,
+            SleepError::Store(e) => e.is_retryable() || matches!(e, StoreError::Conflict { .. }),
+            SleepError::Scale { source, .. } => !matches!(source, ScaleError::Rejected { .. }),
+        }
+    }
+}
+
+pub struct Sleeper<S, C, M, P> {
+    store: S,
+    scaler: C,
+    metrics: M,
+    publisher: P,
+}
+
+fn trigger_name(t: &ScaleTrigger) -> String {
+    match t {
+        ScaleTrigger::Schedule => "schedule".to_owned(),
+        ScaleTrigger::Event { source, .. } => format!("event from {source}"),
+        ScaleTrigger::Cli { by } => format!("on demand by {by}"),
+        ScaleTrigger::Idle { metric } => format!("idle ({metric})"),
+        ScaleTrigger::Enforce => "enforce".to_owned(),
+    }
+}
+
+impl<S: Store, C: ServiceScaler, M: Metrics, P: EventPublisher> Sleeper<S, C, M, P> {
+    pub fn new(store: S, scaler: C, metrics: M, publisher: P) -> Self {
+        Sleeper {
+            store,
+            scaler,
+            metrics,
+            publisher,
+        }
+    }
+
+    /// Looks at a service whose check time has come: a boundary (take the phase the periods want), the end of a
+    /// hold, an idle check, or an `enforce` reconciliation.
+    pub async fn check(&self, state: ServiceState, now: DateTime<Utc>) -> ScaleReport {
+        let mut r = ScaleReport::default();
+        let name = state.name.to_string();
+        let result = self.check_inner(state, now, &mut r).await;
+        if let Err(e) = result {
+            r.errors.push(format!("service `{name}`: {e}"));
+        }
+        r
+    }
+
+    async fn check_inner(
+        &self,
+        mut state: ServiceState,
+        now: DateTime<Utc>,
+        r: &mut ScaleReport,
+    ) -> Result<(), SleepError> {
+        let at_boundary = state.transition_at.is_some_and(|t| t <= now);
+        let hold_ended = state.hold_until.is_some_and(|h| h <= now);
+        if hold_ended {
+            state.hold_until = None;
+        }
+        if at_boundary || hold_ended {
+            let target = wanted(&state, now).map_err(|e| StoreError::Corrupt {
+                key: state.name.to_string(),
+                message: e,
+            })?;
+            state.transition_at = state
+                .spec
+                .next_transition(now)
+                .ok()
+                .flatten()
+                .map(|(t, _)| t);
+            if target != state.phase {
+                return self
+                    .change(state, target, ScaleTrigger::Schedule, now, r)
+                    .await;
+            }
+        } else if let Some(idle) = state
+            .spec
+            .idle
+            .clone()
+            .filter(|_| state.awake_off_hours(now))
+        {
+            let since = now - idle.after.to_chrono();
+            let awake_long_enough = state.changed_at.is_none_or(|c| c <= since);
+            if awake_long_enough {
+                let sum = self
+                    .metrics
+                    .sum(&idle.metric, since, now)
+                    .await
+                    .map_err(|e| SleepError::Scale {
+                        service: state.name.to_string(),
+                        source: ScaleError::Transient { message: e.message },
+                    })?;
+                // No data points: nothing was counted (an ALB reports no RequestCount without requests).
+                if sum.unwrap_or(0.0) == 0.0 {
+                    let metric = format!("no activity for {}", idle.after);
+                    state.hold_until = None;
+                    return self
+                        .change(state, Phase::Asleep, ScaleTrigger::Idle { metric }, now, r)
+                        .await;
+                }
+            }
+        } else if state.spec.enforce {
+            let current = self.current(&state).await?;
+            let off = match state.phase {
+                Phase::Asleep => current.desired_count != 0,
+                Phase::Awake => current.desired_count == 0,
+            };
+            if off {
+                r.drift.push(format!(
+                    "{}: desired count {} while {}",
+                    state.name, current.desired_count, state.phase
+                ));
+                let phase = state.phase;
+                // Re-apply the phase: force the change even though the record already says so.
+                state.phase = match phase {
+                    Phase::Asleep => Phase::Awake,
+                    Phase::Awake => Phase::Asleep,
+                };
+                if phase == Phase::Asleep {
+                    state.saved = state.saved.or(Some(Saved {
+                        desired_count: current.desired_count,
+                        autoscaling: current.autoscaling,
+                    }));
+                }
+                return self
+                    .change(state, phase, ScaleTrigger::Enforce, now, r)
+                    .await;
+            }
+        }
+        self.reschedule(state, now).await
+    }
+
+    async fn current(&self, state: &ServiceState) -> Result<crate::ports::ServiceNow, SleepError> {
+        self.scaler
+            .current(&state.spec.cluster, &state.spec.service)
+            .await
+            .map_err(|source| SleepError::Scale {
+                service: state.name.to_string(),
+                source,
+            })
+    }
+
+    /// Writes the state with its next check; a lost race means someone else just handled it.
+    async fn reschedule(
+        &self,
+        mut state: ServiceState,
+        now: DateTime<Utc>,
+    ) -> Result<(), SleepError> {
+        state.check_at = check_after(&state, now);
+        let expected = state.version;
+        state.version += 1;
+        match self.store.put_service(&state, Some(expected)).await {
+            Ok(()) | Err(StoreError::Conflict { .. }) => Ok(()),
+            Err(e) => Err(e.into()),
+        }
+    }
+
+    /// Puts a service to sleep now, or wakes it (`hold`: awake until then at least).
+    pub async fn command(
+        &self,
+        name: &ServiceName,
+        target: Phase,
+        hold_until: Option<DateTime<Utc>>,
+        trigger: ScaleTrigger,
+        now: DateTime<Utc>,
+    ) -> Result<ScaleReport, SleepError> {
+        let mut state = self
+            .store
+            .get_service(name)
+            .await?
+            .ok_or_else(|| SleepError::Unknown(name.clone()))?;
+        let mut r = ScaleReport::default();
+        state.hold_until = match target {
+            Phase::Awake => hold_until,
+            Phase::Asleep => None,
+        };
+        if state.phase == target && (target == Phase::Awake || state.saved.is_some()) {
+            // Already there: only the hold moves (sleeping again never overwrites the saved scale).
+            self.reschedule(state, now).await?;
+            return Ok(r);
+        }
+        self.change(state, target, trigger, now, &mut r).await?;
+        if let Some(e) = r.errors.first() {
+            return Err(SleepError::Store(StoreError::Transient {
+                message: e.clone(),
+            }));
+        }
+        Ok(r)
+    }
+
+    /// Moves a service to `target`, saving first when it goes to sleep.
+    async fn change(
+        &self,
+        mut state: ServiceState,
+        target: Phase,
+        trigger: ScaleTrigger,
+        now: DateTime<Utc>,
+        r: &mut ScaleReport,
+    ) -> Result<(), SleepError> {
+        let current = self.current(&state).await?;
+        let (count, bounds, note) = match target {
+            Phase::Asleep => {
+                if state.saved.is_none() {
+                    let desired = if current.desired_count == 0 {
+                        state
+                            .last_awake_count
+                            .or(state.spec.awake_count)
+                            .unwrap_or(1)
+                    } else {
+                        current.desired_count
+                    };
+                    state.saved = Some(Saved {
+                        desired_count: desired,
+                        autoscaling: current.autoscaling,
+                    });
+                    // Saved before anything changes: a failure from here on loses nothing.
+                    let expected = state.version;
+                    state.version += 1;
+                    self.store.put_service(&state, Some(expected)).await?;
+                }
+                let bounds = state.saved.and_then(|s| s.autoscaling).map(|_| (0, 0));
+                (0, bounds, None)
+            }
+            Phase::Awake => {
+                let saved = state.saved;
+                let count = state
+                    .spec
+                    .awake_count
+                    .or(saved.map(|s| s.desired_count))
+                    .or(state.last_awake_count)
+                    .unwrap_or(1);
+                let note =
+                    (current.desired_count != 0 && state.phase == Phase::Asleep).then(|| {
+                        format!(
+                            "found at desired count {} while asleep: changed outside fsched",
+                            current.desired_count
+                        )
+                    });
+                if let Some(n) = &note {
+                    r.drift.push(format!("{}: {n}", state.name));
+                }
+                (count, saved.and_then(|s| s.autoscaling), note)
+            }
+        };
+        self.scaler
+            .set(&state.spec.cluster, &state.spec.service, count, bounds)
+            .await
+            .map_err(|source| SleepError::Scale {
+                service: state.name.to_string(),
+                source,
+            })?;
+
+        let from = current.desired_count;
+        state.phase = target;
+        state.changed_at = Some(now);
+        if target == Phase::Awake {
+            state.saved = None;
+            state.last_awake_count = Some(count);
+        }
+        self.reschedule(state.clone(), now).await?;
+        let action = ScaleAction {
+            service: state.name.clone(),
+            at: now,
+            to: target,
+            from_count: from,
+            to_count: count,
+            trigger: trigger.clone(),
+            task_cpu: current.task_cpu,
+            task_memory: current.task_memory,
+            note,
+            expires_at: Some((now + chrono::Duration::days(ACTION_HISTORY_DAYS)).timestamp()),
+        };
+        self.store.record_action(&action).await?;
+        let (detail_type, list) = match target {
+            Phase::Asleep => ("Service Slept", &mut r.slept),
+            Phase::Awake => ("Service Woke", &mut r.woke),
+        };
+        list.push(state.name.to_string());
+        let event = LifecycleEvent {
+            source: crate::domain::trigger::EVENT_SOURCE,
+            detail_type: detail_type.to_owned(),
+            detail: json!({
+                "service": state.name.as_str(),
+                "cluster": state.spec.cluster,
+                "ecs_service": state.spec.service,
+                "from_count": from,
+                "to_count": count,
+                "trigger": trigger,
+                "why": trigger_name(&trigger),
+                "note": action.note,
+            }),
+            time: now,
+        };
+        if let Err(e) = self.publisher.publish(&[event]).await {
+            r.errors.push(format!("service `{}`: {e}", state.name));
+        }
+        Ok(())
+    }
+}
