@@ -7,6 +7,9 @@ use fsched_core::aws::dynamo::DynamoStore;
 use fsched_core::domain::duration::Span;
 use fsched_core::domain::job::{Job, JobName, JobSpec, Launch, Overlap};
 use fsched_core::domain::run::{Run, RunId, RunStatus, Trigger};
+use fsched_core::domain::service::{
+    Awake, Phase, Saved, ScaleAction, ScaleTrigger, ServiceName, ServiceSpec, ServiceState,
+};
 use fsched_core::ports::{Claim, Due, Store, StoreError};
 use fsched_tests::{fresh_table, job_spec, local_sdk_config};
 
@@ -123,18 +126,34 @@ async fn timers_index_finds_only_what_is_due() {
     );
     open.check_at = Some(at(1, 2));
     store.claim_run(&open).await.unwrap();
+    let mut svc = ServiceState::declared(
+        ServiceName::new("staging").unwrap(),
+        service_spec(),
+        at(1, 3),
+    );
+    store.put_service(&svc, None).await.unwrap();
+    svc.check_at = None;
+    let mut idle = svc.clone();
+    idle.name = ServiceName::new("idle").unwrap();
+    store.put_service(&idle, None).await.unwrap();
 
     let due = store.due(at(1, 5)).await.unwrap();
     let names: Vec<String> = due
         .iter()
         .map(|d| match d {
             Due::Job(j) => format!("job {}", j.name),
+            Due::Service(s) => format!("service {}", s.name),
             Due::Run(r) => format!("run {}", r.id),
         })
         .collect();
     assert_eq!(
         names,
-        ["job early", "run early/20261129T000000Z", "job exact"]
+        [
+            "job early",
+            "run early/20261129T000000Z",
+            "service staging",
+            "job exact"
+        ]
     );
     assert!(store.due(at(0, 59)).await.unwrap().is_empty());
 }
@@ -280,4 +299,66 @@ async fn runs_are_listed_newest_first_by_job_and_by_time_range() {
         store.runs_between(day0, at(3, 1), 2).await.unwrap().len(),
         2
     );
+}
+
+fn service_spec() -> ServiceSpec {
+    ServiceSpec {
+        cluster: "staging".into(),
+        service: "api".into(),
+        timezone: "Europe/Berlin".into(),
+        awake: Awake::Periods(vec!["weekdays 07:30-20:00".parse().unwrap()]),
+        awake_count: None,
+        enforce: false,
+        idle: None,
+    }
+}
+
+#[tokio::test]
+async fn services_are_versioned_and_their_actions_listed_by_time() {
+    let store = store().await;
+    let name = ServiceName::new("staging").unwrap();
+    let mut state = ServiceState::declared(name.clone(), service_spec(), at(1, 0));
+    store.put_service(&state, None).await.unwrap();
+    assert!(matches!(
+        store.put_service(&state, None).await,
+        Err(StoreError::Conflict { .. })
+    ));
+    state.version = 2;
+    state.phase = Phase::Asleep;
+    state.saved = Some(Saved {
+        desired_count: 3,
+        autoscaling: Some((2, 6)),
+    });
+    store.put_service(&state, Some(1)).await.unwrap();
+    assert!(matches!(
+        store.put_service(&state, Some(1)).await,
+        Err(StoreError::Conflict { .. })
+    ));
+    assert_eq!(store.get_service(&name).await.unwrap().unwrap(), state);
+    assert_eq!(store.list_services().await.unwrap().len(), 1);
+
+    let action = |m: u32, to: Phase| ScaleAction {
+        service: name.clone(),
+        at: at(1, m),
+        to,
+        from_count: 3,
+        to_count: 0,
+        trigger: ScaleTrigger::Schedule,
+        task_cpu: Some(256),
+        task_memory: Some(512),
+        note: None,
+        expires_at: None,
+    };
+    for (m, to) in [(10, Phase::Asleep), (20, Phase::Awake), (30, Phase::Asleep)] {
+        store.record_action(&action(m, to)).await.unwrap();
+        // Recording the same action again is one record.
+        store.record_action(&action(m, to)).await.unwrap();
+    }
+    let found = store.actions_between(at(1, 15), at(1, 31)).await.unwrap();
+    assert_eq!(
+        found.iter().map(|a| a.at).collect::<Vec<_>>(),
+        [at(1, 20), at(1, 30)]
+    );
+    store.delete_service(&name, 2).await.unwrap();
+    assert!(store.get_service(&name).await.unwrap().is_none());
 }
