@@ -180,3 +180,50 @@ pub async fn task_definition_with_sidecar(
         .context("no task definition returned")?;
     Ok(format!("{family}:{revision}"))
 }
+
+/// Creates an ECS service of `desired` tasks in the sandbox's cluster, with an Application Auto Scaling target of
+/// `autoscaling` (min, max) when given. Returns the service's name.
+pub async fn service(
+    config: &aws_config::SdkConfig,
+    place: &Sandbox,
+    name: &str,
+    desired: i32,
+    autoscaling: Option<(i32, i32)>,
+) -> anyhow::Result<String> {
+    use aws_sdk_ecs::types::{AwsVpcConfiguration, LaunchType, NetworkConfiguration};
+    let family = task_definition(config, &format!("{name}-td")).await?;
+    aws_sdk_ecs::Client::new(config)
+        .create_service()
+        .cluster(&place.cluster)
+        .service_name(name)
+        .task_definition(family)
+        .desired_count(desired)
+        .launch_type(LaunchType::Fargate)
+        .network_configuration(
+            NetworkConfiguration::builder()
+                .awsvpc_configuration(
+                    AwsVpcConfiguration::builder()
+                        .set_subnets(Some(place.subnets.clone()))
+                        .security_groups(&place.security_group)
+                        .build()?,
+                )
+                .build(),
+        )
+        .send()
+        .await
+        .with_context(|| format!("creating service {name}"))?;
+    if let Some((min, max)) = autoscaling {
+        use aws_sdk_applicationautoscaling::types::{ScalableDimension, ServiceNamespace};
+        aws_sdk_applicationautoscaling::Client::new(config)
+            .register_scalable_target()
+            .service_namespace(ServiceNamespace::Ecs)
+            .scalable_dimension(ScalableDimension::EcsServiceDesiredCount)
+            .resource_id(format!("service/{}/{name}", place.cluster))
+            .min_capacity(min)
+            .max_capacity(max)
+            .send()
+            .await
+            .with_context(|| format!("registering the scalable target of {name}"))?;
+    }
+    Ok(name.to_owned())
+}

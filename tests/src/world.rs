@@ -8,13 +8,16 @@ use chrono::{DateTime, Utc};
 use fsched_core::aws::dynamo::DynamoStore;
 use fsched_core::aws::ecs::EcsLauncher;
 use fsched_core::aws::events::EventBridgePublisher;
+use fsched_core::aws::services::{CloudWatchMetrics, EcsServices};
 use fsched_core::domain::duration::Span;
 use fsched_core::domain::job::{Job, JobName, JobSpec, Network, Retries};
 use fsched_core::domain::plan::next_fire;
 use fsched_core::domain::run::{Run, RunId};
 use fsched_core::ports::{EventPublisher, LifecycleEvent, PublishError, Store, TaskLauncher};
+use fsched_core::ports::{Metrics, ServiceScaler};
 use fsched_core::service::dispatch::{Dispatcher, Settings};
 use fsched_core::service::record::Recorder;
+use fsched_core::service::scale::Sleeper;
 use fsched_core::service::trigger::Triggers;
 
 use crate::counting::Counter;
@@ -96,8 +99,33 @@ impl World {
         Dispatcher::new(self.store.clone(), launcher, self.events.clone(), settings)
     }
 
-    pub fn triggers(&self) -> Triggers<DynamoStore, EcsLauncher, Recording> {
-        Triggers::new(self.dispatcher(), self.store.clone())
+    pub fn triggers(
+        &self,
+    ) -> Triggers<DynamoStore, EcsLauncher, Recording, EcsServices, CloudWatchMetrics> {
+        Triggers::new(self.dispatcher(), self.sleeper(), self.store.clone())
+    }
+
+    /// The sleeper over the emulator's ECS services, Application Auto Scaling and CloudWatch.
+    pub fn sleeper(&self) -> Sleeper<DynamoStore, EcsServices, CloudWatchMetrics, Recording> {
+        self.sleeper_with(
+            self.services(),
+            CloudWatchMetrics::new(aws_sdk_cloudwatch::Client::new(&self.config)),
+        )
+    }
+
+    pub fn sleeper_with<C: ServiceScaler, M: Metrics>(
+        &self,
+        scaler: C,
+        metrics: M,
+    ) -> Sleeper<DynamoStore, C, M, Recording> {
+        Sleeper::new(self.store.clone(), scaler, metrics, self.events.clone())
+    }
+
+    pub fn services(&self) -> EcsServices {
+        EcsServices::new(
+            aws_sdk_ecs::Client::new(&self.config),
+            aws_sdk_applicationautoscaling::Client::new(&self.config),
+        )
     }
 
     /// A trigger queue, as the stack's: returns its URL and ARN.

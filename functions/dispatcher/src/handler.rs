@@ -5,8 +5,9 @@ use std::time::{Duration, SystemTime};
 
 use aws_lambda_events::eventbridge::EventBridgeEvent;
 use chrono::{DateTime, Utc};
-use fsched_core::ports::{EventPublisher, Store, TaskLauncher};
+use fsched_core::ports::{EventPublisher, Metrics, ServiceScaler, Store, TaskLauncher};
 use fsched_core::service::dispatch::{Dispatcher, TickError, TickReport};
+use fsched_core::service::scale::{ScaleReport, Sleeper};
 use lambda_runtime::{Diagnostic, LambdaEvent};
 use serde_json::Value;
 use tokio::time::Instant;
@@ -65,6 +66,17 @@ pub async fn tick<S: Store, L: TaskLauncher, P: EventPublisher>(
 ) -> Result<TickReport, HandlerError> {
     let now = tick_time(payload)?;
     let report = dispatcher.tick(now, deadline).await?;
+    log(now, &report);
+    if !report.errors.is_empty() {
+        return Err(HandlerError::Incomplete {
+            now,
+            errors: report.errors.join("; "),
+        });
+    }
+    Ok(report)
+}
+
+fn log(now: DateTime<Utc>, report: &TickReport) {
     tracing::info!(
         %now,
         due = report.due,
@@ -77,22 +89,54 @@ pub async fn tick<S: Store, L: TaskLauncher, P: EventPublisher>(
         not_started = report.not_started,
         "tick"
     );
-    if !report.errors.is_empty() {
-        for error in &report.errors {
-            tracing::error!(%now, error, "tick incomplete");
-        }
-        return Err(HandlerError::Incomplete {
-            now,
-            errors: report.errors.join("; "),
-        });
+    for error in &report.errors {
+        tracing::error!(%now, error, "tick incomplete");
     }
-    Ok(report)
 }
 
-pub async fn handle<S: Store, L: TaskLauncher, P: EventPublisher>(
+/// One tick for jobs and runs, then the services whose time has come, all within the invocation's time.
+pub async fn tick_all<
+    S: Store,
+    L: TaskLauncher,
+    P: EventPublisher,
+    C: ServiceScaler,
+    M: Metrics,
+>(
     dispatcher: &Dispatcher<S, L, P>,
+    sleeper: &Sleeper<S, C, M, P>,
+    payload: Value,
+    deadline: Instant,
+) -> Result<(TickReport, ScaleReport), HandlerError> {
+    let now = tick_time(payload)?;
+    let mut report = dispatcher.tick(now, deadline).await?;
+    log(now, &report);
+    let mut scaled = ScaleReport::default();
+    for state in std::mem::take(&mut report.services) {
+        scaled.merge(sleeper.check(state, now).await);
+    }
+    if !scaled.slept.is_empty() || !scaled.woke.is_empty() || !scaled.drift.is_empty() {
+        tracing::info!(%now, slept = ?scaled.slept, woke = ?scaled.woke, drift = ?scaled.drift, "services");
+    }
+    let errors: Vec<String> = report
+        .errors
+        .iter()
+        .chain(&scaled.errors)
+        .cloned()
+        .collect();
+    if !errors.is_empty() {
+        return Err(HandlerError::Incomplete {
+            now,
+            errors: errors.join("; "),
+        });
+    }
+    Ok((report, scaled))
+}
+
+pub async fn handle<S: Store, L: TaskLauncher, P: EventPublisher, C: ServiceScaler, M: Metrics>(
+    dispatcher: &Dispatcher<S, L, P>,
+    sleeper: &Sleeper<S, C, M, P>,
     event: LambdaEvent<Value>,
-) -> Result<TickReport, HandlerError> {
+) -> Result<serde_json::Value, HandlerError> {
     let remaining = event
         .context
         .deadline()
@@ -100,7 +144,21 @@ pub async fn handle<S: Store, L: TaskLauncher, P: EventPublisher>(
         .ok()
         .filter(|_| event.context.deadline > 0)
         .unwrap_or(DEFAULT_BUDGET);
-    tick(dispatcher, event.payload, Instant::now() + remaining).await
+    let (report, services) = tick_all(
+        dispatcher,
+        sleeper,
+        event.payload,
+        Instant::now() + remaining,
+    )
+    .await?;
+    let mut out = serde_json::to_value(&report).unwrap_or_default();
+    if let Some(map) = out.as_object_mut() {
+        map.insert(
+            "services".to_owned(),
+            serde_json::to_value(&services).unwrap_or_default(),
+        );
+    }
+    Ok(out)
 }
 
 #[cfg(test)]

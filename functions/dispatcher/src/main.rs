@@ -7,7 +7,9 @@ use aws_config::BehaviorVersion;
 use fsched_core::aws::dynamo::DynamoStore;
 use fsched_core::aws::ecs::EcsLauncher;
 use fsched_core::aws::events::EventBridgePublisher;
+use fsched_core::aws::services::{CloudWatchMetrics, EcsServices};
 use fsched_core::service::dispatch::{Dispatcher, Settings};
+use fsched_core::service::scale::Sleeper;
 use lambda_runtime::{service_fn, Error, LambdaEvent};
 use serde_json::Value;
 
@@ -42,14 +44,25 @@ async fn main() -> Result<(), Error> {
     let ecs = aws_sdk_ecs::config::Builder::from(&config)
         .retry_config(RetryConfig::standard().with_max_attempts(1))
         .build();
+    let store = DynamoStore::new(aws_sdk_dynamodb::Client::new(&config), table);
+    let publisher = EventBridgePublisher::new(aws_sdk_eventbridge::Client::new(&config), bus);
     let dispatcher = Dispatcher::new(
-        DynamoStore::new(aws_sdk_dynamodb::Client::new(&config), table),
+        store.clone(),
         EcsLauncher::new(aws_sdk_ecs::Client::from_conf(ecs)),
-        EventBridgePublisher::new(aws_sdk_eventbridge::Client::new(&config), bus),
+        publisher.clone(),
         settings,
     );
+    let sleeper = Sleeper::new(
+        store,
+        EcsServices::new(
+            aws_sdk_ecs::Client::new(&config),
+            aws_sdk_applicationautoscaling::Client::new(&config),
+        ),
+        CloudWatchMetrics::new(aws_sdk_cloudwatch::Client::new(&config)),
+        publisher,
+    );
     lambda_runtime::run(service_fn(|event: LambdaEvent<Value>| {
-        handler::handle(&dispatcher, event)
+        handler::handle(&dispatcher, &sleeper, event)
     }))
     .await
 }

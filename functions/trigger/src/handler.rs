@@ -9,7 +9,7 @@ use std::time::{Duration, SystemTime};
 
 use aws_lambda_events::sqs::{BatchItemFailure, SqsBatchResponse, SqsEvent};
 use fsched_core::domain::trigger::inbound;
-use fsched_core::ports::{EventPublisher, Store, TaskLauncher};
+use fsched_core::ports::{EventPublisher, Metrics, ServiceScaler, Store, TaskLauncher};
 use fsched_core::service::trigger::{Handled, Triggers};
 use lambda_runtime::{Diagnostic, LambdaEvent};
 use serde_json::Value;
@@ -43,8 +43,14 @@ pub enum Outcome {
 }
 
 /// Handles one message body.
-pub async fn message<S: Store + Clone, L: TaskLauncher, P: EventPublisher>(
-    triggers: &Triggers<S, L, P>,
+pub async fn message<
+    S: Store + Clone,
+    L: TaskLauncher,
+    P: EventPublisher,
+    C: ServiceScaler,
+    M: Metrics,
+>(
+    triggers: &Triggers<S, L, P, C, M>,
     body: &str,
     until: Instant,
 ) -> Outcome {
@@ -77,8 +83,14 @@ pub async fn message<S: Store + Clone, L: TaskLauncher, P: EventPublisher>(
 }
 
 /// Handles a batch; the failures are reported by message id.
-pub async fn batch<S: Store + Clone, L: TaskLauncher, P: EventPublisher>(
-    triggers: &Triggers<S, L, P>,
+pub async fn batch<
+    S: Store + Clone,
+    L: TaskLauncher,
+    P: EventPublisher,
+    C: ServiceScaler,
+    M: Metrics,
+>(
+    triggers: &Triggers<S, L, P, C, M>,
     event: SqsEvent,
     until: Instant,
 ) -> SqsBatchResponse {
@@ -105,8 +117,14 @@ pub async fn batch<S: Store + Clone, L: TaskLauncher, P: EventPublisher>(
     response
 }
 
-pub async fn handle<S: Store + Clone, L: TaskLauncher, P: EventPublisher>(
-    triggers: &Triggers<S, L, P>,
+pub async fn handle<
+    S: Store + Clone,
+    L: TaskLauncher,
+    P: EventPublisher,
+    C: ServiceScaler,
+    M: Metrics,
+>(
+    triggers: &Triggers<S, L, P, C, M>,
     event: LambdaEvent<Value>,
 ) -> Result<SqsBatchResponse, Malformed> {
     let remaining = event

@@ -5,7 +5,9 @@ use aws_config::BehaviorVersion;
 use fsched_core::aws::dynamo::DynamoStore;
 use fsched_core::aws::ecs::EcsLauncher;
 use fsched_core::aws::events::EventBridgePublisher;
+use fsched_core::aws::services::{CloudWatchMetrics, EcsServices};
 use fsched_core::service::dispatch::{Dispatcher, Settings};
+use fsched_core::service::scale::Sleeper;
 use fsched_core::service::trigger::Triggers;
 use fsched_trigger::handler;
 use lambda_runtime::{service_fn, Error, LambdaEvent};
@@ -34,12 +36,22 @@ async fn main() -> Result<(), Error> {
         .retry_config(RetryConfig::standard().with_max_attempts(1))
         .build();
     let store = DynamoStore::new(aws_sdk_dynamodb::Client::new(&config), table);
+    let publisher = EventBridgePublisher::new(aws_sdk_eventbridge::Client::new(&config), bus);
     let triggers = Triggers::new(
         Dispatcher::new(
             store.clone(),
             EcsLauncher::new(aws_sdk_ecs::Client::from_conf(ecs)),
-            EventBridgePublisher::new(aws_sdk_eventbridge::Client::new(&config), bus),
+            publisher.clone(),
             Settings::default(),
+        ),
+        Sleeper::new(
+            store.clone(),
+            EcsServices::new(
+                aws_sdk_ecs::Client::new(&config),
+                aws_sdk_applicationautoscaling::Client::new(&config),
+            ),
+            CloudWatchMetrics::new(aws_sdk_cloudwatch::Client::new(&config)),
+            publisher,
         ),
         store,
     );

@@ -224,3 +224,105 @@ impl Metrics for CloudWatchMetrics {
         Ok((!values.is_empty()).then(|| values.iter().sum()))
     }
 }
+
+/// The emulator speaks CloudWatch's older protocols only, and this SDK speaks its newer one (Smithy RPC v2 CBOR):
+/// the adapter is checked with aws-smithy-mocks on the typed GetMetricData operation.
+#[cfg(test)]
+mod tests {
+    use std::sync::{Arc, Mutex};
+
+    use aws_sdk_cloudwatch::operation::get_metric_data::{GetMetricDataInput, GetMetricDataOutput};
+    use aws_sdk_cloudwatch::types::MetricDataResult;
+    use aws_smithy_mocks::{mock, mock_client, RuleMode};
+    use chrono::TimeZone;
+
+    use super::*;
+
+    async fn sum_with(values: Vec<f64>, metric: IdleMetric) -> (Option<f64>, GetMetricDataInput) {
+        let seen = Arc::new(Mutex::new(None));
+        let keep = seen.clone();
+        let rule = mock!(aws_sdk_cloudwatch::Client::get_metric_data)
+            .match_requests(move |r| {
+                *keep.lock().unwrap() = Some(r.clone());
+                true
+            })
+            .then_output(move || {
+                GetMetricDataOutput::builder()
+                    .metric_data_results(
+                        MetricDataResult::builder()
+                            .id("m")
+                            .set_values(Some(values.clone()))
+                            .build(),
+                    )
+                    .build()
+            });
+        let metrics = CloudWatchMetrics::new(mock_client!(
+            aws_sdk_cloudwatch,
+            RuleMode::MatchAny,
+            [&rule]
+        ));
+        let from = Utc.with_ymd_and_hms(2026, 11, 28, 10, 0, 0).unwrap();
+        let sum = metrics
+            .sum(&metric, from, from + chrono::Duration::hours(2))
+            .await
+            .unwrap();
+        let input = seen.lock().unwrap().clone().unwrap();
+        (sum, input)
+    }
+
+    #[tokio::test]
+    async fn an_albs_requests_are_summed_per_target_group() {
+        let metric = IdleMetric::TargetGroup {
+            load_balancer: "app/staging/1".into(),
+            target_group: "targetgroup/api/2".into(),
+        };
+        let (sum, input) = sum_with(vec![0.0, 3.0, 4.0], metric).await;
+        assert_eq!(sum, Some(7.0));
+        let q = &input.metric_data_queries()[0];
+        let stat = q.metric_stat().unwrap();
+        let m = stat.metric().unwrap();
+        assert_eq!(
+            (m.namespace(), m.metric_name(), stat.stat(), stat.period()),
+            (
+                Some("AWS/ApplicationELB"),
+                Some("RequestCount"),
+                Some("Sum"),
+                Some(300)
+            )
+        );
+        let dims: Vec<_> = m
+            .dimensions()
+            .iter()
+            .map(|d| (d.name().unwrap(), d.value().unwrap()))
+            .collect();
+        assert_eq!(
+            dims,
+            [
+                ("LoadBalancer", "app/staging/1"),
+                ("TargetGroup", "targetgroup/api/2")
+            ]
+        );
+        assert_eq!(input.start_time().unwrap().secs(), 1_795_860_000);
+    }
+
+    #[tokio::test]
+    async fn no_data_points_is_none_and_a_queue_reads_its_visible_messages() {
+        let (sum, input) = sum_with(
+            vec![],
+            IdleMetric::Queue {
+                queue: "jobs".into(),
+            },
+        )
+        .await;
+        assert_eq!(sum, None);
+        let stat = input.metric_data_queries()[0]
+            .metric_stat()
+            .unwrap()
+            .clone();
+        assert_eq!(
+            stat.metric().unwrap().metric_name(),
+            Some("ApproximateNumberOfMessagesVisible")
+        );
+        assert_eq!(stat.stat(), Some("Maximum"));
+    }
+}

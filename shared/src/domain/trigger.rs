@@ -320,6 +320,8 @@ pub const COMMAND_SOURCE: &str = "fsched.commands";
 pub const RUN_JOB: &str = "Run Job";
 pub const PAUSE_JOB: &str = "Pause Job";
 pub const RESUME_JOB: &str = "Resume Job";
+pub const WAKE_SERVICE: &str = "Wake Service";
+pub const SLEEP_SERVICE: &str = "Sleep Service";
 /// The longest `requested_by` and `request_id` kept.
 const LABEL_MAX: usize = 128;
 
@@ -341,6 +343,16 @@ pub enum Command {
     ResumeJob {
         job: JobName,
         replay: bool,
+        requested_by: String,
+    },
+    /// Wake the service now; with `hold`, keep it awake that long at least.
+    WakeService {
+        service: JobName,
+        hold: Option<super::duration::Span>,
+        requested_by: String,
+    },
+    SleepService {
+        service: JobName,
         requested_by: String,
     },
 }
@@ -488,9 +500,34 @@ pub fn inbound(body: &Value) -> Result<Inbound, String> {
             },
             requested_by,
         },
+        WAKE_SERVICE | SLEEP_SERVICE => {
+            let service = JobName::new(text_field(detail, "service", &what)?)
+                .map_err(|e| format!("{what}: {}", e.to_string().replace("job name", "service name")))?;
+            if kind == SLEEP_SERVICE {
+                Command::SleepService {
+                    service,
+                    requested_by,
+                }
+            } else {
+                let hold = match detail.get("for") {
+                    None | Some(Value::Null) => None,
+                    Some(Value::String(s)) => Some(
+                        s.parse::<super::duration::Span>()
+                            .map_err(|e| format!("{what}: `for`: {e}"))?,
+                    ),
+                    Some(other) => return Err(format!("{what}: `for` must be a duration such as \"2h\", found {other}")),
+                };
+                Command::WakeService {
+                    service,
+                    hold,
+                    requested_by,
+                }
+            }
+        }
         other => {
             return Err(format!(
-                "unknown command `{other}`: expected `{RUN_JOB}`, `{PAUSE_JOB}` or `{RESUME_JOB}`"
+                "unknown command `{other}`: expected `{RUN_JOB}`, `{PAUSE_JOB}`, `{RESUME_JOB}`, `{WAKE_SERVICE}` or \
+                 `{SLEEP_SERVICE}`"
             ))
         }
     };

@@ -114,12 +114,8 @@ impl<S: Store, C: ServiceScaler, M: Metrics, P: EventPublisher> Sleeper<S, C, M,
                 key: state.name.to_string(),
                 message: e,
             })?;
-            state.transition_at = state
-                .spec
-                .next_transition(now)
-                .ok()
-                .flatten()
-                .map(|(t, _)| t);
+            // The boundary moves on only with the write after the change succeeded (`reschedule`): if the change
+            // fails half-way, the service stays due and the next tick retries it.
             if target != state.phase {
                 return self
                     .change(state, target, ScaleTrigger::Schedule, now, r)
@@ -198,6 +194,14 @@ impl<S: Store, C: ServiceScaler, M: Metrics, P: EventPublisher> Sleeper<S, C, M,
         mut state: ServiceState,
         now: DateTime<Utc>,
     ) -> Result<(), SleepError> {
+        if state.transition_at.is_none_or(|t| t <= now) {
+            state.transition_at = state
+                .spec
+                .next_transition(now)
+                .ok()
+                .flatten()
+                .map(|(t, _)| t);
+        }
         state.check_at = check_after(&state, now);
         let expected = state.version;
         state.version += 1;

@@ -10,10 +10,12 @@ use tokio::time::Instant;
 
 use super::dispatch::{Dispatcher, Start, TickReport};
 use super::jobs::{pause, resume, JobError};
+use super::scale::{ScaleReport, SleepError, Sleeper};
 use crate::domain::job::{Job, JobName};
 use crate::domain::run::{Run, Trigger};
+use crate::domain::service::{Phase, ScaleTrigger};
 use crate::domain::trigger::{is_dynamic, resolve, triggered_run_id, Command, Inbound, Rejection};
-use crate::ports::{EventPublisher, Store, StoreError, TaskLauncher};
+use crate::ports::{EventPublisher, Metrics, ServiceScaler, Store, StoreError, TaskLauncher};
 
 /// What handling one delivery did.
 #[derive(Debug, Clone, PartialEq, Serialize)]
@@ -29,6 +31,11 @@ pub enum Handled {
     },
     Resumed {
         job: String,
+    },
+    /// A service woken or put to sleep on demand (empty lists: it already was).
+    Scaled {
+        service: String,
+        report: ScaleReport,
     },
     /// An on_event delivery for a job that no longer listens (its rule is being removed by `apply`).
     Ignored {
@@ -49,6 +56,8 @@ pub enum TriggerError {
     /// The run was claimed but something was left for later (its launch is retried by the dispatcher's check).
     #[error("run {run}: {errors}")]
     Incomplete { run: String, errors: String },
+    #[error(transparent)]
+    Service(#[from] SleepError),
 }
 
 impl TriggerError {
@@ -58,18 +67,26 @@ impl TriggerError {
             TriggerError::UnknownJob(_) | TriggerError::Job(_) => false,
             TriggerError::Store(e) => e.is_retryable() || matches!(e, StoreError::Conflict { .. }),
             TriggerError::Incomplete { .. } => true,
+            TriggerError::Service(e) => e.is_retryable(),
         }
     }
 }
 
-pub struct Triggers<S, L, P> {
+pub struct Triggers<S, L, P, C, M> {
     dispatcher: Dispatcher<S, L, P>,
+    sleeper: Sleeper<S, C, M, P>,
     store: S,
 }
 
-impl<S: Store + Clone, L: TaskLauncher, P: EventPublisher> Triggers<S, L, P> {
-    pub fn new(dispatcher: Dispatcher<S, L, P>, store: S) -> Self {
-        Triggers { dispatcher, store }
+impl<S: Store + Clone, L: TaskLauncher, P: EventPublisher, C: ServiceScaler, M: Metrics>
+    Triggers<S, L, P, C, M>
+{
+    pub fn new(dispatcher: Dispatcher<S, L, P>, sleeper: Sleeper<S, C, M, P>, store: S) -> Self {
+        Triggers {
+            dispatcher,
+            sleeper,
+            store,
+        }
     }
 
     async fn job(&self, name: &JobName) -> Result<Job, TriggerError> {
@@ -146,6 +163,36 @@ impl<S: Store + Clone, L: TaskLauncher, P: EventPublisher> Triggers<S, L, P> {
                         .map_err(job_error)?;
                     Ok(Handled::Resumed {
                         job: resumed.name.to_string(),
+                    })
+                }
+                Command::WakeService {
+                    service,
+                    hold,
+                    requested_by,
+                } => {
+                    let hold_until = hold.map(|h| time + h.to_chrono());
+                    let by = ScaleTrigger::Cli { by: requested_by };
+                    let report = self
+                        .sleeper
+                        .command(&service, Phase::Awake, hold_until, by, time)
+                        .await?;
+                    Ok(Handled::Scaled {
+                        service: service.to_string(),
+                        report,
+                    })
+                }
+                Command::SleepService {
+                    service,
+                    requested_by,
+                } => {
+                    let by = ScaleTrigger::Cli { by: requested_by };
+                    let report = self
+                        .sleeper
+                        .command(&service, Phase::Asleep, None, by, time)
+                        .await?;
+                    Ok(Handled::Scaled {
+                        service: service.to_string(),
+                        report,
                     })
                 }
             },
