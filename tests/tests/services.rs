@@ -243,8 +243,10 @@ async fn changes_made_by_hand_while_asleep_are_reported_and_undone_with_enforce(
 /// aws-smithy-mocks in shared/src/aws/services.rs).
 #[derive(Clone, Default)]
 struct SimulatedCloudWatch {
-    points: std::sync::Arc<std::sync::Mutex<Vec<(DateTime<Utc>, f64)>>>,
+    points: std::sync::Arc<std::sync::Mutex<Vec<DataPoint>>>,
 }
+
+type DataPoint = (DateTime<Utc>, f64);
 
 impl Metrics for SimulatedCloudWatch {
     async fn sum(
