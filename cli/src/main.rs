@@ -47,6 +47,14 @@ enum Command {
     Show(commands::runs::ShowArgs),
     /// What runs cost, per job and in total.
     Cost(commands::runs::CostArgs),
+    /// List the declared services: when each is awake, its state, saved scale and next transition.
+    Services(commands::services::ListArgs),
+    /// Wake a service now ("Wake Service" command); --for keeps it awake at least that long.
+    Wake(commands::services::WakeArgs),
+    /// Put a service to sleep now ("Sleep Service" command), until its next period boundary.
+    Sleep(commands::services::SleepArgs),
+    /// The estimated cost avoided while services slept.
+    Savings(commands::services::SavingsArgs),
 }
 
 /// A command's failure, with the exit code it maps to.
@@ -81,6 +89,10 @@ async fn main() -> ExitCode {
         Command::Run(args) => commands::run::run(args, now, &mut out).await,
         Command::Show(args) => commands::runs::show_cmd(args, &mut out).await,
         Command::Cost(args) => commands::runs::cost_cmd(args, now, &mut out).await,
+        Command::Services(args) => commands::services::list(args, &mut out).await,
+        Command::Wake(args) => commands::services::wake(args, now, &mut out).await,
+        Command::Sleep(args) => commands::services::sleep(args, now, &mut out).await,
+        Command::Savings(args) => commands::services::savings_cmd(args, now, &mut out).await,
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

@@ -10,10 +10,12 @@ use fsched_core::aws::rules::EventBridgeRules;
 use fsched_core::domain::job::{JobName, JobSpec};
 use fsched_core::domain::jobs_file::JobsFile;
 use fsched_core::domain::plan::{plan, Change, Plan};
+use fsched_core::domain::service::{plan_services, ServiceChange};
 use fsched_core::domain::trigger::{desired_rules, RuleChange};
 use fsched_core::ports::Store;
 use fsched_core::service::jobs::{apply, Outcome};
 use fsched_core::service::rules::{apply_rules, rule_plan, RuleScope};
+use fsched_core::service::scale::{apply_services, ServiceOutcome};
 use serde_json::json;
 
 use crate::aws::AwsArgs;
@@ -149,6 +151,7 @@ fn print_plan(p: &Plan, format: Format, out: &mut impl Write) -> anyhow::Result<
 /// not known, and no job needs a rule).
 struct Planned {
     jobs: Plan,
+    services: Vec<ServiceChange>,
     store: DynamoStore,
     rules: Option<(RuleScope, Vec<RuleChange>)>,
     rules_port: EventBridgeRules,
@@ -160,6 +163,11 @@ async fn make_plan(args: &PlanArgs) -> Result<Planned, Failure> {
     let store = args.aws.store_with(&config).await?;
     let stored = store.list_jobs().await.context("reading the stored jobs")?;
     let jobs = plan(&file.jobs, &stored, args.prune);
+    let stored_services = store
+        .list_services()
+        .await
+        .context("reading the stored services")?;
+    let services = plan_services(&file.services, &stored_services, args.prune);
     // The rules wanted once applied: the file's jobs, and stored jobs that stay.
     let kept: Vec<(&JobName, &JobSpec)> = jobs
         .changes
@@ -190,6 +198,7 @@ async fn make_plan(args: &PlanArgs) -> Result<Planned, Failure> {
     };
     Ok(Planned {
         jobs,
+        services,
         store,
         rules,
         rules_port,
@@ -206,9 +215,19 @@ fn print_rules(changes: &[RuleChange], out: &mut impl Write) -> anyhow::Result<(
     Ok(())
 }
 
+fn print_services(changes: &[ServiceChange], out: &mut impl Write) -> anyhow::Result<()> {
+    for c in changes {
+        writeln!(out, "{c}")?;
+    }
+    Ok(())
+}
+
 pub async fn plan_cmd(args: PlanArgs, out: &mut impl Write) -> Result<(), Failure> {
     let planned = make_plan(&args).await?;
     print_plan(&planned.jobs, args.file.output, out)?;
+    if args.file.output == Format::Table {
+        print_services(&planned.services, out)?;
+    }
     if let (Some((_, changes)), Format::Table) = (&planned.rules, args.file.output) {
         print_rules(changes, out)?;
     }
@@ -224,8 +243,28 @@ pub async fn apply_cmd(
     let p = &planned.jobs;
     if args.file.output == Format::Table {
         print_plan(p, Format::Table, out)?;
+        print_services(&planned.services, out)?;
         if let Some((_, changes)) = &planned.rules {
             print_rules(changes, out)?;
+        }
+    }
+    let service_results = apply_services(&planned.store, &planned.services, now).await;
+    let services_failed = service_results
+        .iter()
+        .filter(|(_, o)| matches!(o, ServiceOutcome::Failed(_)))
+        .count();
+    if args.file.output == Format::Table {
+        for (name, o) in &service_results {
+            let line = match o {
+                ServiceOutcome::Created => format!("created  service {name}"),
+                ServiceOutcome::Updated => format!("updated  service {name}"),
+                ServiceOutcome::Removed => format!("removed  service {name}"),
+                ServiceOutcome::KeptAsleep => format!(
+                    "KEPT     service {name}: it is asleep; `fsched wake {name}` first, or it stays at 0"
+                ),
+                ServiceOutcome::Failed(m) => format!("FAILED   service {name}: {m}"),
+            };
+            writeln!(out, "{line}").context("writing to stdout")?;
         }
     }
     let results = apply(&planned.store, p, now).await;
@@ -279,6 +318,11 @@ pub async fn apply_cmd(
             }
         }
         Format::Table => {}
+    }
+    if services_failed > 0 {
+        return Err(Failure::Other(anyhow::anyhow!(
+            "{services_failed} service change(s) were not applied; apply again to retry them"
+        )));
     }
     if rules_failed > 0 {
         return Err(Failure::Other(anyhow::anyhow!(

@@ -5,3 +5,4 @@ pub mod jobs_file;
 pub mod next;
 pub mod run;
 pub mod runs;
+pub mod services;

@@ -38,7 +38,11 @@ pub struct Args {
     aws: AwsArgs,
 }
 
-fn time_arg(flag: &str, value: &str, now: DateTime<Utc>) -> Result<DateTime<Utc>, Failure> {
+pub(crate) fn time_arg(
+    flag: &str,
+    value: &str,
+    now: DateTime<Utc>,
+) -> Result<DateTime<Utc>, Failure> {
     if let Ok(span) = value.parse::<Span>() {
         return Ok(now - span.to_chrono());
     }

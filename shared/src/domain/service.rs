@@ -434,5 +434,153 @@ pub fn wanted(state: &ServiceState, now: DateTime<Utc>) -> Result<Phase, String>
     state.spec.phase_at(now)
 }
 
+/// A change `fsched apply` makes to the declared services.
+#[derive(Debug, Clone, PartialEq)]
+pub enum ServiceChange {
+    Add {
+        name: ServiceName,
+        spec: ServiceSpec,
+    },
+    Update {
+        current: Box<ServiceState>,
+        spec: ServiceSpec,
+    },
+    Remove {
+        current: Box<ServiceState>,
+    },
+    /// Stored but not in the file, and not pruned.
+    Keep {
+        current: Box<ServiceState>,
+    },
+}
+
+impl fmt::Display for ServiceChange {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            ServiceChange::Add { name, spec } => write!(
+                f,
+                "+ service {name}  ({} in {})",
+                spec.awake_words(),
+                spec.timezone
+            ),
+            ServiceChange::Update { current, spec } => {
+                write!(
+                    f,
+                    "~ service {}  ({} in {})",
+                    current.name,
+                    spec.awake_words(),
+                    spec.timezone
+                )
+            }
+            ServiceChange::Remove { current } => write!(
+                f,
+                "- service {}  (not in the file; removed by --prune)",
+                current.name
+            ),
+            ServiceChange::Keep { current } => {
+                write!(
+                    f,
+                    "  service {}  (not in the file; kept, --prune would remove it)",
+                    current.name
+                )
+            }
+        }
+    }
+}
+
+impl ServiceSpec {
+    /// When it is awake, in the jobs file's words.
+    pub fn awake_words(&self) -> String {
+        match &self.awake {
+            Awake::Periods(p) => p
+                .iter()
+                .map(|p| p.to_string())
+                .collect::<Vec<_>>()
+                .join(", "),
+            Awake::Schedules { sleep, wake } => format!("sleep {sleep}, wake {wake}"),
+        }
+    }
+}
+
+/// What `apply` would change to make the stored services the file's.
+pub fn plan_services(
+    file: &std::collections::BTreeMap<ServiceName, ServiceSpec>,
+    stored: &[ServiceState],
+    prune: bool,
+) -> Vec<ServiceChange> {
+    let mut out = Vec::new();
+    for (name, spec) in file {
+        match stored.iter().find(|s| &s.name == name) {
+            None => out.push(ServiceChange::Add {
+                name: name.clone(),
+                spec: spec.clone(),
+            }),
+            Some(current) if &current.spec != spec => out.push(ServiceChange::Update {
+                current: Box::new(current.clone()),
+                spec: spec.clone(),
+            }),
+            Some(_) => {}
+        }
+    }
+    for current in stored.iter().filter(|s| !file.contains_key(&s.name)) {
+        let current = Box::new(current.clone());
+        out.push(if prune {
+            ServiceChange::Remove { current }
+        } else {
+            ServiceChange::Keep { current }
+        });
+    }
+    out
+}
+
+/// What sleeping saved one service over a window: time asleep, task-hours not run, and their on-demand price.
+#[derive(Debug, Clone, Default, PartialEq, Serialize)]
+pub struct Saving {
+    pub asleep_seconds: i64,
+    pub task_hours: f64,
+    pub usd: f64,
+}
+
+/// The estimated cost avoided while services slept in `[from, to)`: for each sleep, the tasks it stopped
+/// (`from_count`) times the time until it woke (or `to`), priced at Fargate on-demand x86_64 rates for the task's
+/// size. `actions` must include the last action before `from` of each service, so a sleep that began earlier counts.
+pub fn savings(
+    actions: &[ScaleAction],
+    from: DateTime<Utc>,
+    to: DateTime<Utc>,
+    prices: &super::cost::Prices,
+) -> std::collections::BTreeMap<ServiceName, Saving> {
+    let mut sorted: Vec<&ScaleAction> = actions.iter().collect();
+    sorted.sort_by_key(|a| (a.service.clone(), a.at));
+    let mut out: std::collections::BTreeMap<ServiceName, Saving> =
+        std::collections::BTreeMap::new();
+    let mut add = |a: &ScaleAction, end: DateTime<Utc>| {
+        let start = a.at.max(from);
+        let end = end.min(to);
+        if end <= start || a.from_count == 0 {
+            return;
+        }
+        let hours = (end - start).num_seconds() as f64 / 3600.0;
+        let per_task = f64::from(a.task_cpu.unwrap_or(0)) / 1024.0 * prices.fargate_x86.vcpu_hour
+            + f64::from(a.task_memory.unwrap_or(0)) / 1024.0 * prices.fargate_x86.gb_hour;
+        let s = out.entry(a.service.clone()).or_default();
+        s.asleep_seconds += (end - start).num_seconds();
+        s.task_hours += hours * f64::from(a.from_count);
+        s.usd +=
+            hours * f64::from(a.from_count) * per_task * (1.0 - prices.discount_percent / 100.0);
+    };
+    for (i, a) in sorted.iter().enumerate() {
+        if a.to != Phase::Asleep {
+            continue;
+        }
+        let end = sorted[i + 1..]
+            .iter()
+            .find(|b| b.service == a.service && b.to == Phase::Awake)
+            .map_or(to, |b| b.at);
+        add(a, end);
+    }
+    out
+}
+
 #[cfg(test)]
 mod tests;

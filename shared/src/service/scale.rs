@@ -353,3 +353,68 @@ impl<S: Store, C: ServiceScaler, M: Metrics, P: EventPublisher> Sleeper<S, C, M,
         Ok(())
     }
 }
+
+/// What applying one service change did.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ServiceOutcome {
+    Created,
+    Updated,
+    Removed,
+    /// Not removed: it is asleep, and removing it would leave it at 0 with nobody to wake it.
+    KeptAsleep,
+    Failed(String),
+}
+
+/// Writes the services' changes. A changed service takes the phase its new periods want at the next tick.
+pub async fn apply_services<S: Store>(
+    store: &S,
+    changes: &[crate::domain::service::ServiceChange],
+    now: DateTime<Utc>,
+) -> Vec<(ServiceName, ServiceOutcome)> {
+    use crate::domain::service::ServiceChange;
+    let mut out = Vec::new();
+    for change in changes {
+        let (name, result) = match change {
+            ServiceChange::Add { name, spec } => {
+                let state = ServiceState::declared(name.clone(), spec.clone(), now);
+                (
+                    name.clone(),
+                    store
+                        .put_service(&state, None)
+                        .await
+                        .map(|_| ServiceOutcome::Created),
+                )
+            }
+            ServiceChange::Update { current, spec } => {
+                let mut state = (**current).clone();
+                state.spec = spec.clone();
+                state.transition_at = Some(now);
+                state.check_at = Some(now);
+                state.version += 1;
+                (
+                    state.name.clone(),
+                    store
+                        .put_service(&state, Some(current.version))
+                        .await
+                        .map(|_| ServiceOutcome::Updated),
+                )
+            }
+            ServiceChange::Remove { current } if current.phase == Phase::Asleep => {
+                (current.name.clone(), Ok(ServiceOutcome::KeptAsleep))
+            }
+            ServiceChange::Remove { current } => (
+                current.name.clone(),
+                store
+                    .delete_service(&current.name, current.version)
+                    .await
+                    .map(|_| ServiceOutcome::Removed),
+            ),
+            ServiceChange::Keep { .. } => continue,
+        };
+        out.push((
+            name,
+            result.unwrap_or_else(|e| ServiceOutcome::Failed(e.to_string())),
+        ));
+    }
+    out
+}

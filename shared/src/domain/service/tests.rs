@@ -149,3 +149,35 @@ fn a_hold_keeps_it_awake_and_checks_come_at_the_right_times() {
     });
     assert_eq!(check_after(&state, now), Some(utc(28, 12, 5)));
 }
+
+#[test]
+fn savings_price_the_tasks_a_sleep_stopped_until_it_woke() {
+    let name = ServiceName::new("staging-api").unwrap();
+    let action = |at: DateTime<Utc>, to: Phase, from_count: u32| ScaleAction {
+        service: name.clone(),
+        at,
+        to,
+        from_count,
+        to_count: 0,
+        trigger: ScaleTrigger::Schedule,
+        task_cpu: Some(512),
+        task_memory: Some(1024),
+        note: None,
+        expires_at: None,
+    };
+    // Asleep from Friday 19:00 UTC (before the window) to Monday 06:30, with 3 tasks of 0.5 vCPU / 1 GB.
+    let actions = [
+        action(utc(27, 19, 0), Phase::Asleep, 3),
+        action(utc(30, 6, 30), Phase::Awake, 0),
+        action(utc(30, 19, 0), Phase::Asleep, 3),
+    ];
+    let from = utc(28, 0, 0);
+    let to = utc(30, 20, 0);
+    let got = savings(&actions, from, to, &crate::domain::cost::Prices::default());
+    let s = &got[&name];
+    // In the window: Sat 00:00 .. Mon 06:30 (54.5 h) and Mon 19:00 .. 20:00 (1 h) = 55.5 h asleep.
+    assert_eq!(s.asleep_seconds, 55 * 3600 + 1800);
+    assert!((s.task_hours - 166.5).abs() < 1e-9, "3 tasks x 55.5 h");
+    // By hand: 166.5 task-hours x (0.5 x 0.04048 + 1 x 0.004445) $/h = 166.5 x 0.024685 = $4.1100525.
+    assert!((s.usd - 4.110_052_5).abs() < 1e-9, "{}", s.usd);
+}

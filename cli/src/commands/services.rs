@@ -1,0 +1,254 @@
+//! `fsched services`, `fsched wake`, `fsched sleep` and `fsched savings`: declared services, on-demand changes
+//! (commands to the stack's bus, handled by the trigger) and what sleeping saved.
+
+use std::io::Write;
+
+use anyhow::Context;
+use chrono::{DateTime, SubsecRound, Utc};
+use fsched_core::aws::events::EventBridgePublisher;
+use fsched_core::domain::cost::Prices;
+use fsched_core::domain::duration::Span;
+use fsched_core::domain::schedule::parse_zone;
+use fsched_core::domain::service::{savings, ServiceName, ServiceState};
+use fsched_core::domain::trigger::{COMMAND_SOURCE, SLEEP_SERVICE, WAKE_SERVICE};
+use fsched_core::ports::{EventPublisher, LifecycleEvent, Store};
+use serde_json::json;
+
+use crate::aws::AwsArgs;
+use crate::output::{table, Format};
+use crate::render::{dollars, span, stamp};
+use crate::Failure;
+
+#[derive(clap::Args)]
+pub struct ListArgs {
+    #[arg(long, value_enum, default_value_t)]
+    output: Format,
+    #[command(flatten)]
+    aws: AwsArgs,
+}
+
+#[derive(clap::Args)]
+pub struct WakeArgs {
+    /// The service, as declared under `services:`.
+    service: String,
+    /// Keep it awake at least this long (e.g. 2h), then back to its periods.
+    #[arg(long = "for", value_name = "DURATION")]
+    hold: Option<String>,
+    #[command(flatten)]
+    aws: AwsArgs,
+}
+
+#[derive(clap::Args)]
+pub struct SleepArgs {
+    /// The service, as declared under `services:`.
+    service: String,
+    #[command(flatten)]
+    aws: AwsArgs,
+}
+
+#[derive(clap::Args)]
+pub struct SavingsArgs {
+    /// Since this long ago (e.g. 30d) or this RFC 3339 time.
+    #[arg(long, default_value = "30d")]
+    since: String,
+    #[arg(long, value_enum, default_value_t)]
+    output: Format,
+    #[command(flatten)]
+    aws: AwsArgs,
+}
+
+fn in_zone(t: Option<DateTime<Utc>>, zone: &str) -> String {
+    match (t, parse_zone(zone)) {
+        (Some(t), Ok(z)) => t
+            .with_timezone(&z)
+            .format("%a %Y-%m-%d %H:%M %:z")
+            .to_string(),
+        (t, _) => stamp(t),
+    }
+}
+
+fn state_words(s: &ServiceState) -> String {
+    match s.hold_until {
+        Some(h) => format!(
+            "{} (held until {})",
+            s.phase,
+            in_zone(Some(h), &s.spec.timezone)
+        ),
+        None => s.phase.to_string(),
+    }
+}
+
+pub async fn list(args: ListArgs, out: &mut impl Write) -> Result<(), Failure> {
+    let store = args.aws.store().await?;
+    let services = store
+        .list_services()
+        .await
+        .context("reading the services")?;
+    if args.output == Format::Json {
+        writeln!(out, "{}", json!(services)).context("writing to stdout")?;
+        return Ok(());
+    }
+    let mut t = table(&[
+        "NAME",
+        "ECS SERVICE",
+        "AWAKE",
+        "STATE",
+        "SAVED",
+        "NEXT TRANSITION",
+    ]);
+    for s in &services {
+        t.add_row(vec![
+            s.name.to_string(),
+            format!("{}/{}", s.spec.cluster, s.spec.service),
+            format!("{} ({})", s.spec.awake_words(), s.spec.timezone),
+            state_words(s),
+            s.saved.map_or("-".to_owned(), |v| match v.autoscaling {
+                Some((min, max)) => format!("{} (autoscaling {min}-{max})", v.desired_count),
+                None => v.desired_count.to_string(),
+            }),
+            in_zone(s.transition_at, &s.spec.timezone),
+        ]);
+    }
+    writeln!(out, "{t}").context("writing to stdout")?;
+    if services.is_empty() {
+        writeln!(
+            out,
+            "no services are declared (add them under `services:` in the jobs file)"
+        )
+        .context("writing to stdout")?;
+    }
+    Ok(())
+}
+
+async fn send(
+    aws: &AwsArgs,
+    name: &str,
+    kind: &str,
+    mut detail: serde_json::Value,
+    now: DateTime<Utc>,
+) -> Result<ServiceName, Failure> {
+    let service = ServiceName::new(name)
+        .map_err(|e| Failure::Invalid(e.to_string().replace("job name", "service name")))?;
+    let config = aws.config().await;
+    let store = aws.store_with(&config).await?;
+    if store
+        .get_service(&service)
+        .await
+        .context("reading the service")?
+        .is_none()
+    {
+        return Err(Failure::Invalid(format!(
+            "no service `{service}` is declared (see `fsched services`)"
+        )));
+    }
+    let user = std::env::var("USER").unwrap_or_else(|_| "someone".to_owned());
+    if let Some(map) = detail.as_object_mut() {
+        map.insert("service".into(), json!(service.as_str()));
+        map.insert("requested_by".into(), json!(format!("{user} (fsched cli)")));
+    }
+    let bus = aws.bus(&config).await?;
+    EventBridgePublisher::new(aws_sdk_eventbridge::Client::new(&config), &bus)
+        .publish(&[LifecycleEvent {
+            source: COMMAND_SOURCE,
+            detail_type: kind.to_owned(),
+            detail,
+            time: now.trunc_subsecs(0),
+        }])
+        .await
+        .with_context(|| format!("sending \"{kind}\" to bus `{bus}`"))?;
+    Ok(service)
+}
+
+pub async fn wake(args: WakeArgs, now: DateTime<Utc>, out: &mut impl Write) -> Result<(), Failure> {
+    let hold = args
+        .hold
+        .as_deref()
+        .map(|h| {
+            h.parse::<Span>()
+                .map_err(|e| Failure::Invalid(format!("--for: {e}")))
+        })
+        .transpose()?;
+    let detail = match hold {
+        Some(h) => json!({"for": h.to_string()}),
+        None => json!({}),
+    };
+    let service = send(&args.aws, &args.service, WAKE_SERVICE, detail, now).await?;
+    match hold {
+        Some(h) => writeln!(
+            out,
+            "asked to wake {service}, awake until {} at least",
+            stamp(Some(now + h.to_chrono()))
+        ),
+        None => writeln!(
+            out,
+            "asked to wake {service}, awake until its next period boundary"
+        ),
+    }
+    .context("writing to stdout")?;
+    Ok(())
+}
+
+pub async fn sleep(
+    args: SleepArgs,
+    now: DateTime<Utc>,
+    out: &mut impl Write,
+) -> Result<(), Failure> {
+    let service = send(&args.aws, &args.service, SLEEP_SERVICE, json!({}), now).await?;
+    writeln!(
+        out,
+        "asked to put {service} to sleep, until its next period boundary"
+    )
+    .context("writing to stdout")?;
+    Ok(())
+}
+
+pub async fn savings_cmd(
+    args: SavingsArgs,
+    now: DateTime<Utc>,
+    out: &mut impl Write,
+) -> Result<(), Failure> {
+    let since = super::runs::time_arg("since", &args.since, now)?;
+    let store = args.aws.store().await?;
+    // A sleep that began before the window counts from the window's start: look back for it.
+    let actions = store
+        .actions_between(since - chrono::Duration::days(30), now)
+        .await
+        .context("reading scale actions")?;
+    let prices = Prices::default();
+    let by_service = savings(&actions, since, now, &prices);
+    if args.output == Format::Json {
+        writeln!(
+            out,
+            "{}",
+            json!({"since": since, "until": now, "services": by_service})
+        )
+        .context("writing to stdout")?;
+        return Ok(());
+    }
+    let mut t = table(&["SERVICE", "ASLEEP", "TASK-HOURS NOT RUN", "SAVED"]);
+    let (mut hours, mut usd) = (0.0, 0.0);
+    for (name, s) in &by_service {
+        t.add_row(vec![
+            name.to_string(),
+            span(Some(chrono::Duration::seconds(s.asleep_seconds))),
+            format!("{:.1}", s.task_hours),
+            dollars(s.usd),
+        ]);
+        hours += s.task_hours;
+        usd += s.usd;
+    }
+    t.add_row(vec![
+        "TOTAL".to_owned(),
+        String::new(),
+        format!("{hours:.1}"),
+        dollars(usd),
+    ]);
+    writeln!(
+        out,
+        "since {}\n\n{t}\n\nEstimated at Fargate on-demand x86_64 rates ({}) for each service's task size.",
+        stamp(Some(since)),
+        prices.source
+    )
+    .context("writing to stdout")?;
+    Ok(())
+}
