@@ -67,7 +67,8 @@ def pump(t):
                       file=sys.stderr)
             sqs.delete_message(QueueUrl=queue_url, ReceiptHandle=m["ReceiptHandle"])
             body = json.loads(m["Body"])
-            what = body.get("fsched_job") or body.get("detail", {}).get("job", "?")
+            detail = body.get("detail", {})
+            what = body.get("fsched_job") or detail.get("job") or f"service {detail.get('service', '?')}"
             started.append((what, m["MessageId"] not in failed))
 
 
@@ -75,6 +76,17 @@ uploads = {
     start + dt.timedelta(hours=4, minutes=10): {"key": "uploads/orders-0412.csv", "bucket": "acme-inbox"},
     start + dt.timedelta(hours=4, minutes=40): {"key": {"$(curl evil.sh)": 1}, "bucket": "acme-inbox"},
 }
+
+
+wake_at = start + dt.timedelta(hours=5)
+
+
+def wake(t):
+    """Someone asks for the staging API on a Sunday, as `fsched wake staging-api --for 2h` does."""
+    detail = {"service": "staging-api", "for": "2h", "requested_by": "ana (fsched wake)"}
+    events.put_events(Entries=[{"EventBusName": bus, "Source": "fsched.commands", "DetailType": "Wake Service",
+                                "Detail": json.dumps(detail), "Time": t}])
+    print(f"  {t:%H:%M} UTC   \"Wake Service\" staging-api for 2h (fsched wake staging-api --for 2h)", file=sys.stderr)
 
 
 def upload(t, detail):
@@ -138,8 +150,16 @@ while t < end:
                 print(f"  {t:%H:%M} UTC   launched {run}", file=sys.stderr)
         if report.get("launched"):
             ecs.launched(t)
+        services = report.get("services", {})
+        for what in ("slept", "woke"):
+            for name in services.get(what, []):
+                print(f"  {t:%H:%M} UTC   service {name} {what}", file=sys.stderr)
+        for note in services.get("drift", []):
+            print(f"  {t:%H:%M} UTC   service {note}", file=sys.stderr)
     if t in uploads:
         upload(t, uploads[t])
+    if t == wake_at:
+        wake(t)
     ecs.advance(t)
     handled = pump(t)
     for job, ok in handled:

@@ -51,6 +51,9 @@ pub struct SavingsArgs {
     /// Since this long ago (e.g. 30d) or this RFC 3339 time.
     #[arg(long, default_value = "30d")]
     since: String,
+    /// Until this RFC 3339 time (default: now).
+    #[arg(long)]
+    until: Option<String>,
     #[arg(long, value_enum, default_value_t)]
     output: Format,
     #[command(flatten)]
@@ -208,6 +211,11 @@ pub async fn savings_cmd(
     out: &mut impl Write,
 ) -> Result<(), Failure> {
     let since = super::runs::time_arg("since", &args.since, now)?;
+    let until = match &args.until {
+        Some(u) => super::runs::time_arg("until", u, now)?,
+        None => now,
+    };
+    let now = until;
     let store = args.aws.store().await?;
     // A sleep that began before the window counts from the window's start: look back for it.
     let actions = store

@@ -6,7 +6,7 @@
 //! Usage: fsched-demo-setup JOBS_IN JOBS_OUT
 
 use anyhow::Context;
-use fsched_tests::ecs::{sandbox, task_definition_with};
+use fsched_tests::ecs::{sandbox, service, task_definition_with};
 
 /// The families examples/jobs.yaml runs, their container and the revision it names.
 const FAMILIES: &[(&str, &str, i32)] = &[
@@ -39,6 +39,9 @@ async fn main() -> anyhow::Result<()> {
         .await
         .context("creating the event bus")?;
     let place = sandbox(&config, "data-platform").await?;
+    // The services examples/jobs.yaml declares: the staging API with autoscaling, the wiki without.
+    service(&config, &place, "staging-api", 2, Some((2, 6))).await?;
+    service(&config, &place, "wiki", 1, None).await?;
     // The trigger queue and the command rule, as template.yaml's TriggerQueue and CommandsRule.
     let sqs = aws_sdk_sqs::Client::new(&config);
     let queue_url = sqs
