@@ -49,6 +49,8 @@ async fn staging(
         awake_count: None,
         enforce: false,
         idle: None,
+        wake_on: None,
+        event_bus: None,
     };
     spec_change(&mut spec);
     let name = ServiceName::new("staging-api").unwrap();
@@ -388,4 +390,56 @@ async fn a_failure_half_way_keeps_the_saved_scale_and_the_next_tick_finishes() {
     .await;
     let now = scale(&w, &name).await;
     assert_eq!((now.desired_count, now.autoscaling), (3, Some((2, 6))));
+}
+
+#[tokio::test]
+async fn an_event_matching_wake_on_wakes_the_service_through_its_rule() {
+    use fsched_core::aws::rules::EventBridgeRules;
+    use fsched_core::domain::trigger::{desired_service_rules, stack_tag};
+    use fsched_core::service::rules::{apply_rules, rule_plan, RuleScope};
+
+    let w = world().await;
+    let (queue_url, queue) = w.trigger_queue().await;
+    let pattern = json!({"source": ["acme.deploys"], "detail-type": ["Deployment Started"]});
+    let name = staging(&w, |s| s.wake_on = Some(pattern.clone()), at(28, 9, 0)).await;
+    tick(&w, at(28, 9, 0)).await;
+    assert_eq!(
+        scale(&w, &name).await.desired_count,
+        0,
+        "asleep on Saturday"
+    );
+
+    // The rule `fsched apply` keeps for it.
+    let state = w.store.get_service(&name).await.unwrap().unwrap();
+    let scope = RuleScope {
+        stack: stack_tag(w.store.table()),
+        buses: vec![w.bus.clone()],
+        queue: queue.clone(),
+    };
+    let desired = desired_service_rules([(&name, &state.spec)], &scope.stack, &w.bus);
+    assert!(
+        desired[0].name.ends_with("-svc.staging-api"),
+        "{}",
+        desired[0].name
+    );
+    let rules = EventBridgeRules::new(aws_sdk_eventbridge::Client::new(&w.config));
+    let changes = rule_plan(&rules, &scope, &desired).await.unwrap();
+    for (_, result) in apply_rules(&rules, &scope, changes).await {
+        result.unwrap();
+    }
+
+    w.put_event(
+        "acme.deploys",
+        "Deployment Started",
+        json!({"env": "staging"}),
+    )
+    .await;
+    let delivered = w.receive(&queue_url).await;
+    assert_eq!(delivered.records.len(), 1);
+    let response = fsched_trigger::handler::batch(&w.triggers(), delivered, until()).await;
+    assert!(response.batch_item_failures.is_empty());
+    assert_eq!(scale(&w, &name).await.desired_count, 3);
+    let woke = w.events("Service Woke");
+    assert_eq!(woke[0]["trigger"]["kind"], "event");
+    assert_eq!(woke[0]["trigger"]["source"], "acme.deploys");
 }

@@ -310,6 +310,8 @@ fn service_spec() -> ServiceSpec {
         awake_count: None,
         enforce: false,
         idle: None,
+        wake_on: None,
+        event_bus: None,
     }
 }
 

@@ -10,8 +10,8 @@ use fsched_core::aws::rules::EventBridgeRules;
 use fsched_core::domain::job::{JobName, JobSpec};
 use fsched_core::domain::jobs_file::JobsFile;
 use fsched_core::domain::plan::{plan, Change, Plan};
-use fsched_core::domain::service::{plan_services, ServiceChange};
-use fsched_core::domain::trigger::{desired_rules, RuleChange};
+use fsched_core::domain::service::{plan_services, ServiceChange, ServiceName, ServiceSpec};
+use fsched_core::domain::trigger::{desired_rules, desired_service_rules, RuleChange};
 use fsched_core::ports::Store;
 use fsched_core::service::jobs::{apply, Outcome};
 use fsched_core::service::rules::{apply_rules, rule_plan, RuleScope};
@@ -181,16 +181,30 @@ async fn make_plan(args: &PlanArgs) -> Result<Planned, Failure> {
     let rules_port = EventBridgeRules::new(aws_sdk_eventbridge::Client::new(&config));
     let rules = match args.aws.rule_scope(&config, store.table()).await? {
         Some(scope) => {
-            let desired = desired_rules(wanted, &scope.stack, &scope.buses[0]);
+            let kept_services: Vec<(&ServiceName, &ServiceSpec)> = services
+                .iter()
+                .filter_map(|c| match c {
+                    ServiceChange::Keep { current } => Some((&current.name, &current.spec)),
+                    _ => None,
+                })
+                .collect();
+            let mut desired = desired_rules(wanted, &scope.stack, &scope.buses[0]);
+            desired.extend(desired_service_rules(
+                file.services.iter().chain(kept_services),
+                &scope.stack,
+                &scope.buses[0],
+            ));
             let changes = rule_plan(&rules_port, &scope, &desired)
                 .await
                 .context("reading the on_event rules")?;
             Some((scope, changes))
         }
-        None if file.jobs.values().any(|s| s.on_event.is_some()) => {
+        None if file.jobs.values().any(|s| s.on_event.is_some())
+            || file.services.values().any(|s| s.wake_on.is_some()) =>
+        {
             return Err(Failure::Invalid(
-                "jobs with on_event need the stack's event bus and trigger queue: pass --stack (FSCHED_STACK), or \
-                 --bus and --trigger-queue (FSCHED_EVENT_BUS, FSCHED_TRIGGER_QUEUE)"
+                "jobs with on_event (and services with wake_on) need the stack's event bus and trigger queue: pass \
+                 --stack (FSCHED_STACK), or --bus and --trigger-queue (FSCHED_EVENT_BUS, FSCHED_TRIGGER_QUEUE)"
                     .to_owned(),
             ))
         }

@@ -91,8 +91,8 @@ impl EventRules for EventBridgeRules {
             .state(RuleState::Enabled)
             .tags(
                 Tag::builder()
-                    .key("fsched:job")
-                    .value(rule.job.as_str())
+                    .key(rule.tag().0)
+                    .value(rule.tag().1)
                     .build()
                     .map_err(|e| RuleError {
                         message: format!("{what}: {e}"),

@@ -200,6 +200,12 @@ pub struct ServiceSpec {
     pub enforce: bool,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub idle: Option<Idle>,
+    /// An EventBridge event pattern: each matching event wakes the service (until its next boundary).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub wake_on: Option<serde_json::Value>,
+    /// The bus `wake_on` listens on (`None`: the stack's bus; `default`: the account's default bus).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub event_bus: Option<String>,
 }
 
 /// What a service should be at a time.

@@ -374,6 +374,13 @@ pub enum Inbound {
         time: DateTime<Utc>,
         event: Value,
     },
+    /// A service's `wake_on` rule delivered this event.
+    WakeOn {
+        service: JobName,
+        source: String,
+        id: String,
+        time: DateTime<Utc>,
+    },
 }
 
 fn text_field<'v>(v: &'v Value, key: &str, what: &str) -> Result<&'v str, String> {
@@ -422,6 +429,28 @@ fn job_field(v: &Value, what: &str) -> Result<JobName, String> {
 /// Reads what an on_event rule or the command rule delivered. The rule's input for `on_event` is
 /// `{"fsched_job": JOB, "event": EVENT}`; commands arrive as the event itself.
 pub fn inbound(body: &Value) -> Result<Inbound, String> {
+    if let Some(service) = body.get("fsched_service") {
+        let service = match service {
+            Value::String(s) => {
+                JobName::new(s.as_str()).map_err(|e| format!("fsched_service: {e}"))?
+            }
+            other => {
+                return Err(format!(
+                    "`fsched_service` must be a service name, found {other}"
+                ))
+            }
+        };
+        let event = body
+            .get("event")
+            .filter(|e| e.is_object())
+            .ok_or("a wake_on delivery must carry the event as `event`")?;
+        return Ok(Inbound::WakeOn {
+            service,
+            source: text_field(event, "source", "the event")?.to_owned(),
+            id: text_field(event, "id", "the event")?.to_owned(),
+            time: event_time(event)?,
+        });
+    }
     if let Some(job) = body.get("fsched_job") {
         let job = match job {
             Value::String(s) => JobName::new(s.as_str()).map_err(|e| format!("fsched_job: {e}"))?,
@@ -570,21 +599,46 @@ pub const DEFAULT_BUS: &str = "default";
 pub struct EventRule {
     pub name: String,
     pub bus: String,
+    /// The job it runs, or (with `wakes_service`) the service it wakes.
     pub job: JobName,
     pub pattern: Value,
+    /// A service's `wake_on` rule rather than a job's `on_event`.
+    pub wakes_service: bool,
 }
 
 impl EventRule {
-    pub fn description(&self) -> String {
-        format!("fsched: runs job {} when an event matches", self.job)
+    fn what(&self) -> &'static str {
+        if self.wakes_service {
+            "service"
+        } else {
+            "job"
+        }
     }
 
-    /// The target's input: the job's name and the whole event (EventBridge's `<aws.events.event.json>`).
+    pub fn description(&self) -> String {
+        if self.wakes_service {
+            format!("fsched: wakes service {} when an event matches", self.job)
+        } else {
+            format!("fsched: runs job {} when an event matches", self.job)
+        }
+    }
+
+    /// The target's input: the job's (or service's) name and the whole event (`<aws.events.event.json>`).
     pub fn input_template(&self) -> String {
         format!(
-            "{{\"fsched_job\": \"{}\", \"event\": <aws.events.event.json>}}",
+            "{{\"fsched_{}\": \"{}\", \"event\": <aws.events.event.json>}}",
+            self.what(),
             self.job
         )
+    }
+
+    /// The tag that says what the rule is for.
+    pub fn tag(&self) -> (&'static str, &str) {
+        if self.wakes_service {
+            ("fsched:service", self.job.as_str())
+        } else {
+            ("fsched:job", self.job.as_str())
+        }
     }
 }
 
@@ -613,6 +667,31 @@ pub fn desired_rules<'a>(
                     .unwrap_or_else(|| stack_bus.to_owned()),
                 job: name.clone(),
                 pattern: spec.on_event.clone()?,
+                wakes_service: false,
+            })
+        })
+        .collect()
+}
+
+/// The rules the services want: one per service with `wake_on`. Named `fsched-<stack>-svc.<service>` (`.` never
+/// occurs in job names, so a service's rule cannot take a job's name).
+pub fn desired_service_rules<'a>(
+    services: impl IntoIterator<Item = (&'a JobName, &'a super::service::ServiceSpec)>,
+    stack: &str,
+    stack_bus: &str,
+) -> Vec<EventRule> {
+    services
+        .into_iter()
+        .filter_map(|(name, spec)| {
+            Some(EventRule {
+                name: rule_name(stack, &format!("svc.{name}")),
+                bus: spec
+                    .event_bus
+                    .clone()
+                    .unwrap_or_else(|| stack_bus.to_owned()),
+                job: name.clone(),
+                pattern: spec.wake_on.clone()?,
+                wakes_service: true,
             })
         })
         .collect()
@@ -630,13 +709,23 @@ impl fmt::Display for RuleChange {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
             RuleChange::Create(r) => {
-                write!(f, "+ rule {} on bus {} (job {})", r.name, r.bus, r.job)
+                write!(
+                    f,
+                    "+ rule {} on bus {} ({} {})",
+                    r.name,
+                    r.bus,
+                    r.what(),
+                    r.job
+                )
             }
             RuleChange::Update { rule, why } => {
                 write!(
                     f,
-                    "~ rule {} on bus {} (job {}): {why}",
-                    rule.name, rule.bus, rule.job
+                    "~ rule {} on bus {} ({} {}): {why}",
+                    rule.name,
+                    rule.bus,
+                    rule.what(),
+                    rule.job
                 )
             }
             RuleChange::Delete { name, bus } => write!(f, "- rule {name} on bus {bus}"),

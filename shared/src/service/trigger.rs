@@ -124,6 +124,22 @@ impl<S: Store + Clone, L: TaskLauncher, P: EventPublisher, C: ServiceScaler, M: 
                 self.run(job, run, &event, &BTreeMap::new(), time, until)
                     .await
             }
+            Inbound::WakeOn {
+                service,
+                source,
+                id,
+                time,
+            } => {
+                let by = ScaleTrigger::Event { source, id };
+                let report = self
+                    .sleeper
+                    .command(&service, Phase::Awake, None, by, time)
+                    .await?;
+                Ok(Handled::Scaled {
+                    service: service.to_string(),
+                    report,
+                })
+            }
             Inbound::Command {
                 command,
                 time,

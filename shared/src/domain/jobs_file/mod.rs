@@ -421,7 +421,7 @@ fn to_json(node: &Node) -> serde_json::Value {
 }
 
 /// `on_event`: an EventBridge event pattern, written in YAML.
-fn read_pattern(r: &mut Reader, node: &Node) -> Option<serde_json::Value> {
+pub(super) fn read_pattern(r: &mut Reader, node: &Node) -> Option<serde_json::Value> {
     let m = r.mapping(node, "on_event")?;
     if m.is_empty() {
         r.error(node.span(), "on_event: an empty pattern would match every event on the bus; name at least `source` or `detail-type`");

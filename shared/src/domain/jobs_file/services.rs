@@ -19,6 +19,8 @@ const KEYS: &[&str] = &[
     "awake_count",
     "enforce",
     "idle",
+    "wake_on",
+    "event_bus",
 ];
 
 /// Reads `services:`; `cluster` and `zone` are the jobs' defaults, which services share.
@@ -111,6 +113,16 @@ pub(super) fn read_services(
             .and_then(|n| r.bool(n, &format!("{who}: enforce")))
             .unwrap_or(false);
         let idle = f.get("idle").and_then(|n| read_idle(r, n, &who));
+        let wake_on = f.get("wake_on").and_then(|n| super::read_pattern(r, n));
+        let event_bus = text(r, "event_bus");
+        if event_bus.is_some() && wake_on.is_none() {
+            r.error(
+                key.span(),
+                format!(
+                    "{who}: event_bus is set without wake_on: it names the bus wake_on listens on"
+                ),
+            );
+        }
         if cluster.is_none() {
             r.error(
                 key.span(),
@@ -131,6 +143,8 @@ pub(super) fn read_services(
                     awake_count,
                     enforce,
                     idle,
+                    wake_on,
+                    event_bus,
                 },
             );
         }

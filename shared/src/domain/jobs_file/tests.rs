@@ -170,7 +170,7 @@ fn start_and_end_are_wall_times_in_the_zone_or_instants() {
 
 #[test]
 fn services_with_periods_schedules_and_idle_rules() {
-    let text = "defaults: {cluster: staging, timezone: Europe/Berlin}\nservices:\n  staging-api:\n    service: api\n    awake: [weekdays 07:30-20:00, sat 10:00-14:00]\n    awake_count: 2\n    idle:\n      after: 2h\n      metric: {load_balancer: app/staging/1, target_group: targetgroup/api/2}\n  preview:\n    cluster: previews\n    sleep: cron(0 20 ? * MON-FRI *)\n    wake: cron(30 7 ? * MON-FRI *)\n    enforce: true\n";
+    let text = "defaults: {cluster: staging, timezone: Europe/Berlin}\nservices:\n  staging-api:\n    service: api\n    awake: [weekdays 07:30-20:00, sat 10:00-14:00]\n    awake_count: 2\n    idle:\n      after: 2h\n      metric: {load_balancer: app/staging/1, target_group: targetgroup/api/2}\n  preview:\n    cluster: previews\n    sleep: cron(0 20 ? * MON-FRI *)\n    wake: cron(30 7 ? * MON-FRI *)\n    enforce: true\n    wake_on: {source: [acme.deploys]}\n    event_bus: default\n";
     let file = JobsFile::parse(text).unwrap_or_else(|e| panic!("{e:#?}"));
     assert!(file.jobs.is_empty());
     let api = &file.services[&crate::domain::service::ServiceName::new("staging-api").unwrap()];
@@ -191,6 +191,11 @@ fn services_with_periods_schedules_and_idle_rules() {
         "the service name defaults to the key"
     );
     assert!(preview.enforce);
+    assert_eq!(
+        preview.wake_on,
+        Some(serde_json::json!({"source": ["acme.deploys"]}))
+    );
+    assert_eq!(preview.event_bus.as_deref(), Some("default"));
 }
 
 #[test]

@@ -11,6 +11,8 @@ fn berlin(periods: &[&str]) -> ServiceSpec {
         awake_count: None,
         enforce: false,
         idle: None,
+        wake_on: None,
+        event_bus: None,
     }
 }
 
