@@ -75,7 +75,20 @@ pub fn validate(args: FileArgs, out: &mut impl Write) -> Result<(), Failure> {
     Ok(())
 }
 
-fn print_plan(p: &Plan, format: Format, out: &mut impl Write) -> anyhow::Result<()> {
+/// The service and rule changes of a plan, as JSON lines in words.
+fn others_json(planned: &Planned) -> serde_json::Value {
+    json!({
+        "services": planned.services.iter().map(|c| c.to_string().trim().to_owned()).collect::<Vec<_>>(),
+        "rules": planned.rules.as_ref().map(|(_, c)| c.iter().map(|r| r.to_string()).collect::<Vec<_>>()),
+    })
+}
+
+fn print_plan(
+    p: &Plan,
+    format: Format,
+    others: serde_json::Value,
+    out: &mut impl Write,
+) -> anyhow::Result<()> {
     if format == Format::Json {
         let changes: Vec<_> = p
             .changes
@@ -93,7 +106,7 @@ fn print_plan(p: &Plan, format: Format, out: &mut impl Write) -> anyhow::Result<
         writeln!(
             out,
             "{}",
-            json!({"changes": changes, "unchanged": p.unchanged})
+            json!({"changes": changes, "unchanged": p.unchanged, "services": others["services"], "rules": others["rules"]})
         )?;
         return Ok(());
     }
@@ -238,7 +251,7 @@ fn print_services(changes: &[ServiceChange], out: &mut impl Write) -> anyhow::Re
 
 pub async fn plan_cmd(args: PlanArgs, out: &mut impl Write) -> Result<(), Failure> {
     let planned = make_plan(&args).await?;
-    print_plan(&planned.jobs, args.file.output, out)?;
+    print_plan(&planned.jobs, args.file.output, others_json(&planned), out)?;
     if args.file.output == Format::Table {
         print_services(&planned.services, out)?;
     }
@@ -256,7 +269,7 @@ pub async fn apply_cmd(
     let planned = make_plan(&args).await?;
     let p = &planned.jobs;
     if args.file.output == Format::Table {
-        print_plan(p, Format::Table, out)?;
+        print_plan(p, Format::Table, json!({}), out)?;
         print_services(&planned.services, out)?;
         if let Some((_, changes)) = &planned.rules {
             print_rules(changes, out)?;
@@ -312,7 +325,20 @@ pub async fn apply_cmd(
                     json!({"job": job, "status": status, "detail": detail})
                 })
                 .collect();
-            writeln!(out, "{}", json!({"results": rows})).context("writing to stdout")?;
+            let services: Vec<_> = service_results
+                .iter()
+                .map(|(name, o)| json!({"service": name, "status": format!("{o:?}")}))
+                .collect();
+            let rules: Vec<_> = rule_results
+                .iter()
+                .map(|(c, r)| json!({"rule": c.to_string(), "error": r.as_ref().err().map(|e| e.to_string())}))
+                .collect();
+            writeln!(
+                out,
+                "{}",
+                json!({"results": rows, "services": services, "rules": rules})
+            )
+            .context("writing to stdout")?;
         }
         Format::Table if !results.is_empty() => {
             writeln!(out).context("writing to stdout")?;
