@@ -158,18 +158,8 @@ impl<S: Store, C: ServiceScaler, M: Metrics, P: EventPublisher> Sleeper<S, C, M,
                     "{}: desired count {} while {}",
                     state.name, current.desired_count, state.phase
                 ));
+                // Re-apply the phase the record says (`change` does not skip a phase the record already has).
                 let phase = state.phase;
-                // Re-apply the phase: force the change even though the record already says so.
-                state.phase = match phase {
-                    Phase::Asleep => Phase::Awake,
-                    Phase::Awake => Phase::Asleep,
-                };
-                if phase == Phase::Asleep {
-                    state.saved = state.saved.or(Some(Saved {
-                        desired_count: current.desired_count,
-                        autoscaling: current.autoscaling,
-                    }));
-                }
                 return self
                     .change(state, phase, ScaleTrigger::Enforce, now, r)
                     .await;
@@ -244,7 +234,7 @@ impl<S: Store, C: ServiceScaler, M: Metrics, P: EventPublisher> Sleeper<S, C, M,
         Ok(r)
     }
 
-    /// Moves a service to `target`, saving first when it goes to sleep.
+    /// Moves a service to `target` (or re-applies it), saving first when it goes to sleep.
     async fn change(
         &self,
         mut state: ServiceState,
