@@ -36,25 +36,9 @@ async fn env() -> Env {
         .send()
         .await
         .unwrap();
-    let sqs = aws_sdk_sqs::Client::new(&config);
-    let url = sqs
-        .create_queue()
-        .queue_name(format!("{table}-trigger"))
-        .send()
+    let (_, queue) = fsched_tests::sqs_queue(&config, &format!("{table}-trigger"))
         .await
-        .unwrap()
-        .queue_url
         .unwrap();
-    let queue = sqs
-        .get_queue_attributes()
-        .queue_url(&url)
-        .attribute_names(aws_sdk_sqs::types::QueueAttributeName::QueueArn)
-        .send()
-        .await
-        .unwrap()
-        .attributes
-        .unwrap()[&aws_sdk_sqs::types::QueueAttributeName::QueueArn]
-        .clone();
     Env {
         store: DynamoStore::new(client, table.clone()),
         table,

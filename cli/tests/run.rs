@@ -6,8 +6,7 @@ use std::process::{Command, Output, Stdio};
 use std::time::Duration as StdDuration;
 
 use fsched_core::domain::run::RunStatus;
-use fsched_core::ports::{Store, TaskLauncher};
-use fsched_tests::ecs::task_event;
+use fsched_core::ports::Store;
 use fsched_tests::world::{world, World};
 
 fn fsched(w: &World, queue: &str) -> Command {
@@ -129,17 +128,8 @@ async fn serve(w: &World, queue_url: &str, ending: &str, child: std::process::Ch
         if !ended {
             let runs = w.store.runs_of_job(&"report".parse_job(), 5).await.unwrap();
             if let Some(run) = runs.iter().find(|r| r.status == RunStatus::Pending) {
-                let arn = run.task_arn.clone().unwrap();
-                let task = w
-                    .ecs
-                    .describe(&w.sandbox.cluster, std::slice::from_ref(&arn))
-                    .await
-                    .unwrap()
-                    .pop()
-                    .unwrap();
-                let def = task.task_definition_arn.unwrap();
                 for name in ["running", ending] {
-                    let event = task_event(name, &arn, &def, "app", run.scheduled_at).unwrap();
+                    let event = w.report(run, name).await;
                     fsched_recorder::handler::handle(&recorder, event)
                         .await
                         .unwrap();

@@ -6,8 +6,6 @@ use std::time::Duration as StdDuration;
 
 use chrono::{DateTime, TimeZone, Utc};
 use fsched_core::domain::run::Run;
-use fsched_core::ports::TaskLauncher;
-use fsched_tests::ecs::task_event;
 use fsched_tests::world::{world, World};
 
 fn at(h: u32, m: u32) -> DateTime<Utc> {
@@ -47,17 +45,8 @@ async fn a_night(w: &World) -> (Run, Run) {
     let mut runs = Vec::new();
     for (job, end) in [(&ok, "stopped-success"), (&bad, "stopped-exit-code")] {
         let run = w.run(job, at(2, 0)).await;
-        let arn = run.task_arn.clone().unwrap();
-        let task = w
-            .ecs
-            .describe(&w.sandbox.cluster, std::slice::from_ref(&arn))
-            .await
-            .unwrap()
-            .pop()
-            .unwrap();
-        let definition = task.task_definition_arn.unwrap();
         for name in ["pending", "running", end] {
-            let event = task_event(name, &arn, &definition, "app", run.scheduled_at).unwrap();
+            let event = w.report(&run, name).await;
             fsched_recorder::handler::handle(&recorder, event)
                 .await
                 .unwrap();

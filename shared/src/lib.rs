@@ -3,5 +3,6 @@
 
 pub mod aws;
 pub mod domain;
+pub mod lambda;
 pub mod ports;
 pub mod service;

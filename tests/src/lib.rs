@@ -87,3 +87,30 @@ pub fn job_spec(schedule: &str) -> fsched_core::domain::job::JobSpec {
         on_interruption: Default::default(),
     }
 }
+
+/// Creates an SQS queue (a trigger queue, as the stack's `TriggerQueue`) and returns its URL and ARN.
+pub async fn sqs_queue(
+    config: &aws_config::SdkConfig,
+    name: &str,
+) -> anyhow::Result<(String, String)> {
+    use aws_sdk_sqs::types::QueueAttributeName;
+    let sqs = aws_sdk_sqs::Client::new(config);
+    let url = sqs
+        .create_queue()
+        .queue_name(name)
+        .send()
+        .await
+        .with_context(|| format!("creating queue {name}"))?
+        .queue_url
+        .context("no queue URL")?;
+    let arn = sqs
+        .get_queue_attributes()
+        .queue_url(&url)
+        .attribute_names(QueueAttributeName::QueueArn)
+        .send()
+        .await?
+        .attributes
+        .and_then(|a| a.get(&QueueAttributeName::QueueArn).cloned())
+        .context("no queue ARN")?;
+    Ok((url, arn))
+}

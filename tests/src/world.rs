@@ -21,7 +21,7 @@ use fsched_core::service::scale::Sleeper;
 use fsched_core::service::trigger::Triggers;
 
 use crate::counting::Counter;
-use crate::ecs::{sandbox, task_definition, tasks, Sandbox};
+use crate::ecs::{sandbox, task_definition, task_event, tasks, Sandbox};
 use crate::{fresh_table, job_spec, local_sdk_config, unique_name};
 
 /// Publishes for real and keeps a copy, so tests can read what was sent to the bus.
@@ -130,26 +130,9 @@ impl World {
 
     /// A trigger queue, as the stack's: returns its URL and ARN.
     pub async fn trigger_queue(&self) -> (String, String) {
-        let sqs = aws_sdk_sqs::Client::new(&self.config);
-        let url = sqs
-            .create_queue()
-            .queue_name(unique_name("trigger"))
-            .send()
+        crate::sqs_queue(&self.config, &unique_name("trigger"))
             .await
             .unwrap()
-            .queue_url
-            .unwrap();
-        let arn = sqs
-            .get_queue_attributes()
-            .queue_url(&url)
-            .attribute_names(aws_sdk_sqs::types::QueueAttributeName::QueueArn)
-            .send()
-            .await
-            .unwrap()
-            .attributes
-            .unwrap()[&aws_sdk_sqs::types::QueueAttributeName::QueueArn]
-            .clone();
-        (url, arn)
     }
 
     /// What EventBridge delivered to a queue, as Lambda's SQS poller hands it to a function (and deleted from the
@@ -274,6 +257,21 @@ impl World {
             .await
             .unwrap()
             .unwrap_or_else(|| panic!("no run of {job} at {at}"))
+    }
+
+    /// A fixture event (tests/events/ecs/`fixture`.json) about the task the run launched, as ECS would send it:
+    /// the task's ARN and task definition, container `app`, times moved to the run's scheduled time.
+    pub async fn report(&self, run: &Run, fixture: &str) -> serde_json::Value {
+        let arn = run.task_arn.clone().unwrap();
+        let task = self
+            .ecs
+            .describe(&self.sandbox.cluster, std::slice::from_ref(&arn))
+            .await
+            .unwrap()
+            .pop()
+            .unwrap();
+        let definition = task.task_definition_arn.unwrap();
+        task_event(fixture, &arn, &definition, "app", run.scheduled_at).unwrap()
     }
 
     pub async fn tasks(&self) -> Vec<String> {

@@ -11,9 +11,8 @@ use fsched_core::aws::rules::EventBridgeRules;
 use fsched_core::domain::job::{ContainerOverride, JobName, JobSpec, OnInterruption};
 use fsched_core::domain::run::{Run, RunStatus, Trigger};
 use fsched_core::domain::trigger::{desired_rules, stack_tag, RuleChange, COMMAND_SOURCE, RUN_JOB};
-use fsched_core::ports::{Store, TaskLauncher};
+use fsched_core::ports::Store;
 use fsched_core::service::rules::{apply_rules, rule_plan, RuleScope};
-use fsched_tests::ecs::task_event;
 use fsched_tests::world::{world, World};
 use fsched_trigger::handler;
 use serde_json::json;
@@ -258,22 +257,7 @@ async fn a_job_chained_on_another_runs_when_its_run_succeeds() {
         .await
         .unwrap();
     let etl_run = w.runs(&etl).await.pop().unwrap();
-    let arn = etl_run.task_arn.clone().unwrap();
-    let task = w
-        .ecs
-        .describe(&w.sandbox.cluster, std::slice::from_ref(&arn))
-        .await
-        .unwrap()
-        .pop()
-        .unwrap();
-    let done = task_event(
-        "stopped-success",
-        &arn,
-        &task.task_definition_arn.unwrap(),
-        "app",
-        etl_run.scheduled_at,
-    )
-    .unwrap();
+    let done = w.report(&etl_run, "stopped-success").await;
     fsched_recorder::handler::handle(&w.recorder(), done)
         .await
         .unwrap();
@@ -359,22 +343,7 @@ async fn pause_and_resume_commands_and_a_rerun_after_a_spot_interruption() {
     .await;
     handler::batch(&w.triggers(), w.receive(&queue_url).await, until()).await;
     let first = w.runs(&job).await.pop().unwrap();
-    let arn = first.task_arn.clone().unwrap();
-    let task = w
-        .ecs
-        .describe(&w.sandbox.cluster, std::slice::from_ref(&arn))
-        .await
-        .unwrap()
-        .pop()
-        .unwrap();
-    let reclaimed = task_event(
-        "stopped-spot-interruption",
-        &arn,
-        &task.task_definition_arn.unwrap(),
-        "app",
-        first.scheduled_at,
-    )
-    .unwrap();
+    let reclaimed = w.report(&first, "stopped-spot-interruption").await;
     fsched_recorder::handler::handle(&w.recorder(), reclaimed.clone())
         .await
         .unwrap();

@@ -8,29 +8,17 @@ use fsched_core::aws::dynamo::DynamoStore;
 use fsched_core::aws::ecs::EcsLauncher;
 use fsched_core::aws::events::EventBridgePublisher;
 use fsched_core::aws::services::{CloudWatchMetrics, EcsServices};
+use fsched_core::lambda::FunctionEnv;
 use fsched_core::service::dispatch::{Dispatcher, Settings};
 use fsched_core::service::scale::Sleeper;
 use lambda_runtime::{service_fn, Error, LambdaEvent};
 use serde_json::Value;
 
-fn required(name: &str) -> Result<String, Error> {
-    std::env::var(name).map_err(|_| format!("environment variable {name} is not set").into())
-}
-
 #[tokio::main]
 async fn main() -> Result<(), Error> {
-    tracing_subscriber::fmt()
-        .json()
-        .with_env_filter(
-            tracing_subscriber::EnvFilter::try_from_default_env()
-                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info")),
-        )
-        .with_current_span(false)
-        .without_time()
-        .init();
+    fsched_core::lambda::init_logging();
 
-    let table = required("FSCHED_TABLE")?;
-    let bus = required("FSCHED_EVENT_BUS")?;
+    let FunctionEnv { table, bus } = FunctionEnv::from_env()?;
     let mut settings = Settings::default();
     if let Ok(rate) = std::env::var("FSCHED_RUN_TASK_RATE") {
         settings.run_task_rate = rate.parse().map_err(|_| {

@@ -4,29 +4,17 @@ use aws_config::BehaviorVersion;
 use fsched_core::aws::dynamo::DynamoStore;
 use fsched_core::aws::ecs::EcsLauncher;
 use fsched_core::aws::events::EventBridgePublisher;
+use fsched_core::lambda::FunctionEnv;
 use fsched_core::service::record::Recorder;
 use fsched_recorder::handler;
 use lambda_runtime::{service_fn, Error, LambdaEvent};
 use serde_json::Value;
 
-fn required(name: &str) -> Result<String, Error> {
-    std::env::var(name).map_err(|_| format!("environment variable {name} is not set").into())
-}
-
 #[tokio::main]
 async fn main() -> Result<(), Error> {
-    tracing_subscriber::fmt()
-        .json()
-        .with_env_filter(
-            tracing_subscriber::EnvFilter::try_from_default_env()
-                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info")),
-        )
-        .with_current_span(false)
-        .without_time()
-        .init();
+    fsched_core::lambda::init_logging();
 
-    let table = required("FSCHED_TABLE")?;
-    let bus = required("FSCHED_EVENT_BUS")?;
+    let FunctionEnv { table, bus } = FunctionEnv::from_env()?;
     let config = aws_config::load_defaults(BehaviorVersion::latest()).await;
     let recorder = Recorder::new(
         DynamoStore::new(aws_sdk_dynamodb::Client::new(&config), table),

@@ -6,30 +6,18 @@ use fsched_core::aws::dynamo::DynamoStore;
 use fsched_core::aws::ecs::EcsLauncher;
 use fsched_core::aws::events::EventBridgePublisher;
 use fsched_core::aws::services::{CloudWatchMetrics, EcsServices};
+use fsched_core::lambda::FunctionEnv;
 use fsched_core::service::dispatch::{Dispatcher, Settings};
 use fsched_core::service::scale::Sleeper;
 use fsched_core::service::trigger::Triggers;
 use fsched_trigger::handler;
 use lambda_runtime::{service_fn, Error, LambdaEvent};
 
-fn required(name: &str) -> Result<String, Error> {
-    std::env::var(name).map_err(|_| format!("environment variable {name} is not set").into())
-}
-
 #[tokio::main]
 async fn main() -> Result<(), Error> {
-    tracing_subscriber::fmt()
-        .json()
-        .with_env_filter(
-            tracing_subscriber::EnvFilter::try_from_default_env()
-                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info")),
-        )
-        .with_current_span(false)
-        .without_time()
-        .init();
+    fsched_core::lambda::init_logging();
 
-    let table = required("FSCHED_TABLE")?;
-    let bus = required("FSCHED_EVENT_BUS")?;
+    let FunctionEnv { table, bus } = FunctionEnv::from_env()?;
     let config = aws_config::load_defaults(BehaviorVersion::latest()).await;
     // RunTask retries are the dispatcher's own (paced, with the job's backoff): the SDK's would multiply them.
     let ecs = aws_sdk_ecs::config::Builder::from(&config)

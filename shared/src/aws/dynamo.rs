@@ -254,6 +254,68 @@ impl DynamoStore {
     }
 }
 
+impl DynamoStore {
+    /// Writes a versioned item (a job or a service) if the stored version is `expected` (`None`: it must not exist).
+    async fn put_versioned(
+        &self,
+        item: Item,
+        expected: Option<u64>,
+        what: &str,
+    ) -> Result<(), StoreError> {
+        let req = self
+            .client
+            .put_item()
+            .table_name(&self.table)
+            .set_item(Some(item));
+        let req = match expected {
+            None => req.condition_expression("attribute_not_exists(pk)"),
+            Some(v) => req
+                .condition_expression("version = :v")
+                .expression_attribute_values(":v", n(v)),
+        };
+        req.send().await.map_err(|e| self.error(what, e))?;
+        Ok(())
+    }
+
+    /// Every item of one `listing` partition (all jobs, all services), in key order.
+    async fn listing<T: DeserializeOwned>(
+        &self,
+        partition: &str,
+        what: &str,
+    ) -> Result<Vec<T>, StoreError> {
+        let query = self
+            .client
+            .query()
+            .table_name(&self.table)
+            .index_name(keys::LISTING_INDEX)
+            .key_condition_expression("#p = :p")
+            .expression_attribute_names("#p", keys::LIST_PK)
+            .expression_attribute_values(":p", s(partition));
+        self.query_all(what, query, usize::MAX).await
+    }
+
+    /// Deletes a versioned item if the stored version is `expected`.
+    async fn delete_versioned(
+        &self,
+        pk: String,
+        sk: &str,
+        expected: u64,
+        what: &str,
+    ) -> Result<(), StoreError> {
+        self.client
+            .delete_item()
+            .table_name(&self.table)
+            .key(keys::PK, s(pk))
+            .key(keys::SK, s(sk))
+            .condition_expression("version = :v")
+            .expression_attribute_values(":v", n(expected))
+            .send()
+            .await
+            .map_err(|e| self.error(what, e))?;
+        Ok(())
+    }
+}
+
 impl Store for DynamoStore {
     async fn get_job(&self, name: &JobName) -> Result<Option<Job>, StoreError> {
         let item: Option<JobItem> = self
@@ -267,15 +329,7 @@ impl Store for DynamoStore {
     }
 
     async fn list_jobs(&self) -> Result<Vec<Job>, StoreError> {
-        let query = self
-            .client
-            .query()
-            .table_name(&self.table)
-            .index_name(keys::LISTING_INDEX)
-            .key_condition_expression("#p = :p")
-            .expression_attribute_names("#p", keys::LIST_PK)
-            .expression_attribute_values(":p", s(keys::JOBS_PARTITION));
-        let items: Vec<JobItem> = self.query_all("listing jobs", query, usize::MAX).await?;
+        let items: Vec<JobItem> = self.listing(keys::JOBS_PARTITION, "listing jobs").await?;
         Ok(items.into_iter().map(|i| i.job).collect())
     }
 
@@ -284,35 +338,18 @@ impl Store for DynamoStore {
             keys: job_keys(job),
             job: job.clone(),
         })?;
-        let req = self
-            .client
-            .put_item()
-            .table_name(&self.table)
-            .set_item(Some(item));
-        let req = match expected {
-            None => req.condition_expression("attribute_not_exists(pk)"),
-            Some(v) => req
-                .condition_expression("version = :v")
-                .expression_attribute_values(":v", n(v)),
-        };
-        req.send()
+        self.put_versioned(item, expected, &format!("job `{}`", job.name))
             .await
-            .map_err(|e| self.error(&format!("job `{}`", job.name), e))?;
-        Ok(())
     }
 
     async fn delete_job(&self, name: &JobName, expected: u64) -> Result<(), StoreError> {
-        self.client
-            .delete_item()
-            .table_name(&self.table)
-            .key(keys::PK, s(keys::job_pk(name)))
-            .key(keys::SK, s(keys::JOB_SK))
-            .condition_expression("version = :v")
-            .expression_attribute_values(":v", n(expected))
-            .send()
-            .await
-            .map_err(|e| self.error(&format!("job `{name}`"), e))?;
-        Ok(())
+        self.delete_versioned(
+            keys::job_pk(name),
+            keys::JOB_SK,
+            expected,
+            &format!("job `{name}`"),
+        )
+        .await
     }
 
     async fn advance_job(
@@ -541,16 +578,8 @@ impl Store for DynamoStore {
     }
 
     async fn list_services(&self) -> Result<Vec<ServiceState>, StoreError> {
-        let query = self
-            .client
-            .query()
-            .table_name(&self.table)
-            .index_name(keys::LISTING_INDEX)
-            .key_condition_expression("#p = :p")
-            .expression_attribute_names("#p", keys::LIST_PK)
-            .expression_attribute_values(":p", s(keys::SERVICES_PARTITION));
         let items: Vec<ServiceItem> = self
-            .query_all("listing services", query, usize::MAX)
+            .listing(keys::SERVICES_PARTITION, "listing services")
             .await?;
         Ok(items.into_iter().map(|i| i.state).collect())
     }
@@ -564,35 +593,18 @@ impl Store for DynamoStore {
             keys: service_keys(state),
             state: state.clone(),
         })?;
-        let req = self
-            .client
-            .put_item()
-            .table_name(&self.table)
-            .set_item(Some(item));
-        let req = match expected {
-            None => req.condition_expression("attribute_not_exists(pk)"),
-            Some(v) => req
-                .condition_expression("version = :v")
-                .expression_attribute_values(":v", n(v)),
-        };
-        req.send()
+        self.put_versioned(item, expected, &format!("service `{}`", state.name))
             .await
-            .map_err(|e| self.error(&format!("service `{}`", state.name), e))?;
-        Ok(())
     }
 
     async fn delete_service(&self, name: &ServiceName, expected: u64) -> Result<(), StoreError> {
-        self.client
-            .delete_item()
-            .table_name(&self.table)
-            .key(keys::PK, s(keys::service_pk(name)))
-            .key(keys::SK, s(keys::SERVICE_SK))
-            .condition_expression("version = :v")
-            .expression_attribute_values(":v", n(expected))
-            .send()
-            .await
-            .map_err(|e| self.error(&format!("service `{name}`"), e))?;
-        Ok(())
+        self.delete_versioned(
+            keys::service_pk(name),
+            keys::SERVICE_SK,
+            expected,
+            &format!("service `{name}`"),
+        )
+        .await
     }
 
     async fn record_action(&self, action: &ScaleAction) -> Result<(), StoreError> {

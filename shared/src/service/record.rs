@@ -69,6 +69,11 @@ pub async fn apply_report<S: Store, L: TaskLauncher>(
     now: DateTime<Utc>,
 ) -> Result<Option<Observed>, StoreError> {
     let mut prices = Prices::default();
+    // A duplicate or stale report changes nothing whatever the task definition and prices say: answer it without
+    // the two reads below (ECS sends each stopped task's event at least once, often more).
+    if observe(&run, &task, &prices, now).is_none() {
+        return Ok(None);
+    }
     if task.is_stopped() {
         if let Some(arn) = task.task_definition_arn.clone() {
             match launcher.definition(&arn).await {

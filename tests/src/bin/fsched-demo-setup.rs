@@ -43,27 +43,7 @@ async fn main() -> anyhow::Result<()> {
     service(&config, &place, "staging-api", 2, Some((2, 6))).await?;
     service(&config, &place, "wiki", 1, None).await?;
     // The trigger queue and the command rule, as template.yaml's TriggerQueue and CommandsRule.
-    let sqs = aws_sdk_sqs::Client::new(&config);
-    let queue_url = sqs
-        .create_queue()
-        .queue_name("fsched-trigger")
-        .send()
-        .await
-        .context("creating the trigger queue")?
-        .queue_url
-        .context("no queue URL")?;
-    let queue_arn = sqs
-        .get_queue_attributes()
-        .queue_url(&queue_url)
-        .attribute_names(aws_sdk_sqs::types::QueueAttributeName::QueueArn)
-        .send()
-        .await?
-        .attributes
-        .and_then(|a| {
-            a.get(&aws_sdk_sqs::types::QueueAttributeName::QueueArn)
-                .cloned()
-        })
-        .context("no queue ARN")?;
+    let (queue_url, queue_arn) = fsched_tests::sqs_queue(&config, "fsched-trigger").await?;
     let eb = aws_sdk_eventbridge::Client::new(&config);
     eb.put_rule()
         .name("fsched-commands")
