@@ -2,9 +2,13 @@
 //! the table name from `--table` / FSCHED_TABLE, or else from the `TableName` output of the stack named by
 //! `--stack` / FSCHED_STACK.
 
+use anyhow::Context;
 use aws_config::BehaviorVersion;
+use chrono::{DateTime, SubsecRound, Utc};
 use fsched_core::aws::dynamo::DynamoStore;
-use fsched_core::domain::trigger::{stack_tag, DEFAULT_BUS};
+use fsched_core::aws::events::EventBridgePublisher;
+use fsched_core::domain::trigger::{stack_tag, Command, DEFAULT_BUS};
+use fsched_core::ports::EventPublisher;
 use fsched_core::service::rules::RuleScope;
 
 #[derive(clap::Args, Clone, Debug)]
@@ -96,6 +100,21 @@ impl AwsArgs {
             })
     }
 
+    /// Sends a command to the stack's bus, where the trigger function picks it up.
+    pub async fn send(
+        &self,
+        config: &aws_config::SdkConfig,
+        command: &Command,
+        now: DateTime<Utc>,
+    ) -> anyhow::Result<()> {
+        let bus = self.bus(config).await?;
+        let event = command.to_event(now.trunc_subsecs(0))?;
+        EventBridgePublisher::new(aws_sdk_eventbridge::Client::new(config), &bus)
+            .publish(&[event])
+            .await
+            .with_context(|| format!("sending the \"{}\" command to bus `{bus}`", command.kind()))
+    }
+
     /// Where `on_event` rules live and point, when the stack's bus and trigger queue are known.
     pub async fn rule_scope(
         &self,
@@ -133,4 +152,12 @@ impl AwsArgs {
             table,
         ))
     }
+}
+
+/// Who is asking, for the records of what a command did: the local user and the command.
+pub fn requester(command: &str) -> String {
+    let user = std::env::var("USER")
+        .or_else(|_| std::env::var("USERNAME"))
+        .unwrap_or_else(|_| "someone".to_owned());
+    format!("{user} (fsched {command})")
 }

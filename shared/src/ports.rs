@@ -5,8 +5,10 @@ use std::future::Future;
 
 use chrono::{DateTime, Utc};
 
+pub use crate::domain::event::BusEvent;
+use crate::domain::fargate::{Architecture, Capacity};
 use crate::domain::job::{Job, JobName};
-use crate::domain::run::{Capacity, Run, RunId};
+use crate::domain::run::{Run, RunId};
 use crate::domain::service::{ScaleAction, ServiceName, ServiceState};
 use crate::domain::task::TaskSnapshot;
 
@@ -190,8 +192,8 @@ pub enum LaunchError {
 #[derive(Debug, Clone, PartialEq, Default)]
 pub struct TaskDefinitionFacts {
     pub essential: Vec<(String, bool)>,
-    /// `x86_64` or `arm64`; `None` when the definition does not say (Fargate then runs x86_64).
-    pub architecture: Option<String>,
+    /// `None` when the definition does not say (Fargate then runs x86_64).
+    pub architecture: Option<Architecture>,
 }
 
 impl TaskDefinitionFacts {
@@ -202,11 +204,7 @@ impl TaskDefinitionFacts {
                 c.essential = Some(*essential);
             }
         }
-        task.architecture = Some(
-            self.architecture
-                .clone()
-                .unwrap_or_else(|| "x86_64".to_owned()),
-        );
+        task.architecture = Some(self.architecture.unwrap_or_default());
     }
 }
 
@@ -330,17 +328,6 @@ pub trait EventRules: Send + Sync + 'static {
     fn delete(&self, bus: &str, name: &str) -> impl Future<Output = Result<(), RuleError>> + Send;
 }
 
-/// A lifecycle event for the stack's bus (source `fsched`).
-#[derive(Debug, Clone, PartialEq)]
-pub struct LifecycleEvent {
-    /// EventBridge `source`: `fsched` for lifecycle events, `fsched.commands` for commands.
-    pub source: &'static str,
-    /// EventBridge `detail-type`, e.g. "Run Started".
-    pub detail_type: String,
-    pub detail: serde_json::Value,
-    pub time: DateTime<Utc>,
-}
-
 #[derive(Debug, Clone, PartialEq, thiserror::Error)]
 #[error("{failed} of {total} events were not published: {message}")]
 pub struct PublishError {
@@ -349,10 +336,8 @@ pub struct PublishError {
     pub message: String,
 }
 
-/// Publishes lifecycle events. Partial failures are errors, never ignored.
+/// Publishes events to the stack's bus. Partial failures are errors, never ignored.
 pub trait EventPublisher: Send + Sync + 'static {
-    fn publish(
-        &self,
-        events: &[LifecycleEvent],
-    ) -> impl Future<Output = Result<(), PublishError>> + Send;
+    fn publish(&self, events: &[BusEvent])
+        -> impl Future<Output = Result<(), PublishError>> + Send;
 }

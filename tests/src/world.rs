@@ -13,7 +13,7 @@ use fsched_core::domain::duration::Span;
 use fsched_core::domain::job::{Job, JobName, JobSpec, Network, Retries};
 use fsched_core::domain::plan::next_fire;
 use fsched_core::domain::run::{Run, RunId};
-use fsched_core::ports::{EventPublisher, LifecycleEvent, PublishError, Store, TaskLauncher};
+use fsched_core::ports::{BusEvent, EventPublisher, PublishError, Store, TaskLauncher};
 use fsched_core::ports::{Metrics, ServiceScaler};
 use fsched_core::service::dispatch::{Dispatcher, Settings};
 use fsched_core::service::record::Recorder;
@@ -28,11 +28,11 @@ use crate::{fresh_table, job_spec, local_sdk_config, unique_name};
 #[derive(Clone)]
 pub struct Recording {
     pub inner: EventBridgePublisher,
-    pub seen: Arc<Mutex<Vec<LifecycleEvent>>>,
+    pub seen: Arc<Mutex<Vec<BusEvent>>>,
 }
 
 impl EventPublisher for Recording {
-    async fn publish(&self, events: &[LifecycleEvent]) -> Result<(), PublishError> {
+    async fn publish(&self, events: &[BusEvent]) -> Result<(), PublishError> {
         self.seen.lock().unwrap().extend(events.iter().cloned());
         self.inner.publish(events).await
     }

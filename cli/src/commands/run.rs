@@ -7,16 +7,13 @@ use std::time::Duration as StdDuration;
 
 use anyhow::Context;
 use chrono::{DateTime, SubsecRound, Utc};
-use fsched_core::aws::events::EventBridgePublisher;
 use fsched_core::domain::dispatch::fnv128;
 use fsched_core::domain::job::JobName;
 use fsched_core::domain::run::{RunId, RunStatus};
-use fsched_core::domain::trigger::{
-    resolve, run_job_detail, triggered_run_id, COMMAND_SOURCE, RUN_JOB,
-};
-use fsched_core::ports::{EventPublisher, LifecycleEvent, Store};
+use fsched_core::domain::trigger::{resolve, triggered_run_id, Command};
+use fsched_core::ports::Store;
 
-use crate::aws::AwsArgs;
+use crate::aws::{requester, AwsArgs};
 use crate::render::{dollars, span};
 use crate::Failure;
 
@@ -51,14 +48,6 @@ fn values(pairs: &[String]) -> Result<BTreeMap<String, String>, Failure> {
         .collect()
 }
 
-/// Who is asking, for the run's record.
-fn requester() -> String {
-    let user = std::env::var("USER")
-        .or_else(|_| std::env::var("USERNAME"))
-        .unwrap_or_else(|_| "someone".to_owned());
-    format!("{user} (fsched run)")
-}
-
 pub async fn run(args: Args, now: DateTime<Utc>, out: &mut impl Write) -> Result<(), Failure> {
     let job = JobName::new(&args.job).map_err(|e| Failure::Invalid(e.to_string()))?;
     let given = values(&args.env)?;
@@ -80,25 +69,23 @@ pub async fn run(args: Args, now: DateTime<Utc>, out: &mut impl Write) -> Result
         ]) as u64
             & 0xffff_ffff_ffff
     );
-    let detail = run_job_detail(&job, &given, &request_id, &requester());
-    // The trigger resolves the values the same way: refuse here what it would reject, and send nothing.
-    let command = serde_json::json!({"source": COMMAND_SOURCE, "detail-type": RUN_JOB, "time": time, "detail": detail});
-    if let Err(rejection) = resolve(&stored.spec, &command, &given) {
+    let command = Command::RunJob {
+        job: job.clone(),
+        values: given.clone(),
+        request_id: request_id.clone(),
+        requested_by: requester("run"),
+    };
+    // The trigger resolves the values against the command's event: refuse here what it would reject, and send
+    // nothing.
+    let event = command.to_event(time).context("encoding the command")?;
+    let delivered = serde_json::json!({"source": event.source, "detail-type": event.detail_type,
+                                       "time": time, "detail": event.detail});
+    if let Err(rejection) = resolve(&stored.spec, &delivered, &given) {
         return Err(Failure::Invalid(format!(
             "job `{job}` cannot run with these values: {rejection}"
         )));
     }
-    let bus = args.aws.bus(&config).await?;
-    let publisher = EventBridgePublisher::new(aws_sdk_eventbridge::Client::new(&config), &bus);
-    publisher
-        .publish(&[LifecycleEvent {
-            source: COMMAND_SOURCE,
-            detail_type: RUN_JOB.to_owned(),
-            detail,
-            time,
-        }])
-        .await
-        .with_context(|| format!("sending the \"{RUN_JOB}\" command to bus `{bus}`"))?;
+    args.aws.send(&config, &command, time).await?;
     let id = triggered_run_id(&job, time, true, &request_id);
     writeln!(out, "{id}").context("writing to stdout")?;
     if !args.wait {

@@ -4,17 +4,16 @@
 use std::io::Write;
 
 use anyhow::Context;
-use chrono::{DateTime, SubsecRound, Utc};
-use fsched_core::aws::events::EventBridgePublisher;
+use chrono::{DateTime, Utc};
 use fsched_core::domain::cost::Prices;
 use fsched_core::domain::duration::Span;
 use fsched_core::domain::schedule::parse_zone;
 use fsched_core::domain::service::{savings, ServiceName, ServiceState};
-use fsched_core::domain::trigger::{COMMAND_SOURCE, SLEEP_SERVICE, WAKE_SERVICE};
-use fsched_core::ports::{EventPublisher, LifecycleEvent, Store};
+use fsched_core::domain::trigger::Command;
+use fsched_core::ports::Store;
 use serde_json::json;
 
-use crate::aws::AwsArgs;
+use crate::aws::{requester, AwsArgs};
 use crate::output::{table, Format};
 use crate::render::{dollars, span, stamp};
 use crate::Failure;
@@ -123,15 +122,14 @@ pub async fn list(args: ListArgs, out: &mut impl Write) -> Result<(), Failure> {
     Ok(())
 }
 
+/// Sends a wake or sleep command for a declared service.
 async fn send(
     aws: &AwsArgs,
     name: &str,
-    kind: &str,
-    mut detail: serde_json::Value,
     now: DateTime<Utc>,
+    command: impl FnOnce(ServiceName) -> Command,
 ) -> Result<ServiceName, Failure> {
-    let service = ServiceName::new(name)
-        .map_err(|e| Failure::Invalid(e.to_string().replace("job name", "service name")))?;
+    let service = ServiceName::new(name).map_err(|e| Failure::Invalid(e.to_string()))?;
     let config = aws.config().await;
     let store = aws.store_with(&config).await?;
     if store
@@ -144,21 +142,7 @@ async fn send(
             "no service `{service}` is declared (see `fsched services`)"
         )));
     }
-    let user = std::env::var("USER").unwrap_or_else(|_| "someone".to_owned());
-    if let Some(map) = detail.as_object_mut() {
-        map.insert("service".into(), json!(service.as_str()));
-        map.insert("requested_by".into(), json!(format!("{user} (fsched cli)")));
-    }
-    let bus = aws.bus(&config).await?;
-    EventBridgePublisher::new(aws_sdk_eventbridge::Client::new(&config), &bus)
-        .publish(&[LifecycleEvent {
-            source: COMMAND_SOURCE,
-            detail_type: kind.to_owned(),
-            detail,
-            time: now.trunc_subsecs(0),
-        }])
-        .await
-        .with_context(|| format!("sending \"{kind}\" to bus `{bus}`"))?;
+    aws.send(&config, &command(service.clone()), now).await?;
     Ok(service)
 }
 
@@ -171,11 +155,14 @@ pub async fn wake(args: WakeArgs, now: DateTime<Utc>, out: &mut impl Write) -> R
                 .map_err(|e| Failure::Invalid(format!("--for: {e}")))
         })
         .transpose()?;
-    let detail = match hold {
-        Some(h) => json!({"for": h.to_string()}),
-        None => json!({}),
-    };
-    let service = send(&args.aws, &args.service, WAKE_SERVICE, detail, now).await?;
+    let service = send(&args.aws, &args.service, now, |service| {
+        Command::WakeService {
+            service,
+            hold,
+            requested_by: requester("wake"),
+        }
+    })
+    .await?;
     match hold {
         Some(h) => writeln!(
             out,
@@ -196,7 +183,13 @@ pub async fn sleep(
     now: DateTime<Utc>,
     out: &mut impl Write,
 ) -> Result<(), Failure> {
-    let service = send(&args.aws, &args.service, SLEEP_SERVICE, json!({}), now).await?;
+    let service = send(&args.aws, &args.service, now, |service| {
+        Command::SleepService {
+            service,
+            requested_by: requester("sleep"),
+        }
+    })
+    .await?;
     writeln!(
         out,
         "asked to put {service} to sleep, until its next period boundary"

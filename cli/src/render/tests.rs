@@ -3,9 +3,10 @@
 
 use chrono::TimeZone;
 use fsched_core::domain::cost::Prices;
+use fsched_core::domain::fargate::Capacity;
 use fsched_core::domain::job::JobName;
 use fsched_core::domain::record::observe;
-use fsched_core::domain::run::{Capacity, RunId, RunStatus};
+use fsched_core::domain::run::{RunId, RunStatus};
 use fsched_core::domain::task::TaskSnapshot;
 
 use super::*;

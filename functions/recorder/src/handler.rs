@@ -27,6 +27,7 @@ impl From<HandlerError> for Diagnostic {
             HandlerError::Record(RecordError::RunNotFound { .. }) => "fsched.RunNotFoundYet",
             HandlerError::Record(RecordError::Store(_)) => "fsched.StoreUnavailable",
             HandlerError::Record(RecordError::Publish { .. }) => "fsched.PublishFailed",
+            HandlerError::Record(RecordError::Command(_)) => "fsched.CommandNotEncoded",
         };
         Diagnostic {
             error_type: error_type.to_owned(),

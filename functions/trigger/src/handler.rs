@@ -67,7 +67,7 @@ pub async fn message<
         Ok(i) => i,
         Err(error) => {
             return Outcome::Failed {
-                error,
+                error: error.to_string(),
                 retry: false,
             }
         }

@@ -11,9 +11,11 @@ use chrono::{DateTime, Utc};
 
 use super::sdk_error::{classify, Failure};
 use crate::domain::dispatch::started_by;
+use crate::domain::fargate::Capacity;
+use crate::domain::fargate::{Architecture, TaskStatus};
 use crate::domain::job::JobSpec;
-use crate::domain::run::{Capacity, RunId};
-use crate::domain::task::{capacity_named, ContainerSnapshot, TaskSnapshot};
+use crate::domain::run::RunId;
+use crate::domain::task::{ContainerSnapshot, TaskSnapshot};
 use crate::ports::{LaunchError, LaunchRequest, Launched, TaskDefinitionFacts, TaskLauncher};
 
 /// Tag keys fsched puts on every task it starts.
@@ -105,7 +107,7 @@ fn tag(key: &str, value: &str) -> Tag {
 }
 
 fn capacity_of(task: &aws_sdk_ecs::types::Task) -> Option<Capacity> {
-    capacity_named(
+    Capacity::named(
         task.capacity_provider_name(),
         task.launch_type().map(|l| l.as_str()),
     )
@@ -115,7 +117,7 @@ fn snapshot(task: &aws_sdk_ecs::types::Task) -> TaskSnapshot {
     let number = |s: Option<&str>| s.and_then(|s| s.trim().parse::<u32>().ok());
     TaskSnapshot {
         task_arn: task.task_arn().unwrap_or_default().to_owned(),
-        last_status: task.last_status().unwrap_or("UNKNOWN").to_owned(),
+        last_status: TaskStatus::named(task.last_status().unwrap_or("UNKNOWN")),
         version: u64::try_from(task.version()).unwrap_or(0),
         capacity: capacity_of(task),
         task_definition_arn: task.task_definition_arn().map(str::to_owned),
@@ -303,7 +305,7 @@ impl TaskLauncher for EcsLauncher {
             architecture: definition
                 .and_then(|d| d.runtime_platform())
                 .and_then(|p| p.cpu_architecture())
-                .map(|a| a.as_str().to_ascii_lowercase()),
+                .and_then(|a| Architecture::named(a.as_str())),
         })
     }
 }

@@ -7,7 +7,7 @@ use aws_sdk_eventbridge::types::PutEventsRequestEntry;
 use aws_sdk_eventbridge::Client;
 
 use super::sdk_error::{classify, Failure};
-use crate::ports::{EventPublisher, LifecycleEvent, PublishError};
+use crate::ports::{BusEvent, EventPublisher, PublishError};
 
 /// PutEvents takes at most 10 entries per call.
 const BATCH: usize = 10;
@@ -32,7 +32,7 @@ impl EventBridgePublisher {
         }
     }
 
-    fn entry(&self, event: &LifecycleEvent) -> PutEventsRequestEntry {
+    fn entry(&self, event: &BusEvent) -> PutEventsRequestEntry {
         PutEventsRequestEntry::builder()
             .event_bus_name(&self.bus)
             .source(event.source)
@@ -45,8 +45,8 @@ impl EventBridgePublisher {
     }
 
     /// Publishes one batch; returns why each entry that could not be published failed.
-    async fn batch(&self, events: &[LifecycleEvent]) -> Vec<String> {
-        let mut pending: Vec<&LifecycleEvent> = events.iter().collect();
+    async fn batch(&self, events: &[BusEvent]) -> Vec<String> {
+        let mut pending: Vec<&BusEvent> = events.iter().collect();
         let mut permanent = Vec::new();
         for attempt in 1..=ATTEMPTS {
             let entries = pending.iter().map(|e| self.entry(e)).collect();
@@ -110,7 +110,7 @@ impl EventBridgePublisher {
 }
 
 impl EventPublisher for EventBridgePublisher {
-    async fn publish(&self, events: &[LifecycleEvent]) -> Result<(), PublishError> {
+    async fn publish(&self, events: &[BusEvent]) -> Result<(), PublishError> {
         let mut errors = Vec::new();
         for batch in events.chunks(BATCH) {
             errors.extend(self.batch(batch).await);
@@ -137,9 +137,9 @@ mod tests {
 
     use super::*;
 
-    fn events(n: usize) -> Vec<LifecycleEvent> {
+    fn events(n: usize) -> Vec<BusEvent> {
         (0..n)
-            .map(|i| LifecycleEvent {
+            .map(|i| BusEvent {
                 source: "fsched",
                 detail_type: format!("Run Started {i}"),
                 detail: serde_json::json!({ "run": format!("etl/{i}") }),

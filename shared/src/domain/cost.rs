@@ -8,7 +8,7 @@
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
-use super::run::Capacity;
+use super::fargate::{Architecture, Capacity};
 use super::task::TaskSnapshot;
 
 /// Where the built-in figures come from. Change the figures and this line together.
@@ -79,7 +79,7 @@ pub struct Cost {
     /// The vCPU and GB it was billed for.
     pub vcpu: f64,
     pub memory_gb: f64,
-    pub architecture: String,
+    pub architecture: Architecture,
     pub capacity: Capacity,
 }
 
@@ -90,12 +90,12 @@ pub fn billed_seconds(from: DateTime<Utc>, to: DateTime<Utc>) -> u64 {
 }
 
 impl Prices {
-    fn rates(&self, capacity: Capacity, arm64: bool) -> Rates {
-        match (capacity, arm64) {
-            (Capacity::Fargate, false) => self.fargate_x86,
-            (Capacity::Fargate, true) => self.fargate_arm64,
-            (Capacity::FargateSpot, false) => self.spot_x86,
-            (Capacity::FargateSpot, true) => self.spot_arm64,
+    fn rates(&self, capacity: Capacity, architecture: Architecture) -> Rates {
+        match (capacity, architecture) {
+            (Capacity::Fargate, Architecture::X86_64) => self.fargate_x86,
+            (Capacity::Fargate, Architecture::Arm64) => self.fargate_arm64,
+            (Capacity::FargateSpot, Architecture::X86_64) => self.spot_x86,
+            (Capacity::FargateSpot, Architecture::Arm64) => self.spot_arm64,
         }
     }
 
@@ -105,8 +105,7 @@ impl Prices {
         let stopped = task.stopped_at.filter(|_| task.is_stopped())?;
         let vcpu = f64::from(task.cpu?) / 1024.0;
         let memory_gb = f64::from(task.memory?) / 1024.0;
-        let arm64 = task.architecture.as_deref() == Some("arm64");
-        let architecture = if arm64 { "arm64" } else { "x86_64" }.to_owned();
+        let architecture = task.architecture.unwrap_or_default();
         let Some(from) = task.pull_started_at else {
             return Some(Cost {
                 usd: 0.0,
@@ -118,7 +117,7 @@ impl Prices {
             });
         };
         let seconds = billed_seconds(from, stopped);
-        let rates = self.rates(capacity, arm64);
+        let rates = self.rates(capacity, architecture);
         let extra_storage = f64::from(
             task.ephemeral_storage_gib
                 .unwrap_or(INCLUDED_STORAGE_GIB)
@@ -142,6 +141,7 @@ impl Prices {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::domain::fargate::TaskStatus;
     use crate::domain::task::TaskSnapshot;
     use chrono::TimeZone;
 
@@ -149,7 +149,7 @@ mod tests {
         let start = Utc.with_ymd_and_hms(2026, 11, 29, 2, 0, 0).unwrap();
         TaskSnapshot {
             task_arn: "t".to_owned(),
-            last_status: "STOPPED".to_owned(),
+            last_status: TaskStatus::Stopped,
             cpu: Some(cpu),
             memory: Some(memory),
             pull_started_at: Some(start + chrono::Duration::seconds(pulled)),
@@ -194,7 +194,7 @@ mod tests {
         // (2 x 0.0106714 + 4 x 0.00117322 + 30 x 0.000111) x 0.9 = (0.0213428 + 0.00469288 + 0.00333) x 0.9
         // = 0.02936568 x 0.9 = $0.026429112.
         let mut t = task(2048, 4096, 0, 3_600_000);
-        t.architecture = Some("arm64".to_owned());
+        t.architecture = Some(Architecture::Arm64);
         t.ephemeral_storage_gib = Some(50);
         let prices = Prices {
             discount_percent: 10.0,
@@ -209,7 +209,7 @@ mod tests {
     #[test]
     fn tasks_still_going_or_never_pulled_are_priced_accordingly() {
         let mut running = task(256, 512, 0, 60_000);
-        running.last_status = "RUNNING".to_owned();
+        running.last_status = TaskStatus::Running;
         assert_eq!(Prices::default().cost(&running, Capacity::Fargate), None);
         let mut never = task(256, 512, 0, 60_000);
         never.pull_started_at = None;

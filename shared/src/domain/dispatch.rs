@@ -3,9 +3,10 @@
 
 use chrono::{DateTime, Duration, Utc};
 
+use super::fargate::Capacity;
 use super::job::{Job, JobName, Overlap};
 use super::plan::next_fire;
-use super::run::{Capacity, RunId};
+use super::run::RunId;
 use super::schedule::ScheduleError;
 
 /// Missed times recorded one by one; older ones are only counted, so a job down for a month writes a few records,

@@ -2,7 +2,6 @@
 //! scheduling state the dispatcher keeps beside it.
 
 use std::collections::BTreeMap;
-use std::fmt;
 
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
@@ -10,68 +9,7 @@ use serde::{Deserialize, Serialize};
 use super::cost::Prices;
 use super::duration::Span;
 
-/// A job's name: 1-64 characters of `A-Z a-z 0-9 _ -`, starting with a letter or digit. The charset is what DynamoDB
-/// keys, ECS `startedBy`/tags and EventBridge rule names all accept, so a name can be used in each unescaped.
-#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
-#[serde(try_from = "String", into = "String")]
-pub struct JobName(String);
-
-pub const JOB_NAME_MAX: usize = 64;
-
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-pub enum JobNameError {
-    #[error("a job name cannot be empty")]
-    Empty,
-    #[error("job name `{0}` is longer than {JOB_NAME_MAX} characters")]
-    TooLong(String),
-    #[error("job name `{0}` must start with a letter or digit")]
-    BadStart(String),
-    #[error("job name `{name}` contains `{bad}`: use only letters, digits, `-` and `_`")]
-    BadChar { name: String, bad: char },
-}
-
-impl JobName {
-    pub fn new(name: impl Into<String>) -> Result<Self, JobNameError> {
-        let name = name.into();
-        let first = name.chars().next().ok_or(JobNameError::Empty)?;
-        if name.len() > JOB_NAME_MAX {
-            return Err(JobNameError::TooLong(name));
-        }
-        if !first.is_ascii_alphanumeric() {
-            return Err(JobNameError::BadStart(name));
-        }
-        if let Some(bad) = name
-            .chars()
-            .find(|c| !(c.is_ascii_alphanumeric() || *c == '-' || *c == '_'))
-        {
-            return Err(JobNameError::BadChar { name, bad });
-        }
-        Ok(JobName(name))
-    }
-
-    pub fn as_str(&self) -> &str {
-        &self.0
-    }
-}
-
-impl TryFrom<String> for JobName {
-    type Error = JobNameError;
-    fn try_from(s: String) -> Result<Self, Self::Error> {
-        JobName::new(s)
-    }
-}
-
-impl From<JobName> for String {
-    fn from(n: JobName) -> String {
-        n.0
-    }
-}
-
-impl fmt::Display for JobName {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(&self.0)
-    }
-}
+pub use super::name::{JobName, JobNameError, JOB_NAME_MAX};
 
 /// How a task gets Fargate capacity.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]

@@ -3,8 +3,11 @@
 pub mod cost;
 pub mod dispatch;
 pub mod duration;
+pub mod event;
+pub mod fargate;
 pub mod job;
 pub mod jobs_file;
+pub mod name;
 pub mod plan;
 pub mod record;
 pub mod run;

@@ -9,8 +9,12 @@ use chrono::{DateTime, Utc};
 
 use super::cost::Prices;
 use super::dispatch::next_check;
-use super::run::{Capacity, Run, RunStatus};
+use super::fargate::Capacity;
+use super::run::{Run, RunStatus};
 use super::task::TaskSnapshot;
+
+mod outcome;
+pub use outcome::{open_status, outcome, stop_reason, STOP_REASON_PREFIX, TIMEOUT_WORDS};
 
 /// A run after a report of its task.
 #[derive(Debug, Clone, PartialEq)]
@@ -56,7 +60,7 @@ pub fn observe(
     next.task_arn = Some(merged.task_arn.clone());
     next.capacity = merged.capacity.or(run.capacity);
     next.started_at = merged.started_at.or(run.started_at);
-    match merged.outcome() {
+    match outcome(&merged) {
         Some((status, reason)) => {
             next.status = status;
             next.reason = Some(reason);
@@ -64,7 +68,7 @@ pub fn observe(
             next.cost = prices.cost(&merged, next.capacity.unwrap_or(Capacity::Fargate));
         }
         None if run.status.is_open() => {
-            let reported = merged.open_status();
+            let reported = open_status(&merged);
             if open_rank(reported) > open_rank(run.status) {
                 next.status = reported;
             }

@@ -8,6 +8,7 @@ use chrono::{DateTime, NaiveDateTime, Utc};
 use serde::{Deserialize, Serialize};
 
 use super::cost::Cost;
+use super::fargate::Capacity;
 use super::job::{ContainerOverride, JobName, JobNameError, JobSpec};
 use super::task::TaskSnapshot;
 
@@ -205,24 +206,6 @@ impl<'de> Deserialize<'de> for RunId {
         String::deserialize(d)?
             .parse()
             .map_err(serde::de::Error::custom)
-    }
-}
-
-/// The capacity a task ran on.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "SCREAMING_SNAKE_CASE")]
-pub enum Capacity {
-    Fargate,
-    FargateSpot,
-}
-
-impl Capacity {
-    /// ECS's name for it.
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Capacity::Fargate => "FARGATE",
-            Capacity::FargateSpot => "FARGATE_SPOT",
-        }
     }
 }
 

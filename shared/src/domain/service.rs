@@ -13,7 +13,7 @@ use super::duration::Span;
 use super::schedule::{parse_zone, Schedule};
 
 /// A service's name in the jobs file: the same charset as job names.
-pub type ServiceName = super::job::JobName;
+pub use super::name::ServiceName;
 
 /// A weekly period: on these days, from `start` to `end` (an `end` at or before `start` runs past midnight into
 /// the next day). Written `weekdays 07:30-20:00`, `mon-fri 7:30-20:00`, `sat,sun 10:00-14:00`, `daily 08:00-18:00`.

@@ -1,10 +1,10 @@
-//! What ECS says about a task (from DescribeTasks or an "ECS Task State Change" event), and what that means for its
-//! run: the open status while it goes, and the final status with a reason a user can act on once it stopped.
+//! What ECS says about a task (from DescribeTasks or an "ECS Task State Change" event), merged across its reports.
+//! What a report means for a run is decided where runs are recorded (`domain::record`): this module knows tasks only.
 
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
-use super::run::{Capacity, RunId, RunStatus};
+use super::fargate::{Architecture, Capacity, TaskStatus};
 
 /// One container of a task as ECS reports it.
 #[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
@@ -21,7 +21,7 @@ pub struct ContainerSnapshot {
 }
 
 impl ContainerSnapshot {
-    fn is_essential(&self) -> bool {
+    pub fn is_essential(&self) -> bool {
         self.essential.unwrap_or(true)
     }
 }
@@ -31,7 +31,7 @@ impl ContainerSnapshot {
 #[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
 pub struct TaskSnapshot {
     pub task_arn: String,
-    pub last_status: String,
+    pub last_status: TaskStatus,
     #[serde(default)]
     pub version: u64,
     /// The capacity it runs on, when ECS says.
@@ -47,9 +47,9 @@ pub struct TaskSnapshot {
     /// Ephemeral storage in GiB when more than Fargate's included 20 GiB was asked for.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub ephemeral_storage_gib: Option<u32>,
-    /// `x86_64` or `arm64`, from the task definition's runtime platform (`None`: not known, priced as x86_64).
+    /// From the task definition's runtime platform (`None`: not known, priced as x86_64).
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub architecture: Option<String>,
+    pub architecture: Option<Architecture>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub created_at: Option<DateTime<Utc>>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -70,140 +70,15 @@ pub struct TaskSnapshot {
     pub containers: Vec<ContainerSnapshot>,
 }
 
-/// fsched's StopTask reasons start with this, so whoever sees the stopped task (the recorder, a later check) can tell
-/// fsched's stops from a user's.
-pub const STOP_REASON_PREFIX: &str = "fsched: ";
-/// The words of a `max_runtime` stop.
-pub const TIMEOUT_WORDS: &str = "exceeded max_runtime";
-
-/// The reason fsched gives StopTask when it stops a run's task.
-pub fn stop_reason(run: &RunId, why: &str) -> String {
-    format!("{STOP_REASON_PREFIX}run {run} {why}")
-}
-
 impl TaskSnapshot {
     pub fn is_stopped(&self) -> bool {
-        self.last_status == "STOPPED"
-    }
-
-    /// The open status the run has while the task is not stopped yet.
-    pub fn open_status(&self) -> RunStatus {
-        match self.last_status.as_str() {
-            "RUNNING" | "DEACTIVATING" | "STOPPING" | "DEPROVISIONING" => RunStatus::Running,
-            _ => RunStatus::Pending,
-        }
-    }
-
-    /// The final status of a stopped task and the reason, in words a user can act on; `None` while it still goes.
-    ///
-    /// - stopped by fsched: TIMED_OUT for `max_runtime`, STOPPED otherwise (replaced), with fsched's reason;
-    /// - stopped by someone else: STOPPED, with their reason;
-    /// - reclaimed by Fargate Spot or retired by Fargate: INTERRUPTED;
-    /// - never started (image pull, network, secrets): FAILED with ECS's reason;
-    /// - otherwise SUCCEEDED when every essential container exited 0, FAILED naming the first that did not.
-    pub fn outcome(&self) -> Option<(RunStatus, String)> {
-        if !self.is_stopped() {
-            return None;
-        }
-        let why = self.stopped_reason.as_deref().unwrap_or("no reason given");
-        if let Some(ours) = why.strip_prefix(STOP_REASON_PREFIX) {
-            let status = if ours.contains(TIMEOUT_WORDS) {
-                RunStatus::TimedOut
-            } else {
-                RunStatus::Stopped
-            };
-            // "run JOB/KEY <why>": the run is the record's own; keep the why.
-            let words = ours.splitn(3, ' ').nth(2).unwrap_or(ours);
-            return Some((status, words.to_owned()));
-        }
-        match self.stop_code.as_deref() {
-            Some("UserInitiated") => {
-                return Some((RunStatus::Stopped, format!("stopped outside fsched: {why}")))
-            }
-            Some("SpotInterruption") => {
-                return Some((
-                    RunStatus::Interrupted,
-                    format!("Fargate Spot reclaimed the capacity: {why}"),
-                ))
-            }
-            Some("TerminationNotice") => {
-                return Some((
-                    RunStatus::Interrupted,
-                    format!("Fargate retired the task: {why}"),
-                ))
-            }
-            Some("TaskFailedToStart") => {
-                let detail = self
-                    .containers
-                    .iter()
-                    .find_map(|c| c.reason.as_deref().map(|r| format!(" ({}: {r})", c.name)))
-                    .unwrap_or_default();
-                return Some((
-                    RunStatus::Failed,
-                    format!("the task failed to start: {why}{detail}"),
-                ));
-            }
-            _ => {}
-        }
-        let essential = || self.containers.iter().filter(|c| c.is_essential());
-        if let Some(failed) = essential().find(|c| c.exit_code.is_some_and(|code| code != 0)) {
-            let code = failed.exit_code.unwrap_or_default();
-            let detail = failed
-                .reason
-                .as_deref()
-                .map(|r| format!(" ({r})"))
-                .unwrap_or_default();
-            return Some((
-                RunStatus::Failed,
-                format!(
-                    "container `{}` exited with code {code}{detail}",
-                    failed.name
-                ),
-            ));
-        }
-        if let Some(silent) = essential().find(|c| c.exit_code.is_none()) {
-            let detail = silent
-                .reason
-                .as_deref()
-                .map(|r| format!(": {r}"))
-                .unwrap_or_default();
-            return Some((
-                RunStatus::Failed,
-                format!(
-                    "container `{}` stopped without an exit code{detail} ({why})",
-                    silent.name
-                ),
-            ));
-        }
-        if self.containers.is_empty() {
-            return Some((
-                RunStatus::Failed,
-                format!("the task stopped without an exit code: {why}"),
-            ));
-        }
-        Some((
-            RunStatus::Succeeded,
-            "every essential container exited 0".to_owned(),
-        ))
+        self.last_status == TaskStatus::Stopped
     }
 
     /// How far along a report is: a stopped task never changes again, then ECS's `version`, then the lifecycle
     /// (for reports without a version, such as an emulator's).
     fn recency(&self) -> (bool, u64, u8) {
-        let stage = [
-            "PROVISIONING",
-            "PENDING",
-            "ACTIVATING",
-            "RUNNING",
-            "DEACTIVATING",
-            "STOPPING",
-            "DEPROVISIONING",
-            "STOPPED",
-        ]
-        .iter()
-        .position(|s| *s == self.last_status)
-        .unwrap_or(0);
-        (self.is_stopped(), self.version, stage as u8)
+        (self.is_stopped(), self.version, self.last_status.stage())
     }
 
     /// Merges another report of the same task into this one. The newer report (see `recency`) decides status, stop
@@ -308,15 +183,6 @@ struct ContainerDetail {
 #[error("not an ECS task state change: {0}")]
 pub struct TaskEventError(String);
 
-/// Capacity named in ECS's words.
-pub fn capacity_named(provider: Option<&str>, launch_type: Option<&str>) -> Option<Capacity> {
-    match (provider, launch_type) {
-        (Some("FARGATE_SPOT"), _) => Some(Capacity::FargateSpot),
-        (Some("FARGATE"), _) | (None, Some("FARGATE")) => Some(Capacity::Fargate),
-        _ => None,
-    }
-}
-
 impl TaskSnapshot {
     /// Reads the `detail` of an "ECS Task State Change" event.
     pub fn from_event_detail(detail: &serde_json::Value) -> Result<TaskSnapshot, TaskEventError> {
@@ -327,9 +193,9 @@ impl TaskSnapshot {
         let number = |s: Option<String>| s.and_then(|s| s.trim().parse::<u32>().ok());
         Ok(TaskSnapshot {
             task_arn: d.task_arn,
-            last_status: d.last_status,
+            last_status: TaskStatus::named(&d.last_status),
             version: d.version,
-            capacity: capacity_named(
+            capacity: Capacity::named(
                 d.capacity_provider_name.as_deref(),
                 d.launch_type.as_deref(),
             ),

@@ -7,14 +7,14 @@ use std::collections::BTreeMap;
 use chrono::{DateTime, SubsecRound, Utc};
 use serde::Serialize;
 
-use super::events::{closing_event, run_event};
 use crate::domain::cost::Prices;
+use crate::domain::event::{BusEvent, Lifecycle};
 use crate::domain::job::OnInterruption;
 use crate::domain::record::{observe, Observed};
 use crate::domain::run::{Run, RunStatus};
 use crate::domain::task::TaskSnapshot;
-use crate::domain::trigger::{run_job_detail, COMMAND_SOURCE, RUN_JOB};
-use crate::ports::{EventPublisher, LifecycleEvent, PublishError, Store, StoreError, TaskLauncher};
+use crate::domain::trigger::Command;
+use crate::ports::{EventPublisher, PublishError, Store, StoreError, TaskLauncher};
 
 /// Conditional writes lost in a row before giving up (each loss means someone else just wrote the run).
 const WRITE_ATTEMPTS: usize = 5;
@@ -46,6 +46,8 @@ pub enum RecordError {
     /// The run was recorded; announcing its end failed.
     #[error("run {run} recorded, but its event was not published: {source}")]
     Publish { run: String, source: PublishError },
+    #[error(transparent)]
+    Command(#[from] crate::domain::trigger::CommandError),
 }
 
 impl RecordError {
@@ -53,7 +55,7 @@ impl RecordError {
         match self {
             RecordError::RunNotFound { .. } => true,
             RecordError::Store(e) => e.is_retryable() || matches!(e, StoreError::Conflict { .. }),
-            RecordError::Publish { .. } => false,
+            RecordError::Publish { .. } | RecordError::Command(_) => false,
         }
     }
 }
@@ -118,11 +120,7 @@ pub struct Recorder<S, L, P> {
 impl<S: Store, L: TaskLauncher, P: EventPublisher> Recorder<S, L, P> {
     /// The "Run Job" command that reruns an interrupted run, when its job says `on_interruption: rerun`: with the
     /// values the run was given, keyed by the run so that a duplicate event asks once.
-    async fn rerun(
-        &self,
-        run: &Run,
-        now: DateTime<Utc>,
-    ) -> Result<Option<LifecycleEvent>, RecordError> {
+    async fn rerun(&self, run: &Run, now: DateTime<Utc>) -> Result<Option<BusEvent>, RecordError> {
         let Some(job) = self.store.get_job(run.id.job()).await? else {
             return Ok(None);
         };
@@ -135,14 +133,13 @@ impl<S: Store, L: TaskLauncher, P: EventPublisher> Recorder<S, L, P> {
                 values.entry(k.clone()).or_insert_with(|| v.clone());
             }
         }
-        let request = format!("rerun-{}", run.id.key());
-        let by = format!("fsched (on_interruption: rerun of {})", run.id);
-        Ok(Some(LifecycleEvent {
-            source: COMMAND_SOURCE,
-            detail_type: RUN_JOB.to_owned(),
-            detail: run_job_detail(&job.name, &values, &request, &by),
-            time: now.trunc_subsecs(0),
-        }))
+        let command = Command::RunJob {
+            job: job.name,
+            values,
+            request_id: format!("rerun-{}", run.id.key()),
+            requested_by: format!("fsched (on_interruption: rerun of {})", run.id),
+        };
+        Ok(Some(command.to_event(now.trunc_subsecs(0))?))
     }
 
     pub fn new(store: S, launcher: L, publisher: P) -> Self {
@@ -175,8 +172,8 @@ impl<S: Store, L: TaskLauncher, P: EventPublisher> Recorder<S, L, P> {
             return Ok(Recorded::Unchanged { run: id });
         };
         if observed.closed {
-            let mut events = vec![run_event(
-                closing_event(observed.run.status),
+            let mut events = vec![BusEvent::run(
+                Lifecycle::closing(observed.run.status),
                 &observed.run,
                 now,
                 serde_json::json!({}),

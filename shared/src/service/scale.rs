@@ -10,12 +10,11 @@ use chrono::{DateTime, Utc};
 use serde::Serialize;
 use serde_json::json;
 
+use crate::domain::event::{BusEvent, Lifecycle};
 use crate::domain::service::{
     check_after, wanted, Phase, Saved, ScaleAction, ScaleTrigger, ServiceName, ServiceState,
 };
-use crate::ports::{
-    EventPublisher, LifecycleEvent, Metrics, ScaleError, ServiceScaler, Store, StoreError,
-};
+use crate::ports::{EventPublisher, Metrics, ScaleError, ServiceScaler, Store, StoreError};
 
 /// How long scale action records are kept.
 const ACTION_HISTORY_DAYS: i64 = 400;
@@ -317,15 +316,14 @@ impl<S: Store, C: ServiceScaler, M: Metrics, P: EventPublisher> Sleeper<S, C, M,
             expires_at: Some((now + chrono::Duration::days(ACTION_HISTORY_DAYS)).timestamp()),
         };
         self.store.record_action(&action).await?;
-        let (detail_type, list) = match target {
-            Phase::Asleep => ("Service Slept", &mut r.slept),
-            Phase::Awake => ("Service Woke", &mut r.woke),
+        let (kind, list) = match target {
+            Phase::Asleep => (Lifecycle::ServiceSlept, &mut r.slept),
+            Phase::Awake => (Lifecycle::ServiceWoke, &mut r.woke),
         };
         list.push(state.name.to_string());
-        let event = LifecycleEvent {
-            source: crate::domain::trigger::EVENT_SOURCE,
-            detail_type: detail_type.to_owned(),
-            detail: json!({
+        let event = BusEvent::lifecycle(
+            kind,
+            json!({
                 "service": state.name.as_str(),
                 "cluster": state.spec.cluster,
                 "ecs_service": state.spec.service,
@@ -335,8 +333,8 @@ impl<S: Store, C: ServiceScaler, M: Metrics, P: EventPublisher> Sleeper<S, C, M,
                 "why": trigger_name(&trigger),
                 "note": action.note,
             }),
-            time: now,
-        };
+            now,
+        );
         if let Err(e) = self.publisher.publish(&[event]).await {
             r.errors.push(format!("service `{}`: {e}", state.name));
         }

@@ -253,7 +253,7 @@ async fn a_started_task_is_found_by_its_started_by_and_described_with_exit_codes
     let tasks = ecs.describe("batch", &[TASK.to_owned()]).await.unwrap();
     assert_eq!(tasks[0].containers[0].exit_code, Some(3));
     assert_eq!(
-        tasks[0].outcome().unwrap().1,
+        crate::domain::record::outcome(&tasks[0]).unwrap().1,
         "container `etl` exited with code 3"
     );
 }

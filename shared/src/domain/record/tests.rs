@@ -4,7 +4,6 @@ use proptest::prelude::*;
 use super::*;
 use crate::domain::job::JobName;
 use crate::domain::run::{RunId, Trigger};
-use crate::domain::task::stop_reason;
 use crate::domain::task::tests::report;
 
 const LIFE: [&str; 4] = ["provisioning", "pending", "running", "stopped-success"];

@@ -1,4 +1,5 @@
 use super::*;
+use crate::domain::fargate::{Capacity, TaskStatus};
 
 /// A real "ECS Task State Change" event from tests/events/ecs.
 pub(crate) fn fixture(name: &str) -> serde_json::Value {
@@ -12,24 +13,6 @@ pub(crate) fn fixture(name: &str) -> serde_json::Value {
 
 pub(crate) fn report(name: &str) -> TaskSnapshot {
     TaskSnapshot::from_event_detail(&fixture(name)["detail"]).unwrap()
-}
-
-fn stopped(containers: &[(&str, Option<i32>)], stop_code: Option<&str>) -> TaskSnapshot {
-    TaskSnapshot {
-        task_arn: "arn:aws:ecs:us-east-1:123456789012:task/c/abc".to_owned(),
-        last_status: "STOPPED".to_owned(),
-        stop_code: stop_code.map(str::to_owned),
-        stopped_reason: Some("Essential container in task exited".to_owned()),
-        containers: containers
-            .iter()
-            .map(|(name, code)| ContainerSnapshot {
-                name: (*name).to_owned(),
-                exit_code: *code,
-                ..ContainerSnapshot::default()
-            })
-            .collect(),
-        ..TaskSnapshot::default()
-    }
 }
 
 #[test]
@@ -47,9 +30,6 @@ fn event_details_are_read_with_sizes_times_and_containers() {
         "2020-01-23T17:57:52.103+00:00"
     );
     assert_eq!(t.containers.len(), 1);
-    assert_eq!(t.outcome(), None);
-    assert_eq!(t.open_status(), RunStatus::Running);
-    assert_eq!(report("provisioning").open_status(), RunStatus::Pending);
     let spot = report("stopped-spot-interruption");
     assert_eq!(spot.capacity, Some(Capacity::FargateSpot));
 }
@@ -65,88 +45,6 @@ fn malformed_details_are_errors_not_panics() {
     ] {
         assert!(TaskSnapshot::from_event_detail(&bad).is_err(), "{bad}");
     }
-}
-
-#[test]
-fn each_documented_ending_gets_its_status_and_reason() {
-    let cases = [
-        (
-            "stopped-success",
-            RunStatus::Succeeded,
-            "every essential container exited 0",
-        ),
-        (
-            "stopped-exit-code",
-            RunStatus::Failed,
-            "container `FargateApp` exited with code 1",
-        ),
-        (
-            "stopped-failed-to-start",
-            RunStatus::Failed,
-            "the task failed to start: CannotPullContainerError",
-        ),
-        (
-            "stopped-spot-interruption",
-            RunStatus::Interrupted,
-            "Fargate Spot reclaimed the capacity",
-        ),
-        (
-            "stopped-by-user",
-            RunStatus::Stopped,
-            "stopped outside fsched: Task stopped by user",
-        ),
-    ];
-    for (name, status, words) in cases {
-        let (got, reason) = report(name).outcome().unwrap();
-        assert_eq!(got, status, "{name}: {reason}");
-        assert!(reason.starts_with(words), "{name}: {reason}");
-    }
-}
-
-#[test]
-fn fscheds_own_stops_are_told_from_a_users() {
-    let run: RunId = "etl/20261129T020000Z".parse().unwrap();
-    let mut t = report("stopped-by-user");
-    t.stopped_reason = Some(stop_reason(&run, "exceeded max_runtime (2h)"));
-    assert_eq!(
-        t.outcome(),
-        Some((RunStatus::TimedOut, "exceeded max_runtime (2h)".to_owned()))
-    );
-    t.stopped_reason = Some(stop_reason(
-        &run,
-        "replaced by run etl/20261129T030000Z (overlap: replace)",
-    ));
-    assert_eq!(
-        t.outcome(),
-        Some((
-            RunStatus::Stopped,
-            "replaced by run etl/20261129T030000Z (overlap: replace)".to_owned()
-        ))
-    );
-}
-
-#[test]
-fn only_essential_containers_decide() {
-    // The sidecar is killed (143) after the essential container exits 0: the run succeeded.
-    let mut t = stopped(
-        &[("app", Some(0)), ("sidecar", Some(143))],
-        Some("EssentialContainerExited"),
-    );
-    assert_eq!(
-        t.outcome().unwrap().0,
-        RunStatus::Failed,
-        "unknown = essential"
-    );
-    t.containers[1].essential = Some(false);
-    assert_eq!(t.outcome().unwrap().0, RunStatus::Succeeded);
-    t.containers[0].exit_code = Some(2);
-    assert_eq!(t.outcome().unwrap().1, "container `app` exited with code 2");
-    let silent = stopped(&[("app", None)], Some("EssentialContainerExited"));
-    assert!(silent
-        .outcome()
-        .unwrap()
-        .1
-        .starts_with("container `app` stopped without an exit code"));
 }
 
 #[test]
@@ -171,7 +69,7 @@ fn without_versions_the_lifecycle_orders_reports_and_stopped_is_final() {
     let mut running = report("running");
     running.version = 0;
     let mut stopping = running.clone();
-    stopping.last_status = "STOPPING".to_owned();
+    stopping.last_status = TaskStatus::Stopping;
     let mut a = running.clone();
     a.merge(&stopping);
     assert_eq!(a.last_status, "STOPPING");

@@ -5,8 +5,10 @@ use chrono::TimeZone;
 use proptest::prelude::*;
 use serde_json::json;
 
+use std::collections::BTreeMap;
+
 use super::*;
-use crate::domain::job::{ContainerOverride, Network};
+use crate::domain::job::{ContainerOverride, JobSpec, Network};
 
 fn spec() -> JobSpec {
     let mut environment = BTreeMap::new();
@@ -64,7 +66,10 @@ fn paths_read_keys_and_indexes_and_refuse_other_shapes() {
         assert!(Path::parse(bad).is_err(), "{bad}");
     }
     let deep = format!("${}", ".a".repeat(17));
-    assert!(Path::parse(&deep).unwrap_err().contains("deeper"));
+    assert!(Path::parse(&deep)
+        .unwrap_err()
+        .to_string()
+        .contains("deeper"));
 }
 
 #[test]
@@ -258,7 +263,7 @@ fn malformed_commands_say_what_is_wrong() {
         ),
     ];
     for (body, expected) in cases {
-        let err = inbound(&body).unwrap_err();
+        let err = inbound(&body).unwrap_err().to_string();
         assert!(err.contains(expected), "{body}: {err}");
     }
 }

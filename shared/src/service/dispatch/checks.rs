@@ -8,10 +8,11 @@ use tokio::time::Instant;
 use super::{Dispatcher, TickReport};
 use crate::domain::dispatch::next_check;
 use crate::domain::duration::Span;
+use crate::domain::event::Lifecycle;
+use crate::domain::record::{stop_reason, TIMEOUT_WORDS};
 use crate::domain::run::{Run, RunStatus};
-use crate::domain::task::{stop_reason, TaskSnapshot, TIMEOUT_WORDS};
+use crate::domain::task::TaskSnapshot;
 use crate::ports::{EventPublisher, Store, StoreError, TaskLauncher};
-use crate::service::events::closing_event;
 use crate::service::record::apply_report;
 
 impl<S: Store, L: TaskLauncher, P: EventPublisher> Dispatcher<S, L, P> {
@@ -145,7 +146,7 @@ impl<S: Store, L: TaskLauncher, P: EventPublisher> Dispatcher<S, L, P> {
         match apply_report(&self.store, &self.launcher, run.clone(), task, now).await {
             Ok(Some(o)) if o.closed => {
                 r.closed.push(o.run.id.to_string());
-                r.event(closing_event(o.run.status), &o.run, now, json!({}));
+                r.event(Lifecycle::closing(o.run.status), &o.run, now, json!({}));
             }
             Ok(Some(_)) => {}
             // Nothing new: look again later rather than at every tick.
@@ -169,7 +170,7 @@ impl<S: Store, L: TaskLauncher, P: EventPublisher> Dispatcher<S, L, P> {
         run.check_at = None;
         if self.save(&mut run, r).await {
             r.closed.push(run.id.to_string());
-            r.event(closing_event(status), &run, now, json!({}));
+            r.event(Lifecycle::closing(status), &run, now, json!({}));
         }
     }
 

@@ -10,8 +10,10 @@ use tokio::time::Instant;
 use super::{Dispatcher, TickReport};
 use crate::domain::dispatch::next_check;
 use crate::domain::dispatch::{self, client_token};
+use crate::domain::event::Lifecycle;
+use crate::domain::fargate::Capacity;
 use crate::domain::job::{JobSpec, Launch};
-use crate::domain::run::{Capacity, Run, RunStatus};
+use crate::domain::run::{Run, RunStatus};
 use crate::ports::{EventPublisher, LaunchError, LaunchRequest, Launched, Store, TaskLauncher};
 
 fn capacities(launch: Launch) -> &'static [Capacity] {
@@ -119,7 +121,7 @@ impl<S: Store, L: TaskLauncher, P: EventPublisher> Dispatcher<S, L, P> {
         run.reason = None;
         if self.save(&mut run, r).await {
             r.launched.push(run.id.to_string());
-            r.event("Run Started", &run, now, json!({}));
+            r.event(Lifecycle::RunStarted, &run, now, json!({}));
         }
     }
 
@@ -135,7 +137,7 @@ impl<S: Store, L: TaskLauncher, P: EventPublisher> Dispatcher<S, L, P> {
         run.check_at = None;
         if self.save(&mut run, r).await {
             r.launch_failed.push(run.id.to_string());
-            r.event("Run Launch Failed", &run, now, json!({}));
+            r.event(Lifecycle::RunLaunchFailed, &run, now, json!({}));
         }
     }
 

@@ -20,6 +20,7 @@ use tokio::time::Instant;
 
 use crate::domain::dispatch::{self, decide, Action, RECOVER_AFTER};
 use crate::domain::duration::Span;
+use crate::domain::event::Lifecycle;
 use crate::domain::job::{ContainerOverride, Job, JobSpec, Overlap};
 use crate::domain::run::{Run, RunId, RunStatus, Trigger};
 use crate::domain::task::TaskSnapshot;
@@ -183,7 +184,7 @@ impl<S: Store, L: TaskLauncher, P: EventPublisher> Dispatcher<S, L, P> {
                     } else {
                         json!({})
                     };
-                    r.event("Run Missed", &run, now, extra);
+                    r.event(Lifecycle::RunMissed, &run, now, extra);
                 }
                 Ok(Claim::Lost(_)) => {}
                 Err(e) => r.errors.push(e.to_string()),
@@ -233,11 +234,11 @@ impl<S: Store, L: TaskLauncher, P: EventPublisher> Dispatcher<S, L, P> {
                     Ok(Claim::Won) if launch => to_launch.push(run),
                     Ok(Claim::Won) if run.status == RunStatus::Rejected => {
                         r.rejected.push(run.id.to_string());
-                        r.event("Run Rejected", &run, now, json!({}));
+                        r.event(Lifecycle::RunRejected, &run, now, json!({}));
                     }
                     Ok(Claim::Won) => {
                         r.skipped.push(run.id.to_string());
-                        r.event("Run Skipped", &run, now, json!({}));
+                        r.event(Lifecycle::RunSkipped, &run, now, json!({}));
                     }
                     Ok(Claim::Lost(_)) => {}
                     Err(e) => r.errors.push(e.to_string()),
@@ -344,11 +345,11 @@ impl<S: Store, L: TaskLauncher, P: EventPublisher> Dispatcher<S, L, P> {
         match run.status {
             RunStatus::Rejected => {
                 r.rejected.push(run.id.to_string());
-                r.event("Run Rejected", &run, now, json!({}));
+                r.event(Lifecycle::RunRejected, &run, now, json!({}));
             }
             RunStatus::Skipped => {
                 r.skipped.push(run.id.to_string());
-                r.event("Run Skipped", &run, now, json!({}));
+                r.event(Lifecycle::RunSkipped, &run, now, json!({}));
             }
             _ => {
                 for (old, reason) in to_stop {

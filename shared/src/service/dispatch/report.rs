@@ -4,10 +4,9 @@
 use chrono::{DateTime, Utc};
 use serde::Serialize;
 
+use crate::domain::event::{BusEvent, Lifecycle};
 use crate::domain::run::Run;
 use crate::domain::service::ServiceState;
-use crate::ports::LifecycleEvent;
-use crate::service::events::run_event;
 
 /// What one tick did, for logs, the invocation's result and tests.
 #[derive(Debug, Default, Clone, Serialize, PartialEq)]
@@ -34,7 +33,7 @@ pub struct TickReport {
     /// Failures that left something for a later tick; the invocation reports them as an error.
     pub errors: Vec<String>,
     #[serde(skip)]
-    pub(super) events: Vec<LifecycleEvent>,
+    pub(super) events: Vec<BusEvent>,
     /// Services whose check time has come: the dispatcher leaves them to the sleeper (service::scale).
     #[serde(skip)]
     pub services: Vec<ServiceState>,
@@ -60,11 +59,11 @@ impl TickReport {
 
     pub(super) fn event(
         &mut self,
-        detail_type: &str,
+        kind: Lifecycle,
         run: &Run,
         now: DateTime<Utc>,
         extra: serde_json::Value,
     ) {
-        self.events.push(run_event(detail_type, run, now, extra));
+        self.events.push(BusEvent::run(kind, run, now, extra));
     }
 }

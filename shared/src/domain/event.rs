@@ -1,0 +1,158 @@
+//! What fsched announces on the stack's bus: the lifecycle of runs and services (source `fsched`), one kind per
+//! detail-type, and the event shape every announcement and command takes on its way to EventBridge.
+
+use chrono::{DateTime, Utc};
+use serde_json::{json, Value};
+
+use super::run::{Run, RunStatus};
+
+/// The `source` of fsched's lifecycle events ("Run Succeeded", ...).
+pub const EVENT_SOURCE: &str = "fsched";
+
+/// One kind of lifecycle event; its detail-type is what rules match on.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Lifecycle {
+    RunStarted,
+    RunLaunchFailed,
+    RunSkipped,
+    RunMissed,
+    RunRejected,
+    RunSucceeded,
+    RunFailed,
+    RunTimedOut,
+    RunInterrupted,
+    RunStopped,
+    /// A run that ended without a task outcome (ECS no longer knows the task).
+    RunLost,
+    ServiceSlept,
+    ServiceWoke,
+}
+
+impl Lifecycle {
+    pub const ALL: [Lifecycle; 13] = [
+        Lifecycle::RunStarted,
+        Lifecycle::RunLaunchFailed,
+        Lifecycle::RunSkipped,
+        Lifecycle::RunMissed,
+        Lifecycle::RunRejected,
+        Lifecycle::RunSucceeded,
+        Lifecycle::RunFailed,
+        Lifecycle::RunTimedOut,
+        Lifecycle::RunInterrupted,
+        Lifecycle::RunStopped,
+        Lifecycle::RunLost,
+        Lifecycle::ServiceSlept,
+        Lifecycle::ServiceWoke,
+    ];
+
+    /// The EventBridge `detail-type`.
+    pub fn detail_type(self) -> &'static str {
+        match self {
+            Lifecycle::RunStarted => "Run Started",
+            Lifecycle::RunLaunchFailed => "Run Launch Failed",
+            Lifecycle::RunSkipped => "Run Skipped",
+            Lifecycle::RunMissed => "Run Missed",
+            Lifecycle::RunRejected => "Run Rejected",
+            Lifecycle::RunSucceeded => "Run Succeeded",
+            Lifecycle::RunFailed => "Run Failed",
+            Lifecycle::RunTimedOut => "Run Timed Out",
+            Lifecycle::RunInterrupted => "Run Interrupted",
+            Lifecycle::RunStopped => "Run Stopped",
+            Lifecycle::RunLost => "Run Lost",
+            Lifecycle::ServiceSlept => "Service Slept",
+            Lifecycle::ServiceWoke => "Service Woke",
+        }
+    }
+
+    /// The event announcing that a run ended with `status`.
+    pub fn closing(status: RunStatus) -> Lifecycle {
+        match status {
+            RunStatus::Succeeded => Lifecycle::RunSucceeded,
+            RunStatus::Failed => Lifecycle::RunFailed,
+            RunStatus::TimedOut => Lifecycle::RunTimedOut,
+            RunStatus::Interrupted => Lifecycle::RunInterrupted,
+            RunStatus::Stopped => Lifecycle::RunStopped,
+            _ => Lifecycle::RunLost,
+        }
+    }
+}
+
+/// An event for the stack's bus: a lifecycle announcement (source `fsched`) or a command (`fsched.commands`).
+#[derive(Debug, Clone, PartialEq)]
+pub struct BusEvent {
+    /// EventBridge `source`.
+    pub source: &'static str,
+    /// EventBridge `detail-type`, e.g. "Run Started".
+    pub detail_type: String,
+    pub detail: Value,
+    pub time: DateTime<Utc>,
+}
+
+impl BusEvent {
+    /// A lifecycle announcement.
+    pub fn lifecycle(kind: Lifecycle, detail: Value, time: DateTime<Utc>) -> BusEvent {
+        BusEvent {
+            source: EVENT_SOURCE,
+            detail_type: kind.detail_type().to_owned(),
+            detail,
+            time,
+        }
+    }
+
+    /// An event about a run: who it is, where it stands and, once ended, its exit code, runtime and cost. `extra`
+    /// (an object) adds fields.
+    pub fn run(kind: Lifecycle, run: &Run, now: DateTime<Utc>, extra: Value) -> BusEvent {
+        let mut detail = json!({
+            "job": run.id.job().as_str(),
+            "run": run.id.to_string(),
+            "scheduled_at": run.scheduled_at,
+            "trigger": run.trigger,
+            "status": run.status,
+            "attempts": run.attempts,
+        });
+        let optional = [
+            ("task_arn", run.task_arn.as_ref().map(|a| json!(a))),
+            ("capacity", run.capacity.map(|c| json!(c))),
+            ("reason", run.reason.as_ref().map(|r| json!(r))),
+            ("exit_code", run.exit_code().map(|c| json!(c))),
+            (
+                "runtime_seconds",
+                run.runtime()
+                    .map(|d| json!(d.num_milliseconds() as f64 / 1000.0)),
+            ),
+            ("cost_usd", run.cost.as_ref().map(|c| json!(c.usd))),
+        ];
+        if let Some(map) = detail.as_object_mut() {
+            for (key, value) in optional {
+                if let Some(v) = value {
+                    map.insert(key.to_owned(), v);
+                }
+            }
+            if let Value::Object(more) = extra {
+                map.extend(more);
+            }
+        }
+        BusEvent::lifecycle(kind, detail, now)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_kind_has_its_own_detail_type_and_every_ending_an_announcement() {
+        let mut seen: Vec<_> = Lifecycle::ALL.iter().map(|k| k.detail_type()).collect();
+        seen.sort_unstable();
+        seen.dedup();
+        assert_eq!(seen.len(), Lifecycle::ALL.len());
+        for status in RunStatus::ALL.into_iter().filter(|s| !s.is_open()) {
+            let kind = Lifecycle::closing(status);
+            assert!(kind.detail_type().starts_with("Run "), "{status}");
+        }
+        assert_eq!(
+            Lifecycle::closing(RunStatus::TimedOut).detail_type(),
+            "Run Timed Out"
+        );
+    }
+}
