@@ -5,6 +5,7 @@ use std::collections::BTreeMap;
 
 use chrono::{DateTime, Duration, Utc};
 use fsched_core::domain::run::{Run, Trigger};
+use fsched_core::domain::schedule::Zone;
 use serde_json::json;
 
 use crate::output::table;
@@ -12,6 +13,13 @@ use crate::output::table;
 pub fn stamp(t: Option<DateTime<Utc>>) -> String {
     t.map_or("-".to_owned(), |t| {
         t.format("%Y-%m-%d %H:%M:%SZ").to_string()
+    })
+}
+
+/// A time in a zone, in `format` (chrono's); `-` for none.
+pub fn in_zone(t: Option<DateTime<Utc>>, zone: Zone, format: &str) -> String {
+    t.map_or("-".to_owned(), |t| {
+        t.with_timezone(&zone.tz()).format(format).to_string()
     })
 }
 

@@ -8,7 +8,7 @@ use chrono::{TimeZone, Utc};
 use fsched_core::aws::dynamo::DynamoStore;
 use fsched_core::domain::jobs_file::JobsFile;
 use fsched_core::domain::plan::plan;
-use fsched_core::ports::Store;
+use fsched_core::ports::{JobStore, Timers};
 use fsched_core::service::jobs::{apply, Outcome};
 use fsched_tests::{fresh_table, local_sdk_config};
 

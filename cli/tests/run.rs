@@ -6,7 +6,7 @@ use std::process::{Command, Output, Stdio};
 use std::time::Duration as StdDuration;
 
 use fsched_core::domain::run::RunStatus;
-use fsched_core::ports::Store;
+use fsched_core::ports::RunStore;
 use fsched_tests::world::{world, World};
 
 fn fsched(w: &World, queue: &str) -> Command {

@@ -6,7 +6,7 @@ use std::time::Duration as StdDuration;
 
 use chrono::{Duration, Utc};
 use fsched_core::domain::service::{Phase, ServiceName};
-use fsched_core::ports::{ServiceScaler, Store};
+use fsched_core::ports::{ServiceScaler, ServiceStore};
 use fsched_tests::ecs::service;
 use fsched_tests::world::{world, World};
 

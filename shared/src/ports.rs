@@ -55,8 +55,8 @@ pub enum Due {
     Service(Box<ServiceState>),
 }
 
-/// Persistence of jobs, runs, services and scale actions.
-pub trait Store: Send + Sync + 'static {
+/// Job definitions and their scheduling state.
+pub trait JobStore: Send + Sync + 'static {
     fn get_job(
         &self,
         name: &JobName,
@@ -89,10 +89,10 @@ pub trait Store: Send + Sync + 'static {
         next_fire: Option<DateTime<Utc>>,
         last_fire: Option<DateTime<Utc>>,
     ) -> impl Future<Output = Result<(), StoreError>> + Send;
+}
 
-    /// Everything due at or before `now`, oldest first, in one query of the timers index.
-    fn due(&self, now: DateTime<Utc>) -> impl Future<Output = Result<Vec<Due>, StoreError>> + Send;
-
+/// Run records: claimed once per scheduled time or request, then updated as the run goes.
+pub trait RunStore: Send + Sync + 'static {
     /// Creates the run record only if no run with its id exists.
     fn claim_run(&self, run: &Run) -> impl Future<Output = Result<Claim, StoreError>> + Send;
 
@@ -121,7 +121,10 @@ pub trait Store: Send + Sync + 'static {
         &self,
         task_arn: &str,
     ) -> impl Future<Output = Result<Option<Run>, StoreError>> + Send;
+}
 
+/// Declared services, their state, and the scale actions taken on them.
+pub trait ServiceStore: Send + Sync + 'static {
     fn get_service(
         &self,
         name: &ServiceName,
@@ -156,6 +159,17 @@ pub trait Store: Send + Sync + 'static {
         to: DateTime<Utc>,
     ) -> impl Future<Output = Result<Vec<ScaleAction>, StoreError>> + Send;
 }
+
+/// The timers index: what the dispatcher must look at, in one read.
+pub trait Timers: Send + Sync + 'static {
+    /// Everything due at or before `now`, oldest first, in one query of the timers index.
+    fn due(&self, now: DateTime<Utc>) -> impl Future<Output = Result<Vec<Due>, StoreError>> + Send;
+}
+
+/// The whole table: what the functions wire up. Use cases name the narrower ports they use.
+pub trait Store: JobStore + RunStore + ServiceStore + Timers {}
+
+impl<T: JobStore + RunStore + ServiceStore + Timers> Store for T {}
 
 /// What to launch: everything RunTask needs, resolved from the job and the run.
 #[derive(Debug, Clone, PartialEq)]

@@ -184,7 +184,14 @@ fn the_domain_is_pure() {
         let Some(code) = product_code(&file) else {
             continue;
         };
-        for banned in ["aws_sdk", "aws_config", "tokio", "Utc::now", "std::env", "SystemTime"] {
+        for banned in [
+            "aws_sdk",
+            "aws_config",
+            "tokio",
+            "Utc::now",
+            "std::env",
+            "SystemTime",
+        ] {
             assert!(
                 !code.contains(banned),
                 "{} uses `{banned}`: the domain takes time and settings as parameters and calls nothing outside",
@@ -206,10 +213,7 @@ fn no_source_file_is_too_long_to_read_without_a_reason() {
             continue;
         };
         let lines = code.lines().count();
-        let header: String = code
-            .lines()
-            .take_while(|l| l.starts_with("//!"))
-            .collect();
+        let header: String = code.lines().take_while(|l| l.starts_with("//!")).collect();
         if lines > MAX_LINES && !header.contains("long because") {
             long.push(format!("{} ({lines} lines)", file.display()));
         }

@@ -56,8 +56,8 @@ pub mod world;
 pub fn job_spec(schedule: &str) -> fsched_core::domain::job::JobSpec {
     use fsched_core::domain::job::{JobSpec, Launch, Network, Overlap, Retries};
     JobSpec {
-        schedule: Some(schedule.into()),
-        timezone: "UTC".into(),
+        schedule: Some(schedule.parse().unwrap()),
+        timezone: "UTC".parse().unwrap(),
         start: None,
         end: None,
         paused: false,

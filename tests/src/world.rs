@@ -13,7 +13,9 @@ use fsched_core::domain::duration::Span;
 use fsched_core::domain::job::{Job, JobName, JobSpec, Network, Retries};
 use fsched_core::domain::plan::next_fire;
 use fsched_core::domain::run::{Run, RunId};
-use fsched_core::ports::{BusEvent, EventPublisher, PublishError, Store, TaskLauncher};
+use fsched_core::ports::{
+    BusEvent, EventPublisher, JobStore, PublishError, RunStore, TaskLauncher,
+};
 use fsched_core::ports::{Metrics, ServiceScaler};
 use fsched_core::service::dispatch::{Dispatcher, Settings};
 use fsched_core::service::record::Recorder;
@@ -236,7 +238,7 @@ impl World {
         let name = JobName::new(name).unwrap();
         let job = Job {
             name: name.clone(),
-            next_fire: next_fire(&spec, now).unwrap(),
+            next_fire: next_fire(&spec, now),
             spec,
             version: 1,
             last_fire: None,

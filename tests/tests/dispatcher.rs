@@ -12,7 +12,7 @@ use fsched_core::domain::job::Overlap;
 use fsched_core::domain::run::{Run, RunId, RunStatus};
 use fsched_core::domain::task::TaskSnapshot;
 use fsched_core::ports::{
-    LaunchError, LaunchRequest, Launched, Store, TaskDefinitionFacts, TaskLauncher,
+    JobStore, LaunchError, LaunchRequest, Launched, TaskDefinitionFacts, TaskLauncher,
 };
 use fsched_core::service::dispatch::{Dispatcher, Settings, TickReport};
 use fsched_dispatcher::handler;
@@ -63,7 +63,7 @@ async fn a_simulated_day_of_ticks_launches_each_scheduled_time_exactly_once() {
         )
         .await;
     let mut nightly_spec = w.spec("cron(0 2 * * ? *)");
-    nightly_spec.timezone = "Europe/Berlin".into();
+    nightly_spec.timezone = "Europe/Berlin".parse().unwrap();
     let nightly = w.add("nightly", nightly_spec, start).await;
     let once = w
         .add("once", w.spec("at(2026-11-29T13:30:00)"), start)

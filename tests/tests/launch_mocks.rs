@@ -19,7 +19,7 @@ use fsched_core::domain::duration::Span;
 use fsched_core::domain::fargate::Capacity;
 use fsched_core::domain::job::{Job, JobName, JobSpec, Launch, Retries};
 use fsched_core::domain::run::{Run, RunId, RunStatus};
-use fsched_core::ports::Store;
+use fsched_core::ports::{JobStore, RunStore};
 use fsched_core::service::dispatch::{Dispatcher, Settings, TickReport};
 use fsched_tests::{fresh_table, job_spec, local_sdk_config, unique_name};
 use tokio::time::Instant;

@@ -7,7 +7,7 @@ use std::time::Duration as StdDuration;
 
 use chrono::{DateTime, TimeZone, Utc};
 use fsched_core::domain::run::{Run, RunStatus};
-use fsched_core::ports::{Store, TaskLauncher};
+use fsched_core::ports::{RunStore, TaskLauncher};
 use fsched_core::service::record::Recorded;
 use fsched_dispatcher::handler as dispatcher;
 use fsched_recorder::handler;

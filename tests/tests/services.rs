@@ -9,7 +9,9 @@ use fsched_core::domain::service::{
     Awake, Idle, IdleMetric, Phase, ServiceName, ServiceSpec, ServiceState,
 };
 use fsched_core::domain::trigger::{inbound, COMMAND_SOURCE, SLEEP_SERVICE, WAKE_SERVICE};
-use fsched_core::ports::{MetricError, Metrics, ScaleError, ServiceNow, ServiceScaler, Store};
+use fsched_core::ports::{
+    MetricError, Metrics, ScaleError, ServiceNow, ServiceScaler, ServiceStore,
+};
 use fsched_core::service::scale::ScaleReport;
 use fsched_dispatcher::handler;
 use fsched_tests::ecs::service;
@@ -44,7 +46,7 @@ async fn staging(
     let mut spec = ServiceSpec {
         cluster: w.sandbox.cluster.clone(),
         service: ecs_name,
-        timezone: "Europe/Berlin".into(),
+        timezone: "Europe/Berlin".parse().unwrap(),
         awake: Awake::Periods(vec!["weekdays 07:30-20:00".parse().unwrap()]),
         awake_count: None,
         enforce: false,

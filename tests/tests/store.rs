@@ -10,7 +10,7 @@ use fsched_core::domain::run::{Run, RunId, RunStatus, Trigger};
 use fsched_core::domain::service::{
     Awake, Phase, Saved, ScaleAction, ScaleTrigger, ServiceName, ServiceSpec, ServiceState,
 };
-use fsched_core::ports::{Claim, Due, Store, StoreError};
+use fsched_core::ports::{Claim, Due, JobStore, RunStore, ServiceStore, StoreError, Timers};
 use fsched_tests::{fresh_table, job_spec, local_sdk_config};
 
 fn at(h: u32, m: u32) -> DateTime<Utc> {
@@ -22,7 +22,7 @@ fn job(name: &str, next_fire: Option<DateTime<Utc>>) -> Job {
         name: JobName::new(name).unwrap(),
         // A spec with most fields set, so round trips through the table are checked for them.
         spec: JobSpec {
-            timezone: "Europe/Berlin".into(),
+            timezone: "Europe/Berlin".parse().unwrap(),
             launch: Launch::SpotWithFallback,
             cpu: Some(1024),
             memory: Some(2048),
@@ -305,7 +305,7 @@ fn service_spec() -> ServiceSpec {
     ServiceSpec {
         cluster: "staging".into(),
         service: "api".into(),
-        timezone: "Europe/Berlin".into(),
+        timezone: "Europe/Berlin".parse().unwrap(),
         awake: Awake::Periods(vec!["weekdays 07:30-20:00".parse().unwrap()]),
         awake_count: None,
         enforce: false,

@@ -11,7 +11,7 @@ use fsched_core::aws::rules::EventBridgeRules;
 use fsched_core::domain::job::{ContainerOverride, JobName, JobSpec, OnInterruption};
 use fsched_core::domain::run::{Run, RunStatus, Trigger};
 use fsched_core::domain::trigger::{desired_rules, stack_tag, RuleChange, COMMAND_SOURCE, RUN_JOB};
-use fsched_core::ports::Store;
+use fsched_core::ports::JobStore;
 use fsched_core::service::rules::{apply_rules, rule_plan, RuleScope};
 use fsched_tests::world::{world, World};
 use fsched_trigger::handler;
@@ -184,7 +184,7 @@ async fn run_job_commands_take_declared_values_and_refuse_others() {
     w.commands_rule(&queue).await;
     let mut spec = on_upload(&w);
     spec.on_event = None;
-    spec.schedule = Some("cron(0 2 * * ? *)".into());
+    spec.schedule = Some("cron(0 2 * * ? *)".parse().unwrap());
     spec.containers.get_mut("app").unwrap().command = None;
     let job = w.add("report", spec, Utc::now()).await;
     for (request, env) in [

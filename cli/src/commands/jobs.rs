@@ -5,13 +5,14 @@ use std::io::Write;
 use anyhow::Context;
 use chrono::{DateTime, Utc};
 use fsched_core::domain::job::JobName;
-use fsched_core::domain::schedule::parse_zone;
-use fsched_core::ports::Store;
+use fsched_core::domain::schedule::Zone;
+use fsched_core::ports::{JobStore, RunStore};
 use fsched_core::service::jobs::{pause, resume, JobError};
 use serde_json::json;
 
 use crate::aws::AwsArgs;
 use crate::output::{table, Format};
+use crate::render;
 use crate::Failure;
 
 #[derive(clap::Args)]
@@ -45,12 +46,9 @@ fn job_name(name: &str) -> Result<JobName, Failure> {
     JobName::new(name).map_err(|e| Failure::Invalid(e.to_string()))
 }
 
-fn in_zone(t: Option<DateTime<Utc>>, zone: &str) -> String {
-    match (t, parse_zone(zone)) {
-        (Some(t), Ok(z)) => t.with_timezone(&z).format("%Y-%m-%d %H:%M %:z").to_string(),
-        (Some(t), Err(_)) => t.to_rfc3339(),
-        (None, _) => "-".to_owned(),
-    }
+/// A job's times are shown in its own zone.
+fn in_zone(t: Option<DateTime<Utc>>, zone: Zone) -> String {
+    render::in_zone(t, zone, "%Y-%m-%d %H:%M %:z")
 }
 
 pub async fn list(args: ListArgs, out: &mut impl Write) -> Result<(), Failure> {
@@ -93,8 +91,8 @@ pub async fn list(args: ListArgs, out: &mut impl Write) -> Result<(), Failure> {
                 t.add_row(vec![
                     j.name.to_string(),
                     j.spec.triggers(),
-                    j.spec.timezone.clone(),
-                    in_zone(j.next_fire, &j.spec.timezone),
+                    j.spec.timezone.to_string(),
+                    in_zone(j.next_fire, j.spec.timezone),
                     last.as_ref()
                         .map_or("-".to_owned(), |r| r.status.to_string()),
                     if j.spec.paused {
@@ -139,7 +137,7 @@ pub async fn resume_cmd(
         out,
         "resumed {}; next fire {}",
         job.name,
-        in_zone(job.next_fire, &job.spec.timezone)
+        in_zone(job.next_fire, job.spec.timezone)
     )
     .context("writing to stdout")?;
     Ok(())

@@ -12,7 +12,7 @@ use fsched_core::domain::jobs_file::JobsFile;
 use fsched_core::domain::plan::{plan, Change, Plan};
 use fsched_core::domain::service::{plan_services, ServiceChange, ServiceName, ServiceSpec};
 use fsched_core::domain::trigger::{desired_rules, desired_service_rules, RuleChange};
-use fsched_core::ports::Store;
+use fsched_core::ports::{JobStore, ServiceStore};
 use fsched_core::service::jobs::{apply, Outcome};
 use fsched_core::service::rules::{apply_rules, rule_plan, RuleScope};
 use fsched_core::service::scale::{apply_services, ServiceOutcome};

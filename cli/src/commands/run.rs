@@ -11,7 +11,7 @@ use fsched_core::domain::dispatch::fnv128;
 use fsched_core::domain::job::JobName;
 use fsched_core::domain::run::{RunId, RunStatus};
 use fsched_core::domain::trigger::{resolve, triggered_run_id, Command};
-use fsched_core::ports::Store;
+use fsched_core::ports::{JobStore, RunStore};
 
 use crate::aws::{requester, AwsArgs};
 use crate::render::{dollars, span};
@@ -95,7 +95,7 @@ pub async fn run(args: Args, now: DateTime<Utc>, out: &mut impl Write) -> Result
 }
 
 async fn follow(
-    store: &impl Store,
+    store: &impl RunStore,
     id: &RunId,
     args: &Args,
     out: &mut impl Write,

@@ -8,7 +8,7 @@ use chrono::{DateTime, Utc};
 use fsched_core::domain::duration::Span;
 use fsched_core::domain::job::JobName;
 use fsched_core::domain::run::{Run, RunId, RunStatus};
-use fsched_core::ports::Store;
+use fsched_core::ports::RunStore;
 
 use crate::aws::AwsArgs;
 use crate::output::Format;

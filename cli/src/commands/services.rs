@@ -7,15 +7,15 @@ use anyhow::Context;
 use chrono::{DateTime, Utc};
 use fsched_core::domain::cost::Prices;
 use fsched_core::domain::duration::Span;
-use fsched_core::domain::schedule::parse_zone;
+use fsched_core::domain::schedule::Zone;
 use fsched_core::domain::service::{savings, ServiceName, ServiceState};
 use fsched_core::domain::trigger::Command;
-use fsched_core::ports::Store;
+use fsched_core::ports::ServiceStore;
 use serde_json::json;
 
 use crate::aws::{requester, AwsArgs};
 use crate::output::{table, Format};
-use crate::render::{dollars, span, stamp};
+use crate::render::{self, dollars, span, stamp};
 use crate::Failure;
 
 #[derive(clap::Args)]
@@ -59,14 +59,9 @@ pub struct SavingsArgs {
     aws: AwsArgs,
 }
 
-fn in_zone(t: Option<DateTime<Utc>>, zone: &str) -> String {
-    match (t, parse_zone(zone)) {
-        (Some(t), Ok(z)) => t
-            .with_timezone(&z)
-            .format("%a %Y-%m-%d %H:%M %:z")
-            .to_string(),
-        (t, _) => stamp(t),
-    }
+/// A service's times are shown in its own zone, with the weekday (its periods are weekly).
+fn in_zone(t: Option<DateTime<Utc>>, zone: Zone) -> String {
+    render::in_zone(t, zone, "%a %Y-%m-%d %H:%M %:z")
 }
 
 fn state_words(s: &ServiceState) -> String {
@@ -74,7 +69,7 @@ fn state_words(s: &ServiceState) -> String {
         Some(h) => format!(
             "{} (held until {})",
             s.phase,
-            in_zone(Some(h), &s.spec.timezone)
+            in_zone(Some(h), s.spec.timezone)
         ),
         None => s.phase.to_string(),
     }
@@ -108,7 +103,7 @@ pub async fn list(args: ListArgs, out: &mut impl Write) -> Result<(), Failure> {
                 Some((min, max)) => format!("{} (autoscaling {min}-{max})", v.desired_count),
                 None => v.desired_count.to_string(),
             }),
-            in_zone(s.transition_at, &s.spec.timezone),
+            in_zone(s.transition_at, s.spec.timezone),
         ]);
     }
     writeln!(out, "{t}").context("writing to stdout")?;

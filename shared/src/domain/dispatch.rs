@@ -7,7 +7,6 @@ use super::fargate::Capacity;
 use super::job::{Job, JobName, Overlap};
 use super::plan::next_fire;
 use super::run::RunId;
-use super::schedule::ScheduleError;
 
 /// Missed times recorded one by one; older ones are only counted, so a job down for a month writes a few records,
 /// not 40,000.
@@ -54,10 +53,10 @@ pub struct Missed {
 }
 
 /// The job's scheduled times from its stored next fire up to `now`, split by `catch_up`.
-pub fn fires(job: &Job, now: DateTime<Utc>) -> Result<Fires, ScheduleError> {
+pub fn fires(job: &Job, now: DateTime<Utc>) -> Fires {
     let mut out = Fires::default();
     let Some(first) = job.next_fire.filter(|_| !job.spec.paused) else {
-        return Ok(out);
+        return out;
     };
     let cutoff = now - job.spec.catch_up.to_chrono();
     let mut at = Some(first);
@@ -71,7 +70,7 @@ pub fn fires(job: &Job, now: DateTime<Utc>) -> Result<Fires, ScheduleError> {
             if out.missed.count >= ENUMERATION_LIMIT {
                 out.missed.more = true;
                 // Skip the rest of the outage: continue from the first time inside the catch-up window.
-                at = next_fire(&job.spec, cutoff - Duration::seconds(1))?;
+                at = next_fire(&job.spec, cutoff - Duration::seconds(1));
                 out.last_fire = Some(t);
                 continue;
             }
@@ -79,10 +78,10 @@ pub fn fires(job: &Job, now: DateTime<Utc>) -> Result<Fires, ScheduleError> {
             out.due.push(t);
         }
         out.last_fire = Some(t);
-        at = next_fire(&job.spec, t)?;
+        at = next_fire(&job.spec, t);
     }
     out.next_fire = at;
-    Ok(out)
+    out
 }
 
 /// What to do with one due time.

@@ -8,6 +8,7 @@ use serde::{Deserialize, Serialize};
 
 use super::cost::Prices;
 use super::duration::Span;
+use super::schedule::{Expression, Zone};
 
 pub use super::name::{JobName, JobNameError, JOB_NAME_MAX};
 
@@ -76,8 +77,8 @@ impl Default for Retries {
 pub struct JobSpec {
     /// When it runs on its own; `None`: only on events and on demand.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub schedule: Option<String>,
-    pub timezone: String,
+    pub schedule: Option<Expression>,
+    pub timezone: Zone,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub start: Option<DateTime<Utc>>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -154,7 +155,7 @@ impl JobSpec {
     /// What starts the job, in a few words: its schedule, `on event`, or both.
     pub fn triggers(&self) -> String {
         match (&self.schedule, &self.on_event) {
-            (Some(s), None) => s.clone(),
+            (Some(s), None) => s.to_string(),
             (Some(s), Some(_)) => format!("{s} + on event"),
             (None, Some(_)) => "on event".to_owned(),
             (None, None) => "on demand".to_owned(),
@@ -166,7 +167,7 @@ impl JobSpec {
     pub fn placeholder() -> JobSpec {
         JobSpec {
             schedule: None,
-            timezone: "UTC".to_owned(),
+            timezone: Zone::UTC,
             start: None,
             end: None,
             paused: false,

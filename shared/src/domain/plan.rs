@@ -5,7 +5,7 @@ use std::collections::BTreeMap;
 use chrono::{DateTime, Utc};
 
 use super::job::{Job, JobName, JobSpec};
-use super::schedule::{Schedule, ScheduleError, SkippedTimes, DEFAULT_RATE_ANCHOR};
+use super::schedule::{Schedule, SkippedTimes, DEFAULT_RATE_ANCHOR};
 
 /// One field that differs, as dotted path and display values (`-` when absent).
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -126,41 +126,34 @@ pub fn plan(desired: &BTreeMap<JobName, JobSpec>, stored: &[Job], prune: bool) -
 }
 
 /// The job's schedule, as the dispatcher evaluates it; `None` for jobs that run only on events and on demand.
-pub fn schedule_of(spec: &JobSpec) -> Result<Option<Schedule>, ScheduleError> {
-    let Some(expression) = &spec.schedule else {
-        return Ok(None);
-    };
+pub fn schedule_of(spec: &JobSpec) -> Option<Schedule> {
+    let expression = spec.schedule.as_ref()?;
     let skipped = if spec.run_skipped_times {
         SkippedTimes::RunAfter
     } else {
         SkippedTimes::Skip
     };
-    Ok(Some(
-        Schedule::parse(expression, &spec.timezone)?
+    Some(
+        Schedule::new(expression, spec.timezone)
             .anchored_at(spec.start.unwrap_or(DEFAULT_RATE_ANCHOR))
             .skipped_times(skipped),
-    ))
+    )
 }
 
 /// The job's first fire strictly after `after` within its `start`..`end` window (end exclusive), or `None` when
 /// paused or finished.
-pub fn next_fire(
-    spec: &JobSpec,
-    after: DateTime<Utc>,
-) -> Result<Option<DateTime<Utc>>, ScheduleError> {
+pub fn next_fire(spec: &JobSpec, after: DateTime<Utc>) -> Option<DateTime<Utc>> {
     if spec.paused {
-        return Ok(None);
+        return None;
     }
-    let Some(schedule) = schedule_of(spec)? else {
-        return Ok(None);
-    };
+    let schedule = schedule_of(spec)?;
     let from = match spec.start {
         Some(start) if start > after => start - chrono::Duration::seconds(1),
         _ => after,
     };
-    Ok(schedule
+    schedule
         .next_after(from)
-        .filter(|t| spec.end.is_none_or(|end| *t < end)))
+        .filter(|t| spec.end.is_none_or(|end| *t < end))
 }
 
 /// Whether a change of spec moves the job's fire times (so its stored next fire must be recomputed).

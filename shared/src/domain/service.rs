@@ -6,11 +6,10 @@ use std::fmt;
 use std::str::FromStr;
 
 use chrono::{DateTime, Datelike, Duration, NaiveDate, NaiveTime, TimeZone, Utc, Weekday};
-use chrono_tz::Tz;
 use serde::{Deserialize, Serialize};
 
 use super::duration::Span;
-use super::schedule::{parse_zone, Schedule};
+use super::schedule::{Expression, Schedule, Zone};
 
 /// A service's name in the jobs file: the same charset as job names.
 pub use super::name::ServiceName;
@@ -162,7 +161,7 @@ pub enum Awake {
     /// Awake within any of these periods, asleep outside them.
     Periods(Vec<Period>),
     /// Asleep from each `sleep` fire until the next `wake` fire, and the other way round.
-    Schedules { sleep: String, wake: String },
+    Schedules { sleep: Expression, wake: Expression },
 }
 
 /// A metric that says whether a service is being used.
@@ -190,7 +189,7 @@ pub struct Idle {
 pub struct ServiceSpec {
     pub cluster: String,
     pub service: String,
-    pub timezone: String,
+    pub timezone: Zone,
     pub awake: Awake,
     /// Tasks to run when woken; `None`: what it had before it slept.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -230,46 +229,42 @@ impl fmt::Display for Phase {
 const HORIZON_DAYS: i64 = 8;
 
 impl ServiceSpec {
-    fn zone(&self) -> Result<Tz, String> {
-        parse_zone(&self.timezone).map_err(|e| e.to_string())
-    }
-
     /// What the service should be at `t`, by its periods or schedules alone.
-    pub fn phase_at(&self, t: DateTime<Utc>) -> Result<Phase, String> {
-        let zone = self.zone()?;
+    pub fn phase_at(&self, t: DateTime<Utc>) -> Phase {
         match &self.awake {
             Awake::Periods(periods) => {
-                let local = t.with_timezone(&zone).naive_local();
+                let local = t.with_timezone(&self.timezone.tz()).naive_local();
                 let awake = periods.iter().any(|p| p.covers(local.date(), local.time()));
-                Ok(if awake { Phase::Awake } else { Phase::Asleep })
+                if awake {
+                    Phase::Awake
+                } else {
+                    Phase::Asleep
+                }
             }
             Awake::Schedules { sleep, wake } => {
-                let last = |expr: &str| -> Result<Option<DateTime<Utc>>, String> {
-                    let s = Schedule::parse(expr, &self.timezone).map_err(|e| e.to_string())?;
+                let last = |expr: &Expression| {
+                    let s = Schedule::new(expr, self.timezone);
                     let mut at = s.next_after(t - Duration::days(HORIZON_DAYS));
                     let mut last = None;
                     while let Some(fire) = at.filter(|f| *f <= t) {
                         last = Some(fire);
                         at = s.next_after(fire);
                     }
-                    Ok(last)
+                    last
                 };
-                Ok(match (last(sleep)?, last(wake)?) {
+                match (last(sleep), last(wake)) {
                     (Some(s), Some(w)) if s > w => Phase::Asleep,
                     (Some(_), None) => Phase::Asleep,
                     _ => Phase::Awake,
-                })
+                }
             }
         }
     }
 
     /// The first time after `after` at which the service's phase changes, with the phase it changes to.
-    pub fn next_transition(
-        &self,
-        after: DateTime<Utc>,
-    ) -> Result<Option<(DateTime<Utc>, Phase)>, String> {
-        let zone = self.zone()?;
-        let now = self.phase_at(after)?;
+    pub fn next_transition(&self, after: DateTime<Utc>) -> Option<(DateTime<Utc>, Phase)> {
+        let zone = self.timezone.tz();
+        let now = self.phase_at(after);
         let mut candidates: Vec<DateTime<Utc>> = Vec::new();
         match &self.awake {
             Awake::Periods(periods) => {
@@ -293,21 +288,17 @@ impl ServiceSpec {
             }
             Awake::Schedules { sleep, wake } => {
                 for expr in [sleep, wake] {
-                    let s = Schedule::parse(expr, &self.timezone).map_err(|e| e.to_string())?;
-                    candidates.extend(s.next_after(after));
+                    candidates.extend(Schedule::new(expr, self.timezone).next_after(after));
                 }
             }
         }
         candidates.retain(|c| *c > after);
         candidates.sort();
         candidates.dedup();
-        for c in candidates {
-            let phase = self.phase_at(c)?;
-            if phase != now {
-                return Ok(Some((c, phase)));
-            }
-        }
-        Ok(None)
+        candidates
+            .into_iter()
+            .map(|c| (c, self.phase_at(c)))
+            .find(|(_, phase)| *phase != now)
     }
 }
 
@@ -370,7 +361,7 @@ impl ServiceState {
 
     /// Whether it is awake outside its periods now (woken on demand or by hand): where idle rules apply.
     pub fn awake_off_hours(&self, now: DateTime<Utc>) -> bool {
-        self.phase == Phase::Awake && self.spec.phase_at(now).is_ok_and(|p| p == Phase::Asleep)
+        self.phase == Phase::Awake && self.spec.phase_at(now) == Phase::Asleep
     }
 }
 
@@ -433,9 +424,9 @@ pub fn check_after(state: &ServiceState, now: DateTime<Utc>) -> Option<DateTime<
 }
 
 /// The phase a service should have at `now`: its periods, unless held awake on demand.
-pub fn wanted(state: &ServiceState, now: DateTime<Utc>) -> Result<Phase, String> {
+pub fn wanted(state: &ServiceState, now: DateTime<Utc>) -> Phase {
     if state.hold_until.is_some_and(|h| h > now) {
-        return Ok(Phase::Awake);
+        return Phase::Awake;
     }
     state.spec.phase_at(now)
 }

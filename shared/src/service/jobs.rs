@@ -5,7 +5,7 @@ use chrono::{DateTime, Utc};
 
 use crate::domain::job::{Job, JobName};
 use crate::domain::plan::{moves_fires, next_fire, Change, Plan};
-use crate::ports::{Store, StoreError};
+use crate::ports::{JobStore, StoreError};
 
 /// What happened to one job when a plan was applied.
 #[derive(Debug, Clone, PartialEq)]
@@ -29,8 +29,6 @@ impl Outcome {
 pub enum JobError {
     #[error("no job `{0}` is stored (see `fsched jobs`)")]
     Unknown(JobName),
-    #[error("job `{job}`: {message}")]
-    Schedule { job: JobName, message: String },
     #[error(transparent)]
     Store(#[from] StoreError),
 }
@@ -45,19 +43,8 @@ fn outcome_of(result: Result<(), StoreError>, ok: Outcome) -> Outcome {
     }
 }
 
-fn fire_after(
-    name: &JobName,
-    spec: &crate::domain::job::JobSpec,
-    now: DateTime<Utc>,
-) -> Result<Option<DateTime<Utc>>, JobError> {
-    next_fire(spec, now).map_err(|e| JobError::Schedule {
-        job: name.clone(),
-        message: e.to_string(),
-    })
-}
-
 /// Writes every change of `plan` (made against the stored versions), one conditional write per job.
-pub async fn apply<S: Store>(
+pub async fn apply<S: JobStore>(
     store: &S,
     plan: &Plan,
     now: DateTime<Utc>,
@@ -66,42 +53,32 @@ pub async fn apply<S: Store>(
     for change in &plan.changes {
         let (name, outcome) = match change {
             Change::Add { name, spec } => {
-                let outcome = match fire_after(name, spec, now) {
-                    Ok(next) => {
-                        let job = Job {
-                            name: name.clone(),
-                            spec: (**spec).clone(),
-                            version: 1,
-                            next_fire: next,
-                            last_fire: None,
-                        };
-                        outcome_of(store.put_job(&job, None).await, Outcome::Created)
-                    }
-                    Err(e) => Outcome::Failed(e.to_string()),
+                let job = Job {
+                    name: name.clone(),
+                    spec: (**spec).clone(),
+                    version: 1,
+                    next_fire: next_fire(spec, now),
+                    last_fire: None,
                 };
+                let outcome = outcome_of(store.put_job(&job, None).await, Outcome::Created);
                 (name.clone(), outcome)
             }
             Change::Update { current, spec, .. } => {
-                let next = if moves_fires(&current.spec, spec) {
-                    fire_after(&current.name, spec, now)
+                let next_fire = if moves_fires(&current.spec, spec) {
+                    next_fire(spec, now)
                 } else {
-                    Ok(current.next_fire)
+                    current.next_fire
                 };
-                let outcome = match next {
-                    Ok(next_fire) => {
-                        let job = Job {
-                            spec: (**spec).clone(),
-                            version: current.version + 1,
-                            next_fire,
-                            ..(**current).clone()
-                        };
-                        outcome_of(
-                            store.put_job(&job, Some(current.version)).await,
-                            Outcome::Updated,
-                        )
-                    }
-                    Err(e) => Outcome::Failed(e.to_string()),
+                let job = Job {
+                    spec: (**spec).clone(),
+                    version: current.version + 1,
+                    next_fire,
+                    ..(**current).clone()
                 };
+                let outcome = outcome_of(
+                    store.put_job(&job, Some(current.version)).await,
+                    Outcome::Updated,
+                );
                 (current.name.clone(), outcome)
             }
             Change::Remove { current } => (
@@ -118,7 +95,7 @@ pub async fn apply<S: Store>(
     results
 }
 
-async fn rewrite<S: Store>(
+async fn rewrite<S: JobStore>(
     store: &S,
     name: &JobName,
     change: impl Fn(&mut Job) -> Result<(), JobError>,
@@ -135,7 +112,7 @@ async fn rewrite<S: Store>(
 }
 
 /// Pauses a job: it keeps its definition and history but has no next fire until resumed.
-pub async fn pause<S: Store>(store: &S, name: &JobName) -> Result<Job, JobError> {
+pub async fn pause<S: JobStore>(store: &S, name: &JobName) -> Result<Job, JobError> {
     rewrite(store, name, |job| {
         job.spec.paused = true;
         job.next_fire = None;
@@ -146,7 +123,7 @@ pub async fn pause<S: Store>(store: &S, name: &JobName) -> Result<Job, JobError>
 
 /// Resumes a job from `now`: fires missed while paused are not replayed, unless `replay`, which resumes from the
 /// last handled fire (the dispatcher then applies the job's `catch_up` to the paused window).
-pub async fn resume<S: Store>(
+pub async fn resume<S: JobStore>(
     store: &S,
     name: &JobName,
     now: DateTime<Utc>,
@@ -159,7 +136,7 @@ pub async fn resume<S: Store>(
         } else {
             now
         };
-        job.next_fire = fire_after(&job.name, &job.spec, from)?;
+        job.next_fire = next_fire(&job.spec, from);
         Ok(())
     })
     .await

@@ -14,7 +14,7 @@ use crate::domain::record::{observe, Observed};
 use crate::domain::run::{Run, RunStatus};
 use crate::domain::task::TaskSnapshot;
 use crate::domain::trigger::Command;
-use crate::ports::{EventPublisher, PublishError, Store, StoreError, TaskLauncher};
+use crate::ports::{EventPublisher, JobStore, PublishError, RunStore, StoreError, TaskLauncher};
 
 /// Conditional writes lost in a row before giving up (each loss means someone else just wrote the run).
 const WRITE_ATTEMPTS: usize = 5;
@@ -63,7 +63,7 @@ impl RecordError {
 /// Applies a report to a run and writes it, re-reading and re-applying when another writer got there first.
 /// Stopped tasks are completed with their task definition's essential containers and architecture, and priced
 /// with the job's prices. `None` when the report changes nothing.
-pub async fn apply_report<S: Store, L: TaskLauncher>(
+pub async fn apply_report<S: RunStore + JobStore, L: TaskLauncher>(
     store: &S,
     launcher: &L,
     mut run: Run,
@@ -117,7 +117,7 @@ pub struct Recorder<S, L, P> {
     publisher: P,
 }
 
-impl<S: Store, L: TaskLauncher, P: EventPublisher> Recorder<S, L, P> {
+impl<S: RunStore + JobStore, L: TaskLauncher, P: EventPublisher> Recorder<S, L, P> {
     /// The "Run Job" command that reruns an interrupted run, when its job says `on_interruption: rerun`: with the
     /// values the run was given, keyed by the run so that a duplicate event asks once.
     async fn rerun(&self, run: &Run, now: DateTime<Utc>) -> Result<Option<BusEvent>, RecordError> {

@@ -14,7 +14,7 @@ use crate::domain::event::{BusEvent, Lifecycle};
 use crate::domain::service::{
     check_after, wanted, Phase, Saved, ScaleAction, ScaleTrigger, ServiceName, ServiceState,
 };
-use crate::ports::{EventPublisher, Metrics, ScaleError, ServiceScaler, Store, StoreError};
+use crate::ports::{EventPublisher, Metrics, ScaleError, ServiceScaler, ServiceStore, StoreError};
 
 /// How long scale action records are kept.
 const ACTION_HISTORY_DAYS: i64 = 400;
@@ -75,7 +75,7 @@ fn trigger_name(t: &ScaleTrigger) -> String {
     }
 }
 
-impl<S: Store, C: ServiceScaler, M: Metrics, P: EventPublisher> Sleeper<S, C, M, P> {
+impl<S: ServiceStore, C: ServiceScaler, M: Metrics, P: EventPublisher> Sleeper<S, C, M, P> {
     pub fn new(store: S, scaler: C, metrics: M, publisher: P) -> Self {
         Sleeper {
             store,
@@ -109,10 +109,7 @@ impl<S: Store, C: ServiceScaler, M: Metrics, P: EventPublisher> Sleeper<S, C, M,
             state.hold_until = None;
         }
         if at_boundary || hold_ended {
-            let target = wanted(&state, now).map_err(|e| StoreError::Corrupt {
-                key: state.name.to_string(),
-                message: e,
-            })?;
+            let target = wanted(&state, now);
             // The boundary moves on only with the write after the change succeeded (`reschedule`): if the change
             // fails half-way, the service stays due and the next tick retries it.
             if target != state.phase {
@@ -184,12 +181,7 @@ impl<S: Store, C: ServiceScaler, M: Metrics, P: EventPublisher> Sleeper<S, C, M,
         now: DateTime<Utc>,
     ) -> Result<(), SleepError> {
         if state.transition_at.is_none_or(|t| t <= now) {
-            state.transition_at = state
-                .spec
-                .next_transition(now)
-                .ok()
-                .flatten()
-                .map(|(t, _)| t);
+            state.transition_at = state.spec.next_transition(now).map(|(t, _)| t);
         }
         state.check_at = check_after(&state, now);
         let expected = state.version;
@@ -354,7 +346,7 @@ pub enum ServiceOutcome {
 }
 
 /// Writes the services' changes. A changed service takes the phase its new periods want at the next tick.
-pub async fn apply_services<S: Store>(
+pub async fn apply_services<S: ServiceStore>(
     store: &S,
     changes: &[crate::domain::service::ServiceChange],
     now: DateTime<Utc>,

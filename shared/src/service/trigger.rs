@@ -51,8 +51,6 @@ pub enum TriggerError {
     UnknownJob(JobName),
     #[error(transparent)]
     Store(#[from] StoreError),
-    #[error("{0}")]
-    Job(String),
     /// The run was claimed but something was left for later (its launch is retried by the dispatcher's check).
     #[error("run {run}: {errors}")]
     Incomplete { run: String, errors: String },
@@ -64,7 +62,7 @@ impl TriggerError {
     /// Whether delivering the same message again can succeed.
     pub fn is_retryable(&self) -> bool {
         match self {
-            TriggerError::UnknownJob(_) | TriggerError::Job(_) => false,
+            TriggerError::UnknownJob(_) => false,
             TriggerError::Store(e) => e.is_retryable() || matches!(e, StoreError::Conflict { .. }),
             TriggerError::Incomplete { .. } => true,
             TriggerError::Service(e) => e.is_retryable(),
@@ -255,6 +253,5 @@ fn job_error(e: JobError) -> TriggerError {
     match e {
         JobError::Unknown(name) => TriggerError::UnknownJob(name),
         JobError::Store(s) => TriggerError::Store(s),
-        other => TriggerError::Job(other.to_string()),
     }
 }

@@ -21,8 +21,8 @@ const TASK: &str = "arn:aws:ecs:us-east-1:123456789012:task/batch/abc";
 
 fn spec() -> JobSpec {
     JobSpec {
-        schedule: Some("rate(1 hour)".into()),
-        timezone: "UTC".into(),
+        schedule: Some("rate(1 hour)".parse().unwrap()),
+        timezone: "UTC".parse().unwrap(),
         start: None,
         end: None,
         paused: false,

@@ -17,7 +17,7 @@ use super::duration::Span as Duration;
 use super::job::{
     ContainerOverride, JobName, JobSpec, Launch, Network, OnInterruption, Overlap, Retries,
 };
-use super::schedule::{parse_zone, Schedule};
+use super::schedule::{parse_zone, Expression, Zone};
 use super::service::{ServiceName, ServiceSpec};
 use super::trigger::check_templates;
 
@@ -512,35 +512,40 @@ fn instant(
 /// Checks a merged job and builds its spec; `None` when anything is wrong (all of it recorded).
 fn finish(r: &mut Reader, p: Partial, job_span: &Span) -> Option<JobSpec> {
     let before = r.diagnostics.len();
-    let (zone_name, zone) = match &p.timezone {
-        Some((name, span)) => match parse_zone(name) {
-            Ok(z) => (name.clone(), Some(z)),
+    let zone = match &p.timezone {
+        Some((name, span)) => match name.parse::<Zone>() {
+            Ok(z) => Some(z),
             Err(e) => {
                 r.error(span, format!("timezone: {e}"));
-                (name.clone(), None)
+                None
             }
         },
-        None => ("UTC".to_owned(), Some(chrono_tz::UTC)),
+        None => Some(Zone::UTC),
     };
-    match (&p.schedule, zone) {
-        (None, _) if p.on_event.is_none() => r.error(
-            job_span,
-            "schedule is missing: add e.g. `schedule: cron(0 2 * * ? *)`, or `on_event:` for a job that runs on events",
-        ),
-        (None, _) => {}
-        (Some((expr, span)), Some(_)) => {
-            if let Err(e) = Schedule::parse(expr, &zone_name) {
-                r.error(span, format!("schedule: {e}"));
-            }
+    // A schedule is read only in a valid zone: a bad zone is one problem, not two.
+    let schedule = match (&p.schedule, zone) {
+        (None, _) if p.on_event.is_none() => {
+            r.error(
+                job_span,
+                "schedule is missing: add e.g. `schedule: cron(0 2 * * ? *)`, or `on_event:` for a job that runs on events",
+            );
+            None
         }
-        _ => {}
-    }
+        (Some((expr, span)), Some(_)) => match expr.parse::<Expression>() {
+            Ok(e) => Some(e),
+            Err(e) => {
+                r.error(span, format!("schedule: {e}"));
+                None
+            }
+        },
+        _ => None,
+    };
     let start = zone
         .zip(p.start.as_ref())
-        .and_then(|(z, s)| instant(r, s, z, "start"));
+        .and_then(|(z, s)| instant(r, s, z.tz(), "start"));
     let end = zone
         .zip(p.end.as_ref())
-        .and_then(|(z, s)| instant(r, s, z, "end"));
+        .and_then(|(z, s)| instant(r, s, z.tz(), "end"));
     if let (Some(s), Some(e), Some((_, span))) = (start, end, &p.end) {
         if e <= s {
             r.error(span, "end must be after start");
@@ -584,8 +589,8 @@ fn finish(r: &mut Reader, p: Partial, job_span: &Span) -> Option<JobSpec> {
         return None;
     }
     Some(JobSpec {
-        schedule: p.schedule.map(|(s, _)| s),
-        timezone: zone_name,
+        schedule,
+        timezone: zone?,
         start,
         end,
         paused: p.paused.unwrap_or(false),

@@ -6,7 +6,7 @@ use marked_yaml::Node;
 
 use super::reader::Reader;
 use crate::domain::duration::Span as Duration;
-use crate::domain::schedule::{parse_zone, Schedule};
+use crate::domain::schedule::{Expression, Zone};
 use crate::domain::service::{Awake, Idle, IdleMetric, Period, ServiceName, ServiceSpec};
 
 const KEYS: &[&str] = &[
@@ -39,10 +39,7 @@ pub(super) fn read_services(
         let name = match ServiceName::new(key.as_str()) {
             Ok(n) => Some(n),
             Err(e) => {
-                r.error(
-                    key.span(),
-                    format!("{who}: {}", e.to_string().replace("job name", "name")),
-                );
+                r.error(key.span(), format!("{who}: {e}"));
                 None
             }
         };
@@ -55,12 +52,17 @@ pub(super) fn read_services(
             |r: &mut Reader, k: &str| f.get(k).and_then(|n| r.text(n, &format!("{who}: {k}")));
         let cluster = text(r, "cluster").or(cluster.map(str::to_owned));
         let service = text(r, "service").unwrap_or_else(|| key.as_str().to_owned());
-        let timezone = text(r, "timezone")
+        let timezone = match text(r, "timezone")
             .or(zone.map(str::to_owned))
-            .unwrap_or_else(|| "UTC".to_owned());
-        if let Err(e) = parse_zone(&timezone) {
-            r.error(key.span(), format!("{who}: timezone: {e}"));
-        }
+            .map(|z| z.parse::<Zone>())
+        {
+            None => Zone::UTC,
+            Some(Ok(z)) => z,
+            Some(Err(e)) => {
+                r.error(key.span(), format!("{who}: timezone: {e}"));
+                Zone::UTC
+            }
+        };
         let awake = match (f.get("awake"), f.get("sleep"), f.get("wake")) {
             (Some(n), None, None) => {
                 let written = r.strings(n, &format!("{who}: awake")).unwrap_or_default();
@@ -87,10 +89,13 @@ pub(super) fn read_services(
             (None, Some(s), Some(w)) => {
                 let mut schedule = |n: &Node, what: &str| {
                     let expr = r.text(n, &format!("{who}: {what}"))?;
-                    if let Err(e) = Schedule::parse(&expr, &timezone) {
-                        r.error(n.span(), format!("{who}: {what}: {e}"));
+                    match expr.parse::<Expression>() {
+                        Ok(e) => Some(e),
+                        Err(e) => {
+                            r.error(n.span(), format!("{who}: {what}: {e}"));
+                            None
+                        }
                     }
-                    Some(expr)
                 };
                 match (schedule(s, "sleep"), schedule(w, "wake")) {
                     (Some(sleep), Some(wake)) => Some(Awake::Schedules { sleep, wake }),

@@ -6,26 +6,21 @@
 
 mod cron;
 mod error;
+mod expression;
 
 use std::fmt;
-use std::str::FromStr;
 
 use chrono::{DateTime, Duration, LocalResult, NaiveDateTime, TimeZone, Timelike, Utc};
 use chrono_tz::Tz;
 
 pub use self::cron::Cron;
 pub use self::error::{Field, ScheduleError};
+use self::expression::Expr;
+pub use self::expression::{Expression, Zone};
 
 /// Where rates are anchored when a job gives no `start`: the Unix epoch, so `rate(15 minutes)` fires at :00, :15,
 /// :30 and :45 UTC, and `rate(1 day)` at midnight UTC, whatever the zone.
 pub const DEFAULT_RATE_ANCHOR: DateTime<Utc> = DateTime::<Utc>::UNIX_EPOCH;
-
-#[derive(Debug, Clone, PartialEq, Eq)]
-enum Expr {
-    Cron(Box<Cron>),
-    Rate { every: Duration },
-    At(NaiveDateTime),
-}
 
 /// What to do with a fire whose wall time does not exist because clocks sprang forward.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
@@ -48,39 +43,24 @@ pub struct Schedule {
 
 /// Parses an IANA zone name.
 pub fn parse_zone(name: &str) -> Result<Tz, ScheduleError> {
-    Tz::from_str(name).map_err(|_| ScheduleError::Zone(name.to_owned()))
+    name.parse::<Zone>().map(Zone::tz)
 }
 
 impl Schedule {
     /// Parses `expr` (`cron(...)`, `rate(...)` or `at(...)`) in the zone named `zone`.
     pub fn parse(expr: &str, zone: &str) -> Result<Self, ScheduleError> {
-        let zone = parse_zone(zone)?;
-        let trimmed = expr.trim();
-        let inner = |prefix: &str| {
-            trimmed
-                .strip_prefix(prefix)
-                .and_then(|rest| rest.strip_prefix('('))
-                .and_then(|rest| rest.strip_suffix(')'))
-        };
-        let expr = if let Some(fields) = inner("cron") {
-            Expr::Cron(Box::new(Cron::parse(fields)?))
-        } else if let Some(rate) = inner("rate") {
-            Expr::Rate {
-                every: parse_rate(rate)?,
-            }
-        } else if let Some(at) = inner("at") {
-            let when = NaiveDateTime::parse_from_str(at.trim(), "%Y-%m-%dT%H:%M:%S")
-                .map_err(|_| ScheduleError::At(at.to_owned()))?;
-            Expr::At(when)
-        } else {
-            return Err(ScheduleError::Kind(expr.to_owned()));
-        };
-        Ok(Schedule {
-            expr,
-            zone,
+        let zone: Zone = zone.parse()?;
+        Ok(Schedule::new(&expr.parse()?, zone))
+    }
+
+    /// An expression, read once, in a zone.
+    pub fn new(expression: &Expression, zone: Zone) -> Self {
+        Schedule {
+            expr: expression.expr.clone(),
+            zone: zone.tz(),
             anchor: DEFAULT_RATE_ANCHOR,
             skipped: SkippedTimes::Skip,
-        })
+        }
     }
 
     /// Anchors a rate at `anchor` (a job's `start`): it fires at anchor + k x rate. No effect on cron and at.
@@ -166,7 +146,7 @@ impl Schedule {
     }
 }
 
-fn parse_rate(text: &str) -> Result<Duration, ScheduleError> {
+pub(super) fn parse_rate(text: &str) -> Result<Duration, ScheduleError> {
     let parts: Vec<&str> = text.split_whitespace().collect();
     let [value, unit] = parts[..] else {
         return Err(ScheduleError::Rate(format!(

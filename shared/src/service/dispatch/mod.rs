@@ -144,15 +144,7 @@ impl<S: Store, L: TaskLauncher, P: EventPublisher> Dispatcher<S, L, P> {
     async fn job(&self, job: Job, now: DateTime<Utc>, until: Instant) -> TickReport {
         let mut r = TickReport::default();
         let name = job.name.clone();
-        let fires = match dispatch::fires(&job, now) {
-            Ok(f) => f,
-            Err(e) => {
-                r.errors.push(format!(
-                    "job `{name}`: its schedule cannot be evaluated: {e}"
-                ));
-                return r;
-            }
-        };
+        let fires = dispatch::fires(&job, now);
         let spec = &job.spec;
 
         // Times later than catch_up allows: the most recent few are recorded, the rest counted.

@@ -1,0 +1,158 @@
+//! How jobs, runs, services and scale actions are laid out as items: their keys (from `aws::keys`), the entity tag
+//! that tells index results apart, and the serde_dynamo mapping. docs/table.md draws the same design.
+
+use std::collections::HashMap;
+
+use aws_sdk_dynamodb::types::AttributeValue;
+use serde::de::DeserializeOwned;
+use serde::{Deserialize, Serialize};
+
+use crate::aws::keys;
+use crate::domain::job::Job;
+use crate::domain::run::Run;
+use crate::domain::service::{ScaleAction, ServiceState};
+use crate::ports::StoreError;
+
+pub(super) type Item = HashMap<String, AttributeValue>;
+
+/// What kind of entity an item holds: stored on every item, so index results can be told apart.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub(super) enum Entity {
+    Job,
+    Run,
+    Service,
+    Action,
+}
+
+impl Entity {
+    /// The entity an item says it holds (`None`: an item without a known tag).
+    pub(super) fn of(item: &Item) -> Option<Entity> {
+        serde_dynamo::from_attribute_value(item.get("entity")?.clone()).ok()
+    }
+}
+
+#[derive(Serialize, Deserialize)]
+pub(super) struct Keys {
+    pk: String,
+    sk: String,
+    entity: Entity,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    timer_pk: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    timer_sk: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    list_pk: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    list_sk: Option<String>,
+}
+
+#[derive(Serialize, Deserialize)]
+pub(super) struct JobItem {
+    #[serde(flatten)]
+    pub(super) keys: Keys,
+    #[serde(flatten)]
+    pub(super) job: Job,
+}
+
+#[derive(Serialize, Deserialize)]
+pub(super) struct RunItem {
+    #[serde(flatten)]
+    pub(super) keys: Keys,
+    /// Its `task_arn` field is also the `by-task` index key, so a launched run is indexed with no extra attribute.
+    #[serde(flatten)]
+    pub(super) run: Run,
+}
+
+#[derive(Serialize, Deserialize)]
+pub(super) struct ServiceItem {
+    #[serde(flatten)]
+    pub(super) keys: Keys,
+    #[serde(flatten)]
+    pub(super) state: ServiceState,
+}
+
+#[derive(Serialize, Deserialize)]
+pub(super) struct ActionItem {
+    #[serde(flatten)]
+    pub(super) keys: Keys,
+    #[serde(flatten)]
+    pub(super) action: ScaleAction,
+}
+
+pub(super) fn service_keys(state: &ServiceState) -> Keys {
+    Keys {
+        pk: keys::service_pk(&state.name),
+        sk: keys::SERVICE_SK.to_owned(),
+        entity: Entity::Service,
+        timer_pk: state.check_at.map(|_| keys::TIMERS_PARTITION.to_owned()),
+        timer_sk: state
+            .check_at
+            .map(|at| keys::service_timer_sk(at, &state.name)),
+        list_pk: Some(keys::SERVICES_PARTITION.to_owned()),
+        list_sk: Some(state.name.to_string()),
+    }
+}
+
+pub(super) fn action_keys(a: &ScaleAction) -> Keys {
+    Keys {
+        pk: keys::service_pk(&a.service),
+        sk: keys::action_sk(a.at, &a.to.to_string()),
+        entity: Entity::Action,
+        timer_pk: None,
+        timer_sk: None,
+        list_pk: Some(keys::actions_day_partition(a.at.date_naive())),
+        list_sk: Some(keys::action_list_sk(a.at, &a.service)),
+    }
+}
+
+pub(super) fn job_keys(job: &Job) -> Keys {
+    Keys {
+        pk: keys::job_pk(&job.name),
+        sk: keys::JOB_SK.to_owned(),
+        entity: Entity::Job,
+        timer_pk: job.next_fire.map(|_| keys::TIMERS_PARTITION.to_owned()),
+        timer_sk: job.next_fire.map(|at| keys::job_timer_sk(at, &job.name)),
+        list_pk: Some(keys::JOBS_PARTITION.to_owned()),
+        list_sk: Some(job.name.to_string()),
+    }
+}
+
+pub(super) fn run_keys(run: &Run) -> Keys {
+    let timer = run.check_at.filter(|_| run.status.is_open());
+    Keys {
+        pk: keys::job_pk(run.id.job()),
+        sk: keys::run_sk(&run.id),
+        entity: Entity::Run,
+        timer_pk: timer.map(|_| keys::TIMERS_PARTITION.to_owned()),
+        timer_sk: timer.map(|at| keys::run_timer_sk(at, &run.id)),
+        list_pk: Some(keys::runs_day_partition(run.scheduled_at.date_naive())),
+        list_sk: Some(keys::run_list_sk(&run.id)),
+    }
+}
+
+pub(super) fn to_item<T: Serialize>(value: &T) -> Result<Item, StoreError> {
+    serde_dynamo::to_item(value).map_err(|e| StoreError::Corrupt {
+        key: "(new item)".to_owned(),
+        message: e.to_string(),
+    })
+}
+
+pub(super) fn from_item<T: DeserializeOwned>(item: Item) -> Result<T, StoreError> {
+    let key = match (item.get(keys::PK), item.get(keys::SK)) {
+        (Some(AttributeValue::S(pk)), Some(AttributeValue::S(sk))) => format!("{pk}/{sk}"),
+        _ => "(item without keys)".to_owned(),
+    };
+    serde_dynamo::from_item(item).map_err(|e| StoreError::Corrupt {
+        key,
+        message: e.to_string(),
+    })
+}
+
+pub(super) fn s(v: impl Into<String>) -> AttributeValue {
+    AttributeValue::S(v.into())
+}
+
+pub(super) fn n(v: u64) -> AttributeValue {
+    AttributeValue::N(v.to_string())
+}

@@ -1,0 +1,140 @@
+//! Runs in the table: claimed once, updated on their revision, listed by job, by day and by task.
+
+use chrono::{DateTime, Duration, Utc};
+
+use super::items::*;
+use super::DynamoStore;
+use crate::aws::keys;
+use crate::domain::job::JobName;
+use crate::domain::run::{Run, RunId};
+use crate::ports::{Claim, RunStore, StoreError};
+
+impl RunStore for DynamoStore {
+    async fn claim_run(&self, run: &Run) -> Result<Claim, StoreError> {
+        let item = to_item(&RunItem {
+            keys: run_keys(run),
+            run: run.clone(),
+        })?;
+        let result = self
+            .client
+            .put_item()
+            .table_name(&self.table)
+            .set_item(Some(item))
+            .condition_expression("attribute_not_exists(pk)")
+            .send()
+            .await;
+        match result.map_err(|e| self.error(&format!("run `{}`", run.id), e)) {
+            Ok(_) => Ok(Claim::Won),
+            Err(StoreError::Conflict { .. }) => {
+                let stored = self
+                    .get_run(&run.id)
+                    .await?
+                    .ok_or_else(|| StoreError::Conflict {
+                        what: format!("run `{}` (claimed and deleted concurrently)", run.id),
+                    })?;
+                Ok(Claim::Lost(Box::new(stored)))
+            }
+            Err(e) => Err(e),
+        }
+    }
+
+    async fn update_run(&self, run: &Run) -> Result<(), StoreError> {
+        let previous = run
+            .revision
+            .checked_sub(1)
+            .ok_or_else(|| StoreError::Conflict {
+                what: format!(
+                    "run `{}` (an update must bump the revision it read)",
+                    run.id
+                ),
+            })?;
+        let item = to_item(&RunItem {
+            keys: run_keys(run),
+            run: run.clone(),
+        })?;
+        self.client
+            .put_item()
+            .table_name(&self.table)
+            .set_item(Some(item))
+            .condition_expression("revision = :r")
+            .expression_attribute_values(":r", n(previous))
+            .send()
+            .await
+            .map_err(|e| self.error(&format!("run `{}`", run.id), e))?;
+        Ok(())
+    }
+
+    async fn get_run(&self, id: &RunId) -> Result<Option<Run>, StoreError> {
+        let item: Option<RunItem> = self
+            .get(
+                &format!("reading run `{id}`"),
+                keys::job_pk(id.job()),
+                keys::run_sk(id),
+            )
+            .await?;
+        Ok(item.map(|i| i.run))
+    }
+
+    async fn runs_of_job(&self, job: &JobName, limit: usize) -> Result<Vec<Run>, StoreError> {
+        let query = self
+            .client
+            .query()
+            .table_name(&self.table)
+            .key_condition_expression("pk = :p AND begins_with(sk, :r)")
+            .expression_attribute_values(":p", s(keys::job_pk(job)))
+            .expression_attribute_values(":r", s(keys::RUN_SK_PREFIX))
+            .scan_index_forward(false);
+        let items: Vec<RunItem> = self
+            .query_all(&format!("reading runs of `{job}`"), query, limit)
+            .await?;
+        Ok(items.into_iter().map(|i| i.run).collect())
+    }
+
+    async fn runs_between(
+        &self,
+        from: DateTime<Utc>,
+        to: DateTime<Utc>,
+        limit: usize,
+    ) -> Result<Vec<Run>, StoreError> {
+        // One Query per UTC day, newest day first, until the limit is reached.
+        let mut out = Vec::new();
+        let mut day = (to - Duration::seconds(1)).date_naive();
+        while day >= from.date_naive() && out.len() < limit {
+            let query = self
+                .client
+                .query()
+                .table_name(&self.table)
+                .index_name(keys::LISTING_INDEX)
+                .key_condition_expression("#p = :p AND #s BETWEEN :a AND :b")
+                .expression_attribute_names("#p", keys::LIST_PK)
+                .expression_attribute_names("#s", keys::LIST_SK)
+                .expression_attribute_values(":p", s(keys::runs_day_partition(day)))
+                .expression_attribute_values(":a", s(keys::stamp(from)))
+                // Exclusive end: every key of `to` itself starts with its stamp, which sorts above the stamp minus one.
+                .expression_attribute_values(":b", s(keys::stamp(to - Duration::seconds(1)) + "~"))
+                .scan_index_forward(false);
+            let items: Vec<RunItem> = self
+                .query_all("reading runs by time", query, limit - out.len())
+                .await?;
+            out.extend(items.into_iter().map(|i| i.run));
+            day = match day.pred_opt() {
+                Some(d) => d,
+                None => break,
+            };
+        }
+        Ok(out)
+    }
+
+    async fn run_by_task(&self, task_arn: &str) -> Result<Option<Run>, StoreError> {
+        let query = self
+            .client
+            .query()
+            .table_name(&self.table)
+            .index_name(keys::BY_TASK_INDEX)
+            .key_condition_expression("#t = :t")
+            .expression_attribute_names("#t", keys::TASK_ARN)
+            .expression_attribute_values(":t", s(task_arn));
+        let items: Vec<RunItem> = self.query_all("finding a run by task", query, 1).await?;
+        Ok(items.into_iter().next().map(|i| i.run))
+    }
+}
