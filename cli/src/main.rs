@@ -72,6 +72,13 @@ impl From<anyhow::Error> for Failure {
     }
 }
 
+/// Output that cannot be written (a closed pipe, a full disk) fails the command.
+impl From<std::io::Error> for Failure {
+    fn from(e: std::io::Error) -> Self {
+        Failure::Other(anyhow::Error::new(e).context("writing to stdout"))
+    }
+}
+
 #[tokio::main]
 async fn main() -> ExitCode {
     let cli = Cli::parse();

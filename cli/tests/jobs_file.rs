@@ -9,7 +9,7 @@ use fsched_core::aws::dynamo::DynamoStore;
 use fsched_core::domain::jobs_file::JobsFile;
 use fsched_core::domain::plan::plan;
 use fsched_core::ports::{JobStore, Timers};
-use fsched_core::service::jobs::{apply, Outcome};
+use fsched_core::service::apply::{apply_jobs as apply, Outcome};
 use fsched_tests::{fresh_table, local_sdk_config};
 
 const EXAMPLE: &str = include_str!("../../examples/jobs.yaml");

@@ -10,8 +10,8 @@ use fsched_core::aws::ecs::EcsLauncher;
 use fsched_core::aws::events::EventBridgePublisher;
 use fsched_core::aws::services::{CloudWatchMetrics, EcsServices};
 use fsched_core::domain::duration::Span;
+use fsched_core::domain::job::next_fire;
 use fsched_core::domain::job::{Job, JobName, JobSpec, Network, Retries};
-use fsched_core::domain::plan::next_fire;
 use fsched_core::domain::run::{Run, RunId};
 use fsched_core::ports::{
     BusEvent, EventPublisher, JobStore, PublishError, RunStore, TaskLauncher,

@@ -4,8 +4,8 @@
 use chrono::{DateTime, Duration, Utc};
 
 use super::fargate::Capacity;
+use super::job::next_fire;
 use super::job::{Job, JobName, Overlap};
-use super::plan::next_fire;
 use super::run::RunId;
 
 /// Missed times recorded one by one; older ones are only counted, so a job down for a month writes a few records,

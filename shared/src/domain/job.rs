@@ -8,7 +8,7 @@ use serde::{Deserialize, Serialize};
 
 use super::cost::Prices;
 use super::duration::Span;
-use super::schedule::{Expression, Zone};
+use super::schedule::{Expression, Schedule, SkippedTimes, Zone, DEFAULT_RATE_ANCHOR};
 
 pub use super::name::{JobName, JobNameError, JOB_NAME_MAX};
 
@@ -208,6 +208,56 @@ pub struct Job {
     /// The most recent scheduled time handled (claimed, skipped or missed).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub last_fire: Option<DateTime<Utc>>,
+}
+
+/// The job's schedule, as the dispatcher evaluates it; `None` for jobs that run only on events and on demand.
+pub fn schedule_of(spec: &JobSpec) -> Option<Schedule> {
+    let expression = spec.schedule.as_ref()?;
+    let skipped = if spec.run_skipped_times {
+        SkippedTimes::RunAfter
+    } else {
+        SkippedTimes::Skip
+    };
+    Some(
+        Schedule::new(expression, spec.timezone)
+            .anchored_at(spec.start.unwrap_or(DEFAULT_RATE_ANCHOR))
+            .skipped_times(skipped),
+    )
+}
+
+/// The job's first fire strictly after `after` within its `start`..`end` window (end exclusive), or `None` when
+/// paused or finished.
+pub fn next_fire(spec: &JobSpec, after: DateTime<Utc>) -> Option<DateTime<Utc>> {
+    if spec.paused {
+        return None;
+    }
+    let schedule = schedule_of(spec)?;
+    let from = match spec.start {
+        Some(start) if start > after => start - chrono::Duration::seconds(1),
+        _ => after,
+    };
+    schedule
+        .next_after(from)
+        .filter(|t| spec.end.is_none_or(|end| *t < end))
+}
+
+/// Whether a change of spec moves the job's fire times (so its stored next fire must be recomputed).
+pub fn moves_fires(from: &JobSpec, to: &JobSpec) -> bool {
+    (
+        &from.schedule,
+        &from.timezone,
+        from.start,
+        from.end,
+        from.paused,
+        from.run_skipped_times,
+    ) != (
+        &to.schedule,
+        &to.timezone,
+        to.start,
+        to.end,
+        to.paused,
+        to.run_skipped_times,
+    )
 }
 
 #[cfg(test)]

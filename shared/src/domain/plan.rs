@@ -1,11 +1,47 @@
-//! Plans: what applying a jobs file would change against what is stored, field by field. Pure.
+//! Plans: what applying a jobs file would change against what is stored, field by field, for anything `apply`
+//! keeps under a name (jobs, services). Pure.
 
 use std::collections::BTreeMap;
+use std::fmt;
 
-use chrono::{DateTime, Utc};
+use serde::Serialize;
 
 use super::job::{Job, JobName, JobSpec};
-use super::schedule::{Schedule, SkippedTimes, DEFAULT_RATE_ANCHOR};
+use super::service::{ServiceName, ServiceSpec, ServiceState};
+
+/// Something `apply` keeps: stored under a name, declared in the file by a spec.
+pub trait Declared: Clone + fmt::Debug + PartialEq {
+    type Name: Ord + Clone + fmt::Debug + fmt::Display + Serialize;
+    type Spec: Clone + fmt::Debug + PartialEq + Serialize;
+    /// What the plan calls it: `job`, `service`.
+    const KIND: &'static str;
+    fn name(&self) -> &Self::Name;
+    fn spec(&self) -> &Self::Spec;
+}
+
+impl Declared for Job {
+    type Name = JobName;
+    type Spec = JobSpec;
+    const KIND: &'static str = "job";
+    fn name(&self) -> &JobName {
+        &self.name
+    }
+    fn spec(&self) -> &JobSpec {
+        &self.spec
+    }
+}
+
+impl Declared for ServiceState {
+    type Name = ServiceName;
+    type Spec = ServiceSpec;
+    const KIND: &'static str = "service";
+    fn name(&self) -> &ServiceName {
+        &self.name
+    }
+    fn spec(&self) -> &ServiceSpec {
+        &self.spec
+    }
+}
 
 /// One field that differs, as dotted path and display values (`-` when absent).
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -16,37 +52,75 @@ pub struct FieldChange {
 }
 
 #[derive(Debug, Clone, PartialEq)]
-pub enum Change {
+pub enum Change<D: Declared> {
     Add {
-        name: JobName,
-        spec: Box<JobSpec>,
+        name: D::Name,
+        spec: Box<D::Spec>,
     },
     Update {
-        current: Box<Job>,
-        spec: Box<JobSpec>,
+        current: Box<D>,
+        spec: Box<D::Spec>,
         fields: Vec<FieldChange>,
     },
     Remove {
-        current: Box<Job>,
+        current: Box<D>,
     },
     /// Stored but not in the file, and not pruned: left as it is.
     Keep {
-        current: Box<Job>,
+        current: Box<D>,
     },
 }
 
-#[derive(Debug, Clone, PartialEq, Default)]
-pub struct Plan {
-    pub changes: Vec<Change>,
-    pub unchanged: Vec<JobName>,
+impl<D: Declared> Change<D> {
+    pub fn name(&self) -> &D::Name {
+        match self {
+            Change::Add { name, .. } => name,
+            Change::Update { current, .. }
+            | Change::Remove { current }
+            | Change::Keep { current } => current.name(),
+        }
+    }
 }
 
-impl Plan {
+#[derive(Debug, Clone, PartialEq)]
+pub struct Plan<D: Declared> {
+    pub changes: Vec<Change<D>>,
+    pub unchanged: Vec<D::Name>,
+}
+
+impl<D: Declared> Default for Plan<D> {
+    fn default() -> Self {
+        Plan {
+            changes: Vec::new(),
+            unchanged: Vec::new(),
+        }
+    }
+}
+
+impl<D: Declared> Plan<D> {
     /// Whether applying the plan would write anything.
     pub fn is_empty(&self) -> bool {
         self.changes
             .iter()
             .all(|c| matches!(c, Change::Keep { .. }))
+    }
+
+    /// How many it adds, changes and removes.
+    pub fn counts(&self) -> (usize, usize, usize) {
+        let count = |f: fn(&Change<D>) -> bool| self.changes.iter().filter(|c| f(c)).count();
+        (
+            count(|c| matches!(c, Change::Add { .. })),
+            count(|c| matches!(c, Change::Update { .. })),
+            count(|c| matches!(c, Change::Remove { .. })),
+        )
+    }
+
+    /// What stays stored once the plan is applied and the file does not declare: the kept ones.
+    pub fn kept(&self) -> impl Iterator<Item = (&D::Name, &D::Spec)> {
+        self.changes.iter().filter_map(|c| match c {
+            Change::Keep { current } => Some((current.name(), current.spec())),
+            _ => None,
+        })
     }
 }
 
@@ -73,10 +147,10 @@ fn flatten(prefix: &str, value: &serde_json::Value, out: &mut BTreeMap<String, S
 }
 
 /// The fields that differ between two specs, in field order.
-pub fn diff(from: &JobSpec, to: &JobSpec) -> Vec<FieldChange> {
-    let flat = |spec: &JobSpec| {
+pub fn diff<T: Serialize>(from: &T, to: &T) -> Vec<FieldChange> {
+    let flat = |spec: &T| {
         let mut out = BTreeMap::new();
-        // A JobSpec always serializes (plain data, string keys).
+        // Specs are plain data with string keys: they always serialize.
         if let Ok(v) = serde_json::to_value(spec) {
             flatten("", &v, &mut out);
         }
@@ -96,9 +170,14 @@ pub fn diff(from: &JobSpec, to: &JobSpec) -> Vec<FieldChange> {
         .collect()
 }
 
-/// Compares the file's jobs with the stored ones. With `prune`, stored jobs missing from the file are removed.
-pub fn plan(desired: &BTreeMap<JobName, JobSpec>, stored: &[Job], prune: bool) -> Plan {
-    let stored_by_name: BTreeMap<&JobName, &Job> = stored.iter().map(|j| (&j.name, j)).collect();
+/// Compares the file's declarations with the stored ones. With `prune`, stored ones missing from the file are
+/// removed; without, they are kept.
+pub fn plan<D: Declared>(
+    desired: &BTreeMap<D::Name, D::Spec>,
+    stored: &[D],
+    prune: bool,
+) -> Plan<D> {
+    let stored_by_name: BTreeMap<&D::Name, &D> = stored.iter().map(|d| (d.name(), d)).collect();
     let mut out = Plan::default();
     for (name, spec) in desired {
         match stored_by_name.get(name) {
@@ -106,16 +185,16 @@ pub fn plan(desired: &BTreeMap<JobName, JobSpec>, stored: &[Job], prune: bool) -
                 name: name.clone(),
                 spec: Box::new(spec.clone()),
             }),
-            Some(current) if current.spec == *spec => out.unchanged.push(name.clone()),
+            Some(current) if current.spec() == spec => out.unchanged.push(name.clone()),
             Some(current) => out.changes.push(Change::Update {
                 current: Box::new((*current).clone()),
                 spec: Box::new(spec.clone()),
-                fields: diff(&current.spec, spec),
+                fields: diff(current.spec(), spec),
             }),
         }
     }
-    for job in stored.iter().filter(|j| !desired.contains_key(&j.name)) {
-        let current = Box::new(job.clone());
+    for current in stored.iter().filter(|d| !desired.contains_key(d.name())) {
+        let current = Box::new(current.clone());
         out.changes.push(if prune {
             Change::Remove { current }
         } else {
@@ -123,54 +202,4 @@ pub fn plan(desired: &BTreeMap<JobName, JobSpec>, stored: &[Job], prune: bool) -
         });
     }
     out
-}
-
-/// The job's schedule, as the dispatcher evaluates it; `None` for jobs that run only on events and on demand.
-pub fn schedule_of(spec: &JobSpec) -> Option<Schedule> {
-    let expression = spec.schedule.as_ref()?;
-    let skipped = if spec.run_skipped_times {
-        SkippedTimes::RunAfter
-    } else {
-        SkippedTimes::Skip
-    };
-    Some(
-        Schedule::new(expression, spec.timezone)
-            .anchored_at(spec.start.unwrap_or(DEFAULT_RATE_ANCHOR))
-            .skipped_times(skipped),
-    )
-}
-
-/// The job's first fire strictly after `after` within its `start`..`end` window (end exclusive), or `None` when
-/// paused or finished.
-pub fn next_fire(spec: &JobSpec, after: DateTime<Utc>) -> Option<DateTime<Utc>> {
-    if spec.paused {
-        return None;
-    }
-    let schedule = schedule_of(spec)?;
-    let from = match spec.start {
-        Some(start) if start > after => start - chrono::Duration::seconds(1),
-        _ => after,
-    };
-    schedule
-        .next_after(from)
-        .filter(|t| spec.end.is_none_or(|end| *t < end))
-}
-
-/// Whether a change of spec moves the job's fire times (so its stored next fire must be recomputed).
-pub fn moves_fires(from: &JobSpec, to: &JobSpec) -> bool {
-    (
-        &from.schedule,
-        &from.timezone,
-        from.start,
-        from.end,
-        from.paused,
-        from.run_skipped_times,
-    ) != (
-        &to.schedule,
-        &to.timezone,
-        to.start,
-        to.end,
-        to.paused,
-        to.run_skipped_times,
-    )
 }

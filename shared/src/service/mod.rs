@@ -1,5 +1,6 @@
 //! Application services: the use cases, written over the ports so they run the same against DynamoDB and fakes.
 
+pub mod apply;
 pub mod dispatch;
 pub mod jobs;
 pub mod record;

@@ -1,0 +1,291 @@
+//! `plan` and `apply` of a jobs file: jobs, services and the stack's EventBridge rules as one change set, computed
+//! against what is stored and written in a fixed order (services, jobs, then rules). Each job or service is one
+//! conditional write, so a failure part-way leaves each at either its old or its new definition, and a concurrent
+//! writer is detected, never overwritten. The CLI renders what this returns and picks exit codes; nothing else.
+
+use chrono::{DateTime, Utc};
+
+use super::rules::{apply_rules, rule_plan, RuleScope};
+use crate::domain::job::{moves_fires, next_fire, Job, JobName};
+use crate::domain::jobs_file::JobsFile;
+use crate::domain::plan::{plan, Change, Plan};
+use crate::domain::service::{Phase, ServiceName, ServiceState};
+use crate::domain::trigger::{desired_rules, desired_service_rules, RuleChange};
+use crate::ports::{EventRules, JobStore, RuleError, ServiceStore, StoreError};
+
+/// Everything applying a file would change.
+#[derive(Debug, Clone)]
+pub struct FilePlan {
+    pub jobs: Plan<Job>,
+    pub services: Plan<ServiceState>,
+    /// The rule changes, when the stack's bus and trigger queue are known (`None`: not known, and nothing in the
+    /// file needs a rule).
+    pub rules: Option<(RuleScope, Vec<RuleChange>)>,
+}
+
+impl FilePlan {
+    /// Whether applying it would write anything.
+    pub fn is_empty(&self) -> bool {
+        self.jobs.is_empty()
+            && self.services.is_empty()
+            && self.rules.as_ref().is_none_or(|(_, c)| c.is_empty())
+    }
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum PlanError {
+    #[error("reading the stored {what}: {source}")]
+    Store {
+        what: &'static str,
+        source: StoreError,
+    },
+    #[error("reading the on_event rules: {0}")]
+    Rules(#[from] RuleError),
+    /// The file has `on_event` or `wake_on`, and the stack's bus and trigger queue were not given.
+    #[error(
+        "jobs with on_event (and services with wake_on) need the stack's event bus and trigger queue: pass \
+         --stack (FSCHED_STACK), or --bus and --trigger-queue (FSCHED_EVENT_BUS, FSCHED_TRIGGER_QUEUE)"
+    )]
+    NeedsStack,
+}
+
+impl PlanError {
+    /// The file (or how the command was called) is at fault, not the table or the account.
+    pub fn is_invalid_input(&self) -> bool {
+        matches!(self, PlanError::NeedsStack)
+    }
+}
+
+/// What the file would change against what is stored. `scope`: where the stack's rules live, when known.
+pub async fn plan_file<S: JobStore + ServiceStore, R: EventRules>(
+    store: &S,
+    rules: &R,
+    file: &JobsFile,
+    scope: Option<RuleScope>,
+    prune: bool,
+) -> Result<FilePlan, PlanError> {
+    let stored = store.list_jobs().await.map_err(|source| PlanError::Store {
+        what: "jobs",
+        source,
+    })?;
+    let jobs = plan(&file.jobs, &stored, prune);
+    let stored_services = store
+        .list_services()
+        .await
+        .map_err(|source| PlanError::Store {
+            what: "services",
+            source,
+        })?;
+    let services = plan(&file.services, &stored_services, prune);
+    let rules = match scope {
+        Some(scope) => {
+            // The rules wanted once applied: the file's, and those of stored jobs and services that stay.
+            let bus = &scope.buses[0];
+            let mut desired = desired_rules(file.jobs.iter().chain(jobs.kept()), &scope.stack, bus);
+            desired.extend(desired_service_rules(
+                file.services.iter().chain(services.kept()),
+                &scope.stack,
+                bus,
+            ));
+            let changes = rule_plan(rules, &scope, &desired).await?;
+            Some((scope, changes))
+        }
+        None if file.jobs.values().any(|s| s.on_event.is_some())
+            || file.services.values().any(|s| s.wake_on.is_some()) =>
+        {
+            return Err(PlanError::NeedsStack)
+        }
+        None => None,
+    };
+    Ok(FilePlan {
+        jobs,
+        services,
+        rules,
+    })
+}
+
+/// What happened to one job or service when a plan was applied.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Outcome {
+    Created,
+    Updated,
+    Removed,
+    /// A service not removed: it is asleep, and removing it would leave it at 0 with nobody to wake it.
+    KeptAsleep,
+    /// Someone changed it since the plan was made: nothing was written for it.
+    Conflict(String),
+    /// The write failed for another reason: nothing was written for it.
+    Failed(String),
+}
+
+impl Outcome {
+    pub fn is_ok(&self) -> bool {
+        !matches!(self, Outcome::Conflict(_) | Outcome::Failed(_))
+    }
+
+    /// One word for it, as JSON output reports it.
+    pub fn word(&self) -> &'static str {
+        match self {
+            Outcome::Created => "created",
+            Outcome::Updated => "updated",
+            Outcome::Removed => "removed",
+            Outcome::KeptAsleep => "kept_asleep",
+            Outcome::Conflict(_) => "conflict",
+            Outcome::Failed(_) => "failed",
+        }
+    }
+}
+
+fn outcome_of(result: Result<(), StoreError>, ok: Outcome) -> Outcome {
+    match result {
+        Ok(()) => ok,
+        Err(StoreError::Conflict { .. }) => Outcome::Conflict(
+            "changed by someone else since the plan was made; run plan and apply again".to_owned(),
+        ),
+        Err(e) => Outcome::Failed(e.to_string()),
+    }
+}
+
+/// What applying a plan did, change by change.
+#[derive(Debug, Default)]
+pub struct Applied {
+    pub services: Vec<(ServiceName, Outcome)>,
+    pub jobs: Vec<(JobName, Outcome)>,
+    pub rules: Vec<(RuleChange, Result<(), RuleError>)>,
+}
+
+impl Applied {
+    /// How many services, jobs and rules were not changed as planned.
+    pub fn failures(&self) -> (usize, usize, usize) {
+        fn failed<N>(outcomes: &[(N, Outcome)]) -> usize {
+            outcomes.iter().filter(|(_, o)| !o.is_ok()).count()
+        }
+        (
+            failed(&self.services),
+            failed(&self.jobs),
+            self.rules.iter().filter(|(_, r)| r.is_err()).count(),
+        )
+    }
+}
+
+/// Makes the plan's changes: services, then jobs, then rules, each change on its own (one failing does not stop
+/// the others). A job whose schedule moves gets its next fire after `now`; a changed service takes the phase its
+/// new periods want at the next tick.
+pub async fn apply_file<S: JobStore + ServiceStore, R: EventRules>(
+    store: &S,
+    rules: &R,
+    plan: FilePlan,
+    now: DateTime<Utc>,
+) -> Applied {
+    Applied {
+        services: apply_services(store, &plan.services, now).await,
+        jobs: apply_jobs(store, &plan.jobs, now).await,
+        rules: match plan.rules {
+            Some((scope, changes)) => apply_rules(rules, &scope, changes).await,
+            None => Vec::new(),
+        },
+    }
+}
+
+/// Writes the jobs' changes, one conditional write per job.
+pub async fn apply_jobs<S: JobStore>(
+    store: &S,
+    plan: &Plan<Job>,
+    now: DateTime<Utc>,
+) -> Vec<(JobName, Outcome)> {
+    let mut out = Vec::new();
+    for change in &plan.changes {
+        if let Some(outcome) = apply_job(store, change, now).await {
+            out.push((change.name().clone(), outcome));
+        }
+    }
+    out
+}
+
+/// Writes the services' changes, one conditional write per service.
+pub async fn apply_services<S: ServiceStore>(
+    store: &S,
+    plan: &Plan<ServiceState>,
+    now: DateTime<Utc>,
+) -> Vec<(ServiceName, Outcome)> {
+    let mut out = Vec::new();
+    for change in &plan.changes {
+        if let Some(outcome) = apply_service(store, change, now).await {
+            out.push((change.name().clone(), outcome));
+        }
+    }
+    out
+}
+
+/// One job's change; `None` for a job kept as it is.
+async fn apply_job<S: JobStore>(
+    store: &S,
+    change: &Change<Job>,
+    now: DateTime<Utc>,
+) -> Option<Outcome> {
+    Some(match change {
+        Change::Add { name, spec } => {
+            let job = Job {
+                name: name.clone(),
+                spec: (**spec).clone(),
+                version: 1,
+                next_fire: next_fire(spec, now),
+                last_fire: None,
+            };
+            outcome_of(store.put_job(&job, None).await, Outcome::Created)
+        }
+        Change::Update { current, spec, .. } => {
+            let next_fire = if moves_fires(&current.spec, spec) {
+                next_fire(spec, now)
+            } else {
+                current.next_fire
+            };
+            let job = Job {
+                spec: (**spec).clone(),
+                version: current.version + 1,
+                next_fire,
+                ..(**current).clone()
+            };
+            outcome_of(
+                store.put_job(&job, Some(current.version)).await,
+                Outcome::Updated,
+            )
+        }
+        Change::Remove { current } => outcome_of(
+            store.delete_job(&current.name, current.version).await,
+            Outcome::Removed,
+        ),
+        Change::Keep { .. } => return None,
+    })
+}
+
+/// One service's change; `None` for a service kept as it is.
+async fn apply_service<S: ServiceStore>(
+    store: &S,
+    change: &Change<ServiceState>,
+    now: DateTime<Utc>,
+) -> Option<Outcome> {
+    Some(match change {
+        Change::Add { name, spec } => {
+            let state = ServiceState::declared(name.clone(), (**spec).clone(), now);
+            outcome_of(store.put_service(&state, None).await, Outcome::Created)
+        }
+        Change::Update { current, spec, .. } => {
+            let mut state = (**current).clone();
+            state.spec = (**spec).clone();
+            state.transition_at = Some(now);
+            state.check_at = Some(now);
+            state.version += 1;
+            outcome_of(
+                store.put_service(&state, Some(current.version)).await,
+                Outcome::Updated,
+            )
+        }
+        Change::Remove { current } if current.phase == Phase::Asleep => Outcome::KeptAsleep,
+        Change::Remove { current } => outcome_of(
+            store.delete_service(&current.name, current.version).await,
+            Outcome::Removed,
+        ),
+        Change::Keep { .. } => return None,
+    })
+}
