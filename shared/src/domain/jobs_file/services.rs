@@ -118,7 +118,9 @@ pub(super) fn read_services(
             .and_then(|n| r.bool(n, &format!("{who}: enforce")))
             .unwrap_or(false);
         let idle = f.get("idle").and_then(|n| read_idle(r, n, &who));
-        let wake_on = f.get("wake_on").and_then(|n| super::read_pattern(r, n));
+        let wake_on = f
+            .get("wake_on")
+            .and_then(|n| super::fields::read_pattern(r, n));
         let event_bus = text(r, "event_bus");
         if event_bus.is_some() && wake_on.is_none() {
             r.error(

@@ -1,6 +1,9 @@
 //! The jobs file reader: the example, defaults, and every mistake reported at once with its position.
 
 use super::*;
+use crate::domain::cost::Prices;
+use crate::domain::duration::Span as Duration;
+use crate::domain::job::{Launch, Overlap, Retries};
 
 const EXAMPLE: &str = include_str!("../../../../examples/jobs.yaml");
 
@@ -304,4 +307,58 @@ fn bad_prices_are_reported_where_they_are() {
         "{errs:#?}"
     );
     assert!(errs.iter().any(|e| e.contains("fargat")), "{errs:#?}");
+}
+
+/// Every key `defaults` may set reaches a job that does not set it, exactly as if the job had set it itself. A key
+/// added to `SHARED_KEYS` without a sample here fails this test, and so does one the merge forgets.
+#[test]
+fn every_shared_key_is_inherited() {
+    let samples = [
+        ("timezone", "Europe/Berlin"),
+        ("cluster", "other"),
+        ("launch", "spot"),
+        ("platform_version", "'1.4.0'"),
+        ("network", "{subnets: [subnet-9]}"),
+        ("tags", "{team: data}"),
+        ("group", "g1"),
+        ("overlap", "allow"),
+        ("catch_up", "1h"),
+        ("max_runtime", "2h"),
+        ("retries", "{attempts: 3}"),
+        ("history", "30d"),
+        ("run_skipped_times", "true"),
+        ("prices", "{discount_percent: 10}"),
+        ("on_interruption", "rerun"),
+    ];
+    for key in SHARED_KEYS {
+        let (_, value) = samples
+            .iter()
+            .find(|(k, _)| k == key)
+            .unwrap_or_else(|| panic!("no sample for shared key `{key}`: add one above"));
+        let base: Vec<String> = [("cluster", "c"), ("network", "{subnets: [subnet-1]}")]
+            .iter()
+            .filter(|(k, _)| k != key)
+            .map(|(k, v)| format!("{k}: {v}"))
+            .collect();
+        let job = "schedule: rate(1 day), task_definition: t";
+        let from_defaults = format!(
+            "defaults: {{{}}}\njobs:\n  a: {{{job}}}\n",
+            base.iter()
+                .cloned()
+                .chain([format!("{key}: {value}")])
+                .collect::<Vec<_>>()
+                .join(", ")
+        );
+        let own = format!(
+            "defaults: {{{}}}\njobs:\n  a: {{{job}, {key}: {value}}}\n",
+            base.join(", ")
+        );
+        let inherited = JobsFile::parse(&from_defaults)
+            .unwrap_or_else(|e| panic!("{key}: {e:?}\n{from_defaults}"));
+        let set = JobsFile::parse(&own).unwrap_or_else(|e| panic!("{key}: {e:?}\n{own}"));
+        assert_eq!(
+            inherited.jobs, set.jobs,
+            "`{key}` in defaults must reach the job"
+        );
+    }
 }
