@@ -1,0 +1,173 @@
+//! The overlap policy applied against what is really running: a job's open runs checked with ECS (closing those
+//! it reports stopped), the policy's decision for the due times, and the runs `overlap: replace` stops.
+
+use std::collections::BTreeMap;
+
+use chrono::{DateTime, Utc};
+use tokio::time::Instant;
+
+use super::{expiry, not_launched, Dispatcher, Start, TickReport};
+use crate::domain::dispatch::{decide, Action, Decision, RECOVER_AFTER};
+use crate::domain::job::{Job, Overlap};
+use crate::domain::run::{Run, RunId, RunStatus};
+use crate::domain::task::TaskSnapshot;
+use crate::ports::{Claim, EventPublisher, Store, StoreError, TaskLauncher};
+
+/// The runs that `overlap: replace` stops for `newest`, each with the reason recorded on it.
+pub(super) fn replaced(
+    in_progress: Vec<Run>,
+    decision: &Decision,
+    newest: &RunId,
+) -> Vec<(Run, String)> {
+    let reason = format!("replaced by run {newest} (overlap: replace)");
+    in_progress
+        .into_iter()
+        .filter(|run| decision.stop.contains(&run.id))
+        .map(|run| (run, reason.clone()))
+        .collect()
+}
+
+impl<S: Store, L: TaskLauncher, P: EventPublisher> Dispatcher<S, L, P> {
+    /// The job's overlap policy applied to `due`: the decision, and the job's runs still going. `None` (with the
+    /// error in the report) when what runs cannot be read.
+    pub(super) async fn overlap(
+        &self,
+        job: &Job,
+        due: &[DateTime<Utc>],
+        now: DateTime<Utc>,
+        r: &mut TickReport,
+    ) -> Option<(Decision, Vec<Run>)> {
+        let in_progress = match job.spec.overlap {
+            Overlap::Allow => Vec::new(),
+            _ => match self.in_progress(job, now, r).await {
+                Ok(runs) => runs,
+                Err(e) => {
+                    r.errors.push(format!("job `{}`: {e}", job.name));
+                    return None;
+                }
+            },
+        };
+        let ids: Vec<RunId> = in_progress.iter().map(|run| run.id.clone()).collect();
+        Some((decide(&job.name, job.spec.overlap, due, &ids), in_progress))
+    }
+
+    /// Starts a run asked for by an event, a command or a person (`run` is freshly claimed, keyed by what asked for
+    /// it): recorded REJECTED when its values are not acceptable, else through the job's overlap policy, claimed
+    /// exactly once (a duplicate delivery finds the claim and does nothing) and launched like a scheduled run.
+    pub async fn start(
+        &self,
+        job: &Job,
+        mut run: Run,
+        start: Start,
+        now: DateTime<Utc>,
+        until: Instant,
+    ) -> TickReport {
+        let mut r = TickReport {
+            now: Some(now),
+            ..TickReport::default()
+        };
+        let spec = &job.spec;
+        run.expires_at = expiry(spec, run.scheduled_at);
+        let mut to_stop = Vec::new();
+        match start {
+            Start::Reject(rejection) => {
+                run.status = RunStatus::Rejected;
+                run.reason = Some(rejection.to_string());
+            }
+            Start::Launch(overrides) => {
+                run.overrides = overrides;
+                let Some((decision, in_progress)) =
+                    self.overlap(job, &[run.scheduled_at], now, &mut r).await
+                else {
+                    return r;
+                };
+                match decision.actions.first().map(|(_, a)| a) {
+                    Some(Action::Skip(reason)) => {
+                        run.status = RunStatus::Skipped;
+                        run.reason = Some(reason.clone());
+                    }
+                    _ => {
+                        run.check_at = Some(now + RECOVER_AFTER);
+                        to_stop = replaced(in_progress, &decision, &run.id);
+                    }
+                }
+            }
+        }
+        match self.store.claim_run(&run).await {
+            Ok(Claim::Won) => {}
+            Ok(Claim::Lost(_)) => {
+                r.duplicates.push(run.id.to_string());
+                return r;
+            }
+            Err(e) => {
+                r.errors.push(e.to_string());
+                return r;
+            }
+        }
+        if run.status.is_open() {
+            for (old, reason) in to_stop {
+                self.stop_run(old, RunStatus::Stopped, &reason, now, &mut r)
+                    .await;
+            }
+            self.launch(run, spec, now, until, &mut r).await;
+        } else {
+            not_launched(&run, now, &mut r);
+        }
+        self.publish(&mut r).await;
+        r
+    }
+
+    /// The job's runs that are still going, according to ECS where a task exists. Runs ECS reports stopped (or no
+    /// longer knows) are closed on the way.
+    async fn in_progress(
+        &self,
+        job: &Job,
+        now: DateTime<Utc>,
+        r: &mut TickReport,
+    ) -> Result<Vec<Run>, StoreError> {
+        let open: Vec<Run> = self
+            .store
+            .runs_of_job(&job.name, 20)
+            .await?
+            .into_iter()
+            .filter(|run| run.status.is_open())
+            .collect();
+        // One DescribeTasks per cluster for all of the job's launched open runs.
+        let mut by_cluster: BTreeMap<String, Vec<String>> = BTreeMap::new();
+        for run in &open {
+            if let (Some(arn), Some(cluster)) = (&run.task_arn, &run.cluster) {
+                by_cluster
+                    .entry(cluster.clone())
+                    .or_default()
+                    .push(arn.clone());
+            }
+        }
+        let mut known: BTreeMap<String, TaskSnapshot> = BTreeMap::new();
+        let mut unanswered: Vec<String> = Vec::new();
+        for (cluster, arns) in &by_cluster {
+            match self.launcher.describe(cluster, arns).await {
+                Ok(tasks) => known.extend(tasks.into_iter().map(|t| (t.task_arn.clone(), t))),
+                Err(_) => unanswered.push(cluster.clone()),
+            }
+        }
+        let mut going = Vec::new();
+        for run in open {
+            let Some(arn) = run.task_arn.as_deref() else {
+                // Claimed and about to be launched (or recovered): in progress.
+                going.push(run);
+                continue;
+            };
+            let cluster = run.cluster.clone().unwrap_or_default();
+            match known.get(arn) {
+                Some(task) if !task.is_stopped() => going.push(run),
+                // ECS could not be asked: assume it is still going.
+                None if unanswered.contains(&cluster) => going.push(run),
+                found => {
+                    let found = found.cloned();
+                    self.close_from(run, found, now, r).await
+                }
+            }
+        }
+        Ok(going)
+    }
+}
