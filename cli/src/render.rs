@@ -4,6 +4,7 @@
 use std::collections::BTreeMap;
 
 use chrono::{DateTime, Duration, Utc};
+use fsched_core::domain::duration::Span;
 use fsched_core::domain::run::{Run, Trigger};
 use fsched_core::domain::schedule::Zone;
 use serde_json::json;
@@ -25,14 +26,9 @@ pub fn in_zone(t: Option<DateTime<Utc>>, zone: Zone, format: &str) -> String {
 
 /// A duration the way people say it: `45s`, `6m 14s`, `2h 03m`, `3d 4h`; negative ones (clock skew) as `-`.
 pub fn span(d: Option<Duration>) -> String {
-    let Some(secs) = d.map(|d| d.num_seconds()).filter(|s| *s >= 0) else {
-        return "-".to_owned();
-    };
-    match secs {
-        s if s < 60 => format!("{s}s"),
-        s if s < 3600 => format!("{}m {:02}s", s / 60, s % 60),
-        s if s < 86_400 => format!("{}h {:02}m", s / 3600, s % 3600 / 60),
-        s => format!("{}d {}h", s / 86_400, s % 86_400 / 3600),
+    match d.filter(|d| d.num_seconds() >= 0) {
+        Some(d) => Span::from_chrono(d).brief(),
+        None => "-".to_owned(),
     }
 }
 

@@ -1,5 +1,18 @@
-//! What every fsched function does before its handler runs: JSON logs for CloudWatch, and the settings
-//! template.yaml gives every function in its environment.
+//! What every fsched function does before its handler runs: JSON logs for CloudWatch, the settings template.yaml
+//! gives every function in its environment, the adapters built once from the standard AWS configuration, and the
+//! time an invocation has left. The functions' `main.rs` files are this, and the runtime loop.
+
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+use aws_config::retry::RetryConfig;
+use aws_config::{BehaviorVersion, SdkConfig};
+
+use crate::aws::dynamo::DynamoStore;
+use crate::aws::ecs::EcsLauncher;
+use crate::aws::events::EventBridgePublisher;
+use crate::aws::services::{CloudWatchMetrics, EcsServices};
+use crate::service::dispatch::{Dispatcher, Settings};
+use crate::service::scale::Sleeper;
 
 /// Logs as JSON lines (CloudWatch Logs keeps them as they are), filtered by `RUST_LOG` (default `info`).
 pub fn init_logging() {
@@ -34,5 +47,100 @@ impl FunctionEnv {
             table: required("FSCHED_TABLE")?,
             bus: required("FSCHED_EVENT_BUS")?,
         })
+    }
+}
+
+/// How long an invocation may still run, from the Lambda context's deadline (milliseconds since the Unix epoch);
+/// `fallback` when it carries none (a local runtime may send 0).
+pub fn remaining(deadline_ms: u64, now: SystemTime, fallback: Duration) -> Duration {
+    if deadline_ms == 0 {
+        return fallback;
+    }
+    (UNIX_EPOCH + Duration::from_millis(deadline_ms))
+        .duration_since(now)
+        .unwrap_or(Duration::ZERO)
+}
+
+/// The adapters a function uses, each built once at start-up from the standard AWS configuration.
+pub struct Wiring {
+    pub config: SdkConfig,
+    pub env: FunctionEnv,
+}
+
+/// The dispatcher as the functions build it.
+pub type AwsDispatcher = Dispatcher<DynamoStore, EcsLauncher, EventBridgePublisher>;
+/// The sleeper as the functions build it.
+pub type AwsSleeper = Sleeper<DynamoStore, EcsServices, CloudWatchMetrics, EventBridgePublisher>;
+
+impl Wiring {
+    /// Reads the environment and the AWS configuration.
+    pub async fn load() -> Result<Wiring, String> {
+        Ok(Wiring {
+            env: FunctionEnv::from_env()?,
+            config: aws_config::load_defaults(BehaviorVersion::latest()).await,
+        })
+    }
+
+    pub fn store(&self) -> DynamoStore {
+        DynamoStore::new(aws_sdk_dynamodb::Client::new(&self.config), &self.env.table)
+    }
+
+    pub fn publisher(&self) -> EventBridgePublisher {
+        EventBridgePublisher::new(
+            aws_sdk_eventbridge::Client::new(&self.config),
+            &self.env.bus,
+        )
+    }
+
+    /// ECS with the SDK's own retries, for reading (DescribeTasks, DescribeTaskDefinition).
+    pub fn ecs(&self) -> EcsLauncher {
+        EcsLauncher::new(aws_sdk_ecs::Client::new(&self.config))
+    }
+
+    /// ECS for launching: RunTask retries are the dispatcher's own (paced, with the job's back-off, within the
+    /// invocation's time), so the SDK's would multiply them.
+    pub fn ecs_launcher(&self) -> EcsLauncher {
+        let ecs = aws_sdk_ecs::config::Builder::from(&self.config)
+            .retry_config(RetryConfig::standard().with_max_attempts(1))
+            .build();
+        EcsLauncher::new(aws_sdk_ecs::Client::from_conf(ecs))
+    }
+
+    pub fn dispatcher(&self, settings: Settings) -> AwsDispatcher {
+        Dispatcher::new(
+            self.store(),
+            self.ecs_launcher(),
+            self.publisher(),
+            settings,
+        )
+    }
+
+    pub fn sleeper(&self) -> AwsSleeper {
+        Sleeper::new(
+            self.store(),
+            EcsServices::new(
+                aws_sdk_ecs::Client::new(&self.config),
+                aws_sdk_applicationautoscaling::Client::new(&self.config),
+            ),
+            CloudWatchMetrics::new(aws_sdk_cloudwatch::Client::new(&self.config)),
+            self.publisher(),
+        )
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_time_left_comes_from_the_deadline_or_the_fallback() {
+        let now = UNIX_EPOCH + Duration::from_secs(1_000);
+        let fallback = Duration::from_secs(60);
+        assert_eq!(remaining(0, now, fallback), fallback);
+        assert_eq!(
+            remaining(1_000_000 + 2_500, now, fallback),
+            Duration::from_millis(2_500)
+        );
+        assert_eq!(remaining(999_000, now, fallback), Duration::ZERO, "past");
     }
 }

@@ -201,6 +201,26 @@ pub enum LaunchError {
     Rejected { message: String },
 }
 
+/// Errors of ECS calls other than launching (StopTask, ListTasks, DescribeTasks, DescribeTaskDefinition).
+#[derive(Debug, Clone, PartialEq, thiserror::Error)]
+pub enum EcsError {
+    /// Throttling or a transient service error: the same call may succeed later.
+    #[error("ECS is throttling or unavailable: {message}")]
+    Transient { message: String },
+    /// The call itself is wrong (a missing cluster or definition, access denied): retrying will not help.
+    #[error("{message}")]
+    Rejected { message: String },
+}
+
+impl From<EcsError> for LaunchError {
+    fn from(e: EcsError) -> LaunchError {
+        match e {
+            EcsError::Transient { message } => LaunchError::Transient { message },
+            EcsError::Rejected { message } => LaunchError::Rejected { message },
+        }
+    }
+}
+
 /// What the recorder needs from a task definition: which containers are essential (they decide a run's outcome) and
 /// the CPU architecture (it decides the price).
 #[derive(Debug, Clone, PartialEq, Default)]
@@ -234,7 +254,7 @@ pub trait TaskLauncher: Send + Sync + 'static {
         cluster: &str,
         task_arn: &str,
         reason: &str,
-    ) -> impl Future<Output = Result<(), LaunchError>> + Send;
+    ) -> impl Future<Output = Result<(), EcsError>> + Send;
 
     /// The task already started for a run, if any (found by the run's `startedBy`, running or stopped): a launch
     /// interrupted between RunTask and recording its result is adopted instead of started twice.
@@ -242,20 +262,20 @@ pub trait TaskLauncher: Send + Sync + 'static {
         &self,
         cluster: &str,
         run: &RunId,
-    ) -> impl Future<Output = Result<Option<Launched>, LaunchError>> + Send;
+    ) -> impl Future<Output = Result<Option<Launched>, EcsError>> + Send;
 
     /// What ECS knows of these tasks of one cluster; tasks it no longer knows are absent from the answer.
     fn describe(
         &self,
         cluster: &str,
         task_arns: &[String],
-    ) -> impl Future<Output = Result<Vec<TaskSnapshot>, LaunchError>> + Send;
+    ) -> impl Future<Output = Result<Vec<TaskSnapshot>, EcsError>> + Send;
 
     /// What a task definition says about its containers and architecture.
     fn definition(
         &self,
         task_definition_arn: &str,
-    ) -> impl Future<Output = Result<TaskDefinitionFacts, LaunchError>> + Send;
+    ) -> impl Future<Output = Result<TaskDefinitionFacts, EcsError>> + Send;
 }
 
 /// An ECS service as fsched finds it: its scale, and its task size (for savings).

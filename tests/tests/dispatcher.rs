@@ -12,7 +12,7 @@ use fsched_core::domain::job::Overlap;
 use fsched_core::domain::run::{Run, RunId, RunStatus};
 use fsched_core::domain::task::TaskSnapshot;
 use fsched_core::ports::{
-    JobStore, LaunchError, LaunchRequest, Launched, TaskDefinitionFacts, TaskLauncher,
+    EcsError, JobStore, LaunchError, LaunchRequest, Launched, TaskDefinitionFacts, TaskLauncher,
 };
 use fsched_core::service::dispatch::{Dispatcher, Settings, TickReport};
 use fsched_dispatcher::handler;
@@ -142,20 +142,20 @@ impl TaskLauncher for Crash {
         }
         std::future::pending().await
     }
-    async fn stop(&self, cluster: &str, arn: &str, reason: &str) -> Result<(), LaunchError> {
+    async fn stop(&self, cluster: &str, arn: &str, reason: &str) -> Result<(), EcsError> {
         self.inner.stop(cluster, arn, reason).await
     }
-    async fn find(&self, cluster: &str, run: &RunId) -> Result<Option<Launched>, LaunchError> {
+    async fn find(&self, cluster: &str, run: &RunId) -> Result<Option<Launched>, EcsError> {
         self.inner.find(cluster, run).await
     }
     async fn describe(
         &self,
         cluster: &str,
         arns: &[String],
-    ) -> Result<Vec<TaskSnapshot>, LaunchError> {
+    ) -> Result<Vec<TaskSnapshot>, EcsError> {
         self.inner.describe(cluster, arns).await
     }
-    async fn definition(&self, arn: &str) -> Result<TaskDefinitionFacts, LaunchError> {
+    async fn definition(&self, arn: &str) -> Result<TaskDefinitionFacts, EcsError> {
         self.inner.definition(arn).await
     }
 }

@@ -7,7 +7,7 @@ use anyhow::Context;
 use chrono::{DateTime, Utc};
 use fsched_core::domain::duration::Span;
 use fsched_core::domain::job::JobName;
-use fsched_core::domain::run::{Run, RunId, RunStatus};
+use fsched_core::domain::run::{Run, RunId, RunStatus, UnknownStatus};
 use fsched_core::ports::RunStore;
 
 use crate::aws::AwsArgs;
@@ -38,11 +38,7 @@ pub struct Args {
     aws: AwsArgs,
 }
 
-pub(crate) fn time_arg(
-    flag: &str,
-    value: &str,
-    now: DateTime<Utc>,
-) -> Result<DateTime<Utc>, Failure> {
+fn time_arg(flag: &str, value: &str, now: DateTime<Utc>) -> Result<DateTime<Utc>, Failure> {
     if let Ok(span) = value.parse::<Span>() {
         return Ok(now - span.to_chrono());
     }
@@ -56,18 +52,34 @@ pub(crate) fn time_arg(
         })
 }
 
-pub async fn run(args: Args, now: DateTime<Utc>, out: &mut impl Write) -> Result<(), Failure> {
-    let since = time_arg("since", &args.since, now)?;
-    let until = match &args.until {
+/// A `--since`/`--until` window; without `--until` it ends at `open_end`.
+pub(crate) fn window(
+    since: &str,
+    until: Option<&str>,
+    open_end: DateTime<Utc>,
+    now: DateTime<Utc>,
+) -> Result<(DateTime<Utc>, DateTime<Utc>), Failure> {
+    let since = time_arg("since", since, now)?;
+    let until = match until {
         Some(u) => time_arg("until", u, now)?,
-        None => now + chrono::Duration::seconds(1),
+        None => open_end,
     };
+    Ok((since, until))
+}
+
+pub async fn run(args: Args, now: DateTime<Utc>, out: &mut impl Write) -> Result<(), Failure> {
+    let (since, until) = window(
+        &args.since,
+        args.until.as_deref(),
+        now + chrono::Duration::seconds(1),
+        now,
+    )?;
     let status: Option<RunStatus> = args
         .status
         .as_deref()
         .map(str::parse)
         .transpose()
-        .map_err(Failure::Invalid)?;
+        .map_err(|e: UnknownStatus| Failure::Invalid(e.to_string()))?;
     let job = args
         .job
         .as_deref()
@@ -162,11 +174,12 @@ pub async fn cost_cmd(
     now: DateTime<Utc>,
     out: &mut impl Write,
 ) -> Result<(), Failure> {
-    let since = time_arg("since", &args.since, now)?;
-    let until = match &args.until {
-        Some(u) => time_arg("until", u, now)?,
-        None => now + chrono::Duration::seconds(1),
-    };
+    let (since, until) = window(
+        &args.since,
+        args.until.as_deref(),
+        now + chrono::Duration::seconds(1),
+        now,
+    )?;
     let store = args.aws.store().await?;
     let runs = store
         .runs_between(since, until, usize::MAX)

@@ -198,11 +198,7 @@ pub async fn savings_cmd(
     now: DateTime<Utc>,
     out: &mut impl Write,
 ) -> Result<(), Failure> {
-    let since = super::runs::time_arg("since", &args.since, now)?;
-    let until = match &args.until {
-        Some(u) => super::runs::time_arg("until", u, now)?,
-        None => now,
-    };
+    let (since, until) = super::runs::window(&args.since, args.until.as_deref(), now, now)?;
     let now = until;
     let store = args.aws.store().await?;
     // A sleep that began before the window counts from the window's start: look back for it.

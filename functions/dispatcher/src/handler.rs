@@ -5,6 +5,7 @@ use std::time::{Duration, SystemTime};
 
 use aws_lambda_events::eventbridge::EventBridgeEvent;
 use chrono::{DateTime, Utc};
+use fsched_core::lambda::remaining;
 use fsched_core::ports::{EventPublisher, Metrics, ServiceScaler, Store, TaskLauncher};
 use fsched_core::service::dispatch::{Dispatcher, TickError, TickReport};
 use fsched_core::service::scale::{ScaleReport, Sleeper};
@@ -137,13 +138,7 @@ pub async fn handle<S: Store, L: TaskLauncher, P: EventPublisher, C: ServiceScal
     sleeper: &Sleeper<S, C, M, P>,
     event: LambdaEvent<Value>,
 ) -> Result<serde_json::Value, HandlerError> {
-    let remaining = event
-        .context
-        .deadline()
-        .duration_since(SystemTime::now())
-        .ok()
-        .filter(|_| event.context.deadline > 0)
-        .unwrap_or(DEFAULT_BUDGET);
+    let remaining = remaining(event.context.deadline, SystemTime::now(), DEFAULT_BUDGET);
     let (report, services) = tick_all(
         dispatcher,
         sleeper,

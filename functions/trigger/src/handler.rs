@@ -9,8 +9,8 @@ use std::time::{Duration, SystemTime};
 
 use aws_lambda_events::sqs::{BatchItemFailure, SqsBatchResponse, SqsEvent};
 use fsched_core::domain::trigger::inbound;
-use fsched_core::ports::{EventPublisher, Metrics, ServiceScaler, Store, TaskLauncher};
-use fsched_core::service::trigger::{Handled, Triggers};
+use fsched_core::lambda::remaining;
+use fsched_core::service::trigger::{Deliveries, Handled};
 use lambda_runtime::{Diagnostic, LambdaEvent};
 use serde_json::Value;
 use tokio::time::Instant;
@@ -43,17 +43,7 @@ pub enum Outcome {
 }
 
 /// Handles one message body.
-pub async fn message<
-    S: Store + Clone,
-    L: TaskLauncher,
-    P: EventPublisher,
-    C: ServiceScaler,
-    M: Metrics,
->(
-    triggers: &Triggers<S, L, P, C, M>,
-    body: &str,
-    until: Instant,
-) -> Outcome {
+pub async fn message<T: Deliveries>(triggers: &T, body: &str, until: Instant) -> Outcome {
     let value: Value = match serde_json::from_str(body) {
         Ok(v) => v,
         Err(e) => {
@@ -73,7 +63,7 @@ pub async fn message<
         }
     };
     // Boxed: the launch path's future is deep enough to overflow the compiler's type depth limit in main's.
-    match Box::pin(triggers.handle(inbound, until)).await {
+    match Box::pin(triggers.deliver(inbound, until)).await {
         Ok(handled) => Outcome::Done(handled),
         Err(e) => Outcome::Failed {
             retry: e.is_retryable(),
@@ -83,14 +73,8 @@ pub async fn message<
 }
 
 /// Handles a batch; the failures are reported by message id.
-pub async fn batch<
-    S: Store + Clone,
-    L: TaskLauncher,
-    P: EventPublisher,
-    C: ServiceScaler,
-    M: Metrics,
->(
-    triggers: &Triggers<S, L, P, C, M>,
+pub async fn batch<T: Deliveries>(
+    triggers: &T,
     event: SqsEvent,
     until: Instant,
 ) -> SqsBatchResponse {
@@ -117,23 +101,11 @@ pub async fn batch<
     response
 }
 
-pub async fn handle<
-    S: Store + Clone,
-    L: TaskLauncher,
-    P: EventPublisher,
-    C: ServiceScaler,
-    M: Metrics,
->(
-    triggers: &Triggers<S, L, P, C, M>,
+pub async fn handle<T: Deliveries>(
+    triggers: &T,
     event: LambdaEvent<Value>,
 ) -> Result<SqsBatchResponse, Malformed> {
-    let remaining = event
-        .context
-        .deadline()
-        .duration_since(SystemTime::now())
-        .ok()
-        .filter(|_| event.context.deadline > 0)
-        .unwrap_or(DEFAULT_BUDGET);
+    let remaining = remaining(event.context.deadline, SystemTime::now(), DEFAULT_BUDGET);
     let sqs: SqsEvent = serde_json::from_value(event.payload)
         .map_err(|e| Malformed(format!("expected an SQS event from the trigger queue: {e}")))?;
     let until = Instant::now() + remaining.saturating_sub(Duration::from_secs(5));

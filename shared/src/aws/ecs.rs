@@ -16,7 +16,9 @@ use crate::domain::fargate::{Architecture, TaskStatus};
 use crate::domain::job::JobSpec;
 use crate::domain::run::RunId;
 use crate::domain::task::{ContainerSnapshot, TaskSnapshot};
-use crate::ports::{LaunchError, LaunchRequest, Launched, TaskDefinitionFacts, TaskLauncher};
+use crate::ports::{
+    EcsError, LaunchError, LaunchRequest, Launched, TaskDefinitionFacts, TaskLauncher,
+};
 
 /// Tag keys fsched puts on every task it starts.
 pub const JOB_TAG: &str = "fsched:job";
@@ -39,16 +41,16 @@ impl EcsLauncher {
     }
 }
 
-fn launch_error<E, R>(what: &str, err: SdkError<E, R>) -> LaunchError
+fn ecs_error<E, R>(what: &str, err: SdkError<E, R>) -> EcsError
 where
     E: ProvideErrorMetadata + std::error::Error + 'static,
     R: std::fmt::Debug + 'static,
 {
     match classify(&err) {
-        Failure::Transient { message } => LaunchError::Transient {
+        Failure::Transient { message } => EcsError::Transient {
             message: format!("{what}: {message}"),
         },
-        Failure::Service { code, message } => LaunchError::Rejected {
+        Failure::Service { code, message } => EcsError::Rejected {
             message: format!("{what}: {code}: {message}"),
         },
     }
@@ -186,7 +188,10 @@ impl TaskLauncher for EcsLauncher {
             "RunTask for run {run} (task definition `{}` in cluster `{}`)",
             spec.task_definition, spec.cluster
         );
-        let out = req.send().await.map_err(|e| launch_error(&what, e))?;
+        let out = req
+            .send()
+            .await
+            .map_err(|e| LaunchError::from(ecs_error(&what, e)))?;
         if let Some(task) = out.tasks().first() {
             if let Some(arn) = task.task_arn() {
                 // The task says which capacity it got; the emulator leaves it blank, so fall back to what was asked.
@@ -226,7 +231,7 @@ impl TaskLauncher for EcsLauncher {
         }
     }
 
-    async fn stop(&self, cluster: &str, task_arn: &str, reason: &str) -> Result<(), LaunchError> {
+    async fn stop(&self, cluster: &str, task_arn: &str, reason: &str) -> Result<(), EcsError> {
         let reason: String = reason.chars().take(REASON_MAX).collect();
         self.client
             .stop_task()
@@ -235,11 +240,11 @@ impl TaskLauncher for EcsLauncher {
             .reason(reason)
             .send()
             .await
-            .map_err(|e| launch_error(&format!("StopTask for {task_arn}"), e))?;
+            .map_err(|e| ecs_error(&format!("StopTask for {task_arn}"), e))?;
         Ok(())
     }
 
-    async fn find(&self, cluster: &str, run: &RunId) -> Result<Option<Launched>, LaunchError> {
+    async fn find(&self, cluster: &str, run: &RunId) -> Result<Option<Launched>, EcsError> {
         let by = started_by(run);
         for status in [DesiredStatus::Running, DesiredStatus::Stopped] {
             let listed = self
@@ -250,7 +255,7 @@ impl TaskLauncher for EcsLauncher {
                 .desired_status(status)
                 .send()
                 .await
-                .map_err(|e| launch_error(&format!("ListTasks for run {run}"), e))?;
+                .map_err(|e| ecs_error(&format!("ListTasks for run {run}"), e))?;
             if let Some(arn) = listed.task_arns().first() {
                 let tasks = self.describe(cluster, std::slice::from_ref(arn)).await?;
                 let capacity = tasks.first().and_then(|t| t.capacity);
@@ -267,7 +272,7 @@ impl TaskLauncher for EcsLauncher {
         &self,
         cluster: &str,
         task_arns: &[String],
-    ) -> Result<Vec<TaskSnapshot>, LaunchError> {
+    ) -> Result<Vec<TaskSnapshot>, EcsError> {
         let mut out = Vec::new();
         // DescribeTasks takes at most 100 tasks per call.
         for chunk in task_arns.chunks(100) {
@@ -278,20 +283,20 @@ impl TaskLauncher for EcsLauncher {
                 .set_tasks(Some(chunk.to_vec()))
                 .send()
                 .await
-                .map_err(|e| launch_error(&format!("DescribeTasks in cluster `{cluster}`"), e))?;
+                .map_err(|e| ecs_error(&format!("DescribeTasks in cluster `{cluster}`"), e))?;
             out.extend(page.tasks().iter().map(snapshot));
         }
         Ok(out)
     }
 
-    async fn definition(&self, arn: &str) -> Result<TaskDefinitionFacts, LaunchError> {
+    async fn definition(&self, arn: &str) -> Result<TaskDefinitionFacts, EcsError> {
         let out = self
             .client
             .describe_task_definition()
             .task_definition(arn)
             .send()
             .await
-            .map_err(|e| launch_error(&format!("DescribeTaskDefinition `{arn}`"), e))?;
+            .map_err(|e| ecs_error(&format!("DescribeTaskDefinition `{arn}`"), e))?;
         let definition = out.task_definition();
         Ok(TaskDefinitionFacts {
             essential: definition

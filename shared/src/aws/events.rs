@@ -7,13 +7,15 @@ use aws_sdk_eventbridge::types::PutEventsRequestEntry;
 use aws_sdk_eventbridge::Client;
 
 use super::sdk_error::{classify, Failure};
+use crate::domain::retry::Backoff;
 use crate::ports::{BusEvent, EventPublisher, PublishError};
 
 /// PutEvents takes at most 10 entries per call.
 const BATCH: usize = 10;
 /// Calls per batch, the first included, while entries fail for reasons that may pass.
 const ATTEMPTS: u32 = 3;
-const BACKOFF: Duration = Duration::from_millis(200);
+/// Waits between calls: 200 ms doubling, with jitter.
+const BACKOFF: Backoff = Backoff::new(Duration::from_millis(200), Duration::from_secs(2));
 
 /// Entry error codes worth another try: the rest (malformed entry, access denied) will fail again.
 const RETRYABLE_ENTRY_CODES: &[&str] = &["ThrottlingException", "InternalFailure"];
@@ -102,8 +104,10 @@ impl EventBridgePublisher {
                 permanent.extend(retry_errors);
                 return permanent;
             }
+            let seed = retry.first().map_or("", |e| e.detail_type.as_str());
+            let wait = BACKOFF.delay(attempt, seed);
             pending = retry;
-            tokio::time::sleep(BACKOFF * attempt).await;
+            tokio::time::sleep(wait).await;
         }
         permanent
     }

@@ -182,12 +182,5 @@ pub fn started_by(run: &RunId) -> String {
     format!("{STARTED_BY_PREFIX}{stamp}/{hash:012x}")
 }
 
-/// A deterministic jitter factor in [0.5, 1.0) for a run's nth retry: spreads retries of different runs apart
-/// without a random number generator, and makes tests repeatable.
-pub fn jitter(run: &RunId, attempt: u32) -> f64 {
-    let h = fnv128(&[&run.to_string(), &attempt.to_string()]);
-    0.5 + ((h >> 64) as u64 % 1000) as f64 / 2000.0
-}
-
 #[cfg(test)]
 mod tests;

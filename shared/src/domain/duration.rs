@@ -41,6 +41,19 @@ impl Span {
     }
 }
 
+impl Span {
+    /// The span in its two largest units, for tables where columns line up: `45s`, `6m 14s`, `2h 03m`, `3d 4h`.
+    /// `Display` writes it exactly instead (`1d 1s`), in the form a jobs file reads back.
+    pub fn brief(self) -> String {
+        match self.0 {
+            s if s < 60 => format!("{s}s"),
+            s if s < 3600 => format!("{}m {:02}s", s / 60, s % 60),
+            s if s < 86_400 => format!("{}h {:02}m", s / 3600, s % 3600 / 60),
+            s => format!("{}d {}h", s / 86_400, s % 86_400 / 3600),
+        }
+    }
+}
+
 impl FromStr for Span {
     type Err = SpanError;
 
@@ -113,6 +126,19 @@ mod tests {
                 span,
                 "round trip of {input}"
             );
+        }
+    }
+
+    #[test]
+    fn brief_keeps_the_two_largest_units() {
+        for (secs, shown) in [
+            (45, "45s"),
+            (374, "6m 14s"),
+            (7380, "2h 03m"),
+            (46_800, "13h 00m"),
+            (273_600, "3d 4h"),
+        ] {
+            assert_eq!(Span::from_secs(secs).brief(), shown);
         }
     }
 

@@ -106,6 +106,12 @@ macro_rules! name_type {
                 f.write_str(&self.0)
             }
         }
+
+        impl PartialEq<&str> for $name {
+            fn eq(&self, other: &&str) -> bool {
+                self.0 == *other
+            }
+        }
     };
 }
 

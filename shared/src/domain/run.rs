@@ -83,21 +83,20 @@ impl fmt::Display for RunStatus {
     }
 }
 
+/// A word that is no run status.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("unknown run status `{0}`: expected one of {names}", names = RunStatus::ALL.map(RunStatus::as_str).join(", "))]
+pub struct UnknownStatus(pub String);
+
 impl FromStr for RunStatus {
-    type Err = String;
+    type Err = UnknownStatus;
 
     fn from_str(s: &str) -> Result<Self, Self::Err> {
         let wanted = s.trim().to_ascii_uppercase().replace('-', "_");
         Self::ALL
             .into_iter()
             .find(|st| st.as_str() == wanted)
-            .ok_or_else(|| {
-                let names: Vec<_> = Self::ALL.iter().map(|s| s.as_str()).collect();
-                format!(
-                    "unknown run status `{s}`: expected one of {}",
-                    names.join(", ")
-                )
-            })
+            .ok_or_else(|| UnknownStatus(s.to_owned()))
     }
 }
 
@@ -192,6 +191,27 @@ impl FromStr for RunId {
             job,
             key: key.to_owned(),
         })
+    }
+}
+
+/// Compared with its written form (`JOB/KEY`), as reports and tests name runs.
+impl PartialEq<str> for RunId {
+    fn eq(&self, other: &str) -> bool {
+        other
+            .split_once('/')
+            .is_some_and(|(job, key)| self.job.as_str() == job && self.key == key)
+    }
+}
+
+impl PartialEq<&str> for RunId {
+    fn eq(&self, other: &&str) -> bool {
+        self == *other
+    }
+}
+
+impl PartialEq<String> for RunId {
+    fn eq(&self, other: &String) -> bool {
+        self == other.as_str()
     }
 }
 
@@ -394,6 +414,7 @@ mod tests {
         assert!("done"
             .parse::<RunStatus>()
             .unwrap_err()
+            .to_string()
             .contains("SUCCEEDED"));
         let open: Vec<_> = RunStatus::ALL.into_iter().filter(|s| s.is_open()).collect();
         assert_eq!(

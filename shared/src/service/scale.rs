@@ -22,8 +22,8 @@ const ACTION_HISTORY_DAYS: i64 = 400;
 /// What one service check or command did.
 #[derive(Debug, Clone, Default, PartialEq, Serialize)]
 pub struct ScaleReport {
-    pub slept: Vec<String>,
-    pub woke: Vec<String>,
+    pub slept: Vec<ServiceName>,
+    pub woke: Vec<ServiceName>,
     /// Changes found made outside fsched (reported, and undone with `enforce`).
     pub drift: Vec<String>,
     pub errors: Vec<String>,
@@ -312,7 +312,7 @@ impl<S: ServiceStore, C: ServiceScaler, M: Metrics, P: EventPublisher> Sleeper<S
             Phase::Asleep => (Lifecycle::ServiceSlept, &mut r.slept),
             Phase::Awake => (Lifecycle::ServiceWoke, &mut r.woke),
         };
-        list.push(state.name.to_string());
+        list.push(state.name.clone());
         let event = BusEvent::lifecycle(
             kind,
             json!({

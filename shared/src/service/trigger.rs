@@ -70,6 +70,24 @@ impl TriggerError {
     }
 }
 
+/// One delivery handled: what the trigger function needs of this use case, so its handler is generic over one
+/// parameter instead of the five adapters behind it.
+pub trait Deliveries: Send + Sync {
+    fn deliver(
+        &self,
+        inbound: Inbound,
+        until: Instant,
+    ) -> impl std::future::Future<Output = Result<Handled, TriggerError>> + Send;
+}
+
+impl<S: Store + Clone, L: TaskLauncher, P: EventPublisher, C: ServiceScaler, M: Metrics> Deliveries
+    for Triggers<S, L, P, C, M>
+{
+    async fn deliver(&self, inbound: Inbound, until: Instant) -> Result<Handled, TriggerError> {
+        self.handle(inbound, until).await
+    }
+}
+
 pub struct Triggers<S, L, P, C, M> {
     dispatcher: Dispatcher<S, L, P>,
     sleeper: Sleeper<S, C, M, P>,

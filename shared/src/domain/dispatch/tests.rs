@@ -3,6 +3,7 @@ use chrono::TimeZone;
 use super::*;
 use crate::domain::duration::Span;
 use crate::domain::job::{JobSpec, Launch, Network, Retries};
+use crate::domain::retry::jitter;
 
 fn at(h: u32, m: u32) -> DateTime<Utc> {
     Utc.with_ymd_and_hms(2026, 11, 29, h, m, 0).unwrap()
@@ -196,8 +197,8 @@ fn jitter_stays_in_range_and_differs_between_runs() {
     let a = RunId::scheduled(&name(), at(1, 0));
     let b = RunId::scheduled(&name(), at(1, 1));
     for n in 0..50 {
-        let j = jitter(&a, n);
+        let j = jitter(&a.to_string(), n);
         assert!((0.5..1.0).contains(&j), "{j}");
     }
-    assert!((0..10).any(|n| jitter(&a, n) != jitter(&b, n)));
+    assert!((0..10).any(|n| jitter(&a.to_string(), n) != jitter(&b.to_string(), n)));
 }

@@ -4,6 +4,7 @@
 use std::collections::BTreeMap;
 use std::fmt;
 
+use crate::domain::suggest::nearest;
 use marked_yaml::types::{MarkedMappingNode, MarkedScalarNode};
 use marked_yaml::{Node, Span};
 
@@ -37,24 +38,6 @@ fn position(span: &Span) -> (usize, usize) {
     span.start()
         .map(|m| (m.line(), m.column()))
         .unwrap_or((0, 0))
-}
-
-/// Levenshtein distance, for "did you mean" hints on misspelt keys.
-fn distance(a: &str, b: &str) -> usize {
-    let b: Vec<char> = b.chars().collect();
-    let mut row: Vec<usize> = (0..=b.len()).collect();
-    for (i, ca) in a.chars().enumerate() {
-        let mut prev = row[0];
-        row[0] = i + 1;
-        for (j, cb) in b.iter().enumerate() {
-            let cur = row[j + 1];
-            row[j + 1] = (prev + usize::from(ca != *cb))
-                .min(row[j] + 1)
-                .min(row[j + 1] + 1);
-            prev = cur;
-        }
-    }
-    row[b.len()]
 }
 
 fn describe(node: &Node) -> &'static str {
@@ -251,11 +234,7 @@ impl Reader {
                 present.insert(key.to_owned(), v);
                 continue;
             }
-            let nearest = known
-                .iter()
-                .min_by_key(|cand| distance(key, cand))
-                .filter(|c| distance(key, c) <= 3);
-            let hint = match nearest {
+            let hint = match nearest(key, known.iter().copied()) {
                 Some(c) => format!(" (did you mean `{c}`?)"),
                 None => format!(" (known keys: {})", known.join(", ")),
             };
@@ -277,17 +256,5 @@ pub struct Fields<'n> {
 impl<'n> Fields<'n> {
     pub fn get(&self, key: &str) -> Option<&'n Node> {
         self.present.get(key).copied()
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::distance;
-
-    #[test]
-    fn distance_counts_edits() {
-        assert_eq!(distance("schedul", "schedule"), 1);
-        assert_eq!(distance("timezone", "time_zone"), 1);
-        assert_eq!(distance("cpu", "memory"), 6);
     }
 }

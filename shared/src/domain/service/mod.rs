@@ -11,7 +11,7 @@ use std::fmt;
 use chrono::{DateTime, Duration, TimeZone, Utc};
 use serde::{Deserialize, Serialize};
 
-pub use self::period::Period;
+pub use self::period::{Period, PeriodError};
 pub use self::savings::{savings, Saving};
 pub use self::state::{check_after, wanted, Saved, ScaleAction, ScaleTrigger, ServiceState};
 use super::duration::Span;

@@ -48,7 +48,22 @@ fn full_day(w: &str) -> Option<&'static str> {
     .map(|(_, short)| *short)
 }
 
-fn days(text: &str) -> Result<[bool; 7], String> {
+/// Why a period cannot be read.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum PeriodError {
+    #[error("`{0}` is not a period: write DAYS HH:MM-HH:MM, e.g. `weekdays 07:30-20:00` or `sat 10:00-14:00`")]
+    Shape(String),
+    #[error(
+        "`{0}` is not a day: write mon..sun, a range like mon-fri, weekdays, weekends or daily"
+    )]
+    Day(String),
+    #[error("`{0}` is not a time of day: write HH:MM (24-hour)")]
+    Time(String),
+    #[error("`{0}`: a period must not start and end at the same time")]
+    Empty(String),
+}
+
+fn days(text: &str) -> Result<[bool; 7], PeriodError> {
     let mut out = [false; 7];
     match text.to_ascii_lowercase().as_str() {
         "daily" | "everyday" | "every-day" => return Ok([true; 7]),
@@ -57,9 +72,7 @@ fn days(text: &str) -> Result<[bool; 7], String> {
         _ => {}
     }
     for part in text.split(',') {
-        let bad = || {
-            format!("`{part}` is not a day: write mon..sun, a range like mon-fri, weekdays, weekends or daily")
-        };
+        let bad = || PeriodError::Day(part.to_owned());
         match part.split_once('-') {
             Some((a, b)) => {
                 let (a, b) = (day(a).ok_or_else(bad)?, day(b).ok_or_else(bad)?);
@@ -78,29 +91,24 @@ fn days(text: &str) -> Result<[bool; 7], String> {
     Ok(out)
 }
 
-fn time(text: &str) -> Result<NaiveTime, String> {
+fn time(text: &str) -> Result<NaiveTime, PeriodError> {
     if text == "24:00" {
         return Ok(NaiveTime::MIN);
     }
-    NaiveTime::parse_from_str(text, "%H:%M")
-        .map_err(|_| format!("`{text}` is not a time of day: write HH:MM (24-hour)"))
+    NaiveTime::parse_from_str(text, "%H:%M").map_err(|_| PeriodError::Time(text.to_owned()))
 }
 
 impl FromStr for Period {
-    type Err = String;
+    type Err = PeriodError;
 
     fn from_str(text: &str) -> Result<Self, Self::Err> {
-        let shape = || {
-            format!("`{text}` is not a period: write DAYS HH:MM-HH:MM, e.g. `weekdays 07:30-20:00` or `sat 10:00-14:00`")
-        };
+        let shape = || PeriodError::Shape(text.to_owned());
         let (d, hours) = text.trim().rsplit_once(' ').ok_or_else(shape)?;
         let (s, e) = hours.split_once('-').ok_or_else(shape)?;
         let (start, end) = (time(s.trim())?, time(e.trim())?);
         // `24:00` ends the day: `00:00-24:00` is the whole day (an overnight period that ends at midnight).
         if start == end && e.trim() != "24:00" {
-            return Err(format!(
-                "`{text}`: a period must not start and end at the same time"
-            ));
+            return Err(PeriodError::Empty(text.to_owned()));
         }
         Ok(Period {
             text: text.trim().to_owned(),

@@ -145,7 +145,7 @@ impl<S: Store, L: TaskLauncher, P: EventPublisher> Dispatcher<S, L, P> {
         };
         match apply_report(&self.store, &self.launcher, run.clone(), task, now).await {
             Ok(Some(o)) if o.closed => {
-                r.closed.push(o.run.id.to_string());
+                r.closed.push(o.run.id.clone());
                 r.event(Lifecycle::closing(o.run.status), &o.run, now, json!({}));
             }
             Ok(Some(_)) => {}
@@ -169,7 +169,7 @@ impl<S: Store, L: TaskLauncher, P: EventPublisher> Dispatcher<S, L, P> {
         run.stopped_at = stopped_at.or(Some(now));
         run.check_at = None;
         if self.save(&mut run, r).await {
-            r.closed.push(run.id.to_string());
+            r.closed.push(run.id.clone());
             r.event(Lifecycle::closing(status), &run, now, json!({}));
         }
     }

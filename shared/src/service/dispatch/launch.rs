@@ -8,11 +8,11 @@ use serde_json::json;
 use tokio::time::Instant;
 
 use super::{Dispatcher, TickReport};
-use crate::domain::dispatch::next_check;
-use crate::domain::dispatch::{self, client_token};
+use crate::domain::dispatch::{client_token, next_check};
 use crate::domain::event::Lifecycle;
 use crate::domain::fargate::Capacity;
 use crate::domain::job::{JobSpec, Launch};
+use crate::domain::retry::Backoff;
 use crate::domain::run::{Run, RunStatus};
 use crate::ports::{EventPublisher, LaunchError, LaunchRequest, Launched, Store, TaskLauncher};
 
@@ -23,6 +23,9 @@ fn capacities(launch: Launch) -> &'static [Capacity] {
         Launch::SpotWithFallback => &[Capacity::FargateSpot, Capacity::Fargate],
     }
 }
+
+/// The longest wait between two RunTask attempts of a run (the job's `retries.backoff` doubles up to it).
+const MAX_BACKOFF: StdDuration = StdDuration::from_secs(600);
 
 impl<S: Store, L: TaskLauncher, P: EventPublisher> Dispatcher<S, L, P> {
     /// Launches a claimed run: paced, retried with backoff and jitter, falling back from Spot when it has no
@@ -87,10 +90,11 @@ impl<S: Store, L: TaskLauncher, P: EventPublisher> Dispatcher<S, L, P> {
                         self.fail(run, reason, now, r).await;
                         return;
                     }
-                    let base =
-                        spec.retries.backoff.as_secs().max(1) as f64 * 2f64.powi(tries as i32 - 1);
-                    let wait =
-                        StdDuration::from_secs_f64(base * dispatch::jitter(&run.id, run.attempts));
+                    let backoff = Backoff::new(
+                        StdDuration::from_secs(spec.retries.backoff.as_secs().max(1)),
+                        MAX_BACKOFF,
+                    );
+                    let wait = backoff.delay(tries, &run.id.to_string());
                     tracing::info!(run = %run.id, error = %e, ?wait, "launch failed: retrying");
                     last = Some(e);
                     if Instant::now() + wait >= until {
@@ -120,7 +124,7 @@ impl<S: Store, L: TaskLauncher, P: EventPublisher> Dispatcher<S, L, P> {
         run.check_at = Some(next_check(now, run.timeout_at));
         run.reason = None;
         if self.save(&mut run, r).await {
-            r.launched.push(run.id.to_string());
+            r.launched.push(run.id.clone());
             r.event(Lifecycle::RunStarted, &run, now, json!({}));
         }
     }
@@ -136,7 +140,7 @@ impl<S: Store, L: TaskLauncher, P: EventPublisher> Dispatcher<S, L, P> {
         run.reason = Some(reason);
         run.check_at = None;
         if self.save(&mut run, r).await {
-            r.launch_failed.push(run.id.to_string());
+            r.launch_failed.push(run.id.clone());
             r.event(Lifecycle::RunLaunchFailed, &run, now, json!({}));
         }
     }
@@ -152,7 +156,7 @@ impl<S: Store, L: TaskLauncher, P: EventPublisher> Dispatcher<S, L, P> {
         run.check_at = Some(now + chrono::Duration::minutes(1));
         run.reason = last.map(|e| format!("launch pending: {e}"));
         if self.save(&mut run, r).await {
-            r.deferred.push(run.id.to_string());
+            r.deferred.push(run.id.clone());
         }
     }
 }

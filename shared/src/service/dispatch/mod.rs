@@ -200,7 +200,7 @@ impl<S: Store, L: TaskLauncher, P: EventPublisher> Dispatcher<S, L, P> {
             run.reason = Some(reason);
             match self.store.claim_run(&run).await {
                 Ok(Claim::Won) => {
-                    r.missed.push(run.id.to_string());
+                    r.missed.push(run.id.clone());
                     let extra = if is_latest {
                         json!({ "missed_count": missed.count })
                     } else {
@@ -288,10 +288,10 @@ impl<S: Store, L: TaskLauncher, P: EventPublisher> Dispatcher<S, L, P> {
 /// A claimed run that is not launched (rejected for its values, skipped by policy), in the report with its event.
 fn not_launched(run: &Run, now: DateTime<Utc>, r: &mut TickReport) {
     if run.status == RunStatus::Rejected {
-        r.rejected.push(run.id.to_string());
+        r.rejected.push(run.id.clone());
         r.event(Lifecycle::RunRejected, run, now, json!({}));
     } else {
-        r.skipped.push(run.id.to_string());
+        r.skipped.push(run.id.clone());
         r.event(Lifecycle::RunSkipped, run, now, json!({}));
     }
 }

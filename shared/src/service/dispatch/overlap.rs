@@ -96,7 +96,7 @@ impl<S: Store, L: TaskLauncher, P: EventPublisher> Dispatcher<S, L, P> {
         match self.store.claim_run(&run).await {
             Ok(Claim::Won) => {}
             Ok(Claim::Lost(_)) => {
-                r.duplicates.push(run.id.to_string());
+                r.duplicates.push(run.id.clone());
                 return r;
             }
             Err(e) => {

@@ -5,7 +5,7 @@ use chrono::{DateTime, Utc};
 use serde::Serialize;
 
 use crate::domain::event::{BusEvent, Lifecycle};
-use crate::domain::run::Run;
+use crate::domain::run::{Run, RunId};
 use crate::domain::service::ServiceState;
 
 /// What one tick did, for logs, the invocation's result and tests.
@@ -14,20 +14,20 @@ pub struct TickReport {
     pub now: Option<DateTime<Utc>>,
     /// Jobs and open runs the timers index returned.
     pub due: usize,
-    pub launched: Vec<String>,
-    pub skipped: Vec<String>,
+    pub launched: Vec<RunId>,
+    pub skipped: Vec<RunId>,
     /// Missed times recorded one by one, and missed times in all (counted, not all recorded).
-    pub missed: Vec<String>,
+    pub missed: Vec<RunId>,
     pub missed_total: u64,
-    pub launch_failed: Vec<String>,
+    pub launch_failed: Vec<RunId>,
     /// Runs left claimed for a later tick (out of time, or still being throttled).
-    pub deferred: Vec<String>,
+    pub deferred: Vec<RunId>,
     /// Runs closed after a check: finished, timed out, replaced or lost.
-    pub closed: Vec<String>,
+    pub closed: Vec<RunId>,
     /// Runs not started because the values they were given are not acceptable (recorded REJECTED).
-    pub rejected: Vec<String>,
+    pub rejected: Vec<RunId>,
     /// Triggered runs already claimed by an earlier delivery of the same event or request: nothing was done.
-    pub duplicates: Vec<String>,
+    pub duplicates: Vec<RunId>,
     /// Due items not started because the invocation ran out of time: the next tick finds them again.
     pub not_started: usize,
     /// Failures that left something for a later tick; the invocation reports them as an error.
