@@ -7,7 +7,7 @@ use std::time::Duration as StdDuration;
 
 use anyhow::Context;
 use chrono::{DateTime, SubsecRound, Utc};
-use fsched_core::domain::dispatch::fnv128;
+use fsched_core::domain::hash::fnv128;
 use fsched_core::domain::job::JobName;
 use fsched_core::domain::run::{RunId, RunStatus};
 use fsched_core::domain::trigger::{resolve, triggered_run_id, Command};

@@ -4,6 +4,7 @@
 use chrono::{DateTime, Duration, Utc};
 
 use super::fargate::Capacity;
+use super::hash::fnv128;
 use super::job::next_fire;
 use super::job::{Job, JobName, Overlap};
 use super::run::RunId;
@@ -145,20 +146,6 @@ pub fn decide(
         _ => Vec::new(),
     };
     Decision { actions, stop }
-}
-
-/// FNV-1a, 128 bits: stable across builds and platforms, which is all an idempotency token needs.
-pub fn fnv128(parts: &[&str]) -> u128 {
-    const OFFSET: u128 = 0x6c62272e07bb014262b821756295c58d;
-    const PRIME: u128 = 0x0000000001000000000000000000013B;
-    let mut hash = OFFSET;
-    for part in parts {
-        for byte in part.bytes().chain([0xff]) {
-            hash ^= u128::from(byte);
-            hash = hash.wrapping_mul(PRIME);
-        }
-    }
-    hash
 }
 
 /// RunTask's `clientToken` for a run on one capacity: the same on every attempt and every tick, so ECS starts at

@@ -5,6 +5,7 @@ pub mod dispatch;
 pub mod duration;
 pub mod event;
 pub mod fargate;
+pub mod hash;
 pub mod job;
 pub mod jobs_file;
 pub mod name;

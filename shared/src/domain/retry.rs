@@ -4,7 +4,7 @@
 
 use std::time::Duration;
 
-use super::dispatch::fnv128;
+use super::hash::fnv128;
 
 /// Exponential back-off with deterministic jitter.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

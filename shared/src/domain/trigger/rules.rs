@@ -18,7 +18,7 @@ pub fn rule_name(stack: &str, job: &str) -> String {
         return name;
     }
     // Long job names keep a readable prefix and a hash of the whole name.
-    let hash = crate::domain::dispatch::fnv128(&[job]) as u64;
+    let hash = crate::domain::hash::fnv128(&[job]) as u64;
     let keep = 64 - format!("fsched-{stack}--{hash:08x}").len();
     format!("fsched-{stack}-{}-{:08x}", &job[..keep], hash as u32)
 }
@@ -27,7 +27,7 @@ pub fn rule_name(stack: &str, job: &str) -> String {
 pub fn stack_tag(table: &str) -> String {
     format!(
         "{:06x}",
-        crate::domain::dispatch::fnv128(&[table]) as u64 & 0xff_ffff
+        crate::domain::hash::fnv128(&[table]) as u64 & 0xff_ffff
     )
 }
 
