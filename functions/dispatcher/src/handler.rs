@@ -24,9 +24,13 @@ pub enum HandlerError {
     /// The table could not be read: a retry of the same tick will do the work.
     #[error(transparent)]
     Store(#[from] TickError),
-    /// The tick ran but left work for a later tick; what it did is in the report.
+    /// The tick ran but left work for a later tick (or a retry of this one); `report` is what it did.
     #[error("the tick at {now} left work undone: {errors}")]
-    Incomplete { now: DateTime<Utc>, errors: String },
+    Incomplete {
+        now: DateTime<Utc>,
+        errors: String,
+        report: Box<TickReport>,
+    },
 }
 
 impl From<HandlerError> for Diagnostic {
@@ -72,6 +76,7 @@ pub async fn tick<S: Store, L: TaskLauncher, P: EventPublisher>(
         return Err(HandlerError::Incomplete {
             now,
             errors: report.errors.join("; "),
+            report: Box::new(report),
         });
     }
     Ok(report)
@@ -128,6 +133,7 @@ pub async fn tick_all<
         return Err(HandlerError::Incomplete {
             now,
             errors: errors.join("; "),
+            report: Box::new(report),
         });
     }
     Ok((report, scaled))

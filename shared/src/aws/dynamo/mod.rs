@@ -54,6 +54,28 @@ impl DynamoStore {
         }
     }
 
+    /// A Query of one partition of the listing index (a day of runs or of scale actions) between two sort keys,
+    /// inclusive.
+    fn listing_range(
+        &self,
+        partition: String,
+        from: String,
+        to: String,
+        newest_first: bool,
+    ) -> aws_sdk_dynamodb::operation::query::builders::QueryFluentBuilder {
+        self.client
+            .query()
+            .table_name(&self.table)
+            .index_name(keys::LISTING_INDEX)
+            .key_condition_expression("#p = :p AND #s BETWEEN :a AND :b")
+            .expression_attribute_names("#p", keys::LIST_PK)
+            .expression_attribute_names("#s", keys::LIST_SK)
+            .expression_attribute_values(":p", s(partition))
+            .expression_attribute_values(":a", s(from))
+            .expression_attribute_values(":b", s(to))
+            .scan_index_forward(!newest_first)
+    }
+
     /// Runs a Query to the end (or `limit` items), page by page.
     async fn query_items(
         &self,

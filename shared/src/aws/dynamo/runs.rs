@@ -100,19 +100,13 @@ impl RunStore for DynamoStore {
         let mut out = Vec::new();
         let mut day = (to - Duration::seconds(1)).date_naive();
         while day >= from.date_naive() && out.len() < limit {
-            let query = self
-                .client
-                .query()
-                .table_name(&self.table)
-                .index_name(keys::LISTING_INDEX)
-                .key_condition_expression("#p = :p AND #s BETWEEN :a AND :b")
-                .expression_attribute_names("#p", keys::LIST_PK)
-                .expression_attribute_names("#s", keys::LIST_SK)
-                .expression_attribute_values(":p", s(keys::runs_day_partition(day)))
-                .expression_attribute_values(":a", s(keys::stamp(from)))
-                // Exclusive end: every key of `to` itself starts with its stamp, which sorts above the stamp minus one.
-                .expression_attribute_values(":b", s(keys::stamp(to - Duration::seconds(1)) + "~"))
-                .scan_index_forward(false);
+            // Exclusive end: every key of `to` itself starts with its stamp, which sorts above the stamp minus one.
+            let query = self.listing_range(
+                keys::runs_day_partition(day),
+                keys::stamp(from),
+                keys::stamp(to - Duration::seconds(1)) + "~",
+                true,
+            );
             let items: Vec<RunItem> = self
                 .query_all("reading runs by time", query, limit - out.len())
                 .await?;

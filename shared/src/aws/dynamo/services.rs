@@ -74,23 +74,13 @@ impl ServiceStore for DynamoStore {
         let mut out = Vec::new();
         let mut day = from.date_naive();
         while day <= (to - Duration::milliseconds(1)).date_naive() {
-            let query = self
-                .client
-                .query()
-                .table_name(&self.table)
-                .index_name(keys::LISTING_INDEX)
-                .key_condition_expression("#p = :p AND #s BETWEEN :a AND :b")
-                .expression_attribute_names("#p", keys::LIST_PK)
-                .expression_attribute_names("#s", keys::LIST_SK)
-                .expression_attribute_values(":p", s(keys::actions_day_partition(day)))
-                .expression_attribute_values(":a", s(from.format("%Y%m%dT%H%M%S%.3fZ").to_string()))
-                .expression_attribute_values(
-                    ":b",
-                    s((to - Duration::milliseconds(1))
-                        .format("%Y%m%dT%H%M%S%.3fZ")
-                        .to_string()
-                        + "~"),
-                );
+            let millis = |t: DateTime<Utc>| t.format("%Y%m%dT%H%M%S%.3fZ").to_string();
+            let query = self.listing_range(
+                keys::actions_day_partition(day),
+                millis(from),
+                millis(to - Duration::milliseconds(1)) + "~",
+                false,
+            );
             let items: Vec<ActionItem> = self
                 .query_all("reading scale actions", query, usize::MAX)
                 .await?;

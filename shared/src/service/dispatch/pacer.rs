@@ -58,3 +58,61 @@ impl Pacer {
         true
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// At most `rate` starts in any second, on tokio's simulated clock (time only moves when every task waits), so
+    /// the guarantee is checked exactly and does not depend on how busy the machine is.
+    #[tokio::test(start_paused = true)]
+    async fn no_second_holds_more_starts_than_the_rate() {
+        let pacer = std::sync::Arc::new(Pacer::new(20.0));
+        let until = Instant::now() + StdDuration::from_secs(3600);
+        let tasks: Vec<_> = (0..200)
+            .map(|_| {
+                let pacer = pacer.clone();
+                tokio::spawn(async move {
+                    assert!(pacer.wait(until).await);
+                    Instant::now()
+                })
+            })
+            .collect();
+        let mut starts = Vec::new();
+        for t in tasks {
+            starts.push(t.await.unwrap());
+        }
+        starts.sort();
+        let busiest = (0..starts.len())
+            .map(|i| {
+                starts[i..]
+                    .iter()
+                    .take_while(|t| t.duration_since(starts[i]) < StdDuration::from_secs(1))
+                    .count()
+            })
+            .max()
+            .unwrap();
+        assert!(busiest <= 20, "{busiest} starts within one second");
+        assert!(
+            busiest >= 18,
+            "paced close to the rate, not far below it: {busiest}"
+        );
+        let span = starts[starts.len() - 1].duration_since(starts[0]);
+        assert!(
+            span >= StdDuration::from_secs_f64(199.0 * 1.05 / 20.0),
+            "{span:?}"
+        );
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn no_slot_is_taken_past_the_deadline() {
+        let pacer = Pacer::new(2.0);
+        let until = Instant::now() + StdDuration::from_secs(2);
+        let mut granted = 0;
+        while pacer.wait(until).await {
+            granted += 1;
+        }
+        // Slots at 0, 0.525 s, 1.05 s, 1.575 s; the next (2.1 s) is past the deadline.
+        assert_eq!(granted, 4);
+    }
+}

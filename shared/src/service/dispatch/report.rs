@@ -40,7 +40,8 @@ pub struct TickReport {
 }
 
 impl TickReport {
-    pub(super) fn merge(&mut self, other: TickReport) {
+    /// Adds what another tick (or another attempt of the same tick) did.
+    pub fn merge(&mut self, other: TickReport) {
         self.due += other.due;
         self.launched.extend(other.launched);
         self.skipped.extend(other.skipped);
