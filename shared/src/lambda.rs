@@ -51,14 +51,15 @@ impl FunctionEnv {
 }
 
 /// How long an invocation may still run, from the Lambda context's deadline (milliseconds since the Unix epoch);
-/// `fallback` when it carries none (a local runtime may send 0).
+/// `fallback` when it carries none or one that has already passed (local runtimes send 0, or a deadline computed on
+/// another clock: Lambda itself never starts a handler after its deadline).
 pub fn remaining(deadline_ms: u64, now: SystemTime, fallback: Duration) -> Duration {
     if deadline_ms == 0 {
         return fallback;
     }
     (UNIX_EPOCH + Duration::from_millis(deadline_ms))
         .duration_since(now)
-        .unwrap_or(Duration::ZERO)
+        .unwrap_or(fallback)
 }
 
 /// The adapters a function uses, each built once at start-up from the standard AWS configuration.
@@ -141,6 +142,6 @@ mod tests {
             remaining(1_000_000 + 2_500, now, fallback),
             Duration::from_millis(2_500)
         );
-        assert_eq!(remaining(999_000, now, fallback), Duration::ZERO, "past");
+        assert_eq!(remaining(999_000, now, fallback), fallback, "past: not Lambda's");
     }
 }
