@@ -295,3 +295,53 @@ impl ParseJob for str {
         fsched_core::domain::job::JobName::new(self).unwrap()
     }
 }
+
+/// A file that lost its jobs by mistake (emptied, or a second YAML document where the first was meant) cannot wipe
+/// what is stored: the multi-document file is refused at its `---`, and a prune that would remove every job needs
+/// `--yes`, saying what it would remove.
+#[tokio::test]
+async fn a_prune_that_would_remove_everything_needs_yes_and_a_second_document_is_refused() {
+    let env = env().await;
+    let example = env.file("jobs.yaml", EXAMPLE);
+    assert!(env.fsched(&["apply", &example]).status.success());
+
+    let two = env.file("two.yaml", &format!("jobs: {{}}\n---\n{EXAMPLE}"));
+    let o = env.fsched(&["apply", &two, "--prune"]);
+    assert_eq!(o.status.code(), Some(2), "{}", text(&o.stderr));
+    assert!(
+        text(&o.stderr).contains("two.yaml:2:1: a second YAML document starts here"),
+        "{}",
+        text(&o.stderr)
+    );
+    assert_eq!(
+        env.store.list_jobs().await.unwrap().len(),
+        6,
+        "nothing removed"
+    );
+
+    let empty = env.file("empty.yaml", "jobs: {}\n");
+    let plan = env.fsched(&["plan", &empty, "--prune"]);
+    assert!(
+        text(&plan.stdout).contains("apply will refuse without --yes"),
+        "{}",
+        text(&plan.stdout)
+    );
+    let o = env.fsched(&["apply", &empty, "--prune"]);
+    assert_eq!(o.status.code(), Some(2), "{}", text(&o.stderr));
+    let err = text(&o.stderr);
+    assert!(
+        err.contains("--prune would remove every stored job (6)")
+            && err.contains("job crm-sync")
+            && err.contains("--yes"),
+        "{err}"
+    );
+    assert_eq!(
+        env.store.list_jobs().await.unwrap().len(),
+        6,
+        "nothing removed"
+    );
+
+    let o = env.fsched(&["apply", &empty, "--prune", "--yes"]);
+    assert!(o.status.success(), "{}", text(&o.stderr));
+    assert!(env.store.list_jobs().await.unwrap().is_empty());
+}

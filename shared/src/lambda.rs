@@ -142,6 +142,10 @@ mod tests {
             remaining(1_000_000 + 2_500, now, fallback),
             Duration::from_millis(2_500)
         );
-        assert_eq!(remaining(999_000, now, fallback), fallback, "past: not Lambda's");
+        assert_eq!(
+            remaining(999_000, now, fallback),
+            fallback,
+            "past: not Lambda's"
+        );
     }
 }

@@ -8,7 +8,7 @@ use chrono::{DateTime, Utc};
 use fsched_core::aws::dynamo::DynamoStore;
 use fsched_core::aws::rules::EventBridgeRules;
 use fsched_core::domain::job::Job;
-use fsched_core::domain::jobs_file::JobsFile;
+use fsched_core::domain::jobs_file::{JobsFile, MAX_FILE_BYTES};
 use fsched_core::domain::plan::{Change, Plan};
 use fsched_core::domain::service::ServiceState;
 use fsched_core::service::apply::{apply_file, plan_file, FilePlan, Outcome};
@@ -20,7 +20,7 @@ use crate::Failure;
 
 #[derive(clap::Args)]
 pub struct FileArgs {
-    /// The jobs file (YAML).
+    /// The jobs file (YAML); `-` reads standard input.
     file: PathBuf,
     #[arg(long, value_enum, default_value_t)]
     output: Format,
@@ -33,15 +33,37 @@ pub struct PlanArgs {
     /// Remove stored jobs that the file no longer declares.
     #[arg(long)]
     prune: bool,
+    /// With --prune, remove even when that removes every stored job (or service), or more than 3.
+    #[arg(long)]
+    yes: bool,
     #[command(flatten)]
     aws: AwsArgs,
 }
 
+/// The file's bytes, at most one more than a jobs file may have (so `/dev/zero` or a pipe that never ends cannot
+/// fill the memory); `-` reads standard input.
+fn read_limited(path: &std::path::Path) -> std::io::Result<Vec<u8>> {
+    use std::io::Read;
+    let limit = MAX_FILE_BYTES as u64 + 1;
+    let mut bytes = Vec::new();
+    if path.as_os_str() == "-" {
+        std::io::stdin()
+            .lock()
+            .take(limit)
+            .read_to_end(&mut bytes)?;
+    } else {
+        std::fs::File::open(path)?
+            .take(limit)
+            .read_to_end(&mut bytes)?;
+    }
+    Ok(bytes)
+}
+
 /// Reads and validates the file; invalid input is exit 2 with every problem listed.
 fn load(args: &FileArgs) -> Result<JobsFile, Failure> {
-    let text = std::fs::read_to_string(&args.file)
+    let bytes = read_limited(&args.file)
         .map_err(|e| Failure::Invalid(format!("cannot read {}: {e}", args.file.display())))?;
-    JobsFile::parse(&text).map_err(|diagnostics| {
+    JobsFile::read(&bytes).map_err(|diagnostics| {
         let file = args.file.display();
         let mut message: Vec<String> = diagnostics.iter().map(|d| format!("{file}:{d}")).collect();
         message.push(format!(
@@ -203,7 +225,12 @@ pub async fn plan_cmd(args: PlanArgs, out: &mut impl Write) -> Result<(), Failur
     let (_, _, planned) = make_plan(&args).await?;
     match args.file.output {
         Format::Json => writeln!(out, "{}", plan_json(&planned))?,
-        Format::Table => print_plan(&planned, out)?,
+        Format::Table => {
+            print_plan(&planned, out)?;
+            if let Some(why) = planned.needs_yes() {
+                writeln!(out, "apply will refuse without --yes: {why}")?;
+            }
+        }
     }
     Ok(())
 }
@@ -241,6 +268,9 @@ pub async fn apply_cmd(
     let table = args.file.output == Format::Table;
     if table {
         print_plan(&planned, out)?;
+    }
+    if let Some(why) = planned.needs_yes().filter(|_| !args.yes) {
+        return Err(Failure::Invalid(format!("{why}; nothing was changed")));
     }
     let applied = apply_file(&store, &rules, planned, now).await;
     match args.file.output {

@@ -105,6 +105,16 @@ impl<D: Declared> Plan<D> {
             .all(|c| matches!(c, Change::Keep { .. }))
     }
 
+    /// How many are stored now (all but the ones it adds).
+    pub fn stored(&self) -> usize {
+        self.unchanged.len()
+            + self
+                .changes
+                .iter()
+                .filter(|c| !matches!(c, Change::Add { .. }))
+                .count()
+    }
+
     /// How many it adds, changes and removes.
     pub fn counts(&self) -> (usize, usize, usize) {
         let count = |f: fn(&Change<D>) -> bool| self.changes.iter().filter(|c| f(c)).count();

@@ -23,7 +23,45 @@ pub struct FilePlan {
     pub rules: Option<(RuleScope, Vec<RuleChange>)>,
 }
 
+/// How many jobs `apply --prune` removes without an explicit yes (it always wants one to remove every job).
+pub const PRUNE_WITHOUT_YES: usize = 3;
+
 impl FilePlan {
+    /// What applying would remove: jobs, and services that are awake (an asleep one is kept, see `Outcome`).
+    pub fn removals(&self) -> Vec<String> {
+        let jobs = self.jobs.changes.iter().filter_map(|c| match c {
+            Change::Remove { current } => Some(format!("job {}", current.name)),
+            _ => None,
+        });
+        let services = self.services.changes.iter().filter_map(|c| match c {
+            Change::Remove { current } if current.phase != Phase::Asleep => {
+                Some(format!("service {}", current.name))
+            }
+            _ => None,
+        });
+        jobs.chain(services).collect()
+    }
+
+    /// Why applying wants an explicit yes: it removes every stored job, or more than `PRUNE_WITHOUT_YES` jobs. A
+    /// file that lost its content by mistake (an empty `jobs:`, a second YAML document that was meant to be the
+    /// file) must not wipe a stack. (Services are not counted: removing one stops fsched managing it, its tasks
+    /// keep running, and an asleep one is never removed.)
+    pub fn needs_yes(&self) -> Option<String> {
+        let removals = self.removals();
+        let jobs = removals.iter().filter(|r| r.starts_with("job ")).count();
+        let what = if jobs > 0 && jobs == self.jobs.stored() {
+            format!("every stored job ({jobs})")
+        } else if jobs > PRUNE_WITHOUT_YES {
+            format!("{jobs} jobs, more than {PRUNE_WITHOUT_YES}")
+        } else {
+            return None;
+        };
+        Some(format!(
+            "--prune would remove {what}: {}; if that is what you want, apply again with --yes",
+            removals.join(", ")
+        ))
+    }
+
     /// Whether applying it would write anything.
     pub fn is_empty(&self) -> bool {
         self.jobs.is_empty()
@@ -288,4 +326,63 @@ async fn apply_service<S: ServiceStore>(
         ),
         Change::Keep { .. } => return None,
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use std::collections::BTreeMap;
+
+    use super::*;
+    use crate::domain::job::JobSpec;
+
+    fn stored(n: usize) -> Vec<Job> {
+        (0..n)
+            .map(|i| Job {
+                name: JobName::new(format!("job-{i}")).unwrap(),
+                spec: JobSpec::placeholder(),
+                version: 1,
+                next_fire: None,
+                last_fire: None,
+            })
+            .collect()
+    }
+
+    fn keeping(n: usize) -> BTreeMap<JobName, JobSpec> {
+        (0..n)
+            .map(|i| {
+                (
+                    JobName::new(format!("job-{i}")).unwrap(),
+                    JobSpec::placeholder(),
+                )
+            })
+            .collect()
+    }
+
+    fn file_plan(jobs: Plan<Job>) -> FilePlan {
+        FilePlan {
+            jobs,
+            services: Plan::default(),
+            rules: None,
+        }
+    }
+
+    #[test]
+    fn pruning_every_job_or_more_than_a_few_wants_a_yes() {
+        let ten = stored(10);
+        let few = file_plan(plan(&keeping(7), &ten, true));
+        assert_eq!(few.removals().len(), 3);
+        assert_eq!(few.needs_yes(), None);
+        let many = file_plan(plan(&keeping(6), &ten, true));
+        assert!(many.needs_yes().unwrap().contains("4 jobs, more than 3"));
+        let all = file_plan(plan(&BTreeMap::new(), &stored(2), true));
+        let why = all.needs_yes().unwrap();
+        assert!(
+            why.contains("every stored job (2)") && why.contains("job job-0, job job-1"),
+            "{why}"
+        );
+        let kept = file_plan(plan(&BTreeMap::new(), &ten, false));
+        assert_eq!(kept.needs_yes(), None, "without --prune nothing is removed");
+        let nothing = file_plan(plan(&BTreeMap::new(), &[], true));
+        assert_eq!(nothing.needs_yes(), None);
+    }
 }

@@ -112,6 +112,11 @@ pub(super) fn read_containers(
     Some(out)
 }
 
+/// A character ECS accepts in tag keys and values.
+fn tag_char(c: char) -> bool {
+    c.is_alphanumeric() || c == ' ' || "+-=._:/@".contains(c)
+}
+
 pub(super) fn read_tags(r: &mut Reader, node: &Node) -> Option<BTreeMap<String, String>> {
     let tags = r.string_map(node, "tags")?;
     for (k, v) in &tags {
@@ -125,6 +130,14 @@ pub(super) fn read_tags(r: &mut Reader, node: &Node) -> Option<BTreeMap<String, 
             r.error(
                 node.span(),
                 format!("tags: `{k}`: keys are 1-128 characters and values at most 256"),
+            );
+        } else if let Some(c) = k.chars().chain(v.chars()).find(|c| !tag_char(*c)) {
+            r.error(
+                node.span(),
+                format!(
+                    "tags: `{k}`: `{}` is not allowed: ECS tags take letters, digits, spaces and + - = . _ : / @",
+                    c.escape_default()
+                ),
             );
         }
     }

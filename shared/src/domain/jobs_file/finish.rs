@@ -9,7 +9,7 @@ use super::partial::Partial;
 use super::reader::Reader;
 use crate::domain::job::JobSpec;
 use crate::domain::schedule::{Expression, Zone};
-use crate::domain::trigger::check_templates;
+use crate::domain::trigger::{check_templates, overrides_size, OVERRIDES_MAX};
 
 /// A `start`/`end`: a wall time in the job's zone (`2027-01-01T00:00:00`) or an RFC3339 instant.
 fn instant(
@@ -113,6 +113,18 @@ pub(super) fn finish(r: &mut Reader, p: Partial, job_span: &Span) -> Option<JobS
         };
         for problem in check_templates(&probe) {
             r.error(job_span, problem);
+        }
+        // ECS refuses a RunTask whose overrides pass 8 KiB: refused here, not at every fire.
+        let size = overrides_size(containers);
+        if size > OVERRIDES_MAX {
+            r.error(
+                job_span,
+                format!(
+                    "containers: the environment and commands are {size} bytes; at most {OVERRIDES_MAX} fit a \
+                     task's overrides (ECS takes 8 KiB in all): move large values into the task definition or a \
+                     parameter store"
+                ),
+            );
         }
     }
     if r.diagnostics.len() > before {

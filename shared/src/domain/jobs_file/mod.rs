@@ -10,6 +10,7 @@
 mod fargate;
 mod fields;
 mod finish;
+mod limits;
 mod partial;
 mod reader;
 mod services;
@@ -19,6 +20,7 @@ use std::collections::BTreeMap;
 use marked_yaml::LoaderOptions;
 
 use self::finish::finish;
+pub use self::limits::{MAX_DEPTH, MAX_FILE_BYTES};
 use self::partial::{read_partial, Partial, JOB_ONLY_KEYS, SHARED_KEYS};
 pub use self::reader::Diagnostic;
 use self::reader::Reader;
@@ -36,8 +38,16 @@ pub struct JobsFile {
 const TOP_KEYS: &[&str] = &["version", "defaults", "jobs", "services"];
 
 impl JobsFile {
-    /// Parses and validates a jobs file. On failure, every problem found, in file order.
+    /// Reads a jobs file's bytes (at most `MAX_FILE_BYTES` of UTF-8), then parses it.
+    pub fn read(bytes: &[u8]) -> Result<JobsFile, Vec<Diagnostic>> {
+        JobsFile::parse(limits::text(bytes).map_err(|d| vec![d])?)
+    }
+
+    /// Parses and validates a jobs file: one YAML document, nested at most `MAX_DEPTH` deep. On failure, every
+    /// problem found, in file order.
     pub fn parse(text: &str) -> Result<JobsFile, Vec<Diagnostic>> {
+        let text = text.strip_prefix('\u{feff}').unwrap_or(text);
+        limits::shape(text).map_err(|d| vec![d])?;
         let options = LoaderOptions::default()
             .error_on_duplicate_keys(true)
             .prevent_coercion(true);

@@ -17,13 +17,27 @@ pub struct Diagnostic {
     pub message: String,
 }
 
+/// Text from the file as it may be shown on a terminal: control characters (a terminal's escape sequences among
+/// them) written as escapes, so a message can never repaint or hide anything.
+fn printable(text: &str) -> String {
+    text.chars()
+        .flat_map(|c| -> Box<dyn Iterator<Item = char>> {
+            if c.is_control() {
+                Box::new(c.escape_default())
+            } else {
+                Box::new(std::iter::once(c))
+            }
+        })
+        .collect()
+}
+
 impl fmt::Display for Diagnostic {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         write!(f, "{}:{}: ", self.line, self.column)?;
         if let Some(job) = &self.job {
-            write!(f, "job `{job}`: ")?;
+            write!(f, "job `{}`: ", printable(job))?;
         }
-        f.write_str(&self.message)
+        f.write_str(&printable(&self.message))
     }
 }
 

@@ -7,7 +7,7 @@ use chrono::{DateTime, Utc};
 use serde_json::Value;
 
 use super::path::{check_value, Path, ValueError};
-use crate::domain::job::{JobName, JobSpec};
+use crate::domain::job::{ContainerOverride, JobName, JobSpec};
 
 /// ECS limits a RunTask request's overrides to 8 KiB in all; fsched keeps well inside it.
 pub const OVERRIDES_MAX: usize = 6 * 1024;
@@ -107,6 +107,19 @@ pub fn check_templates(spec: &JobSpec) -> Vec<String> {
     problems
 }
 
+/// The bytes of the environment and commands a task's overrides carry, as fsched counts them against
+/// `OVERRIDES_MAX`.
+pub fn overrides_size(containers: &BTreeMap<String, ContainerOverride>) -> usize {
+    containers
+        .values()
+        .map(|c| {
+            let env: usize = c.environment.iter().map(|(k, v)| k.len() + v.len()).sum();
+            let command: usize = c.command.iter().flatten().map(String::len).sum();
+            env + command
+        })
+        .sum()
+}
+
 /// Why a run cannot start with the values it was asked for, in the words recorded on the REJECTED run.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[error("{0}")]
@@ -152,22 +165,20 @@ pub fn resolve(
             .map_err(Rejection::from)
     };
     let mut out = spec.clone();
-    let mut size = 0;
     for c in out.containers.values_mut() {
         for (key, value) in c.environment.iter_mut() {
             *value = match values.get(key) {
                 Some(given) => given.clone(),
                 None => render(value)?,
             };
-            size += key.len() + value.len();
         }
         if let Some(command) = c.command.as_mut() {
             for arg in command.iter_mut() {
                 *arg = render(arg)?;
-                size += arg.len();
             }
         }
     }
+    let size = overrides_size(&out.containers);
     if size > OVERRIDES_MAX {
         return Err(Rejection(format!(
             "the filled-in environment and commands are {size} bytes; at most {OVERRIDES_MAX} fit a task's overrides"
