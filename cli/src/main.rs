@@ -86,7 +86,7 @@ async fn main() -> ExitCode {
     let now = chrono::Utc::now();
     let result = match cli.command {
         Command::Next(args) => commands::next::run(args, now, &mut out),
-        Command::Validate(args) => commands::jobs_file::validate(args, &mut out),
+        Command::Validate(args) => commands::jobs_file::validate(args, now, &mut out),
         Command::Plan(args) => commands::jobs_file::plan_cmd(args, &mut out).await,
         Command::Apply(args) => commands::jobs_file::apply_cmd(args, now, &mut out).await,
         Command::Jobs(args) => commands::jobs::list(args, &mut out).await,

@@ -129,3 +129,26 @@ fn a_byte_order_mark_and_standard_input_are_fine() {
     assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
     assert_eq!(String::from_utf8_lossy(&o.stdout), "-: valid, 1 job(s)\n");
 }
+
+#[test]
+fn a_job_that_can_never_fire_is_valid_with_a_warning() {
+    let silent = file(
+        "silent.yaml",
+        VALID
+            .replace("cron(0 2 * * ? *)", "cron(0 0 31 2 ? *)")
+            .as_bytes(),
+    );
+    let o = validate(&silent, None);
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert!(
+        err.contains("warning: job `etl`: `cron(0 0 31 2 ? *)` in UTC never fires after"),
+        "{err}"
+    );
+    let o = validate(&file("fine.yaml", VALID.as_bytes()), None);
+    assert_eq!(
+        String::from_utf8_lossy(&o.stderr),
+        "",
+        "no warning for a job that fires"
+    );
+}

@@ -127,3 +127,19 @@ fn invalid_expressions_zones_and_instants_exit_2_with_the_message_on_stderr() {
         assert!(err.contains(message), "{args:?}: {err}");
     }
 }
+
+#[test]
+fn a_schedule_that_never_fires_is_valid_and_says_so_on_stderr() {
+    for expr in ["cron(0 0 31 2 ? *)", "at(2020-01-01T00:00:00)"] {
+        let o = fsched(&["next", expr, "--after", "2026-11-29T00:00:00Z"]);
+        assert!(o.status.success(), "{o:?}");
+        assert_eq!(stdout(&o), "", "{expr}");
+        let err = String::from_utf8_lossy(&o.stderr);
+        assert!(
+            err.contains("never fires after 2026-11-29 00:00:00Z"),
+            "{expr}: {err}"
+        );
+    }
+    let leap = fsched(&["next", "at(2026-12-31T23:59:60)"]);
+    assert_eq!(leap.status.code(), Some(2), "a leap second is no schedule");
+}

@@ -231,14 +231,15 @@ pub struct TaskDefinitionFacts {
 }
 
 impl TaskDefinitionFacts {
-    /// Marks a task report's containers essential or not, and sets its architecture.
+    /// Marks a task report's containers essential or not, and sets its architecture: what the report says the
+    /// task ran on, else what the definition asks for, else Fargate's default.
     pub fn apply(&self, task: &mut TaskSnapshot) {
         for c in &mut task.containers {
             if let Some((_, essential)) = self.essential.iter().find(|(n, _)| *n == c.name) {
                 c.essential = Some(*essential);
             }
         }
-        task.architecture = Some(self.architecture.unwrap_or_default());
+        task.architecture = Some(task.architecture.or(self.architecture).unwrap_or_default());
     }
 }
 
@@ -374,4 +375,29 @@ pub struct PublishError {
 pub trait EventPublisher: Send + Sync + 'static {
     fn publish(&self, events: &[BusEvent])
         -> impl Future<Output = Result<(), PublishError>> + Send;
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_reported_architecture_wins_over_the_definitions() {
+        let arm = TaskDefinitionFacts {
+            architecture: Some(Architecture::Arm64),
+            ..TaskDefinitionFacts::default()
+        };
+        let mut reported = TaskSnapshot {
+            architecture: Some(Architecture::Arm64),
+            ..TaskSnapshot::default()
+        };
+        TaskDefinitionFacts::default().apply(&mut reported);
+        assert_eq!(reported.architecture, Some(Architecture::Arm64));
+        let mut unsaid = TaskSnapshot::default();
+        arm.apply(&mut unsaid);
+        assert_eq!(unsaid.architecture, Some(Architecture::Arm64));
+        let mut neither = TaskSnapshot::default();
+        TaskDefinitionFacts::default().apply(&mut neither);
+        assert_eq!(neither.architecture, Some(Architecture::X86_64));
+    }
 }

@@ -7,7 +7,7 @@ use anyhow::Context;
 use chrono::{DateTime, Utc};
 use fsched_core::aws::dynamo::DynamoStore;
 use fsched_core::aws::rules::EventBridgeRules;
-use fsched_core::domain::job::Job;
+use fsched_core::domain::job::{never_fires, Job};
 use fsched_core::domain::jobs_file::{JobsFile, MAX_FILE_BYTES};
 use fsched_core::domain::plan::{Change, Plan};
 use fsched_core::domain::service::ServiceState;
@@ -74,8 +74,24 @@ fn load(args: &FileArgs) -> Result<JobsFile, Failure> {
     })
 }
 
-pub fn validate(args: FileArgs, out: &mut impl Write) -> Result<(), Failure> {
+/// Warnings on standard error for jobs that are valid but will never fire after `now`.
+fn warn_silent(file: &JobsFile, now: DateTime<Utc>) {
+    for (name, spec) in &file.jobs {
+        if never_fires(spec, now) {
+            let schedule = spec.schedule.as_deref().unwrap_or_default();
+            eprintln!(
+                "warning: job `{name}`: `{schedule}` in {} never fires after {} (valid, but it will never run on \
+                 its own)",
+                spec.timezone,
+                now.format("%Y-%m-%d %H:%M:%SZ")
+            );
+        }
+    }
+}
+
+pub fn validate(args: FileArgs, now: DateTime<Utc>, out: &mut impl Write) -> Result<(), Failure> {
     let file = load(&args)?;
+    warn_silent(&file, now);
     match args.output {
         Format::Table => writeln!(
             out,

@@ -53,9 +53,20 @@ pub fn run(args: Args, now: DateTime<Utc>, out: &mut impl Write) -> Result<(), F
         Some(text) => instant("after", text)?,
         None => now,
     };
+    let mut printed = 0;
     for fire in schedule.fires_after(after).take(args.count) {
         writeln!(out, "{}", fire.with_timezone(&schedule.zone()).to_rfc3339())
             .context("writing to stdout")?;
+        printed += 1;
+    }
+    // Valid but silent: exit 0 (the expression is fine), and say so where a person looks.
+    if printed == 0 {
+        eprintln!(
+            "`{}` in {} never fires after {}",
+            args.expr,
+            args.tz,
+            after.format("%Y-%m-%d %H:%M:%SZ")
+        );
     }
     Ok(())
 }

@@ -89,9 +89,9 @@ pub async fn batch<T: Deliveries>(
             },
         };
         match outcome {
-            Outcome::Done(handled) => tracing::info!(message = %id, ?handled, "handled"),
+            Outcome::Done(handled) => tracing::info!(sqs_message_id = %id, ?handled, "handled"),
             Outcome::Failed { error, retry } => {
-                tracing::error!(message = %id, %error, retry, "not handled");
+                tracing::error!(sqs_message_id = %id, %error, retry, "not handled");
                 let mut failure = BatchItemFailure::default();
                 failure.item_identifier = id;
                 response.batch_item_failures.push(failure);

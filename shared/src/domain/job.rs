@@ -241,6 +241,12 @@ pub fn next_fire(spec: &JobSpec, after: DateTime<Utc>) -> Option<DateTime<Utc>> 
         .filter(|t| spec.end.is_none_or(|end| *t < end))
 }
 
+/// Whether the job is meant to fire on its own but its schedule has no fire after `now` (an `at()` in the past, a
+/// `cron` naming a day that never comes, an `end` already passed): valid, and worth a warning.
+pub fn never_fires(spec: &JobSpec, now: DateTime<Utc>) -> bool {
+    spec.schedule.is_some() && !spec.paused && next_fire(spec, now).is_none()
+}
+
 /// Whether a change of spec moves the job's fire times (so its stored next fire must be recomputed).
 pub fn moves_fires(from: &JobSpec, to: &JobSpec) -> bool {
     (

@@ -160,6 +160,16 @@ struct TaskDetail {
     stopped_reason: Option<String>,
     #[serde(default)]
     containers: Vec<ContainerDetail>,
+    /// Fargate adds `ecs.cpu-architecture` here: what the task really ran on.
+    #[serde(default)]
+    attributes: Vec<AttributeDetail>,
+}
+
+#[derive(Debug, Deserialize)]
+struct AttributeDetail {
+    name: String,
+    #[serde(default)]
+    value: Option<String>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -203,7 +213,12 @@ impl TaskSnapshot {
             cpu: number(d.cpu),
             memory: number(d.memory),
             ephemeral_storage_gib: d.ephemeral_storage.map(|e| e.size_in_gi_b),
-            architecture: None,
+            architecture: d
+                .attributes
+                .iter()
+                .find(|a| a.name == "ecs.cpu-architecture")
+                .and_then(|a| a.value.as_deref())
+                .and_then(Architecture::named),
             created_at: d.created_at,
             pull_started_at: d.pull_started_at,
             pull_stopped_at: d.pull_stopped_at,

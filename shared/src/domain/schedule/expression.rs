@@ -53,7 +53,10 @@ impl FromStr for Expression {
             }
         } else if let Some(at) = inner("at") {
             let when = NaiveDateTime::parse_from_str(at.trim(), "%Y-%m-%dT%H:%M:%S")
-                .map_err(|_| ScheduleError::At(at.to_owned()))?;
+                .ok()
+                // A leap second (`:60`) is no time a schedule can name.
+                .filter(|t| t.and_utc().timestamp_subsec_nanos() < 1_000_000_000)
+                .ok_or_else(|| ScheduleError::At(at.to_owned()))?;
             Expr::At(when)
         } else {
             return Err(ScheduleError::Kind(text.to_owned()));

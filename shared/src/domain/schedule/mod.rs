@@ -5,6 +5,7 @@
 //! first valid minute after the gap; a wall time that occurs twice (fall back) fires once, at its first occurrence.
 
 mod cron;
+mod days;
 mod error;
 mod expression;
 

@@ -230,6 +230,49 @@ fn expressions_and_zones_eventbridge_rejects_are_rejected_with_the_rule() {
     }
 }
 
+/// `L-n` (Quartz's "n days before the last day"), which EventBridge cron libraries accept and users ask for.
+#[test]
+fn days_before_the_last_follow_each_months_length_and_leap_years() {
+    let two_before = sched("cron(0 9 L-2 * ? *)", "UTC");
+    assert_eq!(
+        fires(&two_before, "2028-01-31T00:00:00Z", 4),
+        [
+            "2028-02-27T09:00:00+00:00", // a leap February: 29 - 2
+            "2028-03-29T09:00:00+00:00",
+            "2028-04-28T09:00:00+00:00",
+            "2028-05-29T09:00:00+00:00",
+        ]
+    );
+    assert_eq!(
+        fires(&two_before, "2027-02-01T00:00:00Z", 1),
+        ["2027-02-26T09:00:00+00:00"],
+        "28 - 2 in a common year"
+    );
+    // n days before the last day exists only in months longer than n days: L-30 is the 1st of 31-day months.
+    let thirty = sched("cron(0 0 L-30 * ? 2027)", "UTC");
+    assert_eq!(
+        fires(&thirty, "2026-12-31T00:00:00Z", 8),
+        [
+            "2027-01-01T00:00:00+00:00",
+            "2027-03-01T00:00:00+00:00",
+            "2027-05-01T00:00:00+00:00",
+            "2027-07-01T00:00:00+00:00",
+            "2027-08-01T00:00:00+00:00",
+            "2027-10-01T00:00:00+00:00",
+            "2027-12-01T00:00:00+00:00",
+        ]
+    );
+    for bad in [
+        "cron(0 0 L-0 * ? *)",
+        "cron(0 0 L-31 * ? *)",
+        "cron(0 0 L-x * ? *)",
+        "cron(0 0 L-2,5 * ? *)",
+    ] {
+        let err = Schedule::parse(bad, "UTC").unwrap_err().to_string();
+        assert!(err.contains("day-of-month"), "{bad}: {err}");
+    }
+}
+
 #[test]
 fn what_eventbridge_accepts_is_accepted() {
     for expr in [
@@ -334,6 +377,7 @@ fn day_fields() -> impl Strategy<Value = (String, String)> {
         1 => Just("L".to_owned()),
         1 => Just("LW".to_owned()),
         1 => (1u32..=31).prop_map(|d| format!("{d}W")),
+        1 => (1u32..=30).prop_map(|n| format!("L-{n}")),
     ];
     let dow = prop_oneof![
         4 => prop::collection::vec(

@@ -83,3 +83,20 @@ fn without_versions_the_lifecycle_orders_reports_and_stopped_is_final() {
     c.merge(&stopped);
     assert!(c.is_stopped());
 }
+
+#[test]
+fn the_architecture_fargate_reports_is_read_from_the_attributes() {
+    let mut event = fixture("stopped-success");
+    event["detail"]["attributes"] =
+        serde_json::json!([{"name": "ecs.cpu-architecture", "value": "arm64"}]);
+    let t = TaskSnapshot::from_event_detail(&event["detail"]).unwrap();
+    assert_eq!(
+        t.architecture,
+        Some(crate::domain::fargate::Architecture::Arm64)
+    );
+    assert_eq!(
+        report("stopped-success").architecture,
+        None,
+        "not said: not known"
+    );
+}
