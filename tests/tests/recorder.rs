@@ -6,7 +6,9 @@
 use std::time::Duration as StdDuration;
 
 use chrono::{DateTime, TimeZone, Utc};
-use fsched_core::domain::run::{Run, RunStatus};
+use fsched_core::domain::dispatch::started_by;
+use fsched_core::domain::job::JobName;
+use fsched_core::domain::run::{Run, RunId, RunStatus, Trigger};
 use fsched_core::ports::{RunStore, TaskLauncher};
 use fsched_core::service::record::Recorded;
 use fsched_dispatcher::handler as dispatcher;
@@ -237,7 +239,7 @@ async fn the_documented_endings_each_get_their_status() {
 }
 
 #[tokio::test]
-async fn a_stopped_task_without_a_run_is_retried_and_an_early_report_is_ignored() {
+async fn a_stopped_task_of_a_run_not_recorded_yet_is_retried_and_anyone_elses_is_ignored() {
     let w = world().await;
     let stranger = "arn:aws:ecs:us-east-1:123456789012:task/elsewhere/0123456789abcdef";
     let recorder = w.recorder();
@@ -246,8 +248,20 @@ async fn a_stopped_task_without_a_run_is_retried_and_an_early_report_is_ignored(
         handler::handle(&recorder, early).await.unwrap(),
         Recorded::Ignored { .. }
     ));
+    // A task someone started with a `startedBy` that looks like fsched's, naming no run: not fsched's to record,
+    // and no retry (it used to be retried into the failure queue).
     let stopped = task_event("stopped-success", stranger, "td:1", "app", at(2, 0)).unwrap();
-    let err = handler::handle(&recorder, stopped).await.unwrap_err();
+    assert!(matches!(
+        handler::handle(&recorder, stopped).await.unwrap(),
+        Recorded::Ignored { .. }
+    ));
+    // The task of a run that is claimed but whose launch is not recorded yet: retried until it is.
+    let id = RunId::scheduled(&JobName::new("etl").unwrap(), at(2, 0));
+    let claimed = Run::claimed(id.clone(), Trigger::Schedule, at(2, 0), at(2, 0));
+    w.store.claim_run(&claimed).await.unwrap();
+    let mut ours = task_event("stopped-success", stranger, "td:1", "app", at(2, 0)).unwrap();
+    ours["detail"]["startedBy"] = serde_json::json!(started_by(&id));
+    let err = handler::handle(&recorder, ours).await.unwrap_err();
     let d: Diagnostic = err.into();
     assert_eq!(d.error_type, "fsched.RunNotFoundYet");
     assert!(d.error_message.contains(stranger), "{}", d.error_message);

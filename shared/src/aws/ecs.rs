@@ -120,6 +120,7 @@ fn snapshot(task: &aws_sdk_ecs::types::Task) -> TaskSnapshot {
     TaskSnapshot {
         task_arn: task.task_arn().unwrap_or_default().to_owned(),
         last_status: TaskStatus::named(task.last_status().unwrap_or("UNKNOWN")),
+        started_by: task.started_by().map(str::to_owned),
         version: u64::try_from(task.version()).unwrap_or(0),
         capacity: capacity_of(task),
         task_definition_arn: task.task_definition_arn().map(str::to_owned),

@@ -169,5 +169,17 @@ pub fn started_by(run: &RunId) -> String {
     format!("{STARTED_BY_PREFIX}{stamp}/{hash:012x}")
 }
 
+/// The time stamp a `startedBy` of fsched's carries: the run's scheduled (or requested) UTC second. `None` for any
+/// other `startedBy`.
+pub fn started_by_time(started_by: &str) -> Option<DateTime<Utc>> {
+    let stamp = started_by
+        .strip_prefix(STARTED_BY_PREFIX)?
+        .split('/')
+        .next()?;
+    chrono::NaiveDateTime::parse_from_str(stamp, "%Y%m%dT%H%M%SZ")
+        .ok()
+        .map(|t| t.and_utc())
+}
+
 #[cfg(test)]
 mod tests;

@@ -32,6 +32,9 @@ impl ContainerSnapshot {
 pub struct TaskSnapshot {
     pub task_arn: String,
     pub last_status: TaskStatus,
+    /// Who started the task (`fsched/...` for fsched's runs).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub started_by: Option<String>,
     #[serde(default)]
     pub version: u64,
     /// The capacity it runs on, when ECS says.
@@ -107,6 +110,7 @@ impl TaskSnapshot {
             ephemeral_storage_gib
         );
         merged.task_definition_arn = merged.task_definition_arn.or(older.task_definition_arn);
+        merged.started_by = merged.started_by.or(older.started_by);
         merged.architecture = merged.architecture.or(older.architecture);
         // Essential flags come from the task definition, not from the report: keep them across reports.
         for c in &mut merged.containers {
@@ -128,6 +132,8 @@ impl TaskSnapshot {
 struct TaskDetail {
     task_arn: String,
     last_status: String,
+    #[serde(default)]
+    started_by: Option<String>,
     #[serde(default)]
     version: u64,
     #[serde(default)]
@@ -204,6 +210,7 @@ impl TaskSnapshot {
         Ok(TaskSnapshot {
             task_arn: d.task_arn,
             last_status: TaskStatus::named(&d.last_status),
+            started_by: d.started_by,
             version: d.version,
             capacity: Capacity::named(
                 d.capacity_provider_name.as_deref(),

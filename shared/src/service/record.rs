@@ -8,6 +8,7 @@ use chrono::{DateTime, SubsecRound, Utc};
 use serde::Serialize;
 
 use crate::domain::cost::Prices;
+use crate::domain::dispatch::{started_by, started_by_time};
 use crate::domain::event::{BusEvent, Lifecycle};
 use crate::domain::job::OnInterruption;
 use crate::domain::record::{observe, Observed};
@@ -142,6 +143,22 @@ impl<S: RunStore + JobStore, L: TaskLauncher, P: EventPublisher> Recorder<S, L, 
         Ok(Some(command.to_event(now.trunc_subsecs(0))?))
     }
 
+    /// Whether the task's `startedBy` is the one fsched gave a run: the runs of its time stamp are read (one Query of
+    /// a day's listing, for this rare case only) and their `startedBy` compared.
+    async fn names_a_run(&self, task: &TaskSnapshot) -> Result<bool, StoreError> {
+        let Some(by) = task.started_by.as_deref() else {
+            return Ok(false);
+        };
+        let Some(at) = started_by_time(by) else {
+            return Ok(false);
+        };
+        let runs = self
+            .store
+            .runs_between(at, at + chrono::Duration::seconds(1), 1000)
+            .await?;
+        Ok(runs.iter().any(|run| started_by(&run.id) == by))
+    }
+
     pub fn new(store: S, launcher: L, publisher: P) -> Self {
         Recorder {
             store,
@@ -157,7 +174,9 @@ impl<S: RunStore + JobStore, L: TaskLauncher, P: EventPublisher> Recorder<S, L, 
         now: DateTime<Utc>,
     ) -> Result<Recorded, RecordError> {
         let Some(run) = self.store.run_by_task(&task.task_arn).await? else {
-            if task.is_stopped() {
+            // A stopped task of one of fsched's runs whose launch is not recorded yet: a retry will find it. Any
+            // other task (started by hand with a `startedBy` that looks like fsched's) is not fsched's to record.
+            if task.is_stopped() && self.names_a_run(&task).await? {
                 return Err(RecordError::RunNotFound {
                     task_arn: task.task_arn,
                 });

@@ -202,3 +202,12 @@ fn jitter_stays_in_range_and_differs_between_runs() {
     }
     assert!((0..10).any(|n| jitter(&a.to_string(), n) != jitter(&b.to_string(), n)));
 }
+
+#[test]
+fn a_started_by_carries_its_runs_time_and_nothing_else_parses() {
+    let at = Utc.with_ymd_and_hms(2026, 11, 29, 2, 0, 0).unwrap();
+    let id = RunId::scheduled(&JobName::new("etl").unwrap(), at);
+    assert_eq!(started_by_time(&started_by(&id)), Some(at));
+    assert_eq!(started_by_time("ecs-svc/1234567890"), None);
+    assert_eq!(started_by_time("fsched/not-a-time/abc"), None);
+}
