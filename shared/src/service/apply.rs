@@ -47,8 +47,7 @@ impl FilePlan {
     /// file) must not wipe a stack. (Services are not counted: removing one stops fsched managing it, its tasks
     /// keep running, and an asleep one is never removed.)
     pub fn needs_yes(&self) -> Option<String> {
-        let removals = self.removals();
-        let jobs = removals.iter().filter(|r| r.starts_with("job ")).count();
+        let (_, _, jobs) = self.jobs.counts();
         let what = if jobs > 0 && jobs == self.jobs.stored() {
             format!("every stored job ({jobs})")
         } else if jobs > PRUNE_WITHOUT_YES {
@@ -58,7 +57,7 @@ impl FilePlan {
         };
         Some(format!(
             "--prune would remove {what}: {}; if that is what you want, apply again with --yes",
-            removals.join(", ")
+            self.removals().join(", ")
         ))
     }
 
