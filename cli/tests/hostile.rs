@@ -76,7 +76,11 @@ fn a_hostile_corpus_is_refused_with_positions_and_bounded_memory() {
     );
 
     let fifty = file("fifty.yaml", &vec![b'#'; 50 * 1024 * 1024]);
-    refused(&validate(&fifty, None), "fifty.yaml", "larger than 10 MB");
+    refused(
+        &validate(&fifty, None),
+        "fifty.yaml: the file",
+        "larger than 10 MB",
+    );
 
     let piped = vec![b' '; 30 * 1024 * 1024];
     refused(&validate("-", Some(&piped)), "-", "larger than 10 MB");

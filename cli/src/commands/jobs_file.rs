@@ -64,8 +64,8 @@ fn load(args: &FileArgs) -> Result<JobsFile, Failure> {
     let bytes = read_limited(&args.file)
         .map_err(|e| Failure::Invalid(format!("cannot read {}: {e}", args.file.display())))?;
     JobsFile::read(&bytes).map_err(|diagnostics| {
-        let file = args.file.display();
-        let mut message: Vec<String> = diagnostics.iter().map(|d| format!("{file}:{d}")).collect();
+        let file = args.file.display().to_string();
+        let mut message: Vec<String> = diagnostics.iter().map(|d| d.in_file(&file)).collect();
         message.push(format!(
             "{file}: {} problem(s); nothing was changed",
             diagnostics.len()

@@ -31,6 +31,17 @@ fn printable(text: &str) -> String {
         .collect()
 }
 
+impl Diagnostic {
+    /// The problem as `FILE:LINE:COLUMN: ...`, or `FILE: ...` for a problem of the whole file (line 0).
+    pub fn in_file(&self, file: &str) -> String {
+        if self.line == 0 {
+            format!("{file}: {}", printable(&self.message))
+        } else {
+            format!("{file}:{self}")
+        }
+    }
+}
+
 impl fmt::Display for Diagnostic {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         write!(f, "{}:{}: ", self.line, self.column)?;
