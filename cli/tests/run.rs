@@ -29,6 +29,7 @@ jobs:
   report:
     schedule: cron(0 6 * * ? *)
     task_definition: TASKDEF
+    params: [REPORT_ID]
     containers:
       app:
         environment: { REPORT_ID: latest }

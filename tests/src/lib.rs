@@ -85,6 +85,7 @@ pub fn job_spec(schedule: &str) -> fsched_core::domain::job::JobSpec {
         on_event: None,
         event_bus: None,
         on_interruption: Default::default(),
+        params: Vec::new(),
     }
 }
 

@@ -129,6 +129,10 @@ pub struct JobSpec {
     /// What to do when Fargate Spot reclaims a run's capacity.
     #[serde(default, skip_serializing_if = "OnInterruption::is_default")]
     pub on_interruption: OnInterruption,
+    /// Environment variables with a fixed value that a command ("Run Job", `fsched run --env`) may set. Variables
+    /// the job fills from an event may always be given; every other fixed value stays as the file says.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub params: Vec<String>,
 }
 
 /// What to do with a run Fargate Spot interrupted.
@@ -191,6 +195,7 @@ impl JobSpec {
             on_event: None,
             event_bus: None,
             on_interruption: OnInterruption::default(),
+            params: Vec::new(),
         }
     }
 }

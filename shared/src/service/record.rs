@@ -14,7 +14,7 @@ use crate::domain::job::OnInterruption;
 use crate::domain::record::{observe, Observed};
 use crate::domain::run::{Run, RunStatus};
 use crate::domain::task::TaskSnapshot;
-use crate::domain::trigger::Command;
+use crate::domain::trigger::{settable, Command};
 use crate::ports::{EventPublisher, JobStore, PublishError, RunStore, StoreError, TaskLauncher};
 
 /// Conditional writes lost in a row before giving up (each loss means someone else just wrote the run).
@@ -128,9 +128,11 @@ impl<S: RunStore + JobStore, L: TaskLauncher, P: EventPublisher> Recorder<S, L, 
         if job.spec.on_interruption != OnInterruption::Rerun {
             return Ok(None);
         }
+        // The values the run was given, for the variables a command may set (the others are the job's own).
+        let settable = settable(&job.spec);
         let mut values = BTreeMap::new();
         for c in run.overrides.iter().flat_map(|o| o.values()) {
-            for (k, v) in &c.environment {
+            for (k, v) in c.environment.iter().filter(|(k, _)| settable.contains(*k)) {
                 values.entry(k.clone()).or_insert_with(|| v.clone());
             }
         }

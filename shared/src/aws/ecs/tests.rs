@@ -59,6 +59,7 @@ fn spec() -> JobSpec {
         on_event: None,
         event_bus: None,
         on_interruption: Default::default(),
+        params: Vec::new(),
     }
 }
 

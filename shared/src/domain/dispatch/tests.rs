@@ -36,6 +36,7 @@ fn job(schedule: &str, catch_up_secs: u64) -> Job {
         on_event: None,
         event_bus: None,
         on_interruption: Default::default(),
+        params: Vec::new(),
     };
     Job {
         name: JobName::new("etl").unwrap(),

@@ -127,6 +127,20 @@ pub(super) fn finish(r: &mut Reader, p: Partial, job_span: &Span) -> Option<JobS
             );
         }
     }
+    if let Some((names, span)) = &p.params {
+        let declared: Vec<&String> = p
+            .containers
+            .iter()
+            .flat_map(|c| c.values())
+            .flat_map(|c| c.environment.keys())
+            .collect();
+        for name in names.iter().filter(|n| !declared.contains(n)) {
+            r.error(
+                span,
+                format!("params: `{name}` is not an environment variable of the job's containers: declare it there with its default value"),
+            );
+        }
+    }
     if r.diagnostics.len() > before {
         return None;
     }
@@ -156,5 +170,6 @@ pub(super) fn finish(r: &mut Reader, p: Partial, job_span: &Span) -> Option<JobS
         on_event: p.on_event.map(|(v, _)| v),
         event_bus: p.event_bus,
         on_interruption: p.on_interruption.unwrap_or_default(),
+        params: p.params.map(|(names, _)| names).unwrap_or_default(),
     })
 }

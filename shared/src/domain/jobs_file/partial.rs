@@ -41,6 +41,7 @@ pub(super) const JOB_ONLY_KEYS: &[&str] = &[
     "memory",
     "on_event",
     "event_bus",
+    "params",
 ];
 
 const LAUNCH: &[(&str, Launch)] = &[
@@ -87,6 +88,7 @@ pub(super) struct Partial {
     pub(super) on_event: Option<(serde_json::Value, Span)>,
     pub(super) event_bus: Option<String>,
     pub(super) on_interruption: Option<OnInterruption>,
+    pub(super) params: Option<(Vec<String>, Span)>,
 }
 
 impl Partial {
@@ -111,7 +113,7 @@ impl Partial {
             inherited: timezone, run_skipped_times, cluster, launch, platform_version, network, group, overlap,
                 catch_up, max_runtime, retries, history, prices, on_interruption;
             own: schedule, start, end, paused, task_definition, containers, cpu, memory, size_span, on_event,
-                event_bus;
+                event_bus, params;
         }
     }
 }
@@ -237,5 +239,10 @@ pub(super) fn read_partial(r: &mut Reader, f: &Fields<'_>) -> Partial {
     p.on_interruption = f
         .get("on_interruption")
         .and_then(|n| r.choice(n, "on_interruption", ON_INTERRUPTION));
+    if let Some(n) = f.get("params") {
+        p.params = r
+            .strings(n, "params")
+            .map(|names| (names, n.span().to_owned()));
+    }
     p
 }

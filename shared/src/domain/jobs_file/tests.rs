@@ -362,3 +362,15 @@ fn every_shared_key_is_inherited() {
         );
     }
 }
+
+#[test]
+fn params_name_declared_variables_only() {
+    let base = "jobs:\n  a:\n    schedule: rate(1 day)\n    cluster: c\n    task_definition: t\n    network: {subnets: [subnet-1]}\n    containers: {app: {environment: {FORMAT: pdf}}}\n";
+    let ok = JobsFile::parse(&format!("{base}    params: [FORMAT]\n")).unwrap();
+    assert_eq!(ok.jobs.values().next().unwrap().params, ["FORMAT"]);
+    let got = errors(&format!("{base}    params: [FORMAT, DB_HOST]\n"));
+    assert_eq!(
+        got,
+        ["8:13: job `a`: params: `DB_HOST` is not an environment variable of the job's containers: declare it there with its default value"]
+    );
+}

@@ -1,7 +1,7 @@
 //! Templates: where a job's container values take parts of an event, and the resolution of a triggered run's spec,
 //! which fills in those places and nothing else.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 
 use chrono::{DateTime, Utc};
 use serde_json::Value;
@@ -131,6 +131,19 @@ impl From<ValueError> for Rejection {
     }
 }
 
+/// The variables a command (or `fsched run --env`) may give values for: those the job fills from an event (a manual
+/// run has no event, so it must be able to supply them) and those it lists under `params:`. A fixed value, such as a
+/// database host, is not a command's to change.
+pub fn settable(spec: &JobSpec) -> BTreeSet<String> {
+    let from_events = spec.containers.values().flat_map(|c| {
+        c.environment
+            .iter()
+            .filter(|(_, v)| Template::parse(v).is_ok_and(|t| t.is_dynamic()))
+            .map(|(k, _)| k.clone())
+    });
+    from_events.chain(spec.params.iter().cloned()).collect()
+}
+
 /// The job's spec for one triggered run: every template filled from `event`, and `values` (explicit values for
 /// variables the job declares) in place of the declared ones. Only container environments and commands change.
 pub fn resolve(
@@ -149,6 +162,19 @@ pub fn resolve(
         names.dedup();
         return Err(Rejection(format!(
             "the job does not declare the variable `{unknown}` (it declares: {})",
+            if names.is_empty() {
+                "none".to_owned()
+            } else {
+                names.join(", ")
+            }
+        )));
+    }
+    let settable = settable(spec);
+    if let Some(fixed) = values.keys().find(|k| !settable.contains(*k)) {
+        let names: Vec<&str> = settable.iter().map(String::as_str).collect();
+        return Err(Rejection(format!(
+            "`{fixed}` has a fixed value in the job: a command may set only the variables the job fills from events \
+             and those it lists under `params:` ({})",
             if names.is_empty() {
                 "none".to_owned()
             } else {

@@ -324,3 +324,26 @@ proptest! {
         let _ = inbound(&json!({"source": COMMAND_SOURCE, "id": "1", "time": "2026-11-29T02:00:00Z", "detail-type": RUN_JOB, "detail": event["detail"]}));
     }
 }
+
+#[test]
+fn a_command_sets_event_values_and_params_but_never_another_fixed_value() {
+    // MODE is a fixed value: a command may not change it unless the job lists it under `params`.
+    let values = BTreeMap::from([("MODE".to_owned(), "drop-tables".to_owned())]);
+    let err = resolve(&spec(), &upload(), &values).unwrap_err();
+    assert!(
+        err.0.contains("`MODE` has a fixed value in the job")
+            && err.0.contains("BUCKET, REPORT_ID"),
+        "{err}"
+    );
+    let mut with_params = spec();
+    with_params.params = vec!["MODE".to_owned()];
+    let resolved = resolve(&with_params, &upload(), &values).unwrap();
+    assert_eq!(
+        resolved.containers["app"].environment["MODE"],
+        "drop-tables"
+    );
+    assert_eq!(
+        settable(&spec()).into_iter().collect::<Vec<_>>(),
+        ["BUCKET", "REPORT_ID"]
+    );
+}
