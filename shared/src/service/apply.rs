@@ -8,7 +8,7 @@ use chrono::{DateTime, Utc};
 use super::rules::{apply_rules, rule_plan, RuleScope};
 use crate::domain::job::{moves_fires, next_fire, Job, JobName};
 use crate::domain::jobs_file::JobsFile;
-use crate::domain::plan::{plan, Change, Plan};
+use crate::domain::plan::{plan, Change, Declared, Plan};
 use crate::domain::service::{Phase, ServiceName, ServiceState};
 use crate::domain::trigger::{desired_rules, desired_service_rules, RuleChange};
 use crate::ports::{EventRules, JobStore, RuleError, ServiceStore, StoreError};
@@ -224,19 +224,27 @@ pub async fn apply_file<S: JobStore + ServiceStore, R: EventRules>(
     }
 }
 
+/// Each change of a plan made by `one`, in order, with its outcome (changes that keep things as they are left out).
+async fn each<D: Declared>(
+    plan: &Plan<D>,
+    one: impl AsyncFn(&Change<D>) -> Option<Outcome>,
+) -> Vec<(D::Name, Outcome)> {
+    let mut out = Vec::new();
+    for change in &plan.changes {
+        if let Some(outcome) = one(change).await {
+            out.push((change.name().clone(), outcome));
+        }
+    }
+    out
+}
+
 /// Writes the jobs' changes, one conditional write per job.
 pub async fn apply_jobs<S: JobStore>(
     store: &S,
     plan: &Plan<Job>,
     now: DateTime<Utc>,
 ) -> Vec<(JobName, Outcome)> {
-    let mut out = Vec::new();
-    for change in &plan.changes {
-        if let Some(outcome) = apply_job(store, change, now).await {
-            out.push((change.name().clone(), outcome));
-        }
-    }
-    out
+    each(plan, async |change| apply_job(store, change, now).await).await
 }
 
 /// Writes the services' changes, one conditional write per service.
@@ -245,13 +253,7 @@ pub async fn apply_services<S: ServiceStore>(
     plan: &Plan<ServiceState>,
     now: DateTime<Utc>,
 ) -> Vec<(ServiceName, Outcome)> {
-    let mut out = Vec::new();
-    for change in &plan.changes {
-        if let Some(outcome) = apply_service(store, change, now).await {
-            out.push((change.name().clone(), outcome));
-        }
-    }
-    out
+    each(plan, async |change| apply_service(store, change, now).await).await
 }
 
 /// One job's change; `None` for a job kept as it is.
