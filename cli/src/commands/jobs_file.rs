@@ -251,27 +251,15 @@ pub async fn plan_cmd(args: PlanArgs, out: &mut impl Write) -> Result<(), Failur
     Ok(())
 }
 
-fn outcome_line(kind: &str, name: &str, o: &Outcome) -> String {
-    let what = if kind.is_empty() {
-        name.to_owned()
-    } else {
-        format!("{kind} {name}")
-    };
+/// One applied change for people. A job that was not written says that it keeps its stored definition.
+fn outcome_line(what: &str, o: &Outcome, kept: &str) -> String {
     match o {
         Outcome::Created => format!("created  {what}"),
         Outcome::Updated => format!("updated  {what}"),
         Outcome::Removed => format!("removed  {what}"),
-        Outcome::KeptAsleep => {
-            format!("KEPT     {what}: it is asleep; `fsched wake {name}` first, or it stays at 0")
-        }
-        Outcome::Conflict(m) if kind.is_empty() => {
-            format!("CONFLICT {what}: {m} (it keeps its stored definition)")
-        }
-        Outcome::Failed(m) if kind.is_empty() => {
-            format!("FAILED   {what}: {m} (it keeps its stored definition)")
-        }
-        Outcome::Conflict(m) => format!("CONFLICT {what}: {m}"),
-        Outcome::Failed(m) => format!("FAILED   {what}: {m}"),
+        Outcome::KeptAsleep => format!("KEPT     {what}: {kept}"),
+        Outcome::Conflict(m) => format!("CONFLICT {what}: {m}{kept}"),
+        Outcome::Failed(m) => format!("FAILED   {what}: {m}{kept}"),
     }
 }
 
@@ -318,7 +306,17 @@ pub async fn apply_cmd(
         }
         Format::Table => {
             for (name, o) in &applied.services {
-                writeln!(out, "{}", outcome_line("service", name.as_str(), o))?;
+                let kept = match o {
+                    Outcome::KeptAsleep => {
+                        format!("it is asleep; `fsched wake {name}` first, or it stays at 0")
+                    }
+                    _ => String::new(),
+                };
+                writeln!(
+                    out,
+                    "{}",
+                    outcome_line(&format!("service {name}"), o, &kept)
+                )?;
             }
             for (change, result) in &applied.rules {
                 match result {
@@ -329,7 +327,8 @@ pub async fn apply_cmd(
             if !applied.jobs.is_empty() {
                 writeln!(out)?;
                 for (job, o) in &applied.jobs {
-                    writeln!(out, "{}", outcome_line("", job.as_str(), o))?;
+                    let kept = " (it keeps its stored definition)";
+                    writeln!(out, "{}", outcome_line(job.as_str(), o, kept))?;
                 }
             }
         }

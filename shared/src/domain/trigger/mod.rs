@@ -102,60 +102,69 @@ fn event_time(event: &Value) -> Result<DateTime<Utc>, InboundError> {
     }
 }
 
-/// The event a rule delivered with its target's name (`fsched_job`, `fsched_service`): the name, and the event.
+/// Who sent an event, its id and its time.
+struct Origin {
+    source: String,
+    id: String,
+    time: DateTime<Utc>,
+}
+
+/// The event a rule delivered with its target's name (`fsched_job`, `fsched_service`): the name, where the event
+/// came from, and the event. `rule` names the kind of rule in messages (`an on_event`, `a wake_on`).
 fn delivery<'v, N>(
     body: &'v Value,
     key: &str,
-    what: &str,
+    rule: &str,
     name: impl FnOnce(&str) -> Result<N, String>,
-) -> Result<(N, &'v Value), InboundError> {
+) -> Result<(N, Origin, &'v Value), InboundError> {
     let named = match body.get(key) {
         Some(Value::String(s)) => {
             name(s).map_err(|e| InboundError::Shape(format!("{key}: {e}")))?
         }
         other => {
             return Err(InboundError::Shape(format!(
-                "`{key}` must be a {what} name, found {}",
+                "`{key}` must be a {} name, found {}",
+                key.trim_start_matches("fsched_"),
                 other.unwrap_or(&Value::Null)
             )))
         }
     };
     let event = body.get("event").filter(|e| e.is_object()).ok_or_else(|| {
-        InboundError::Shape(format!(
-            "a{} delivery must carry the event as `event`",
-            if what == "job" {
-                "n on_event"
-            } else {
-                " wake_on"
-            }
-        ))
+        InboundError::Shape(format!("{rule} delivery must carry the event as `event`"))
     })?;
-    Ok((named, event))
+    let origin = Origin {
+        source: text_field(event, "source", "the event")?.to_owned(),
+        id: text_field(event, "id", "the event")?.to_owned(),
+        time: event_time(event)?,
+    };
+    Ok((named, origin, event))
 }
 
 /// Reads what an on_event rule, a wake_on rule or the command rule delivered. The rules' input is
 /// `{"fsched_job": JOB, "event": EVENT}` (or `fsched_service`); commands arrive as the event itself.
 pub fn inbound(body: &Value) -> Result<Inbound, InboundError> {
     if body.get("fsched_service").is_some() {
-        let (service, event) = delivery(body, "fsched_service", "service", |s| {
-            ServiceName::new(s).map_err(|e| e.to_string())
-        })?;
+        let (service, Origin { source, id, time }, _) =
+            delivery(body, "fsched_service", "a wake_on", |s| {
+                ServiceName::new(s).map_err(|e| e.to_string())
+            })?;
         return Ok(Inbound::WakeOn {
             service,
-            source: text_field(event, "source", "the event")?.to_owned(),
-            id: text_field(event, "id", "the event")?.to_owned(),
-            time: event_time(event)?,
+            source,
+            id,
+            time,
         });
     }
     if body.get("fsched_job").is_some() {
-        let (job, event) = delivery(body, "fsched_job", "job", |s| {
-            JobName::new(s).map_err(|e| e.to_string())
-        })?;
+        let (job, Origin { source, id, time }, event) =
+            delivery(body, "fsched_job", "an on_event", |s| {
+                JobName::new(s).map_err(|e| e.to_string())
+            })?;
         return Ok(Inbound::Event {
             job,
-            source: text_field(event, "source", "the event")?.to_owned(),
-            id: text_field(event, "id", "the event")?.to_owned(),
-            time: event_time(event)?,
+            source,
+            id,
+            time,
             event: event.clone(),
         });
     }
