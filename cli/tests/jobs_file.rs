@@ -345,3 +345,50 @@ async fn a_prune_that_would_remove_everything_needs_yes_and_a_second_document_is
     assert!(o.status.success(), "{}", text(&o.stderr));
     assert!(env.store.list_jobs().await.unwrap().is_empty());
 }
+
+/// What a far-future tick left before clocks were checked (a rate job due in 9999, a cron job with no next fire)
+/// is shown by `plan` and repaired by `apply`; after that the file is up to date again.
+#[tokio::test]
+async fn apply_repairs_fire_times_a_far_future_clock_left() {
+    let env = env().await;
+    let file = env.file(
+        "two.yaml",
+        "version: 1\ndefaults:\n  cluster: c\n  network: {subnets: [subnet-1]}\njobs:\n  every-minute:\n    \
+         task_definition: t\n    schedule: rate(1 minute)\n  nightly:\n    task_definition: t\n    \
+         schedule: cron(0 2 * * ? *)\n",
+    );
+    let o = env.fsched(&["apply", &file]);
+    assert!(o.status.success(), "{}", text(&o.stderr));
+    let forged = Utc.with_ymd_and_hms(9999, 12, 31, 23, 59, 0).unwrap();
+    for (name, next) in [("every-minute", Some(forged)), ("nightly", None)] {
+        let mut job = env.job(name).await.unwrap();
+        let version = job.version;
+        (job.next_fire, job.last_fire, job.version) = (next, Some(forged), version + 1);
+        env.store.put_job(&job, Some(version)).await.unwrap();
+    }
+
+    let plan = env.fsched(&["plan", &file]);
+    let shown = text(&plan.stdout);
+    assert!(
+        shown.contains("next_fire (repaired)") && shown.contains("9999-12-31"),
+        "{shown}"
+    );
+    let o = env.fsched(&["apply", &file]);
+    assert!(o.status.success(), "{}", text(&o.stderr));
+    let now = Utc::now();
+    for name in ["every-minute", "nightly"] {
+        let job = env.job(name).await.unwrap();
+        let next = job.next_fire.unwrap();
+        assert!(
+            next > now - chrono::Duration::minutes(1) && next <= now + chrono::Duration::days(1),
+            "{job:?}"
+        );
+        assert_eq!(job.last_fire, None, "{job:?}");
+    }
+    let again = env.fsched(&["plan", &file]);
+    assert!(
+        text(&again.stdout).contains("No changes"),
+        "{}",
+        text(&again.stdout)
+    );
+}

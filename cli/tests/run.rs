@@ -5,6 +5,7 @@
 use std::process::{Command, Output, Stdio};
 use std::time::Duration as StdDuration;
 
+use fsched_core::domain::clock::DEFAULT_SKEW;
 use fsched_core::domain::run::RunStatus;
 use fsched_core::ports::RunStore;
 use fsched_tests::world::{world, World};
@@ -124,7 +125,7 @@ async fn serve(w: &World, queue_url: &str, ending: &str, child: std::process::Ch
         );
         let delivered = w.receive(queue_url).await;
         if !delivered.records.is_empty() {
-            fsched_trigger::handler::batch(&triggers, delivered, deadline).await;
+            fsched_trigger::handler::batch(&triggers, delivered, DEFAULT_SKEW, deadline).await;
         }
         if !ended {
             let runs = w.store.runs_of_job(&"report".parse_job(), 5).await.unwrap();

@@ -37,6 +37,10 @@ async fn a_night(w: &World) -> (Run, Run) {
     fsched_dispatcher::handler::tick(
         &d,
         tick,
+        fsched_core::domain::clock::Receipt::new(
+            at(2, 0),
+            fsched_core::domain::clock::DEFAULT_SKEW,
+        ),
         tokio::time::Instant::now() + StdDuration::from_secs(60),
     )
     .await

@@ -1,6 +1,7 @@
 //! `fsched apply / services / wake / sleep / savings` through the binary against the emulator: services declared
 //! in a jobs file, put to sleep by the dispatcher's tick, woken on demand by a command the trigger handles.
 
+use fsched_core::domain::clock::{Receipt, DEFAULT_SKEW};
 use std::process::{Command, Output};
 use std::time::Duration as StdDuration;
 
@@ -61,9 +62,15 @@ async fn declare_sleep_wake_on_demand_and_see_the_savings() {
     let tick = serde_json::json!({"version": "0", "id": "t", "detail-type": "Scheduled Event", "source": "aws.events",
         "account": "1", "time": now.to_rfc3339(), "region": "us-east-1", "resources": [], "detail": {}});
     let until = tokio::time::Instant::now() + StdDuration::from_secs(60);
-    let (_, r) = fsched_dispatcher::handler::tick_all(&w.dispatcher(), &w.sleeper(), tick, until)
-        .await
-        .unwrap();
+    let (_, r) = fsched_dispatcher::handler::tick_all(
+        &w.dispatcher(),
+        &w.sleeper(),
+        tick,
+        Receipt::new(now, DEFAULT_SKEW),
+        until,
+    )
+    .await
+    .unwrap();
     assert_eq!(r.slept, ["staging-api"], "{r:?}");
     let listing = text(&fsched(&w, &queue, &["services"]));
     let row = listing
@@ -79,7 +86,8 @@ async fn declare_sleep_wake_on_demand_and_see_the_savings() {
     assert!(wake.status.success(), "{}", text(&wake));
     let delivered = w.receive(&queue_url).await;
     assert_eq!(delivered.records.len(), 1);
-    let response = fsched_trigger::handler::batch(&w.triggers(), delivered, until).await;
+    let response =
+        fsched_trigger::handler::batch(&w.triggers(), delivered, DEFAULT_SKEW, until).await;
     assert!(response.batch_item_failures.is_empty());
     let name = ServiceName::new("staging-api").unwrap();
     let state = w.store.get_service(&name).await.unwrap().unwrap();
@@ -104,7 +112,7 @@ async fn declare_sleep_wake_on_demand_and_see_the_savings() {
     // An asleep service is never pruned away (it would stay at 0 with nobody to wake it).
     fsched(&w, &queue, &["sleep", "staging-api"]);
     let delivered = w.receive(&queue_url).await;
-    fsched_trigger::handler::batch(&w.triggers(), delivered, until).await;
+    fsched_trigger::handler::batch(&w.triggers(), delivered, DEFAULT_SKEW, until).await;
     let empty = std::env::temp_dir().join(format!("{}-none.yaml", w.store.table()));
     std::fs::write(&empty, "jobs: {}\n").unwrap();
     let prune = fsched(

@@ -52,11 +52,13 @@ def pump(t):
     """Hands what the trigger queue holds to the trigger, as Lambda's SQS poller would; returns the runs it started."""
     started = []
     while True:
-        got = sqs.receive_message(QueueUrl=queue_url, MaxNumberOfMessages=10).get("Messages", [])
+        got = sqs.receive_message(QueueUrl=queue_url, MaxNumberOfMessages=10,
+                                  MessageSystemAttributeNames=["SentTimestamp"]).get("Messages", [])
         if not got:
             return started
         batch = {"Records": [{
-            "messageId": m["MessageId"], "receiptHandle": m["ReceiptHandle"], "body": m["Body"], "attributes": {},
+            "messageId": m["MessageId"], "receiptHandle": m["ReceiptHandle"], "body": m["Body"],
+            "attributes": m.get("Attributes", {}),
             "messageAttributes": {}, "eventSource": "aws:sqs", "awsRegion": sqs.meta.region_name,
             "eventSourceARN": "arn:aws:sqs:::fsched-trigger"} for m in got]}
         answer = invoke(trigger_url, batch, "trigger")

@@ -11,6 +11,8 @@ use crate::aws::dynamo::DynamoStore;
 use crate::aws::ecs::EcsLauncher;
 use crate::aws::events::EventBridgePublisher;
 use crate::aws::services::{CloudWatchMetrics, EcsServices};
+use crate::domain::clock::DEFAULT_SKEW;
+use crate::domain::duration::Span;
 use crate::service::dispatch::{Dispatcher, Settings};
 use crate::service::scale::Sleeper;
 
@@ -39,6 +41,9 @@ pub struct FunctionEnv {
     pub table: String,
     /// `FSCHED_EVENT_BUS`: the stack's bus.
     pub bus: String,
+    /// `FSCHED_MAX_CLOCK_SKEW` (template parameter `MaxClockSkew`): how far ahead of the function's clock a tick's or
+    /// an event's time may be (`domain::clock`); 5 minutes when unset.
+    pub skew: Span,
 }
 
 impl FunctionEnv {
@@ -46,6 +51,12 @@ impl FunctionEnv {
         Ok(FunctionEnv {
             table: required("FSCHED_TABLE")?,
             bus: required("FSCHED_EVENT_BUS")?,
+            skew: match std::env::var("FSCHED_MAX_CLOCK_SKEW") {
+                Ok(text) => text
+                    .parse()
+                    .map_err(|e| format!("FSCHED_MAX_CLOCK_SKEW: {e}"))?,
+                Err(_) => DEFAULT_SKEW,
+            },
         })
     }
 }

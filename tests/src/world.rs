@@ -4,6 +4,8 @@
 use std::collections::BTreeMap;
 use std::sync::{Arc, Mutex};
 
+use aws_sdk_sqs::types::MessageSystemAttributeName;
+
 use chrono::{DateTime, Utc};
 use fsched_core::aws::dynamo::DynamoStore;
 use fsched_core::aws::ecs::EcsLauncher;
@@ -145,6 +147,7 @@ impl World {
             .receive_message()
             .queue_url(queue_url)
             .max_number_of_messages(10)
+            .message_system_attribute_names(MessageSystemAttributeName::SentTimestamp)
             .send()
             .await
             .unwrap();
@@ -152,7 +155,9 @@ impl World {
         for m in out.messages() {
             records.push(serde_json::json!({
                 "messageId": m.message_id(), "receiptHandle": m.receipt_handle(), "body": m.body(),
-                "attributes": {}, "messageAttributes": {}, "eventSource": "aws:sqs", "awsRegion": "us-east-1",
+                "attributes": m.attributes().map(|a| a.iter().map(|(k, v)| (k.as_str().to_owned(), v.clone()))
+                    .collect::<BTreeMap<_, _>>()).unwrap_or_default(),
+                "messageAttributes": {}, "eventSource": "aws:sqs", "awsRegion": "us-east-1",
                 "eventSourceARN": "arn:aws:sqs:us-east-1:123456789012:trigger"
             }));
             sqs.delete_message()
@@ -195,6 +200,17 @@ impl World {
 
     /// Puts an event on the stack's bus, as another system would.
     pub async fn put_event(&self, source: &str, detail_type: &str, detail: serde_json::Value) {
+        self.put_event_at(source, detail_type, detail, None).await
+    }
+
+    /// Puts an event on the stack's bus with the `time` its sender claims (PutEvents' `Time`).
+    pub async fn put_event_at(
+        &self,
+        source: &str,
+        detail_type: &str,
+        detail: serde_json::Value,
+        time: Option<DateTime<Utc>>,
+    ) {
         let out = aws_sdk_eventbridge::Client::new(&self.config)
             .put_events()
             .entries(
@@ -203,6 +219,7 @@ impl World {
                     .source(source)
                     .detail_type(detail_type)
                     .detail(detail.to_string())
+                    .set_time(time.map(|t| aws_smithy_types::DateTime::from_secs(t.timestamp())))
                     .build(),
             )
             .send()

@@ -7,6 +7,7 @@ use std::time::Duration as StdDuration;
 use chrono::{DateTime, Duration, TimeZone, Utc};
 use fsched_core::aws::dynamo::DynamoStore;
 use fsched_core::aws::ecs::EcsLauncher;
+use fsched_core::domain::clock::{Receipt, DEFAULT_SKEW};
 use fsched_core::domain::duration::Span;
 use fsched_core::domain::job::Overlap;
 use fsched_core::domain::run::{Run, RunId, RunStatus};
@@ -49,7 +50,9 @@ async fn tick<L: TaskLauncher>(
     let mut total = TickReport::default();
     for attempt in 1..=LAMBDA_ATTEMPTS {
         let deadline = Instant::now() + StdDuration::from_secs(120);
-        match handler::tick(d, scheduled_event(time), deadline).await {
+        // Received on time: the function's clock agrees with the tick's.
+        let receipt = Receipt::new(time, DEFAULT_SKEW);
+        match handler::tick(d, scheduled_event(time), receipt, deadline).await {
             Ok(report) => {
                 total.merge(report);
                 return total;
@@ -62,6 +65,39 @@ async fn tick<L: TaskLauncher>(
         }
     }
     unreachable!("the last attempt returns or panics")
+}
+
+/// The attack of a forged or far-future tick: one `time: 9999-12-31T23:59:00Z` used to count 163,219 missed fires,
+/// push a rate job's next fire to +10000 and leave a cron job with none. Now it is refused and nothing changes.
+#[tokio::test]
+async fn a_tick_from_the_far_future_is_refused_and_changes_nothing() {
+    let w = world().await;
+    let now = Utc::now();
+    let rate = w.add("every-minute", w.spec("rate(1 minute)"), now).await;
+    let cron = w.add("nightly", w.spec("cron(0 2 * * ? *)"), now).await;
+    let before = w.store.list_jobs().await.unwrap();
+    let d = w.dispatcher();
+
+    let forged = Utc.with_ymd_and_hms(9999, 12, 31, 23, 59, 0).unwrap();
+    let receipt = Receipt::new(now, DEFAULT_SKEW);
+    let deadline = Instant::now() + StdDuration::from_secs(60);
+    let err = handler::tick(&d, scheduled_event(forged), receipt, deadline)
+        .await
+        .unwrap_err();
+    assert!(matches!(err, HandlerError::ClockSkew(_)), "{err}");
+
+    assert_eq!(w.store.list_jobs().await.unwrap(), before, "no job changed");
+    assert!(w.runs(&rate).await.is_empty() && w.runs(&cron).await.is_empty());
+    assert!(w.tasks().await.is_empty() && w.events("Run Missed").is_empty());
+    // The rate job's next fire, on time, still launches it.
+    let due = before
+        .iter()
+        .find(|j| j.name == rate)
+        .and_then(|j| j.next_fire)
+        .unwrap();
+    let on_time = tick(&d, due).await;
+    assert_eq!(on_time.launched.len(), 1, "{on_time:?}");
+    assert!(on_time.missed.is_empty(), "{on_time:?}");
 }
 
 #[tokio::test]

@@ -6,6 +6,7 @@
 use std::time::Duration as StdDuration;
 
 use chrono::{DateTime, TimeZone, Utc};
+use fsched_core::domain::clock::{Receipt, DEFAULT_SKEW};
 use fsched_core::domain::dispatch::started_by;
 use fsched_core::domain::job::JobName;
 use fsched_core::domain::run::{Run, RunId, RunStatus, Trigger};
@@ -43,6 +44,7 @@ async fn launched(w: &World, task_definition: &str) -> (Run, String) {
     let report = dispatcher::tick(
         &d,
         scheduled_event(at(2, 0)),
+        Receipt::new(at(2, 0), DEFAULT_SKEW),
         Instant::now() + StdDuration::from_secs(60),
     )
     .await
@@ -280,6 +282,7 @@ async fn a_run_the_dispatcher_timed_out_keeps_its_status_and_gains_exit_code_and
         dispatcher::tick(
             &d,
             scheduled_event(t),
+            Receipt::new(t, DEFAULT_SKEW),
             Instant::now() + StdDuration::from_secs(60),
         )
         .await

@@ -5,6 +5,7 @@
 use std::time::Duration as StdDuration;
 
 use chrono::{DateTime, Duration, TimeZone, Utc};
+use fsched_core::domain::clock::{Receipt, DEFAULT_SKEW};
 use fsched_core::domain::service::{
     Awake, Idle, IdleMetric, Phase, ServiceName, ServiceSpec, ServiceState,
 };
@@ -73,9 +74,15 @@ async fn scale(w: &World, name: &ServiceName) -> ServiceNow {
 
 async fn tick(w: &World, t: DateTime<Utc>) -> ScaleReport {
     let d = w.dispatcher();
-    let (_, services) = handler::tick_all(&d, &w.sleeper(), tick_event(t), until())
-        .await
-        .unwrap_or_else(|e| panic!("tick at {t}: {e}"));
+    let (_, services) = handler::tick_all(
+        &d,
+        &w.sleeper(),
+        tick_event(t),
+        Receipt::new(t, DEFAULT_SKEW),
+        until(),
+    )
+    .await
+    .unwrap_or_else(|e| panic!("tick at {t}: {e}"));
     services
 }
 
@@ -83,7 +90,10 @@ async fn command(w: &World, kind: &str, detail: serde_json::Value, t: DateTime<U
     let body = json!({"id": format!("c{}", t.timestamp()), "source": COMMAND_SOURCE, "detail-type": kind,
         "time": t.to_rfc3339(), "detail": detail});
     w.triggers()
-        .handle(inbound(&body).unwrap(), until())
+        .handle(
+            inbound(&body, Receipt::new(t, DEFAULT_SKEW)).unwrap(),
+            until(),
+        )
         .await
         .unwrap_or_else(|e| panic!("{kind}: {e}"));
 }
@@ -289,7 +299,15 @@ async fn an_idle_service_awake_off_hours_goes_to_sleep() {
     let cloudwatch = SimulatedCloudWatch::default();
     let sleeper = w.sleeper_with(w.services(), cloudwatch.clone());
     let d = w.dispatcher();
-    let tick = |t: DateTime<Utc>| handler::tick_all(&d, &sleeper, tick_event(t), until());
+    let tick = |t: DateTime<Utc>| {
+        handler::tick_all(
+            &d,
+            &sleeper,
+            tick_event(t),
+            Receipt::new(t, DEFAULT_SKEW),
+            until(),
+        )
+    };
     tick(at(28, 9, 0)).await.unwrap();
     command(
         &w,
@@ -365,9 +383,15 @@ async fn a_failure_half_way_keeps_the_saved_scale_and_the_next_tick_finishes() {
             &w.config,
         )),
     );
-    let err = handler::tick_all(&d, &sleeper, tick_event(at(28, 9, 0)), until())
-        .await
-        .unwrap_err();
+    let err = handler::tick_all(
+        &d,
+        &sleeper,
+        tick_event(at(28, 9, 0)),
+        Receipt::new(at(28, 9, 0), DEFAULT_SKEW),
+        until(),
+    )
+    .await
+    .unwrap_err();
     assert!(err.to_string().contains("Rate exceeded"), "{err}");
     let state = w.store.get_service(&name).await.unwrap().unwrap();
     assert_eq!(state.phase, Phase::Awake, "nothing changed");
@@ -379,9 +403,15 @@ async fn a_failure_half_way_keeps_the_saved_scale_and_the_next_tick_finishes() {
     );
     assert!(state.check_at.unwrap() <= at(28, 9, 1), "due again");
     // The next tick finishes it, and the saved scale is what a later wake restores.
-    let (_, r) = handler::tick_all(&d, &sleeper, tick_event(at(28, 9, 1)), until())
-        .await
-        .unwrap();
+    let (_, r) = handler::tick_all(
+        &d,
+        &sleeper,
+        tick_event(at(28, 9, 1)),
+        Receipt::new(at(28, 9, 1), DEFAULT_SKEW),
+        until(),
+    )
+    .await
+    .unwrap();
     assert_eq!(r.slept, ["staging-api"]);
     command(
         &w,
@@ -438,7 +468,8 @@ async fn an_event_matching_wake_on_wakes_the_service_through_its_rule() {
     .await;
     let delivered = w.receive(&queue_url).await;
     assert_eq!(delivered.records.len(), 1);
-    let response = fsched_trigger::handler::batch(&w.triggers(), delivered, until()).await;
+    let response =
+        fsched_trigger::handler::batch(&w.triggers(), delivered, DEFAULT_SKEW, until()).await;
     assert!(response.batch_item_failures.is_empty());
     assert_eq!(scale(&w, &name).await.desired_count, 3);
     let woke = w.events("Service Woke");

@@ -8,6 +8,7 @@ use std::time::Duration as StdDuration;
 
 use chrono::{TimeZone, Utc};
 use fsched_core::aws::rules::EventBridgeRules;
+use fsched_core::domain::clock::{Receipt, DEFAULT_SKEW};
 use fsched_core::domain::job::{ContainerOverride, JobName, JobSpec, OnInterruption};
 use fsched_core::domain::run::{Run, RunStatus, Trigger};
 use fsched_core::domain::trigger::{desired_rules, stack_tag, RuleChange, COMMAND_SOURCE, RUN_JOB};
@@ -121,8 +122,8 @@ async fn an_upload_runs_the_import_once_with_only_the_values_it_declares() {
 
     // At-least-once: the same delivery twice is one run.
     let triggers = w.triggers();
-    let first = handler::batch(&triggers, delivered.clone(), until()).await;
-    let again = handler::batch(&triggers, delivered, until()).await;
+    let first = handler::batch(&triggers, delivered.clone(), DEFAULT_SKEW, until()).await;
+    let again = handler::batch(&triggers, delivered, DEFAULT_SKEW, until()).await;
     assert!(first.batch_item_failures.is_empty() && again.batch_item_failures.is_empty());
     assert_eq!(w.tasks().await.len(), 1);
     let runs = w.runs(&job).await;
@@ -162,7 +163,13 @@ async fn an_event_without_the_declared_value_is_rejected_and_nothing_is_launched
         json!({"object": {"key": {"$(curl evil)": "x"}, "FILE": "in/other"}}),
     )
     .await;
-    let response = handler::batch(&w.triggers(), w.receive(&queue_url).await, until()).await;
+    let response = handler::batch(
+        &w.triggers(),
+        w.receive(&queue_url).await,
+        DEFAULT_SKEW,
+        until(),
+    )
+    .await;
     assert!(
         response.batch_item_failures.is_empty(),
         "a rejection is recorded, not retried"
@@ -205,7 +212,7 @@ async fn run_job_commands_take_declared_values_and_refuse_others() {
         .await;
     let delivered = w.receive(&queue_url).await;
     assert_eq!(delivered.records.len(), 4);
-    let response = handler::batch(&w.triggers(), delivered, until()).await;
+    let response = handler::batch(&w.triggers(), delivered, DEFAULT_SKEW, until()).await;
     assert_eq!(response.batch_item_failures.len(), 2, "{response:?}");
 
     let runs = w.runs(&job).await;
@@ -253,9 +260,14 @@ async fn a_job_chained_on_another_runs_when_its_run_succeeds() {
     // The ETL runs at 02:00; ECS reports it succeeded; the recorder announces it on the bus.
     let tick = json!({"version": "0", "id": "t", "detail-type": "Scheduled Event", "source": "aws.events",
         "account": "1", "time": "2026-11-29T02:00:00Z", "region": "us-east-1", "resources": [], "detail": {}});
-    fsched_dispatcher::handler::tick(&w.dispatcher(), tick, until())
-        .await
-        .unwrap();
+    fsched_dispatcher::handler::tick(
+        &w.dispatcher(),
+        tick,
+        Receipt::new(Utc::now(), DEFAULT_SKEW),
+        until(),
+    )
+    .await
+    .unwrap();
     let etl_run = w.runs(&etl).await.pop().unwrap();
     let done = w.report(&etl_run, "stopped-success").await;
     fsched_recorder::handler::handle(&w.recorder(), done)
@@ -265,7 +277,7 @@ async fn a_job_chained_on_another_runs_when_its_run_succeeds() {
     // EventBridge matched "Run Succeeded" for etl against the report's rule and delivered it.
     let delivered = w.receive(&queue_url).await;
     assert_eq!(delivered.records.len(), 1);
-    handler::batch(&w.triggers(), delivered, until()).await;
+    handler::batch(&w.triggers(), delivered, DEFAULT_SKEW, until()).await;
     let chained = w.runs(&report).await.pop().unwrap();
     assert_eq!(chained.status, RunStatus::Pending);
     assert!(matches!(&chained.trigger, Trigger::Event { source, .. } if source == "fsched"));
@@ -326,11 +338,23 @@ async fn pause_and_resume_commands_and_a_rerun_after_a_spot_interruption() {
         json!({"job": "batch", "requested_by": "ops"}),
     )
     .await;
-    handler::batch(&w.triggers(), w.receive(&queue_url).await, until()).await;
+    handler::batch(
+        &w.triggers(),
+        w.receive(&queue_url).await,
+        DEFAULT_SKEW,
+        until(),
+    )
+    .await;
     assert!(w.store.get_job(&job).await.unwrap().unwrap().spec.paused);
     w.put_event(COMMAND_SOURCE, "Resume Job", json!({"job": "batch"}))
         .await;
-    handler::batch(&w.triggers(), w.receive(&queue_url).await, until()).await;
+    handler::batch(
+        &w.triggers(),
+        w.receive(&queue_url).await,
+        DEFAULT_SKEW,
+        until(),
+    )
+    .await;
     let resumed = w.store.get_job(&job).await.unwrap().unwrap();
     assert!(!resumed.spec.paused && resumed.next_fire.is_some());
 
@@ -341,7 +365,13 @@ async fn pause_and_resume_commands_and_a_rerun_after_a_spot_interruption() {
         json!({"job": "batch", "request_id": "first"}),
     )
     .await;
-    handler::batch(&w.triggers(), w.receive(&queue_url).await, until()).await;
+    handler::batch(
+        &w.triggers(),
+        w.receive(&queue_url).await,
+        DEFAULT_SKEW,
+        until(),
+    )
+    .await;
     let first = w.runs(&job).await.pop().unwrap();
     let reclaimed = w.report(&first, "stopped-spot-interruption").await;
     fsched_recorder::handler::handle(&w.recorder(), reclaimed.clone())
@@ -356,7 +386,7 @@ async fn pause_and_resume_commands_and_a_rerun_after_a_spot_interruption() {
         1,
         "one rerun asked for, despite the duplicate event"
     );
-    handler::batch(&w.triggers(), delivered, until()).await;
+    handler::batch(&w.triggers(), delivered, DEFAULT_SKEW, until()).await;
     let runs = w.runs(&job).await;
     assert_eq!(runs.len(), 2);
     assert_eq!(runs[0].status, RunStatus::Interrupted);
@@ -365,5 +395,66 @@ async fn pause_and_resume_commands_and_a_rerun_after_a_spot_interruption() {
         matches!(&runs[1].trigger, Trigger::Manual { by } if by.contains("rerun of")),
         "{:?}",
         runs[1].trigger
+    );
+}
+
+/// The attacks of a sender's clock: "Resume Job" stamped 9999 used to leave a job shown as not paused that never
+/// fired again; "Run Job" stamped 1971 launched a run filed under 1971, where no listing finds it and TTL had
+/// already passed. Now both act at the time SQS received them.
+#[tokio::test]
+async fn commands_stamped_far_from_now_act_at_the_time_they_were_received() {
+    let w = world().await;
+    let (queue_url, queue) = w.trigger_queue().await;
+    w.commands_rule(&queue).await;
+    let job = w
+        .add("nightly", w.spec("cron(0 2 * * ? *)"), Utc::now())
+        .await;
+    let far = Utc.with_ymd_and_hms(9999, 12, 31, 23, 59, 0).unwrap();
+    let long_ago = Utc.with_ymd_and_hms(1971, 1, 1, 0, 0, 0).unwrap();
+
+    w.put_event(COMMAND_SOURCE, "Pause Job", json!({"job": "nightly"}))
+        .await;
+    handler::batch(
+        &w.triggers(),
+        w.receive(&queue_url).await,
+        DEFAULT_SKEW,
+        until(),
+    )
+    .await;
+    let before = Utc::now();
+    w.put_event_at(
+        COMMAND_SOURCE,
+        "Resume Job",
+        json!({"job": "nightly"}),
+        Some(far),
+    )
+    .await;
+    w.put_event_at(
+        COMMAND_SOURCE,
+        RUN_JOB,
+        json!({"job": "nightly", "request_id": "old"}),
+        Some(long_ago),
+    )
+    .await;
+    let delivered = w.receive(&queue_url).await;
+    assert_eq!(delivered.records.len(), 2);
+    let response = handler::batch(&w.triggers(), delivered, DEFAULT_SKEW, until()).await;
+    assert!(response.batch_item_failures.is_empty(), "{response:?}");
+    let after = Utc::now();
+
+    let resumed = w.store.get_job(&job).await.unwrap().unwrap();
+    let next = resumed.next_fire.expect("resumed jobs fire again");
+    assert!(!resumed.spec.paused);
+    assert!(
+        next > before && next <= after + chrono::Duration::days(1),
+        "{resumed:?}"
+    );
+    let runs = w.runs(&job).await;
+    assert_eq!(runs.len(), 1, "{runs:?}");
+    let slack = chrono::Duration::seconds(5);
+    assert!(
+        runs[0].scheduled_at >= before - slack && runs[0].scheduled_at <= after + slack,
+        "filed under the time it was received: {:?}",
+        runs[0]
     );
 }

@@ -228,7 +228,7 @@ async fn make_plan(args: &PlanArgs) -> Result<(DynamoStore, EventBridgeRules, Fi
     let store = args.aws.store_with(&config).await?;
     let rules = EventBridgeRules::new(aws_sdk_eventbridge::Client::new(&config));
     let scope = args.aws.rule_scope(&config, store.table()).await?;
-    let planned = plan_file(&store, &rules, &file, scope, args.prune)
+    let planned = plan_file(&store, &rules, &file, scope, args.prune, Utc::now())
         .await
         .map_err(|e| match e.is_invalid_input() {
             true => Failure::Invalid(e.to_string()),

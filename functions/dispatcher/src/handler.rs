@@ -1,10 +1,13 @@
 //! The dispatcher's handler: an EventBridge scheduled event in, one tick at the event's time, a report out.
-//! "Now" is the event's `time`, never the clock, so a retried or late delivery replays the same tick.
+//! "Now" is the event's `time`, not the clock, so a retried or late delivery replays the same tick; a tick ahead of
+//! the clock by more than the allowed skew is refused (`domain::clock`).
 
 use std::time::{Duration, SystemTime};
 
 use aws_lambda_events::eventbridge::EventBridgeEvent;
 use chrono::{DateTime, Utc};
+use fsched_core::domain::clock::{ClockSkew, Receipt};
+use fsched_core::domain::duration::Span;
 use fsched_core::lambda::remaining;
 use fsched_core::ports::{EventPublisher, Metrics, ServiceScaler, Store, TaskLauncher};
 use fsched_core::service::dispatch::{Dispatcher, TickError, TickReport};
@@ -21,6 +24,10 @@ pub enum HandlerError {
     /// Not a scheduled event: retrying the same input cannot help.
     #[error("malformed event: {0}")]
     Malformed(String),
+    /// The tick is from the future: refused before anything is read. Lambda's retries of it are refused too until
+    /// the clock catches up; then the undelivered-ticks queue and its alarm tell an operator.
+    #[error(transparent)]
+    ClockSkew(#[from] ClockSkew),
     /// The table could not be read: a retry of the same tick will do the work.
     #[error(transparent)]
     Store(#[from] TickError),
@@ -37,6 +44,7 @@ impl From<HandlerError> for Diagnostic {
     fn from(e: HandlerError) -> Diagnostic {
         let error_type = match &e {
             HandlerError::Malformed(_) => "fsched.MalformedEvent",
+            HandlerError::ClockSkew(_) => "fsched.ClockSkew",
             HandlerError::Store(_) => "fsched.StoreUnavailable",
             HandlerError::Incomplete { .. } => "fsched.TickIncomplete",
         };
@@ -47,8 +55,8 @@ impl From<HandlerError> for Diagnostic {
     }
 }
 
-/// The tick's time: the `time` of an EventBridge scheduled event.
-pub fn tick_time(payload: Value) -> Result<DateTime<Utc>, HandlerError> {
+/// The tick's time: the `time` of an EventBridge scheduled event, if `receipt` believes it.
+pub fn tick_time(payload: Value, receipt: Receipt) -> Result<DateTime<Utc>, HandlerError> {
     let event: EventBridgeEvent<Value> = serde_json::from_value(payload)
         .map_err(|e| HandlerError::Malformed(format!("not an EventBridge event ({e})")))?;
     if event.source != "aws.events" || event.detail_type != "Scheduled Event" {
@@ -58,18 +66,23 @@ pub fn tick_time(payload: Value) -> Result<DateTime<Utc>, HandlerError> {
             event.source, event.detail_type
         )));
     }
-    event
+    let claimed = event
         .time
-        .ok_or_else(|| HandlerError::Malformed("the scheduled event has no `time`".to_owned()))
+        .ok_or_else(|| HandlerError::Malformed("the scheduled event has no `time`".to_owned()))?;
+    receipt.tick(claimed).map_err(|e| {
+        tracing::error!(%claimed, clock = %receipt.at, "clock skew: {e}");
+        HandlerError::ClockSkew(e)
+    })
 }
 
 /// Runs one tick for `payload`, with work stopping before `deadline`.
 pub async fn tick<S: Store, L: TaskLauncher, P: EventPublisher>(
     dispatcher: &Dispatcher<S, L, P>,
     payload: Value,
+    receipt: Receipt,
     deadline: Instant,
 ) -> Result<TickReport, HandlerError> {
-    let now = tick_time(payload)?;
+    let now = tick_time(payload, receipt)?;
     let report = dispatcher.tick(now, deadline).await?;
     log(now, &report);
     if !report.errors.is_empty() {
@@ -111,9 +124,10 @@ pub async fn tick_all<
     dispatcher: &Dispatcher<S, L, P>,
     sleeper: &Sleeper<S, C, M, P>,
     payload: Value,
+    receipt: Receipt,
     deadline: Instant,
 ) -> Result<(TickReport, ScaleReport), HandlerError> {
-    let now = tick_time(payload)?;
+    let now = tick_time(payload, receipt)?;
     let mut report = dispatcher.tick(now, deadline).await?;
     log(now, &report);
     let mut scaled = ScaleReport::default();
@@ -142,6 +156,7 @@ pub async fn tick_all<
 pub async fn handle<S: Store, L: TaskLauncher, P: EventPublisher, C: ServiceScaler, M: Metrics>(
     dispatcher: &Dispatcher<S, L, P>,
     sleeper: &Sleeper<S, C, M, P>,
+    skew: Span,
     event: LambdaEvent<Value>,
 ) -> Result<serde_json::Value, HandlerError> {
     let remaining = remaining(event.context.deadline, SystemTime::now(), DEFAULT_BUDGET);
@@ -149,6 +164,7 @@ pub async fn handle<S: Store, L: TaskLauncher, P: EventPublisher, C: ServiceScal
         dispatcher,
         sleeper,
         event.payload,
+        Receipt::new(Utc::now(), skew),
         Instant::now() + remaining,
     )
     .await?;
@@ -174,13 +190,40 @@ mod tests {
 
     #[test]
     fn the_tick_is_the_scheduled_events_time() {
-        let at = tick_time(fixture("scheduled-event.json")).unwrap();
+        let at = tick_time(
+            fixture("scheduled-event.json"),
+            clock("2026-11-29T02:00:30Z"),
+        )
+        .unwrap();
         assert_eq!(at.to_rfc3339(), "2026-11-29T02:00:00+00:00");
+    }
+
+    fn clock(at: &str) -> Receipt {
+        let at = DateTime::parse_from_rfc3339(at)
+            .unwrap()
+            .with_timezone(&Utc);
+        Receipt::new(at, fsched_core::domain::clock::DEFAULT_SKEW)
+    }
+
+    #[test]
+    fn a_tick_from_the_future_is_refused_as_clock_skew() {
+        let mut event = fixture("scheduled-event.json");
+        event["time"] = Value::from("9999-12-31T23:59:00Z");
+        let err = tick_time(event, clock("2026-11-29T02:00:00Z")).unwrap_err();
+        assert!(matches!(err, HandlerError::ClockSkew(_)), "{err}");
+        let d: Diagnostic = err.into();
+        assert_eq!(d.error_type, "fsched.ClockSkew");
+        assert!(
+            d.error_message.contains("ahead of this function's clock"),
+            "{}",
+            d.error_message
+        );
     }
 
     #[test]
     fn other_events_are_malformed_with_what_was_expected() {
-        let err = tick_time(fixture("ecs/running.json")).unwrap_err();
+        let err =
+            tick_time(fixture("ecs/running.json"), clock("2026-11-29T02:00:00Z")).unwrap_err();
         assert!(matches!(err, HandlerError::Malformed(_)));
         assert!(err.to_string().contains("got source `aws.ecs`"), "{err}");
         let d: Diagnostic = err.into();
@@ -192,7 +235,7 @@ mod tests {
             serde_json::json!({"source": "aws.events", "detail-type": "Scheduled Event", "detail": {}}),
             serde_json::json!({"source": "aws.events", "detail-type": "Scheduled Event", "time": "yesterday", "detail": {}}),
         ] {
-            let err = tick_time(bad.clone()).unwrap_err();
+            let err = tick_time(bad.clone(), clock("2026-11-29T02:00:00Z")).unwrap_err();
             assert!(matches!(err, HandlerError::Malformed(_)), "{bad}: {err}");
         }
     }

@@ -18,8 +18,9 @@ async fn main() -> Result<(), Error> {
     }
     let dispatcher = wiring.dispatcher(settings);
     let sleeper = wiring.sleeper();
+    let skew = wiring.env.skew;
     lambda_runtime::run(service_fn(|event: LambdaEvent<Value>| {
-        handler::handle(&dispatcher, &sleeper, event)
+        handler::handle(&dispatcher, &sleeper, skew, event)
     }))
     .await
 }

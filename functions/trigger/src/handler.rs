@@ -1,13 +1,19 @@
 //! The trigger's handler: a batch of SQS messages from the trigger queue in (each an on_event delivery or a
 //! command), each handled on its own, the ones that may succeed later reported back for SQS to deliver again.
 //!
+//! "Now" for a message is its event's time when the clock check believes it, else the moment SQS received the
+//! message (`SentTimestamp`, written by AWS, the same on every redelivery): see `domain::clock`.
+//!
 //! Messages that fail again and again (malformed, an unknown job) reach the queue's dead-letter queue after
 //! `maxReceiveCount` deliveries: nothing is dropped silently. Runs rejected for their values are not failures: they
 //! are recorded REJECTED with the reason.
 
 use std::time::{Duration, SystemTime};
 
-use aws_lambda_events::sqs::{BatchItemFailure, SqsBatchResponse, SqsEvent};
+use aws_lambda_events::sqs::{BatchItemFailure, SqsBatchResponse, SqsEvent, SqsMessage};
+use chrono::{DateTime, Utc};
+use fsched_core::domain::clock::Receipt;
+use fsched_core::domain::duration::Span;
 use fsched_core::domain::trigger::inbound;
 use fsched_core::lambda::remaining;
 use fsched_core::service::trigger::{Deliveries, Handled};
@@ -42,8 +48,25 @@ pub enum Outcome {
     },
 }
 
-/// Handles one message body.
-pub async fn message<T: Deliveries>(triggers: &T, body: &str, until: Instant) -> Outcome {
+/// When SQS received a message: its `SentTimestamp` attribute (milliseconds since the Unix epoch).
+pub fn sent_at(record: &SqsMessage) -> Result<DateTime<Utc>, String> {
+    let text = record
+        .attributes
+        .get("SentTimestamp")
+        .ok_or("the message has no SentTimestamp attribute")?;
+    text.parse::<i64>()
+        .ok()
+        .and_then(DateTime::from_timestamp_millis)
+        .ok_or_else(|| format!("the message's SentTimestamp `{text}` is not a time"))
+}
+
+/// Handles one message body, received at `receipt`.
+pub async fn message<T: Deliveries>(
+    triggers: &T,
+    body: &str,
+    receipt: Receipt,
+    until: Instant,
+) -> Outcome {
     let value: Value = match serde_json::from_str(body) {
         Ok(v) => v,
         Err(e) => {
@@ -53,7 +76,7 @@ pub async fn message<T: Deliveries>(triggers: &T, body: &str, until: Instant) ->
             }
         }
     };
-    let inbound = match inbound(&value) {
+    let inbound = match inbound(&value, receipt) {
         Ok(i) => i,
         Err(error) => {
             return Outcome::Failed {
@@ -72,19 +95,24 @@ pub async fn message<T: Deliveries>(triggers: &T, body: &str, until: Instant) ->
     }
 }
 
-/// Handles a batch; the failures are reported by message id.
+/// Handles a batch, allowing senders' clocks `skew` ahead of SQS's; the failures are reported by message id.
 pub async fn batch<T: Deliveries>(
     triggers: &T,
     event: SqsEvent,
+    skew: Span,
     until: Instant,
 ) -> SqsBatchResponse {
     let mut response = SqsBatchResponse::default();
     for record in event.records {
         let id = record.message_id.clone().unwrap_or_default();
-        let outcome = match record.body.as_deref() {
-            Some(body) => message(triggers, body, until).await,
-            None => Outcome::Failed {
+        let outcome = match (record.body.as_deref(), sent_at(&record)) {
+            (Some(body), Ok(at)) => message(triggers, body, Receipt::new(at, skew), until).await,
+            (None, _) => Outcome::Failed {
                 error: "the message has no body".to_owned(),
+                retry: false,
+            },
+            (_, Err(error)) => Outcome::Failed {
+                error,
                 retry: false,
             },
         };
@@ -103,11 +131,12 @@ pub async fn batch<T: Deliveries>(
 
 pub async fn handle<T: Deliveries>(
     triggers: &T,
+    skew: Span,
     event: LambdaEvent<Value>,
 ) -> Result<SqsBatchResponse, Malformed> {
     let remaining = remaining(event.context.deadline, SystemTime::now(), DEFAULT_BUDGET);
     let sqs: SqsEvent = serde_json::from_value(event.payload)
         .map_err(|e| Malformed(format!("expected an SQS event from the trigger queue: {e}")))?;
     let until = Instant::now() + remaining.saturating_sub(Duration::from_secs(5));
-    Ok(batch(triggers, sqs, until).await)
+    Ok(batch(triggers, sqs, skew, until).await)
 }

@@ -16,8 +16,9 @@ async fn main() -> Result<(), Error> {
         wiring.sleeper(),
         wiring.store(),
     );
+    let skew = wiring.env.skew;
     lambda_runtime::run(service_fn(|event: LambdaEvent<Value>| {
-        handler::handle(&triggers, event)
+        handler::handle(&triggers, skew, event)
     }))
     .await
 }

@@ -252,6 +252,38 @@ pub fn never_fires(spec: &JobSpec, now: DateTime<Utc>) -> bool {
     spec.schedule.is_some() && !spec.paused && next_fire(spec, now).is_none()
 }
 
+/// A stored job's scheduling state, corrected.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Repair {
+    pub next_fire: Option<DateTime<Utc>>,
+    pub last_fire: Option<DateTime<Utc>>,
+}
+
+/// The scheduling state a stored job should have when the one it has cannot be right, `None` when it can. No tick
+/// runs more than `slack` (the clock skew fsched allows) ahead of the clock, so a next fire later than the
+/// schedule's first fire after `now + slack`, a last fire after `now + slack`, or no next fire while the schedule
+/// still fires, were left by a clock fsched no longer believes (a forged tick or command from before clocks were
+/// checked). `apply` repairs them: the next fire from `now`, a future last fire forgotten.
+pub fn repair(job: &Job, now: DateTime<Utc>, slack: Span) -> Option<Repair> {
+    let latest = now + slack.to_chrono();
+    let bound = next_fire(&job.spec, latest);
+    let next_wrong = match (job.next_fire, bound) {
+        (Some(stored), Some(bound)) => stored > bound,
+        (Some(stored), None) => stored >= super::schedule::horizon(),
+        (None, Some(_)) => true,
+        (None, None) => false,
+    };
+    let last_wrong = job.last_fire.is_some_and(|t| t > latest);
+    (next_wrong || last_wrong).then(|| Repair {
+        next_fire: if next_wrong {
+            next_fire(&job.spec, now)
+        } else {
+            job.next_fire
+        },
+        last_fire: job.last_fire.filter(|_| !last_wrong),
+    })
+}
+
 /// Whether a change of spec moves the job's fire times (so its stored next fire must be recomputed).
 pub fn moves_fires(from: &JobSpec, to: &JobSpec) -> bool {
     (
@@ -274,6 +306,78 @@ pub fn moves_fires(from: &JobSpec, to: &JobSpec) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    fn stored(schedule: &str, next: Option<&str>, last: Option<&str>) -> Job {
+        let t = |s: &str| DateTime::parse_from_rfc3339(s).unwrap().with_timezone(&Utc);
+        let mut spec = JobSpec::placeholder();
+        spec.schedule = Some(schedule.parse().unwrap());
+        Job {
+            name: JobName::new("j").unwrap(),
+            spec,
+            version: 3,
+            next_fire: next.map(t),
+            last_fire: last.map(t),
+        }
+    }
+
+    #[test]
+    fn a_stored_next_fire_no_believable_clock_could_leave_is_repaired() {
+        let now = DateTime::parse_from_rfc3339("2026-11-29T10:00:30Z")
+            .unwrap()
+            .with_timezone(&Utc);
+        let slack = Span::from_secs(300);
+        let fine = [
+            stored(
+                "rate(1 minute)",
+                Some("2026-11-29T10:01:00Z"),
+                Some("2026-11-29T10:00:00Z"),
+            ),
+            // Due and not yet handled (the dispatcher was down): catch-up's business, not a repair.
+            stored("rate(1 minute)", Some("2026-11-29T08:00:00Z"), None),
+            // A tick up to the slack ahead of this clock already handled 10:05.
+            stored(
+                "rate(1 minute)",
+                Some("2026-11-29T10:06:00Z"),
+                Some("2026-11-29T10:05:00Z"),
+            ),
+            // A one-off that fired has no next fire.
+            stored(
+                "at(2026-11-29T09:00:00)",
+                None,
+                Some("2026-11-29T09:00:00Z"),
+            ),
+            stored(
+                "at(2026-11-29T10:03:00)",
+                None,
+                Some("2026-11-29T10:03:00Z"),
+            ),
+        ];
+        for job in fine {
+            assert_eq!(repair(&job, now, slack), None, "{job:?}");
+        }
+        let forged = stored("rate(1 minute)", None, Some("9999-12-31T23:59:00Z"));
+        let mut far = forged.clone();
+        far.next_fire = Some(DateTime::<Utc>::MAX_UTC);
+        for job in [forged, far] {
+            let r = repair(&job, now, slack).unwrap();
+            assert_eq!(
+                r.next_fire.unwrap().to_rfc3339(),
+                "2026-11-29T10:01:00+00:00"
+            );
+            assert_eq!(r.last_fire, None);
+        }
+        let cron = stored("cron(0 2 * * ? *)", None, None);
+        let r = repair(&cron, now, slack).unwrap();
+        assert_eq!(
+            r.next_fire.unwrap().to_rfc3339(),
+            "2026-11-30T02:00:00+00:00"
+        );
+        let skipped = stored("cron(0 2 * * ? *)", Some("2026-12-05T02:00:00Z"), None);
+        assert!(
+            repair(&skipped, now, slack).is_some(),
+            "five nights would be skipped"
+        );
+    }
 
     #[test]
     fn names_accept_the_safe_charset_only() {

@@ -1,5 +1,6 @@
 //! The pure domain: no AWS SDK, no async runtime, no environment, no wall clock. Time is always a parameter.
 
+pub mod clock;
 pub mod cost;
 pub mod dispatch;
 pub mod duration;

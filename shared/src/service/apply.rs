@@ -6,9 +6,10 @@
 use chrono::{DateTime, Utc};
 
 use super::rules::{apply_rules, rule_plan, RuleScope};
-use crate::domain::job::{moves_fires, next_fire, Job, JobName};
+use crate::domain::clock::DEFAULT_SKEW;
+use crate::domain::job::{moves_fires, next_fire, repair, Job, JobName};
 use crate::domain::jobs_file::JobsFile;
-use crate::domain::plan::{plan, Change, Declared, Plan};
+use crate::domain::plan::{plan, Change, Declared, FieldChange, Plan};
 use crate::domain::service::{Phase, ServiceName, ServiceState};
 use crate::domain::trigger::{desired_rules, desired_service_rules, RuleChange};
 use crate::ports::{EventRules, JobStore, RuleError, ServiceStore, StoreError};
@@ -93,19 +94,21 @@ impl PlanError {
     }
 }
 
-/// What the file would change against what is stored. `scope`: where the stack's rules live, when known.
+/// What the file would change against what is stored at `now`. `scope`: where the stack's rules live, when known.
 pub async fn plan_file<S: JobStore + ServiceStore, R: EventRules>(
     store: &S,
     rules: &R,
     file: &JobsFile,
     scope: Option<RuleScope>,
     prune: bool,
+    now: DateTime<Utc>,
 ) -> Result<FilePlan, PlanError> {
     let stored = store.list_jobs().await.map_err(|source| PlanError::Store {
         what: "jobs",
         source,
     })?;
-    let jobs = plan(&file.jobs, &stored, prune);
+    let mut jobs = plan(&file.jobs, &stored, prune);
+    repairs(&mut jobs, &stored, now);
     let stored_services = store
         .list_services()
         .await
@@ -139,6 +142,39 @@ pub async fn plan_file<S: JobStore + ServiceStore, R: EventRules>(
         services,
         rules,
     })
+}
+
+/// Turns each unchanged job whose stored fire times cannot be right (`domain::job::repair`) into an update of those
+/// times, so `plan` shows it and `apply` writes it.
+fn repairs(jobs: &mut Plan<Job>, stored: &[Job], now: DateTime<Utc>) {
+    let show = |t: Option<DateTime<Utc>>| t.map_or_else(|| "-".to_owned(), |t| t.to_rfc3339());
+    jobs.unchanged.retain(|name| {
+        let Some(current) = stored.iter().find(|j| &j.name == name) else {
+            return true;
+        };
+        let Some(fixed) = repair(current, now, DEFAULT_SKEW) else {
+            return true;
+        };
+        let mut fields = Vec::new();
+        for (field, from, to) in [
+            ("next_fire", current.next_fire, fixed.next_fire),
+            ("last_fire", current.last_fire, fixed.last_fire),
+        ] {
+            if from != to {
+                fields.push(FieldChange {
+                    field: format!("{field} (repaired)"),
+                    from: show(from),
+                    to: show(to),
+                });
+            }
+        }
+        jobs.changes.push(Change::Update {
+            current: Box::new(current.clone()),
+            spec: Box::new(current.spec.clone()),
+            fields,
+        });
+        false
+    });
 }
 
 /// What happened to one job or service when a plan was applied.
@@ -274,15 +310,17 @@ async fn apply_job<S: JobStore>(
             outcome_of(store.put_job(&job, None).await, Outcome::Created)
         }
         Change::Update { current, spec, .. } => {
-            let next_fire = if moves_fires(&current.spec, spec) {
-                next_fire(spec, now)
-            } else {
-                current.next_fire
+            let repaired = repair(current, now, DEFAULT_SKEW);
+            let next_fire = match repaired {
+                _ if moves_fires(&current.spec, spec) => next_fire(spec, now),
+                Some(fixed) => fixed.next_fire,
+                None => current.next_fire,
             };
             let job = Job {
                 spec: (**spec).clone(),
                 version: current.version + 1,
                 next_fire,
+                last_fire: repaired.map_or(current.last_fire, |fixed| fixed.last_fire),
                 ..(**current).clone()
             };
             outcome_of(

@@ -74,7 +74,7 @@ pub enum ScheduleError {
     DayFields { dom: String, dow: String },
     #[error("rate: {0}")]
     Rate(String),
-    #[error("at: `{0}` is not a date and time: write it as yyyy-mm-ddThh:mm:ss, e.g. at(2027-01-31T09:30:00)")]
+    #[error("at: `{0}` is not a date and time: write it as yyyy-mm-ddThh:mm:ss between 1970 and 2199, e.g. at(2027-01-31T09:30:00)")]
     At(String),
     #[error("time zone `{0}` is not an IANA time zone name (such as `UTC`, `Europe/Berlin` or `America/New_York`)")]
     Zone(String),

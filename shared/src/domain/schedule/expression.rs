@@ -6,7 +6,7 @@ use std::fmt;
 use std::ops::Deref;
 use std::str::FromStr;
 
-use chrono::{Duration, NaiveDateTime};
+use chrono::{Datelike, Duration, NaiveDateTime};
 use chrono_tz::Tz;
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
 
@@ -56,6 +56,7 @@ impl FromStr for Expression {
                 .ok()
                 // A leap second (`:60`) is no time a schedule can name.
                 .filter(|t| t.and_utc().timestamp_subsec_nanos() < 1_000_000_000)
+                .filter(|t| (1970..=super::LAST_YEAR).contains(&t.year()))
                 .ok_or_else(|| ScheduleError::At(at.to_owned()))?;
             Expr::At(when)
         } else {

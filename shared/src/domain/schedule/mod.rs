@@ -23,6 +23,16 @@ pub use self::expression::{Expression, Zone};
 /// :30 and :45 UTC, and `rate(1 day)` at midnight UTC, whatever the zone.
 pub const DEFAULT_RATE_ANCHOR: DateTime<Utc> = DateTime::<Utc>::UNIX_EPOCH;
 
+/// The last year a schedule can name: EventBridge's cron year field ends at 2199, and so does every fsched schedule
+/// (a rate too), so a stored fire time always has four year digits and timer keys sort as times.
+pub const LAST_YEAR: i32 = 2199;
+
+/// The first instant after the last year: no fire is at or after it.
+pub fn horizon() -> DateTime<Utc> {
+    // 2200-01-01T00:00:00Z; `from_timestamp` is `None` only outside chrono's range.
+    DateTime::from_timestamp(7_258_118_400, 0).unwrap_or(DateTime::<Utc>::MAX_UTC)
+}
+
 /// What to do with a fire whose wall time does not exist because clocks sprang forward.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub enum SkippedTimes {
@@ -79,8 +89,16 @@ impl Schedule {
         self.zone
     }
 
-    /// The first fire strictly after `after`, or `None` when the schedule has no more fires.
+    /// The first fire strictly after `after`, or `None` when the schedule has no more fires before the end of
+    /// `LAST_YEAR`.
     pub fn next_after(&self, after: DateTime<Utc>) -> Option<DateTime<Utc>> {
+        self.next_unbounded(after).filter(|t| *t < horizon())
+    }
+
+    fn next_unbounded(&self, after: DateTime<Utc>) -> Option<DateTime<Utc>> {
+        if after >= horizon() {
+            return None;
+        }
         match &self.expr {
             Expr::Rate { every } => {
                 let every_s = every.num_seconds();

@@ -215,8 +215,8 @@ fn expressions_and_zones_eventbridge_rejects_are_rejected_with_the_rule() {
         ("rate(-5 minutes)", "UTC", "rate: value `-5` must be a positive whole number"),
         ("rate(5 weeks)", "UTC", "rate: unit `weeks` must be minute(s), hour(s) or day(s)"),
         ("rate(5)", "UTC", "rate: `rate(5)` must be a value and a unit, e.g. rate(5 minutes) or rate(1 hour)"),
-        ("at(2027-02-30T09:00:00)", "UTC", "at: `2027-02-30T09:00:00` is not a date and time: write it as yyyy-mm-ddThh:mm:ss, e.g. at(2027-01-31T09:30:00)"),
-        ("at(2027-01-31 09:00)", "UTC", "at: `2027-01-31 09:00` is not a date and time: write it as yyyy-mm-ddThh:mm:ss, e.g. at(2027-01-31T09:30:00)"),
+        ("at(2027-02-30T09:00:00)", "UTC", "at: `2027-02-30T09:00:00` is not a date and time: write it as yyyy-mm-ddThh:mm:ss between 1970 and 2199, e.g. at(2027-01-31T09:30:00)"),
+        ("at(2027-01-31 09:00)", "UTC", "at: `2027-01-31 09:00` is not a date and time: write it as yyyy-mm-ddThh:mm:ss between 1970 and 2199, e.g. at(2027-01-31T09:30:00)"),
         ("0 2 * * *", "UTC", "`0 2 * * *` is not a schedule expression: write `cron(minutes hours day-of-month month day-of-week year)`, `rate(value unit)` or `at(yyyy-mm-ddThh:mm:ss)`"),
         ("cron(0 2 * * ? *)", "Europe/Berln", "time zone `Europe/Berln` is not an IANA time zone name (such as `UTC`, `Europe/Berlin` or `America/New_York`)"),
         ("cron(0 2 * * ? *)", "CEST+1", "time zone `CEST+1` is not an IANA time zone name (such as `UTC`, `Europe/Berlin` or `America/New_York`)"),
@@ -494,4 +494,30 @@ proptest! {
         let _ = Schedule::parse(&text, &zone);
         let _ = Schedule::parse(&format!("cron({text})"), "UTC");
     }
+}
+
+#[test]
+fn no_schedule_fires_after_its_last_year_so_fire_times_keep_four_year_digits() {
+    // A far-future "now" (a forged tick) gives no fire, never a five-digit year.
+    for expr in ["rate(1 minute)", "rate(1 day)", "cron(0 0 * * ? *)"] {
+        let s = sched(expr, "Europe/Berlin");
+        assert_eq!(s.next_after(utc("9999-12-31T23:59:00Z")), None, "{expr}");
+        assert_eq!(s.next_after(horizon()), None, "{expr}");
+        let last = s.next_after(utc("2199-12-30T00:00:00Z")).unwrap();
+        assert_eq!(last.year(), LAST_YEAR, "{expr}");
+    }
+    assert_eq!(
+        sched("rate(1 minute)", "UTC").next_after(utc("2199-12-31T23:59:00Z")),
+        None,
+        "2200-01-01T00:00Z is past the last year"
+    );
+    for bad in [
+        "at(10000-01-01T00:00:00)",
+        "at(2200-01-01T00:00:00)",
+        "at(1969-12-31T23:59:59)",
+    ] {
+        let err = bad.parse::<Expression>().unwrap_err().to_string();
+        assert!(err.contains("between 1970 and 2199"), "{bad}: {err}");
+    }
+    assert!("at(2199-12-31T23:59:00)".parse::<Expression>().is_ok());
 }

@@ -35,6 +35,7 @@ pub use template::{
 use chrono::{DateTime, Utc};
 use serde_json::Value;
 
+use super::clock::Receipt;
 use super::name::{JobName, ServiceName};
 use super::run::RunId;
 
@@ -48,7 +49,7 @@ pub enum InboundError {
 }
 
 /// What reached the trigger: an event for a job's `on_event`, or a command. `event` is the whole EventBridge event
-/// (templates read from it); `id` and `time` are its own.
+/// (templates read from it); `id` is its own, `time` its own when the receipt believes it (`domain::clock`).
 #[derive(Debug, Clone, PartialEq)]
 pub enum Inbound {
     Event {
@@ -113,6 +114,7 @@ struct Origin {
 /// came from, and the event. `rule` names the kind of rule in messages (`an on_event`, `a wake_on`).
 fn delivery<'v, N>(
     body: &'v Value,
+    receipt: Receipt,
     key: &str,
     rule: &str,
     name: impl FnOnce(&str) -> Result<N, String>,
@@ -135,17 +137,17 @@ fn delivery<'v, N>(
     let origin = Origin {
         source: text_field(event, "source", "the event")?.to_owned(),
         id: text_field(event, "id", "the event")?.to_owned(),
-        time: event_time(event)?,
+        time: receipt.event(event_time(event)?),
     };
     Ok((named, origin, event))
 }
 
-/// Reads what an on_event rule, a wake_on rule or the command rule delivered. The rules' input is
-/// `{"fsched_job": JOB, "event": EVENT}` (or `fsched_service`); commands arrive as the event itself.
-pub fn inbound(body: &Value) -> Result<Inbound, InboundError> {
+/// Reads what an on_event rule, a wake_on rule or the command rule delivered, received at `receipt`. The rules'
+/// input is `{"fsched_job": JOB, "event": EVENT}` (or `fsched_service`); commands arrive as the event itself.
+pub fn inbound(body: &Value, receipt: Receipt) -> Result<Inbound, InboundError> {
     if body.get("fsched_service").is_some() {
         let (service, Origin { source, id, time }, _) =
-            delivery(body, "fsched_service", "a wake_on", |s| {
+            delivery(body, receipt, "fsched_service", "a wake_on", |s| {
                 ServiceName::new(s).map_err(|e| e.to_string())
             })?;
         return Ok(Inbound::WakeOn {
@@ -157,7 +159,7 @@ pub fn inbound(body: &Value) -> Result<Inbound, InboundError> {
     }
     if body.get("fsched_job").is_some() {
         let (job, Origin { source, id, time }, event) =
-            delivery(body, "fsched_job", "an on_event", |s| {
+            delivery(body, receipt, "fsched_job", "an on_event", |s| {
                 JobName::new(s).map_err(|e| e.to_string())
             })?;
         return Ok(Inbound::Event {
@@ -177,7 +179,7 @@ pub fn inbound(body: &Value) -> Result<Inbound, InboundError> {
     }
     let kind = text_field(body, "detail-type", "the command")?;
     let id = text_field(body, "id", "the command")?.to_owned();
-    let time = event_time(body)?;
+    let time = receipt.event(event_time(body)?);
     let detail = body
         .get("detail")
         .filter(|d| d.is_object())

@@ -178,6 +178,38 @@ fn rule_names_fit_eventbridge_and_differ_per_stack_and_job() {
         .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_'));
 }
 
+/// Received half a minute after the events' own time, by a clock that allows the default skew.
+fn received() -> Receipt {
+    Receipt::new(
+        Utc.with_ymd_and_hms(2026, 11, 29, 2, 0, 30).unwrap(),
+        crate::domain::clock::DEFAULT_SKEW,
+    )
+}
+
+#[test]
+fn a_senders_clock_is_believed_only_near_the_receipt() {
+    // `Resume Job` at 9999 used to move a job's next fire past every real one; `Run Job` at 1971 filed a run where
+    // no listing finds it. Both now take the time the delivery was received.
+    for forged in ["9999-12-31T23:59:00Z", "1971-01-01T00:00:00Z"] {
+        let mut resume = command(RESUME_JOB, json!({"job": "nightly"}));
+        resume["time"] = json!(forged);
+        let Inbound::Command { time, .. } = inbound(&resume, received()).unwrap() else {
+            panic!()
+        };
+        assert_eq!(time, received().at, "{forged}");
+        let mut upload = upload();
+        upload["time"] = json!(forged);
+        let Inbound::Event { time, .. } = inbound(
+            &json!({"fsched_job": "import", "event": upload}),
+            received(),
+        )
+        .unwrap() else {
+            panic!()
+        };
+        assert_eq!(time, received().at, "{forged}");
+    }
+}
+
 fn command(detail_type: &str, detail: Value) -> Value {
     json!({"id": "cmd-1", "source": COMMAND_SOURCE, "detail-type": detail_type,
            "time": "2026-11-29T02:00:00Z", "detail": detail})
@@ -188,7 +220,7 @@ fn commands_and_deliveries_are_read_with_their_ids() {
     let run = inbound(&command(
         RUN_JOB,
         json!({"job": "report", "env": {"REPORT_ID": "7"}, "request_id": "r-1", "requested_by": "ana"}),
-    ))
+    ), received())
     .unwrap();
     let Inbound::Command {
         command:
@@ -209,7 +241,11 @@ fn commands_and_deliveries_are_read_with_their_ids() {
     );
     assert_eq!(values["REPORT_ID"], "7");
 
-    let delivery = inbound(&json!({"fsched_job": "import", "event": upload()})).unwrap();
+    let delivery = inbound(
+        &json!({"fsched_job": "import", "event": upload()}),
+        received(),
+    )
+    .unwrap();
     let Inbound::Event {
         job,
         source,
@@ -226,7 +262,7 @@ fn commands_and_deliveries_are_read_with_their_ids() {
     // The emulator writes the inner event's time as epoch seconds.
     let mut epoch = upload();
     epoch["time"] = json!(1_796_004_000.25);
-    assert!(inbound(&json!({"fsched_job": "import", "event": epoch})).is_ok());
+    assert!(inbound(&json!({"fsched_job": "import", "event": epoch}), received()).is_ok());
 }
 
 #[test]
@@ -263,7 +299,7 @@ fn malformed_commands_say_what_is_wrong() {
         ),
     ];
     for (body, expected) in cases {
-        let err = inbound(&body).unwrap_err().to_string();
+        let err = inbound(&body, received()).unwrap_err().to_string();
         assert!(err.contains(expected), "{body}: {err}");
     }
 }
@@ -320,8 +356,8 @@ proptest! {
             Err(Rejection(reason)) => prop_assert!(!reason.is_empty()),
         }
         // Any body at all: an error or a reading, never a panic.
-        let _ = inbound(&json!({"fsched_job": "job", "event": event}));
-        let _ = inbound(&json!({"source": COMMAND_SOURCE, "id": "1", "time": "2026-11-29T02:00:00Z", "detail-type": RUN_JOB, "detail": event["detail"]}));
+        let _ = inbound(&json!({"fsched_job": "job", "event": event}), received());
+        let _ = inbound(&json!({"source": COMMAND_SOURCE, "id": "1", "time": "2026-11-29T02:00:00Z", "detail-type": RUN_JOB, "detail": event["detail"]}), received());
     }
 }
 
