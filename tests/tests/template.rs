@@ -73,3 +73,165 @@ fn every_failure_queue_is_kept_two_weeks_with_an_alarm_and_none_is_generated_by_
     // SAM's generated dead-letter queues keep messages 4 days and have no alarm: every one is declared here.
     assert!(!TEMPLATE.contains("QueueLogicalId"));
 }
+
+/// Every statement in the template, wherever it is (managed policies, the functions' inline policies, queue and bus
+/// policies), with where it was found.
+fn statements() -> Vec<(String, Value)> {
+    fn walk(at: &str, v: &Value, out: &mut Vec<(String, Value)>) {
+        match v {
+            Value::Mapping(m) => {
+                if m.contains_key("Effect") && m.contains_key("Action") {
+                    out.push((at.to_owned(), v.clone()));
+                }
+                for (k, child) in m {
+                    walk(&format!("{at}.{}", k.as_str().unwrap_or("?")), child, out);
+                }
+            }
+            Value::Sequence(items) => items.iter().for_each(|i| walk(at, i, out)),
+            Value::Tagged(t) => walk(at, &t.value, out),
+            _ => {}
+        }
+    }
+    let mut out = Vec::new();
+    for (name, resource) in resources() {
+        walk(&name, &resource, &mut out);
+    }
+    out
+}
+
+fn actions(statement: &Value) -> Vec<String> {
+    match &statement["Action"] {
+        Value::String(a) => vec![a.clone()],
+        Value::Sequence(list) => list
+            .iter()
+            .filter_map(|a| a.as_str().map(str::to_owned))
+            .collect(),
+        other => panic!("Action {other:?}"),
+    }
+}
+
+/// CKV_AWS_111's concern, for every statement: nothing may write on `Resource: "*"`; what AWS cannot scope is read.
+#[test]
+fn no_statement_allows_writing_to_every_resource() {
+    let all = statements();
+    assert!(all.len() > 20, "{}", all.len());
+    let mut unscoped = Vec::new();
+    for (at, statement) in &all {
+        if statement["Effect"].as_str() != Some("Allow")
+            || statement["Resource"].as_str() != Some("*")
+        {
+            continue;
+        }
+        for action in actions(statement) {
+            let verb = action.split(':').nth(1).unwrap_or_default();
+            assert!(
+                ["Describe", "List", "Get"]
+                    .iter()
+                    .any(|read| verb.starts_with(read)),
+                "{at}: {action} on every resource"
+            );
+            unscoped.push(action);
+        }
+    }
+    unscoped.sort();
+    unscoped.dedup();
+    assert_eq!(
+        unscoped,
+        [
+            "application-autoscaling:DescribeScalableTargets",
+            "cloudwatch:GetMetricData",
+            "ecs:DescribeTaskDefinition",
+            "ecs:ListTasks",
+        ]
+    );
+}
+
+/// Lifecycle events start chained jobs: the bus denies source `fsched` to all but the stack's three functions, and
+/// commands to all but CommandSenders and the functions when CommandSenders is given.
+#[test]
+fn only_the_stack_puts_lifecycle_events_and_only_command_senders_put_commands() {
+    let policies = of_type("AWS::Events::EventBusPolicy");
+    let find = |id: &str| -> Value {
+        policies
+            .iter()
+            .find(|(name, _)| name == id)
+            .map(|(_, p)| p["Properties"]["Statement"].clone())
+            .unwrap_or_else(|| panic!("no {id} in {policies:?}"))
+    };
+    let lifecycle = find("LifecycleEventsOnlyFromTheStack");
+    assert_eq!(lifecycle["Effect"].as_str(), Some("Deny"));
+    assert_eq!(lifecycle["Principal"].as_str(), Some("*"));
+    assert_eq!(
+        lifecycle["Condition"]["StringEquals"]["events:source"].as_str(),
+        Some("fsched")
+    );
+    let except = text(&lifecycle["Condition"]["ArnNotEquals"]["aws:PrincipalArn"]);
+    for role in ["DispatcherRole.Arn", "RecorderRole.Arn", "TriggerRole.Arn"] {
+        assert!(except.contains(role), "{except}");
+    }
+    assert_eq!(except.matches(".Arn").count(), 3, "{except}");
+
+    let commands = find("CommandsOnlyFromSenders");
+    assert_eq!(commands["Effect"].as_str(), Some("Deny"));
+    assert_eq!(
+        commands["Condition"]["StringEquals"]["events:source"].as_str(),
+        Some(fsched_core::domain::trigger::COMMAND_SOURCE)
+    );
+    let senders = text(&commands["Condition"]["ArnNotLike"]["aws:PrincipalArn"]);
+    assert!(
+        senders.contains("CommandSenders") && senders.contains("RecorderRole.Arn"),
+        "{senders}"
+    );
+    let (_, resource) = policies
+        .iter()
+        .find(|(name, _)| name == "CommandsOnlyFromSenders")
+        .unwrap();
+    assert_eq!(resource["Condition"].as_str(), Some("HasCommandSenders"));
+}
+
+/// The trigger queue admits the command rule and `fsched-*` rules on the stack's bus and the default bus: no rule
+/// on another bus of the account.
+#[test]
+fn the_trigger_queue_admits_rules_of_the_stacks_bus_and_the_default_bus_only() {
+    let (_, policy) = of_type("AWS::SQS::QueuePolicy")
+        .into_iter()
+        .find(|(name, _)| name == "TriggerQueuePolicy")
+        .unwrap();
+    let sources = text(
+        &policy["Properties"]["PolicyDocument"]["Statement"][0]["Condition"]["ArnLike"]
+            ["aws:SourceArn"],
+    );
+    assert!(sources.contains("CommandsRule.Arn"), "{sources}");
+    assert!(sources.contains(":rule/fsched-*"), "{sources}");
+    assert!(
+        sources.contains(":rule/${EventBus.Name}/fsched-*"),
+        "{sources}"
+    );
+    assert!(!sources.contains("rule/*"), "any bus: {sources}");
+    assert_eq!(sources.matches("arn:").count(), 2, "{sources}");
+}
+
+/// Every check `.checkov.yaml` skips is explained in docs/security.md.
+#[test]
+fn every_checkov_skip_is_explained_in_the_security_doc() {
+    let config: Value = serde_yaml::from_str(include_str!("../../.checkov.yaml")).unwrap();
+    let skips: Vec<&str> = config["skip-check"]
+        .as_sequence()
+        .unwrap()
+        .iter()
+        .map(|s| s.as_str().unwrap())
+        .collect();
+    assert!(!skips.is_empty());
+    assert!(
+        !skips.contains(&"CKV_AWS_111"),
+        "write access without constraints must pass"
+    );
+    let doc = include_str!("../../docs/security.md");
+    for id in skips {
+        let line = doc
+            .lines()
+            .find(|l| l.contains(&format!("`{id}`")))
+            .unwrap_or_else(|| panic!("{id} is not in docs/security.md"));
+        assert!(line.len() > 40, "{id} has no reason: {line}");
+    }
+}
