@@ -81,8 +81,9 @@ pub trait JobStore: Send + Sync + 'static {
     ) -> impl Future<Output = Result<(), StoreError>> + Send;
 
     /// Moves a job's scheduling state after a tick handled its due times: `next_fire` (its timer) and `last_fire`.
-    /// Conditional on the job still being at the version and next fire it was read with; does not bump the
-    /// version, so ticks never make a concurrent `apply` fail.
+    /// Conditional on the job still being at the version and next fire it was read with, and bumps the version: an
+    /// `apply`, `pause` or `resume` that read the job before the tick then conflicts instead of writing back the old
+    /// fire times (which would move `last_fire` backwards).
     fn advance_job(
         &self,
         read: &Job,

@@ -174,8 +174,17 @@ async fn advancing_a_job_moves_its_timer_only_from_the_one_it_was_read_with() {
         (Some(at(2, 0)), Some(at(1, 0)))
     );
     assert_eq!(
-        moved.version, 1,
-        "ticks never bump the definition's version"
+        moved.version, 2,
+        "a tick bumps the version, so a writer that read the job before it conflicts"
+    );
+    let mut late_apply = read.clone();
+    late_apply.version = 2;
+    assert!(
+        matches!(
+            store.put_job(&late_apply, Some(1)).await,
+            Err(StoreError::Conflict { .. })
+        ),
+        "an apply that read version 1 cannot write back the old fire times"
     );
     assert!(store.due(at(1, 30)).await.unwrap().is_empty());
     assert_eq!(store.due(at(2, 0)).await.unwrap().len(), 1);

@@ -68,23 +68,25 @@ impl JobStore for DynamoStore {
             .key(keys::SK, s(keys::JOB_SK))
             .expression_attribute_names("#tp", keys::TIMER_PK)
             .expression_attribute_names("#ts", keys::TIMER_SK)
-            .expression_attribute_values(":v", n(read.version));
+            .expression_attribute_values(":v", n(read.version))
+            .expression_attribute_values(":bumped", n(read.version + 1));
         let mut update = match next_fire {
             Some(at) => {
                 req = req
                     .expression_attribute_values(":next", time(at)?)
                     .expression_attribute_values(":tp", s(keys::TIMERS_PARTITION))
                     .expression_attribute_values(":ts", s(keys::job_timer_sk(at, &read.name)));
-                "SET next_fire = :next, #tp = :tp, #ts = :ts".to_owned()
+                "SET version = :bumped, next_fire = :next, #tp = :tp, #ts = :ts".to_owned()
             }
-            None => "REMOVE next_fire, #tp, #ts".to_owned(),
+            None => "SET version = :bumped REMOVE next_fire, #tp, #ts".to_owned(),
         };
         if let Some(at) = last_fire {
             req = req.expression_attribute_values(":last", time(at)?);
-            update = match next_fire {
-                Some(_) => format!("{update}, last_fire = :last"),
-                None => format!("SET last_fire = :last {update}"),
-            };
+            update = update.replacen(
+                "SET version = :bumped",
+                "SET version = :bumped, last_fire = :last",
+                1,
+            );
         }
         // The timer it was read with is the one this tick handled; another tick or `apply` may have moved it since.
         let condition = match read.next_fire {
