@@ -7,12 +7,15 @@ use std::collections::BTreeMap;
 use std::time::Duration as StdDuration;
 
 use chrono::{TimeZone, Utc};
+use fsched_core::aws::events::EventBridgePublisher;
 use fsched_core::aws::rules::EventBridgeRules;
 use fsched_core::domain::clock::{Receipt, DEFAULT_SKEW};
 use fsched_core::domain::job::{ContainerOverride, JobName, JobSpec, OnInterruption};
 use fsched_core::domain::run::{Run, RunStatus, Trigger};
 use fsched_core::domain::trigger::{desired_rules, stack_tag, RuleChange, COMMAND_SOURCE, RUN_JOB};
 use fsched_core::ports::JobStore;
+use fsched_core::ports::RunStore;
+use fsched_core::service::record::{send_outbox, Recorder};
 use fsched_core::service::rules::{apply_rules, rule_plan, RuleScope};
 use fsched_tests::world::{world, World};
 use fsched_trigger::handler;
@@ -231,10 +234,8 @@ async fn run_job_commands_take_declared_values_and_refuse_others() {
         .contains("does not declare the variable `AWS_SECRET_ACCESS_KEY`"));
 }
 
-#[tokio::test]
-async fn a_job_chained_on_another_runs_when_its_run_succeeds() {
-    let w = world().await;
-    let (queue_url, queue) = w.trigger_queue().await;
+/// A nightly `etl` and a `report` chained on its success, with the report's rule; returns the two jobs.
+async fn etl_and_report(w: &World, queue: &str) -> (JobName, JobName) {
     let etl = w
         .add(
             "etl",
@@ -255,21 +256,40 @@ async fn a_job_chained_on_another_runs_when_its_run_succeeds() {
         },
     )]);
     let report = w.add("report", report_spec.clone(), Utc::now()).await;
-    keep_rules(&w, &queue, &[(&report, &report_spec)]).await;
+    keep_rules(w, queue, &[(&report, &report_spec)]).await;
+    (etl, report)
+}
 
-    // The ETL runs at 02:00; ECS reports it succeeded; the recorder announces it on the bus.
-    let tick = json!({"version": "0", "id": "t", "detail-type": "Scheduled Event", "source": "aws.events",
-        "account": "1", "time": "2026-11-29T02:00:00Z", "region": "us-east-1", "resources": [], "detail": {}});
+/// The ETL's 02:00 run, launched by the tick; returns the ECS event saying it succeeded.
+async fn etl_succeeds(w: &World, etl: &JobName) -> (Run, serde_json::Value) {
+    let at = Utc.with_ymd_and_hms(2026, 11, 29, 2, 0, 0).unwrap();
     fsched_dispatcher::handler::tick(
         &w.dispatcher(),
-        tick,
+        tick_at(at),
         Receipt::new(Utc::now(), DEFAULT_SKEW),
         until(),
     )
     .await
     .unwrap();
-    let etl_run = w.runs(&etl).await.pop().unwrap();
+    let etl_run = w.runs(etl).await.pop().unwrap();
     let done = w.report(&etl_run, "stopped-success").await;
+    (etl_run, done)
+}
+
+fn tick_at(t: chrono::DateTime<Utc>) -> serde_json::Value {
+    json!({"version": "0", "id": format!("t{}", t.timestamp()), "detail-type": "Scheduled Event",
+        "source": "aws.events", "account": "1", "time": t.to_rfc3339(), "region": "us-east-1", "resources": [],
+        "detail": {}})
+}
+
+#[tokio::test]
+async fn a_job_chained_on_another_runs_when_its_run_succeeds() {
+    let w = world().await;
+    let (queue_url, queue) = w.trigger_queue().await;
+    let (etl, report) = etl_and_report(&w, &queue).await;
+
+    // The ETL runs at 02:00; ECS reports it succeeded; the recorder announces it on the bus.
+    let (etl_run, done) = etl_succeeds(&w, &etl).await;
     fsched_recorder::handler::handle(&w.recorder(), done)
         .await
         .unwrap();
@@ -282,6 +302,67 @@ async fn a_job_chained_on_another_runs_when_its_run_succeeds() {
     assert_eq!(chained.status, RunStatus::Pending);
     assert!(matches!(&chained.trigger, Trigger::Event { source, .. } if source == "fsched"));
     let (env, _) = task_env(&w, &chained).await;
+    assert_eq!(env["AFTER_RUN"], etl_run.id.to_string());
+}
+
+/// No lost announcements: the bus is unreachable between the write that ends the ETL's run and the send of "Run
+/// Succeeded". The end is written with its announcement (the run's outbox); the dispatcher's next check sends it,
+/// and the report runs. A second send of the same announcement (a writer that lost the write emptying the outbox)
+/// does not run the report twice.
+#[tokio::test]
+async fn a_run_ended_while_the_bus_is_unreachable_still_starts_its_chained_job_once() {
+    let w = world().await;
+    let (queue_url, queue) = w.trigger_queue().await;
+    let (etl, report) = etl_and_report(&w, &queue).await;
+    let (etl_run, done) = etl_succeeds(&w, &etl).await;
+
+    // Nothing listens where this recorder's EventBridge client sends: every PutEvents fails to connect.
+    let nowhere = aws_sdk_eventbridge::config::Builder::from(&w.config)
+        .endpoint_url("http://127.0.0.1:9")
+        .build();
+    let cut_off = Recorder::new(
+        w.store.clone(),
+        w.ecs.clone(),
+        EventBridgePublisher::new(aws_sdk_eventbridge::Client::from_conf(nowhere), &w.bus),
+    );
+    fsched_recorder::handler::handle(&cut_off, done)
+        .await
+        .expect("the end is recorded; its announcement waits in the outbox");
+    let ended = w.store.get_run(&etl_run.id).await.unwrap().unwrap();
+    assert_eq!(ended.status, RunStatus::Succeeded);
+    assert_eq!(ended.outbox.len(), 1, "{ended:?}");
+    assert_eq!(ended.outbox[0].detail_type, "Run Succeeded");
+    assert!(
+        w.receive(&queue_url).await.records.is_empty(),
+        "nothing was sent"
+    );
+
+    // The outbox's timer brings the dispatcher to it at the next tick.
+    let retry_at = ended.check_at.expect("an unsent outbox keeps a timer");
+    let report_of_tick = fsched_dispatcher::handler::tick(
+        &w.dispatcher(),
+        tick_at(retry_at),
+        Receipt::new(retry_at, DEFAULT_SKEW),
+        until(),
+    )
+    .await
+    .unwrap();
+    assert!(report_of_tick.launched.is_empty(), "{report_of_tick:?}");
+    let sent = w.store.get_run(&etl_run.id).await.unwrap().unwrap();
+    assert!(
+        sent.outbox.is_empty() && sent.check_at.is_none(),
+        "{sent:?}"
+    );
+
+    // Sent again, as a new event with its own id, by a writer that did not see the outbox emptied.
+    send_outbox(&w.store, &w.events, &ended).await.unwrap();
+    let delivered = w.receive(&queue_url).await;
+    assert_eq!(delivered.records.len(), 2, "the announcement, twice");
+    let response = handler::batch(&w.triggers(), delivered, DEFAULT_SKEW, until()).await;
+    assert!(response.batch_item_failures.is_empty(), "{response:?}");
+    let chained = w.runs(&report).await;
+    assert_eq!(chained.len(), 1, "one report per ETL run: {chained:?}");
+    let (env, _) = task_env(&w, &chained[0]).await;
     assert_eq!(env["AFTER_RUN"], etl_run.id.to_string());
 }
 

@@ -26,8 +26,6 @@ impl From<HandlerError> for Diagnostic {
             HandlerError::Malformed(_) => "fsched.MalformedEvent",
             HandlerError::Record(RecordError::RunNotFound { .. }) => "fsched.RunNotFoundYet",
             HandlerError::Record(RecordError::Store(_)) => "fsched.StoreUnavailable",
-            HandlerError::Record(RecordError::Publish { .. }) => "fsched.PublishFailed",
-            HandlerError::Record(RecordError::Command(_)) => "fsched.CommandNotEncoded",
         };
         Diagnostic {
             error_type: error_type.to_owned(),

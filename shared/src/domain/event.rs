@@ -4,10 +4,12 @@
 use chrono::{DateTime, Utc};
 use serde_json::{json, Value};
 
-use super::run::{Run, RunStatus};
+use super::run::{Pending, Run, RunStatus};
 
 /// The `source` of fsched's lifecycle events ("Run Succeeded", ...).
 pub const EVENT_SOURCE: &str = "fsched";
+/// The `source` of commands to fsched on the stack's bus.
+pub const COMMAND_SOURCE: &str = "fsched.commands";
 
 /// One kind of lifecycle event; its detail-type is what rules match on.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -86,6 +88,34 @@ pub struct BusEvent {
     pub detail_type: String,
     pub detail: Value,
     pub time: DateTime<Utc>,
+}
+
+impl From<&BusEvent> for Pending {
+    fn from(e: &BusEvent) -> Pending {
+        Pending {
+            source: e.source.to_owned(),
+            detail_type: e.detail_type.clone(),
+            detail: e.detail.clone(),
+            time: e.time,
+        }
+    }
+}
+
+impl From<&Pending> for BusEvent {
+    /// An outbox entry back as the event it was; a source fsched does not send (only a corrupt record has one)
+    /// becomes a lifecycle event's.
+    fn from(p: &Pending) -> BusEvent {
+        BusEvent {
+            source: if p.source == COMMAND_SOURCE {
+                COMMAND_SOURCE
+            } else {
+                EVENT_SOURCE
+            },
+            detail_type: p.detail_type.clone(),
+            detail: p.detail.clone(),
+            time: p.time,
+        }
+    }
 }
 
 impl BusEvent {

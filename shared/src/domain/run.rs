@@ -278,7 +278,24 @@ pub struct Run {
     /// the job takes any: every launch attempt of the run uses exactly these.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub overrides: Option<BTreeMap<String, ContainerOverride>>,
+    /// Announcements written with the write that closed the run, not yet confirmed sent (the outbox): the writer
+    /// sends them and empties it; if it cannot, the run's timer brings the dispatcher back to send them.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub outbox: Vec<Pending>,
 }
+
+/// An event for the stack's bus kept in a run's outbox until it is sent (`domain::event::BusEvent` converts).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Pending {
+    pub source: String,
+    pub detail_type: String,
+    pub detail: serde_json::Value,
+    pub time: DateTime<Utc>,
+}
+
+/// How long after a write that fills a run's outbox the dispatcher sends what is still in it: the writer sends it
+/// at once, so this is the time it has before the next tick would send it again.
+pub const OUTBOX_RETRY: chrono::TimeDelta = chrono::TimeDelta::minutes(1);
 
 impl Run {
     /// A freshly claimed run, before anything is launched.
@@ -309,6 +326,25 @@ impl Run {
             task: None,
             cost: None,
             overrides: None,
+            outbox: Vec::new(),
+        }
+    }
+
+    /// Puts announcements in the run's outbox, to go out with the write that made them true; the run's timer
+    /// brings the dispatcher back to send them if the writer does not confirm they went out. Only for a closed run
+    /// (an open one's timer is its next check).
+    pub fn announce(&mut self, events: impl IntoIterator<Item = Pending>, now: DateTime<Utc>) {
+        self.outbox.extend(events);
+        if !self.outbox.is_empty() && !self.status.is_open() {
+            self.check_at = Some(now + OUTBOX_RETRY);
+        }
+    }
+
+    /// Empties the outbox once its announcements went out; a closed run then has no timer.
+    pub fn announced(&mut self) {
+        self.outbox.clear();
+        if !self.status.is_open() {
+            self.check_at = None;
         }
     }
 

@@ -1,6 +1,7 @@
 //! The recorder: every report ECS sends about a task fsched started updates that task's run (domain::record), with
 //! a conditional write, so duplicates, stale reports and concurrent writers never move a run backwards. A run's
-//! end is announced on the bus by whoever wrote it first.
+//! end is announced on the bus by whoever wrote it first, through the run's outbox: the announcement is written with
+//! the end, sent, then cleared; if the send fails, the dispatcher sends it at the run's timer (at least once).
 
 use std::collections::BTreeMap;
 
@@ -10,9 +11,9 @@ use serde::Serialize;
 use crate::domain::cost::Prices;
 use crate::domain::dispatch::{started_by, started_by_time};
 use crate::domain::event::{BusEvent, Lifecycle};
-use crate::domain::job::OnInterruption;
+use crate::domain::job::{Job, OnInterruption};
 use crate::domain::record::{observe, Observed};
-use crate::domain::run::{Run, RunStatus};
+use crate::domain::run::{Pending, Run, RunStatus};
 use crate::domain::task::TaskSnapshot;
 use crate::domain::trigger::{settable, Command};
 use crate::ports::{EventPublisher, JobStore, PublishError, RunStore, StoreError, TaskLauncher};
@@ -44,11 +45,6 @@ pub enum RecordError {
     RunNotFound { task_arn: String },
     #[error(transparent)]
     Store(#[from] StoreError),
-    /// The run was recorded; announcing its end failed.
-    #[error("run {run} recorded, but its event was not published: {source}")]
-    Publish { run: String, source: PublishError },
-    #[error(transparent)]
-    Command(#[from] crate::domain::trigger::CommandError),
 }
 
 impl RecordError {
@@ -56,7 +52,6 @@ impl RecordError {
         match self {
             RecordError::RunNotFound { .. } => true,
             RecordError::Store(e) => e.is_retryable() || matches!(e, StoreError::Conflict { .. }),
-            RecordError::Publish { .. } | RecordError::Command(_) => false,
         }
     }
 }
@@ -77,6 +72,7 @@ pub async fn apply_report<S: RunStore + JobStore, L: TaskLauncher>(
     if observe(&run, &task, &prices, now).is_none() {
         return Ok(None);
     }
+    let mut job = None;
     if task.is_stopped() {
         if let Some(arn) = task.task_definition_arn.clone() {
             match launcher.definition(&arn).await {
@@ -85,14 +81,21 @@ pub async fn apply_report<S: RunStore + JobStore, L: TaskLauncher>(
                 Err(e) => tracing::warn!(run = %run.id, error = %e, "task definition not readable"),
             }
         }
-        if let Some(job) = store.get_job(run.id.job()).await? {
-            prices = job.spec.prices.unwrap_or_default();
+        job = store.get_job(run.id.job()).await?;
+        if let Some(job) = &job {
+            prices = job.spec.prices.clone().unwrap_or_default();
         }
     }
     for _ in 0..WRITE_ATTEMPTS {
         let Some(mut observed) = observe(&run, &task, &prices, now) else {
             return Ok(None);
         };
+        if observed.closed {
+            let announcements = closing(&observed.run, job.as_ref(), now);
+            observed
+                .run
+                .announce(announcements.iter().map(Pending::from), now);
+        }
         observed.run.revision += 1;
         match store.update_run(&observed.run).await {
             Ok(()) => return Ok(Some(observed)),
@@ -118,33 +121,68 @@ pub struct Recorder<S, L, P> {
     publisher: P,
 }
 
-impl<S: RunStore + JobStore, L: TaskLauncher, P: EventPublisher> Recorder<S, L, P> {
-    /// The "Run Job" command that reruns an interrupted run, when its job says `on_interruption: rerun`: with the
-    /// values the run was given, keyed by the run so that a duplicate event asks once.
-    async fn rerun(&self, run: &Run, now: DateTime<Utc>) -> Result<Option<BusEvent>, RecordError> {
-        let Some(job) = self.store.get_job(run.id.job()).await? else {
-            return Ok(None);
-        };
-        if job.spec.on_interruption != OnInterruption::Rerun {
-            return Ok(None);
+/// What a run's end announces: its closing lifecycle event and, when its job says `on_interruption: rerun` and it
+/// was interrupted, the "Run Job" command that reruns it (with the values the run was given, keyed by the run so
+/// that a duplicate asks once).
+pub fn closing(run: &Run, job: Option<&Job>, now: DateTime<Utc>) -> Vec<BusEvent> {
+    let mut events = vec![BusEvent::run(
+        Lifecycle::closing(run.status),
+        run,
+        now,
+        serde_json::json!({}),
+    )];
+    let Some(job) = job.filter(|j| {
+        run.status == RunStatus::Interrupted && j.spec.on_interruption == OnInterruption::Rerun
+    }) else {
+        return events;
+    };
+    // The values the run was given, for the variables a command may set (the others are the job's own).
+    let settable = settable(&job.spec);
+    let mut values = BTreeMap::new();
+    for c in run.overrides.iter().flat_map(|o| o.values()) {
+        for (k, v) in c.environment.iter().filter(|(k, _)| settable.contains(*k)) {
+            values.entry(k.clone()).or_insert_with(|| v.clone());
         }
-        // The values the run was given, for the variables a command may set (the others are the job's own).
-        let settable = settable(&job.spec);
-        let mut values = BTreeMap::new();
-        for c in run.overrides.iter().flat_map(|o| o.values()) {
-            for (k, v) in c.environment.iter().filter(|(k, _)| settable.contains(*k)) {
-                values.entry(k.clone()).or_insert_with(|| v.clone());
-            }
-        }
-        let command = Command::RunJob {
-            job: job.name,
-            values,
-            request_id: format!("rerun-{}", run.id.key()),
-            requested_by: format!("fsched (on_interruption: rerun of {})", run.id),
-        };
-        Ok(Some(command.to_event(now.trunc_subsecs(0))?))
     }
+    let command = Command::RunJob {
+        job: job.name.clone(),
+        values,
+        request_id: format!("rerun-{}", run.id.key()),
+        requested_by: format!("fsched (on_interruption: rerun of {})", run.id),
+    };
+    match command.to_event(now.trunc_subsecs(0)) {
+        Ok(event) => events.push(event),
+        // The values were checked when the run was asked for; a run recorded before a check existed may fail it.
+        Err(e) => {
+            tracing::error!(run = %run.id, error = %e, "on_interruption: rerun not asked for")
+        }
+    }
+    events
+}
 
+/// Sends what a run's outbox holds, then empties it with a conditional write. A failed send leaves the outbox and
+/// its timer for the dispatcher; a lost write leaves it for whoever wrote the run (a later send repeats the events:
+/// announcements are at least once).
+pub async fn send_outbox<S: RunStore, P: EventPublisher>(
+    store: &S,
+    publisher: &P,
+    run: &Run,
+) -> Result<(), PublishError> {
+    if run.outbox.is_empty() {
+        return Ok(());
+    }
+    let events: Vec<BusEvent> = run.outbox.iter().map(BusEvent::from).collect();
+    publisher.publish(&events).await?;
+    let mut sent = run.clone();
+    sent.announced();
+    sent.revision += 1;
+    if let Err(e) = store.update_run(&sent).await {
+        tracing::warn!(run = %run.id, error = %e, "outbox sent but not emptied: it will be sent again");
+    }
+    Ok(())
+}
+
+impl<S: RunStore + JobStore, L: TaskLauncher, P: EventPublisher> Recorder<S, L, P> {
     /// Whether the task's `startedBy` is the one fsched gave a run: the runs of its time stamp are read (one Query of
     /// a day's listing, for this rare case only) and their `startedBy` compared.
     async fn names_a_run(&self, task: &TaskSnapshot) -> Result<bool, StoreError> {
@@ -159,6 +197,13 @@ impl<S: RunStore + JobStore, L: TaskLauncher, P: EventPublisher> Recorder<S, L, 
             .runs_between(at, at + chrono::Duration::seconds(1), 1000)
             .await?;
         Ok(runs.iter().any(|run| started_by(&run.id) == by))
+    }
+
+    /// Sends a run's outbox; a failure is the dispatcher's to retry, at the run's timer.
+    async fn send(&self, run: &Run) {
+        if let Err(e) = send_outbox(&self.store, &self.publisher, run).await {
+            tracing::warn!(run = %run.id, error = %e, retry_at = ?run.check_at, "announcement kept in the outbox");
+        }
     }
 
     pub fn new(store: S, launcher: L, publisher: P) -> Self {
@@ -188,33 +233,17 @@ impl<S: RunStore + JobStore, L: TaskLauncher, P: EventPublisher> Recorder<S, L, 
             });
         };
         let id = run.id.to_string();
+        // A run whose end was written but not announced (the invocation died in between): announce it now.
+        let unsent = (!run.outbox.is_empty()).then(|| run.clone());
         let Some(observed) = apply_report(&self.store, &self.launcher, run, task, now).await?
         else {
+            if let Some(run) = unsent {
+                self.send(&run).await;
+            }
             return Ok(Recorded::Unchanged { run: id });
         };
         if observed.closed {
-            let mut events = vec![BusEvent::run(
-                Lifecycle::closing(observed.run.status),
-                &observed.run,
-                now,
-                serde_json::json!({}),
-            )];
-            if observed.run.status == RunStatus::Interrupted {
-                // The run is written: a failure here must not lose its closing event too.
-                match self.rerun(&observed.run, now).await {
-                    Ok(command) => events.extend(command),
-                    Err(e) => {
-                        tracing::error!(run = %id, error = %e, "on_interruption: rerun not asked for")
-                    }
-                }
-            }
-            self.publisher
-                .publish(&events)
-                .await
-                .map_err(|source| RecordError::Publish {
-                    run: id.clone(),
-                    source,
-                })?;
+            self.send(&observed.run).await;
         }
         Ok(Recorded::Updated {
             run: id,

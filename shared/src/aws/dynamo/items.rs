@@ -119,7 +119,10 @@ pub(super) fn job_keys(job: &Job) -> Keys {
 }
 
 pub(super) fn run_keys(run: &Run) -> Keys {
-    let timer = run.check_at.filter(|_| run.status.is_open());
+    // An open run's next check, or a closed one's unsent announcements.
+    let timer = run
+        .check_at
+        .filter(|_| run.status.is_open() || !run.outbox.is_empty());
     Keys {
         pk: keys::job_pk(run.id.job()),
         sk: keys::run_sk(&run.id),

@@ -12,10 +12,9 @@ use serde_json::Value;
 use super::path::check_value;
 use crate::domain::duration::Span;
 use crate::domain::event::BusEvent;
+pub use crate::domain::event::COMMAND_SOURCE;
 use crate::domain::name::{JobName, ServiceName};
 
-/// The `source` of commands to fsched on the stack's bus.
-pub const COMMAND_SOURCE: &str = "fsched.commands";
 pub const RUN_JOB: &str = "Run Job";
 pub const PAUSE_JOB: &str = "Pause Job";
 pub const RESUME_JOB: &str = "Resume Job";

@@ -36,6 +36,8 @@ use chrono::{DateTime, Utc};
 use serde_json::Value;
 
 use super::clock::Receipt;
+use super::event::EVENT_SOURCE;
+use super::hash::fnv128;
 use super::name::{JobName, ServiceName};
 use super::run::RunId;
 
@@ -134,9 +136,20 @@ fn delivery<'v, N>(
     let event = body.get("event").filter(|e| e.is_object()).ok_or_else(|| {
         InboundError::Shape(format!("{rule} delivery must carry the event as `event`"))
     })?;
+    let source = text_field(event, "source", "the event")?.to_owned();
+    let mut id = text_field(event, "id", "the event")?.to_owned();
+    // fsched's own announcements are sent at least once (a run's outbox may send its end again, as a new event with
+    // a new id): what identifies one is the run it is about and its kind, so a chained job runs once per run.
+    if source == EVENT_SOURCE {
+        if let (Some(Value::String(kind)), Some(Value::String(run))) =
+            (event.get("detail-type"), event.pointer("/detail/run"))
+        {
+            id = format!("{:032x}", fnv128(&[kind, run]));
+        }
+    }
     let origin = Origin {
-        source: text_field(event, "source", "the event")?.to_owned(),
-        id: text_field(event, "id", "the event")?.to_owned(),
+        source,
+        id,
         time: receipt.event(event_time(event)?),
     };
     Ok((named, origin, event))

@@ -383,3 +383,23 @@ fn a_command_sets_event_values_and_params_but_never_another_fixed_value() {
         ["BUCKET", "REPORT_ID"]
     );
 }
+
+#[test]
+fn an_fsched_announcement_sent_twice_is_one_delivery_and_other_events_keep_their_ids() {
+    let succeeded = |id: &str, run: &str| {
+        json!({"fsched_job": "report", "event": {"id": id, "source": "fsched", "detail-type": "Run Succeeded",
+            "time": "2026-11-29T02:00:00Z", "detail": {"job": "etl", "run": run}}})
+    };
+    let id_of = |body: Value| match inbound(&body, received()).unwrap() {
+        Inbound::Event { id, .. } => id,
+        other => panic!("{other:?}"),
+    };
+    let first = id_of(succeeded("e-1", "etl/20261129T020000Z"));
+    assert_eq!(first, id_of(succeeded("e-2", "etl/20261129T020000Z")));
+    assert_ne!(first, id_of(succeeded("e-1", "etl/20261130T020000Z")));
+    assert_eq!(
+        id_of(json!({"fsched_job": "import", "event": upload()})),
+        "6a7e8feb-b491-4cf7-a9f1-bf3703467718",
+        "other sources keep EventBridge's id"
+    );
+}

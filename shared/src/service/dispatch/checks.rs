@@ -1,5 +1,5 @@
-//! Open runs whose check time has come: claimed runs whose launch never finished, runs past `max_runtime`, and
-//! runs whose task ECS reports stopped or no longer knows.
+//! Runs whose check time has come: claimed runs whose launch never finished, runs past `max_runtime`, runs whose
+//! task ECS reports stopped or no longer knows, and closed runs whose end was not announced yet (their outbox).
 
 use chrono::{DateTime, Utc};
 use serde_json::json;
@@ -8,12 +8,13 @@ use tokio::time::Instant;
 use super::{Dispatcher, TickReport};
 use crate::domain::dispatch::next_check;
 use crate::domain::duration::Span;
+use crate::domain::event::BusEvent;
 use crate::domain::event::Lifecycle;
 use crate::domain::record::{stop_reason, TIMEOUT_WORDS};
-use crate::domain::run::{Run, RunStatus};
+use crate::domain::run::{Pending, Run, RunStatus};
 use crate::domain::task::TaskSnapshot;
 use crate::ports::{EventPublisher, Store, StoreError, TaskLauncher};
-use crate::service::record::apply_report;
+use crate::service::record::{apply_report, send_outbox};
 
 impl<S: Store, L: TaskLauncher, P: EventPublisher> Dispatcher<S, L, P> {
     /// Looks at an open run whose check time has come.
@@ -48,10 +49,19 @@ impl<S: Store, L: TaskLauncher, P: EventPublisher> Dispatcher<S, L, P> {
                     },
                 }
             }
-            // Closed runs carry no timer; an old index entry may still show one briefly.
-            _ => {}
+            // A closed run has a timer only while its end is unannounced (an old index entry may show one
+            // briefly after that).
+            _ => self.send(&run, &mut r).await,
         }
         r
+    }
+
+    /// Sends a run's outbox; a failure leaves it for the next check.
+    async fn send(&self, run: &Run, r: &mut TickReport) {
+        if let Err(e) = send_outbox(&self.store, &self.publisher, run).await {
+            r.errors
+                .push(format!("run {}: announcing its end: {e}", run.id));
+        }
     }
 
     /// A claimed run whose launch did not finish (the invocation died or ran out of time): launch it now, with the
@@ -146,7 +156,7 @@ impl<S: Store, L: TaskLauncher, P: EventPublisher> Dispatcher<S, L, P> {
         match apply_report(&self.store, &self.launcher, run.clone(), task, now).await {
             Ok(Some(o)) if o.closed => {
                 r.closed.push(o.run.id.clone());
-                r.event(Lifecycle::closing(o.run.status), &o.run, now, json!({}));
+                self.send(&o.run, r).await;
             }
             Ok(Some(_)) => {}
             // Nothing new: look again later rather than at every tick.
@@ -168,9 +178,11 @@ impl<S: Store, L: TaskLauncher, P: EventPublisher> Dispatcher<S, L, P> {
         run.reason = Some(reason);
         run.stopped_at = stopped_at.or(Some(now));
         run.check_at = None;
+        let end = BusEvent::run(Lifecycle::closing(status), &run, now, json!({}));
+        run.announce([Pending::from(&end)], now);
         if self.save(&mut run, r).await {
             r.closed.push(run.id.clone());
-            r.event(Lifecycle::closing(status), &run, now, json!({}));
+            self.send(&run, r).await;
         }
     }
 
