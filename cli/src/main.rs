@@ -21,6 +21,9 @@ use clap::{Parser, Subcommand};
 struct Cli {
     #[command(subcommand)]
     command: Command,
+    /// Where the stack is: accepted before or after the subcommand (`fsched --stack prod jobs`).
+    #[command(flatten)]
+    aws: aws::AwsArgs,
 }
 
 #[derive(Subcommand)]
@@ -87,19 +90,21 @@ async fn main() -> ExitCode {
     let result = match cli.command {
         Command::Next(args) => commands::next::run(args, now, &mut out),
         Command::Validate(args) => commands::jobs_file::validate(args, now, &mut out),
-        Command::Plan(args) => commands::jobs_file::plan_cmd(args, &mut out).await,
-        Command::Apply(args) => commands::jobs_file::apply_cmd(args, now, &mut out).await,
-        Command::Jobs(args) => commands::jobs::list(args, &mut out).await,
-        Command::Pause(args) => commands::jobs::pause_cmd(args, &mut out).await,
-        Command::Resume(args) => commands::jobs::resume_cmd(args, now, &mut out).await,
-        Command::Runs(args) => commands::runs::run(args, now, &mut out).await,
-        Command::Run(args) => commands::run::run(args, now, &mut out).await,
-        Command::Show(args) => commands::runs::show_cmd(args, &mut out).await,
-        Command::Cost(args) => commands::runs::cost_cmd(args, now, &mut out).await,
-        Command::Services(args) => commands::services::list(args, &mut out).await,
-        Command::Wake(args) => commands::services::wake(args, now, &mut out).await,
-        Command::Sleep(args) => commands::services::sleep(args, now, &mut out).await,
-        Command::Savings(args) => commands::services::savings_cmd(args, now, &mut out).await,
+        Command::Plan(args) => commands::jobs_file::plan_cmd(args, &cli.aws, &mut out).await,
+        Command::Apply(args) => commands::jobs_file::apply_cmd(args, &cli.aws, now, &mut out).await,
+        Command::Jobs(args) => commands::jobs::list(args, &cli.aws, &mut out).await,
+        Command::Pause(args) => commands::jobs::pause_cmd(args, &cli.aws, &mut out).await,
+        Command::Resume(args) => commands::jobs::resume_cmd(args, &cli.aws, now, &mut out).await,
+        Command::Runs(args) => commands::runs::run(args, &cli.aws, now, &mut out).await,
+        Command::Run(args) => commands::run::run(args, &cli.aws, now, &mut out).await,
+        Command::Show(args) => commands::runs::show_cmd(args, &cli.aws, &mut out).await,
+        Command::Cost(args) => commands::runs::cost_cmd(args, &cli.aws, now, &mut out).await,
+        Command::Services(args) => commands::services::list(args, &cli.aws, &mut out).await,
+        Command::Wake(args) => commands::services::wake(args, &cli.aws, now, &mut out).await,
+        Command::Sleep(args) => commands::services::sleep(args, &cli.aws, now, &mut out).await,
+        Command::Savings(args) => {
+            commands::services::savings_cmd(args, &cli.aws, now, &mut out).await
+        }
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

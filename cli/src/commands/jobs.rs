@@ -19,16 +19,12 @@ use crate::Failure;
 pub struct ListArgs {
     #[arg(long, value_enum, default_value_t)]
     output: Format,
-    #[command(flatten)]
-    aws: AwsArgs,
 }
 
 #[derive(clap::Args)]
 pub struct PauseArgs {
     /// The job's name.
     job: String,
-    #[command(flatten)]
-    aws: AwsArgs,
 }
 
 #[derive(clap::Args)]
@@ -38,8 +34,6 @@ pub struct ResumeArgs {
     /// Also run the fires missed while paused (those still within the job's `catch_up`).
     #[arg(long)]
     replay: bool,
-    #[command(flatten)]
-    aws: AwsArgs,
 }
 
 fn job_name(name: &str) -> Result<JobName, Failure> {
@@ -51,8 +45,8 @@ fn in_zone(t: Option<DateTime<Utc>>, zone: Zone) -> String {
     render::in_zone(t, zone, "%Y-%m-%d %H:%M %:z")
 }
 
-pub async fn list(args: ListArgs, out: &mut impl Write) -> Result<(), Failure> {
-    let store = args.aws.store().await?;
+pub async fn list(args: ListArgs, aws: &AwsArgs, out: &mut impl Write) -> Result<(), Failure> {
+    let store = aws.store().await?;
     let jobs = store.list_jobs().await.context("reading the stored jobs")?;
     let mut rows = Vec::new();
     for job in &jobs {
@@ -115,8 +109,12 @@ fn job_failure(e: JobError) -> Failure {
     }
 }
 
-pub async fn pause_cmd(args: PauseArgs, out: &mut impl Write) -> Result<(), Failure> {
-    let store = args.aws.store().await?;
+pub async fn pause_cmd(
+    args: PauseArgs,
+    aws: &AwsArgs,
+    out: &mut impl Write,
+) -> Result<(), Failure> {
+    let store = aws.store().await?;
     let job = pause(&store, &job_name(&args.job)?)
         .await
         .map_err(job_failure)?;
@@ -126,10 +124,11 @@ pub async fn pause_cmd(args: PauseArgs, out: &mut impl Write) -> Result<(), Fail
 
 pub async fn resume_cmd(
     args: ResumeArgs,
+    aws: &AwsArgs,
     now: DateTime<Utc>,
     out: &mut impl Write,
 ) -> Result<(), Failure> {
-    let store = args.aws.store().await?;
+    let store = aws.store().await?;
     let job = resume(&store, &job_name(&args.job)?, now, args.replay)
         .await
         .map_err(job_failure)?;

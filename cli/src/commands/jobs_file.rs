@@ -36,8 +36,6 @@ pub struct PlanArgs {
     /// With --prune, remove even when that removes every stored job (or service), or more than 3.
     #[arg(long)]
     yes: bool,
-    #[command(flatten)]
-    aws: AwsArgs,
 }
 
 /// The file's bytes, at most one more than a jobs file may have (so `/dev/zero` or a pipe that never ends cannot
@@ -222,12 +220,15 @@ fn print_plan(planned: &FilePlan, out: &mut impl Write) -> anyhow::Result<()> {
 }
 
 /// The stored state, the rules port and the plan of the file against them.
-async fn make_plan(args: &PlanArgs) -> Result<(DynamoStore, EventBridgeRules, FilePlan), Failure> {
+async fn make_plan(
+    args: &PlanArgs,
+    aws: &AwsArgs,
+) -> Result<(DynamoStore, EventBridgeRules, FilePlan), Failure> {
     let file = load(&args.file)?;
-    let config = args.aws.config().await;
-    let store = args.aws.store_with(&config).await?;
+    let config = aws.config().await;
+    let store = aws.store_with(&config).await?;
     let rules = EventBridgeRules::new(aws_sdk_eventbridge::Client::new(&config));
-    let scope = args.aws.rule_scope(&config, store.table()).await?;
+    let scope = aws.rule_scope(&config, store.table()).await?;
     let planned = plan_file(&store, &rules, &file, scope, args.prune, Utc::now())
         .await
         .map_err(|e| match e.is_invalid_input() {
@@ -237,8 +238,8 @@ async fn make_plan(args: &PlanArgs) -> Result<(DynamoStore, EventBridgeRules, Fi
     Ok((store, rules, planned))
 }
 
-pub async fn plan_cmd(args: PlanArgs, out: &mut impl Write) -> Result<(), Failure> {
-    let (_, _, planned) = make_plan(&args).await?;
+pub async fn plan_cmd(args: PlanArgs, aws: &AwsArgs, out: &mut impl Write) -> Result<(), Failure> {
+    let (_, _, planned) = make_plan(&args, aws).await?;
     match args.file.output {
         Format::Json => writeln!(out, "{}", plan_json(&planned))?,
         Format::Table => {
@@ -265,10 +266,11 @@ fn outcome_line(what: &str, o: &Outcome, kept: &str) -> String {
 
 pub async fn apply_cmd(
     args: PlanArgs,
+    aws: &AwsArgs,
     now: DateTime<Utc>,
     out: &mut impl Write,
 ) -> Result<(), Failure> {
-    let (store, rules, planned) = make_plan(&args).await?;
+    let (store, rules, planned) = make_plan(&args, aws).await?;
     let table = args.file.output == Format::Table;
     if table {
         print_plan(&planned, out)?;

@@ -33,8 +33,6 @@ pub struct Args {
     /// With --wait: how often to look at the run.
     #[arg(long, default_value = "2s", value_name = "DURATION", hide = true)]
     poll: humantime::Duration,
-    #[command(flatten)]
-    aws: AwsArgs,
 }
 
 fn values(pairs: &[String]) -> Result<BTreeMap<String, String>, Failure> {
@@ -48,11 +46,16 @@ fn values(pairs: &[String]) -> Result<BTreeMap<String, String>, Failure> {
         .collect()
 }
 
-pub async fn run(args: Args, now: DateTime<Utc>, out: &mut impl Write) -> Result<(), Failure> {
+pub async fn run(
+    args: Args,
+    aws: &AwsArgs,
+    now: DateTime<Utc>,
+    out: &mut impl Write,
+) -> Result<(), Failure> {
     let job = JobName::new(&args.job).map_err(|e| Failure::Invalid(e.to_string()))?;
     let given = values(&args.env)?;
-    let config = args.aws.config().await;
-    let store = args.aws.store_with(&config).await?;
+    let config = aws.config().await;
+    let store = aws.store_with(&config).await?;
     let stored = store
         .get_job(&job)
         .await
@@ -85,7 +88,7 @@ pub async fn run(args: Args, now: DateTime<Utc>, out: &mut impl Write) -> Result
             "job `{job}` cannot run with these values: {rejection}"
         )));
     }
-    args.aws.send(&config, &command, time).await?;
+    aws.send(&config, &command, time).await?;
     let id = triggered_run_id(&job, time, true, &request_id);
     writeln!(out, "{id}").context("writing to stdout")?;
     if !args.wait {

@@ -34,8 +34,6 @@ pub struct Args {
     limit: usize,
     #[arg(long, value_enum, default_value_t)]
     output: Format,
-    #[command(flatten)]
-    aws: AwsArgs,
 }
 
 fn time_arg(flag: &str, value: &str, now: DateTime<Utc>) -> Result<DateTime<Utc>, Failure> {
@@ -67,7 +65,12 @@ pub(crate) fn window(
     Ok((since, until))
 }
 
-pub async fn run(args: Args, now: DateTime<Utc>, out: &mut impl Write) -> Result<(), Failure> {
+pub async fn run(
+    args: Args,
+    aws: &AwsArgs,
+    now: DateTime<Utc>,
+    out: &mut impl Write,
+) -> Result<(), Failure> {
     let (since, until) = window(
         &args.since,
         args.until.as_deref(),
@@ -86,7 +89,7 @@ pub async fn run(args: Args, now: DateTime<Utc>, out: &mut impl Write) -> Result
         .map(JobName::new)
         .transpose()
         .map_err(|e| Failure::Invalid(e.to_string()))?;
-    let store = args.aws.store().await?;
+    let store = aws.store().await?;
     let runs: Vec<Run> = match &job {
         Some(job) => store
             .runs_of_job(job, usize::MAX)
@@ -127,16 +130,14 @@ pub struct ShowArgs {
     run: String,
     #[arg(long, value_enum, default_value_t)]
     output: Format,
-    #[command(flatten)]
-    aws: AwsArgs,
 }
 
-pub async fn show_cmd(args: ShowArgs, out: &mut impl Write) -> Result<(), Failure> {
+pub async fn show_cmd(args: ShowArgs, aws: &AwsArgs, out: &mut impl Write) -> Result<(), Failure> {
     let id: RunId = args
         .run
         .parse()
         .map_err(|e: fsched_core::domain::run::RunIdError| Failure::Invalid(e.to_string()))?;
-    let store = args.aws.store().await?;
+    let store = aws.store().await?;
     let Some(run) = store
         .get_run(&id)
         .await
@@ -165,12 +166,11 @@ pub struct CostArgs {
     until: Option<String>,
     #[arg(long, value_enum, default_value_t)]
     output: Format,
-    #[command(flatten)]
-    aws: AwsArgs,
 }
 
 pub async fn cost_cmd(
     args: CostArgs,
+    aws: &AwsArgs,
     now: DateTime<Utc>,
     out: &mut impl Write,
 ) -> Result<(), Failure> {
@@ -180,7 +180,7 @@ pub async fn cost_cmd(
         now + chrono::Duration::seconds(1),
         now,
     )?;
-    let store = args.aws.store().await?;
+    let store = aws.store().await?;
     let runs = store
         .runs_between(since, until, usize::MAX)
         .await

@@ -22,8 +22,6 @@ use crate::Failure;
 pub struct ListArgs {
     #[arg(long, value_enum, default_value_t)]
     output: Format,
-    #[command(flatten)]
-    aws: AwsArgs,
 }
 
 #[derive(clap::Args)]
@@ -33,16 +31,12 @@ pub struct WakeArgs {
     /// Keep it awake at least this long (e.g. 2h), then back to its periods.
     #[arg(long = "for", value_name = "DURATION")]
     hold: Option<String>,
-    #[command(flatten)]
-    aws: AwsArgs,
 }
 
 #[derive(clap::Args)]
 pub struct SleepArgs {
     /// The service, as declared under `services:`.
     service: String,
-    #[command(flatten)]
-    aws: AwsArgs,
 }
 
 #[derive(clap::Args)]
@@ -55,8 +49,6 @@ pub struct SavingsArgs {
     until: Option<String>,
     #[arg(long, value_enum, default_value_t)]
     output: Format,
-    #[command(flatten)]
-    aws: AwsArgs,
 }
 
 /// A service's times are shown in its own zone, with the weekday (its periods are weekly).
@@ -75,8 +67,8 @@ fn state_words(s: &ServiceState) -> String {
     }
 }
 
-pub async fn list(args: ListArgs, out: &mut impl Write) -> Result<(), Failure> {
-    let store = args.aws.store().await?;
+pub async fn list(args: ListArgs, aws: &AwsArgs, out: &mut impl Write) -> Result<(), Failure> {
+    let store = aws.store().await?;
     let services = store
         .list_services()
         .await
@@ -141,7 +133,12 @@ async fn send(
     Ok(service)
 }
 
-pub async fn wake(args: WakeArgs, now: DateTime<Utc>, out: &mut impl Write) -> Result<(), Failure> {
+pub async fn wake(
+    args: WakeArgs,
+    aws: &AwsArgs,
+    now: DateTime<Utc>,
+    out: &mut impl Write,
+) -> Result<(), Failure> {
     let hold = args
         .hold
         .as_deref()
@@ -150,12 +147,10 @@ pub async fn wake(args: WakeArgs, now: DateTime<Utc>, out: &mut impl Write) -> R
                 .map_err(|e| Failure::Invalid(format!("--for: {e}")))
         })
         .transpose()?;
-    let service = send(&args.aws, &args.service, now, |service| {
-        Command::WakeService {
-            service,
-            hold,
-            requested_by: requester("wake"),
-        }
+    let service = send(aws, &args.service, now, |service| Command::WakeService {
+        service,
+        hold,
+        requested_by: requester("wake"),
     })
     .await?;
     match hold {
@@ -175,14 +170,13 @@ pub async fn wake(args: WakeArgs, now: DateTime<Utc>, out: &mut impl Write) -> R
 
 pub async fn sleep(
     args: SleepArgs,
+    aws: &AwsArgs,
     now: DateTime<Utc>,
     out: &mut impl Write,
 ) -> Result<(), Failure> {
-    let service = send(&args.aws, &args.service, now, |service| {
-        Command::SleepService {
-            service,
-            requested_by: requester("sleep"),
-        }
+    let service = send(aws, &args.service, now, |service| Command::SleepService {
+        service,
+        requested_by: requester("sleep"),
     })
     .await?;
     writeln!(
@@ -195,12 +189,13 @@ pub async fn sleep(
 
 pub async fn savings_cmd(
     args: SavingsArgs,
+    aws: &AwsArgs,
     now: DateTime<Utc>,
     out: &mut impl Write,
 ) -> Result<(), Failure> {
     let (since, until) = super::runs::window(&args.since, args.until.as_deref(), now, now)?;
     let now = until;
-    let store = args.aws.store().await?;
+    let store = aws.store().await?;
     // A sleep that began before the window counts from the window's start: look back for it.
     let actions = store
         .actions_between(since - chrono::Duration::days(30), now)

@@ -1,0 +1,199 @@
+//! Deploy smoke test: template.yaml as `sam deploy` sends it (expanded by the pinned aws-sam-translator, with a
+//! placeholder for the functions' code: no Lambda build here), created as two stacks side by side in the emulator's
+//! CloudFormation, then the CLI driven through `--stack` before and after the subcommand. A template change that
+//! breaks deployment fails here. What the emulator ignores (alarms, queue and bus policies, IAM statements) is
+//! checked on the template itself (tests/tests/template.rs) and by checkov (scripts/lib/checkov-template).
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+
+use aws_sdk_cloudformation::types::{Capability, Parameter, StackStatus};
+use fsched_tests::{local_sdk_config, unique_name};
+
+fn root() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("..")
+}
+
+/// template.yaml expanded from SAM to plain CloudFormation, with the functions' code inline.
+fn expanded_template() -> String {
+    let root = root();
+    let venv = Command::new(root.join("scripts/lib/venv"))
+        .arg("sam")
+        .output()
+        .unwrap();
+    assert!(venv.status.success(), "{}", text(&venv.stderr));
+    let python = PathBuf::from(text(&venv.stdout).trim()).join("python");
+    let out = std::env::temp_dir().join(format!("{}.json", unique_name("fsched-expanded")));
+    let expand = Command::new(python)
+        .arg(root.join("scripts/lib/expand-template.py"))
+        .arg(root.join("template.yaml"))
+        .arg(&out)
+        .arg("--inline-code")
+        .output()
+        .unwrap();
+    assert!(expand.status.success(), "{}", text(&expand.stderr));
+    let body = std::fs::read_to_string(&out).unwrap();
+    std::fs::remove_file(&out).unwrap();
+    body
+}
+
+fn text(bytes: &[u8]) -> String {
+    String::from_utf8_lossy(bytes).into_owned()
+}
+
+/// Creates a stack from `body` and waits until CloudFormation is done with it; returns its outputs.
+async fn deploy(
+    cfn: &aws_sdk_cloudformation::Client,
+    stack: &str,
+    body: &str,
+    region: &str,
+) -> BTreeMap<String, String> {
+    let parameter = |k: &str, v: String| {
+        Parameter::builder()
+            .parameter_key(k)
+            .parameter_value(v)
+            .build()
+    };
+    cfn.create_stack()
+        .stack_name(stack)
+        .template_body(body)
+        .capabilities(Capability::CapabilityIam)
+        .parameters(parameter(
+            "ClusterArns",
+            format!("arn:aws:ecs:{region}:123456789012:cluster/data-platform"),
+        ))
+        .parameters(parameter(
+            "TaskDefinitionArns",
+            format!("arn:aws:ecs:{region}:123456789012:task-definition/etl:*"),
+        ))
+        .parameters(parameter(
+            "TaskRoleArns",
+            "arn:aws:iam::123456789012:role/etl-task".to_owned(),
+        ))
+        .parameters(parameter(
+            "ServiceArns",
+            format!("arn:aws:ecs:{region}:123456789012:service/data-platform/*"),
+        ))
+        .send()
+        .await
+        .unwrap();
+    // Bounded by attempts, not time: the emulator creates stacks synchronously or nearly so.
+    for _ in 0..600 {
+        let described = cfn
+            .describe_stacks()
+            .stack_name(stack)
+            .send()
+            .await
+            .unwrap();
+        let found = &described.stacks()[0];
+        match found.stack_status() {
+            Some(StackStatus::CreateComplete) => {
+                return found
+                    .outputs()
+                    .iter()
+                    .map(|o| {
+                        (
+                            o.output_key().unwrap_or_default().to_owned(),
+                            o.output_value().unwrap_or_default().to_owned(),
+                        )
+                    })
+                    .collect()
+            }
+            Some(StackStatus::CreateInProgress) => {
+                tokio::time::sleep(std::time::Duration::from_millis(100)).await
+            }
+            other => panic!("stack {stack}: {other:?} {:?}", found.stack_status_reason()),
+        }
+    }
+    panic!("stack {stack} was not created")
+}
+
+fn fsched(args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_fsched"))
+        .args(args)
+        .env_remove("FSCHED_TABLE")
+        .env_remove("FSCHED_EVENT_BUS")
+        .env_remove("FSCHED_TRIGGER_QUEUE")
+        .env_remove("FSCHED_STACK")
+        .current_dir(root())
+        .output()
+        .unwrap()
+}
+
+#[tokio::test]
+async fn the_template_deploys_twice_side_by_side_and_the_cli_finds_each_stack() {
+    let config = local_sdk_config().await.unwrap();
+    let region = config.region().unwrap().to_string();
+    let cfn = aws_sdk_cloudformation::Client::new(&config);
+    let body = expanded_template();
+    let staging = unique_name("fsched-staging");
+    let prod = unique_name("fsched-prod");
+    let first = deploy(&cfn, &staging, &body, &region).await;
+    let second = deploy(&cfn, &prod, &body, &region).await;
+
+    let keys: Vec<&str> = first.keys().map(String::as_str).collect();
+    assert_eq!(
+        keys,
+        [
+            "DispatcherFunction",
+            "EventBusArn",
+            "EventBusName",
+            "FailedCommandsQueue",
+            "FailedTaskEventsQueue",
+            "FailedTicksQueue",
+            "RecorderFunction",
+            "TableArn",
+            "TableName",
+            "TriggerFunction",
+            "TriggerQueueArn",
+        ]
+    );
+    // Nothing collides: each stack has its own bus (named after it), table and queue.
+    assert_eq!(first["EventBusName"], staging);
+    assert_eq!(second["EventBusName"], prod);
+    for key in ["TableName", "TriggerQueueArn", "DispatcherFunction"] {
+        assert_ne!(first[key], second[key], "{key}");
+    }
+
+    // The CLI finds everything from the stack's name, given before or after the subcommand.
+    let example = "examples/jobs.yaml";
+    let o = fsched(&["--stack", &staging, "--region", &region, "apply", example]);
+    assert!(o.status.success(), "{}{}", text(&o.stdout), text(&o.stderr));
+    let before = fsched(&["--stack", &staging, "jobs", "--output", "json"]);
+    let after = fsched(&["jobs", "--output", "json", "--stack", &staging]);
+    assert!(before.status.success(), "{}", text(&before.stderr));
+    assert_eq!(text(&before.stdout), text(&after.stdout));
+    let jobs: serde_json::Value = serde_json::from_slice(&before.stdout).unwrap();
+    assert_eq!(jobs.as_array().map(Vec::len), Some(6), "{jobs}");
+    let other = fsched(&["jobs", "--stack", &prod, "--output", "json"]);
+    assert_eq!(
+        text(&other.stdout),
+        "[]\n",
+        "the other stack's table is its own"
+    );
+
+    // The example's on_event rules were created on the stack's own bus, pointing at its trigger queue.
+    let rules = aws_sdk_eventbridge::Client::new(&config)
+        .list_rules()
+        .event_bus_name(&staging)
+        .send()
+        .await
+        .unwrap();
+    assert!(!rules.rules().is_empty(), "{rules:?}");
+
+    // A command goes to the stack's bus.
+    let o = fsched(&[
+        "--stack",
+        &staging,
+        "run",
+        "daily-report",
+        "--env",
+        "AFTER_RUN=manual",
+        "--env",
+        "FORMAT=csv",
+    ]);
+    assert!(o.status.success(), "{}", text(&o.stderr));
+    let o = fsched(&["services", "--stack", &staging]);
+    assert!(o.status.success(), "{}", text(&o.stderr));
+}
