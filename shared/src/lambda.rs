@@ -93,6 +93,11 @@ impl Wiring {
         })
     }
 
+    /// The stack's discriminator, from its table's name (the CLI derives the same for the stack's rules).
+    fn stack(&self) -> String {
+        crate::domain::trigger::stack_tag(&self.env.table)
+    }
+
     pub fn store(&self) -> DynamoStore {
         DynamoStore::new(aws_sdk_dynamodb::Client::new(&self.config), &self.env.table)
     }
@@ -106,7 +111,7 @@ impl Wiring {
 
     /// ECS with the SDK's own retries, for reading (DescribeTasks, DescribeTaskDefinition).
     pub fn ecs(&self) -> EcsLauncher {
-        EcsLauncher::new(aws_sdk_ecs::Client::new(&self.config))
+        EcsLauncher::new(aws_sdk_ecs::Client::new(&self.config), self.stack())
     }
 
     /// ECS for launching: RunTask retries are the dispatcher's own (paced, with the job's back-off, within the
@@ -115,7 +120,7 @@ impl Wiring {
         let ecs = aws_sdk_ecs::config::Builder::from(&self.config)
             .retry_config(RetryConfig::standard().with_max_attempts(1))
             .build();
-        EcsLauncher::new(aws_sdk_ecs::Client::from_conf(ecs))
+        EcsLauncher::new(aws_sdk_ecs::Client::from_conf(ecs), self.stack())
     }
 
     pub fn dispatcher(&self, settings: Settings) -> AwsDispatcher {

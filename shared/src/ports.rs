@@ -258,6 +258,10 @@ pub trait TaskLauncher: Send + Sync + 'static {
         reason: &str,
     ) -> impl Future<Output = Result<(), EcsError>> + Send;
 
+    /// The `startedBy` this launcher gives a run's task (`domain::dispatch::started_by` with its stack's
+    /// discriminator): how the recorder tells its own tasks from another stack's in a shared cluster.
+    fn started_by(&self, run: &RunId) -> String;
+
     /// The task already started for a run, if any (found by the run's `startedBy`, running or stopped): a launch
     /// interrupted between RunTask and recording its result is adopted instead of started twice.
     fn find(

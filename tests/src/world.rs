@@ -77,8 +77,8 @@ pub async fn world() -> World {
     counter.reset();
     World {
         counter,
-        store: DynamoStore::new(ddb, table),
-        ecs: EcsLauncher::new(ecs),
+        store: DynamoStore::new(ddb, table.clone()),
+        ecs: EcsLauncher::new(ecs, fsched_core::domain::trigger::stack_tag(&table)),
         events: Recording {
             inner: EventBridgePublisher::new(eb, bus.clone()),
             seen: Arc::default(),

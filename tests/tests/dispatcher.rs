@@ -185,6 +185,9 @@ struct Crash {
 }
 
 impl TaskLauncher for Crash {
+    fn started_by(&self, run: &RunId) -> String {
+        self.inner.started_by(run)
+    }
     async fn launch(&self, request: &LaunchRequest) -> Result<Launched, LaunchError> {
         if self.after_run_task {
             self.inner.launch(request).await?;

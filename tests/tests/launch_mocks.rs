@@ -65,7 +65,7 @@ async fn tick_with(spec: JobSpec, rules: &[&Rule]) -> (TickReport, Run) {
     store.put_job(&job, None).await.unwrap();
     let d = Dispatcher::new(
         store.clone(),
-        EcsLauncher::new(ecs),
+        EcsLauncher::new(ecs, "a1b2c3"),
         EventBridgePublisher::new(eb, bus),
         Settings::default(),
     );

@@ -261,8 +261,15 @@ async fn a_stopped_task_of_a_run_not_recorded_yet_is_retried_and_anyone_elses_is
     let id = RunId::scheduled(&JobName::new("etl").unwrap(), at(2, 0));
     let claimed = Run::claimed(id.clone(), Trigger::Schedule, at(2, 0), at(2, 0));
     w.store.claim_run(&claimed).await.unwrap();
+    // Another stack sharing the cluster, with a job of the same name due at the same time: its task is not ours.
+    let mut theirs = task_event("stopped-success", stranger, "td:1", "app", at(2, 0)).unwrap();
+    theirs["detail"]["startedBy"] = serde_json::json!(started_by(&id, "0f0f0f"));
+    assert!(matches!(
+        handler::handle(&recorder, theirs).await.unwrap(),
+        Recorded::Ignored { .. }
+    ));
     let mut ours = task_event("stopped-success", stranger, "td:1", "app", at(2, 0)).unwrap();
-    ours["detail"]["startedBy"] = serde_json::json!(started_by(&id));
+    ours["detail"]["startedBy"] = serde_json::json!(w.ecs.started_by(&id));
     let err = handler::handle(&recorder, ours).await.unwrap_err();
     let d: Diagnostic = err.into();
     assert_eq!(d.error_type, "fsched.RunNotFoundYet");

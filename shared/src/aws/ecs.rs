@@ -33,11 +33,16 @@ const REASON_MAX: usize = 255;
 #[derive(Clone, Debug)]
 pub struct EcsLauncher {
     client: Client,
+    /// The stack's discriminator (`domain::trigger::stack_tag` of its table), part of every `startedBy`.
+    stack: String,
 }
 
 impl EcsLauncher {
-    pub fn new(client: Client) -> Self {
-        EcsLauncher { client }
+    pub fn new(client: Client, stack: impl Into<String>) -> Self {
+        EcsLauncher {
+            client,
+            stack: stack.into(),
+        }
     }
 }
 
@@ -152,6 +157,10 @@ fn snapshot(task: &aws_sdk_ecs::types::Task) -> TaskSnapshot {
 }
 
 impl TaskLauncher for EcsLauncher {
+    fn started_by(&self, run: &RunId) -> String {
+        started_by(run, &self.stack)
+    }
+
     async fn launch(&self, request: &LaunchRequest) -> Result<Launched, LaunchError> {
         let spec = &request.spec;
         let run = request.run.to_string();
@@ -162,7 +171,7 @@ impl TaskLauncher for EcsLauncher {
             .task_definition(&spec.task_definition)
             .count(1)
             .client_token(&request.client_token)
-            .started_by(started_by(&request.run))
+            .started_by(self.started_by(&request.run))
             .set_group(spec.group.clone())
             .set_platform_version(spec.platform_version.clone())
             .set_network_configuration(network(spec))
@@ -246,7 +255,7 @@ impl TaskLauncher for EcsLauncher {
     }
 
     async fn find(&self, cluster: &str, run: &RunId) -> Result<Option<Launched>, EcsError> {
-        let by = started_by(run);
+        let by = self.started_by(run);
         for status in [DesiredStatus::Running, DesiredStatus::Stopped] {
             let listed = self
                 .client

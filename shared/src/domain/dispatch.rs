@@ -161,11 +161,12 @@ pub fn client_token(run: &RunId, capacity: Capacity) -> String {
 /// Prefix of every `startedBy` fsched sets: the recorder's event rule matches it.
 pub const STARTED_BY_PREFIX: &str = "fsched/";
 
-/// RunTask's `startedBy`: `fsched/`, the run's UTC time stamp and a hash of its id. 36 characters, ECS's historical
-/// limit; the full run id is in the task's `fsched:run` tag.
-pub fn started_by(run: &RunId) -> String {
+/// RunTask's `startedBy`: `fsched/`, the run's UTC time stamp and a hash of the stack's discriminator (`stack`) and
+/// the run's id, so that two stacks sharing a cluster, with jobs of the same name, never take each other's task for
+/// their own. 36 characters, ECS's historical limit; the full run id is in the task's `fsched:run` tag.
+pub fn started_by(run: &RunId, stack: &str) -> String {
     let stamp = run.key().get(..16).unwrap_or(run.key());
-    let hash = fnv128(&[&run.to_string()]) as u64 & 0xffff_ffff_ffff;
+    let hash = fnv128(&[stack, &run.to_string()]) as u64 & 0xffff_ffff_ffff;
     format!("{STARTED_BY_PREFIX}{stamp}/{hash:012x}")
 }
 

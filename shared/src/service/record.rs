@@ -9,7 +9,7 @@ use chrono::{DateTime, SubsecRound, Utc};
 use serde::Serialize;
 
 use crate::domain::cost::Prices;
-use crate::domain::dispatch::{started_by, started_by_time};
+use crate::domain::dispatch::started_by_time;
 use crate::domain::event::{BusEvent, Lifecycle};
 use crate::domain::job::{Job, OnInterruption};
 use crate::domain::record::{observe, Observed};
@@ -196,7 +196,9 @@ impl<S: RunStore + JobStore, L: TaskLauncher, P: EventPublisher> Recorder<S, L, 
             .store
             .runs_between(at, at + chrono::Duration::seconds(1), 1000)
             .await?;
-        Ok(runs.iter().any(|run| started_by(&run.id) == by))
+        Ok(runs
+            .iter()
+            .any(|run| self.launcher.started_by(&run.id) == by))
     }
 
     /// Sends a run's outbox; a failure is the dispatcher's to retry, at the run's timer.

@@ -63,6 +63,9 @@ fn spec() -> JobSpec {
     }
 }
 
+/// The stack discriminator the launcher under test is built with.
+const STACK: &str = "a1b2c3";
+
 fn request(capacity: Capacity) -> LaunchRequest {
     let run = RunId::scheduled(
         &JobName::new("nightly-etl").unwrap(),
@@ -77,7 +80,7 @@ fn request(capacity: Capacity) -> LaunchRequest {
 }
 
 fn launcher(rules: &[&Rule]) -> EcsLauncher {
-    EcsLauncher::new(mock_client!(aws_sdk_ecs, RuleMode::MatchAny, rules))
+    EcsLauncher::new(mock_client!(aws_sdk_ecs, RuleMode::MatchAny, rules), STACK)
 }
 
 /// A RunTask rule that keeps the request it saw and answers with a task.
@@ -114,7 +117,10 @@ async fn run_task_carries_the_job_the_run_and_its_idempotency_token() {
     assert_eq!(input.task_definition(), Some("etl:7"));
     assert_eq!(input.count(), Some(1));
     assert_eq!(input.client_token(), Some(req.client_token.as_str()));
-    assert_eq!(input.started_by(), Some(started_by(&req.run).as_str()));
+    assert_eq!(
+        input.started_by(),
+        Some(started_by(&req.run, STACK).as_str())
+    );
     assert_eq!(input.group(), Some("nightly"));
     assert_eq!(input.platform_version(), Some("1.4.0"));
     assert_eq!(
@@ -226,7 +232,7 @@ async fn ecs_answers_map_to_what_the_dispatcher_can_do() {
 #[tokio::test]
 async fn a_started_task_is_found_by_its_started_by_and_described_with_exit_codes() {
     let req = request(Capacity::FargateSpot);
-    let by = started_by(&req.run);
+    let by = started_by(&req.run, STACK);
     let list = mock!(aws_sdk_ecs::Client::list_tasks)
         .match_requests(move |r| {
             r.started_by() == Some(by.as_str())

@@ -184,13 +184,15 @@ fn tokens_are_stable_per_run_and_capacity_and_fit_ecs_limits() {
         'e',
         &"x".repeat(64),
     );
-    let by = started_by(&long);
+    let by = started_by(&long, "a1b2c3");
     assert_eq!(by.len(), 36, "{by}");
     assert!(by.starts_with("fsched/20261129T010000Z/"), "{by}");
     assert!(by
         .chars()
         .all(|c| c.is_ascii_alphanumeric() || "-_/".contains(c)));
-    assert_ne!(started_by(&run), started_by(&other));
+    assert_ne!(started_by(&run, "a1b2c3"), started_by(&other, "a1b2c3"));
+    // Two stacks sharing a cluster, each with a job of this name: each finds only its own run's task.
+    assert_ne!(started_by(&run, "a1b2c3"), started_by(&run, "d4e5f6"));
 }
 
 #[test]
@@ -208,7 +210,7 @@ fn jitter_stays_in_range_and_differs_between_runs() {
 fn a_started_by_carries_its_runs_time_and_nothing_else_parses() {
     let at = Utc.with_ymd_and_hms(2026, 11, 29, 2, 0, 0).unwrap();
     let id = RunId::scheduled(&JobName::new("etl").unwrap(), at);
-    assert_eq!(started_by_time(&started_by(&id)), Some(at));
+    assert_eq!(started_by_time(&started_by(&id, "a1b2c3")), Some(at));
     assert_eq!(started_by_time("ecs-svc/1234567890"), None);
     assert_eq!(started_by_time("fsched/not-a-time/abc"), None);
 }
