@@ -7,6 +7,7 @@ use aws_config::BehaviorVersion;
 use chrono::{DateTime, SubsecRound, Utc};
 use fsched_core::aws::dynamo::DynamoStore;
 use fsched_core::aws::events::EventBridgePublisher;
+use fsched_core::domain::scope::StackScope;
 use fsched_core::domain::trigger::{stack_tag, Command, DEFAULT_BUS};
 use fsched_core::ports::EventPublisher;
 use fsched_core::service::rules::RuleScope;
@@ -129,6 +130,66 @@ impl AwsArgs {
             stack: stack_tag(table),
             buses: vec![bus, DEFAULT_BUS.to_owned()],
             queue,
+        }))
+    }
+
+    /// The deployed stack's permission parameters, when `--stack` names it (`None` without a stack: nothing to check
+    /// against).
+    pub async fn stack_scope(
+        &self,
+        config: &aws_config::SdkConfig,
+    ) -> anyhow::Result<Option<StackScope>> {
+        let Some(stack) = &self.stack else {
+            return Ok(None);
+        };
+        let described = aws_sdk_cloudformation::Client::new(config)
+            .describe_stacks()
+            .stack_name(stack)
+            .send()
+            .await
+            .map_err(|e| {
+                anyhow::anyhow!(
+                    "reading stack `{stack}`: {}",
+                    fsched_core::aws::sdk_error::describe(&e)
+                )
+            })?;
+        let found = described
+            .stacks()
+            .first()
+            .ok_or_else(|| anyhow::anyhow!("no stack `{stack}`"))?;
+        let parameter = |key: &str| -> Vec<String> {
+            found
+                .parameters()
+                .iter()
+                .find(|p| p.parameter_key() == Some(key))
+                .and_then(|p| p.parameter_value())
+                .map(|v| {
+                    // CloudFormation gives a list parameter as `a,b`; the local emulator as `['a', 'b']`.
+                    v.trim()
+                        .trim_start_matches('[')
+                        .trim_end_matches(']')
+                        .split(',')
+                        .map(|s| s.trim().trim_matches(|c| c == '\'' || c == '"'))
+                        .filter(|s| !s.is_empty())
+                        .map(str::to_owned)
+                        .collect()
+                })
+                .unwrap_or_default()
+        };
+        // arn:PARTITION:cloudformation:REGION:ACCOUNT:stack/NAME/ID
+        let id = found.stack_id().unwrap_or_default();
+        let arn: Vec<&str> = id.splitn(6, ':').collect();
+        let [_, partition, _, region, account, _] = arn[..] else {
+            anyhow::bail!("stack `{stack}` has an id that is not an ARN: `{id}`");
+        };
+        Ok(Some(StackScope {
+            partition: partition.to_owned(),
+            region: region.to_owned(),
+            account: account.to_owned(),
+            clusters: parameter("ClusterArns"),
+            task_definitions: parameter("TaskDefinitionArns"),
+            roles: parameter("TaskRoleArns"),
+            services: parameter("ServiceArns"),
         }))
     }
 

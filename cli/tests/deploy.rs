@@ -42,12 +42,17 @@ fn text(bytes: &[u8]) -> String {
     String::from_utf8_lossy(bytes).into_owned()
 }
 
-/// Creates a stack from `body` and waits until CloudFormation is done with it; returns its outputs.
+/// The example's Region and account (its finance report names its task definition by ARN there).
+const REGION: &str = "eu-central-1";
+const ACCOUNT: &str = "123456789012";
+
+/// Creates a stack from `body` allowed the task definition families `families`, and waits until CloudFormation is
+/// done with it; returns its outputs.
 async fn deploy(
     cfn: &aws_sdk_cloudformation::Client,
     stack: &str,
     body: &str,
-    region: &str,
+    families: &[&str],
 ) -> BTreeMap<String, String> {
     let parameter = |k: &str, v: String| {
         Parameter::builder()
@@ -55,25 +60,26 @@ async fn deploy(
             .parameter_value(v)
             .build()
     };
+    let task_definitions: Vec<String> = families
+        .iter()
+        .map(|f| format!("arn:aws:ecs:{REGION}:{ACCOUNT}:task-definition/{f}:*"))
+        .collect();
     cfn.create_stack()
         .stack_name(stack)
         .template_body(body)
         .capabilities(Capability::CapabilityIam)
         .parameters(parameter(
             "ClusterArns",
-            format!("arn:aws:ecs:{region}:123456789012:cluster/data-platform"),
+            format!("arn:aws:ecs:{REGION}:{ACCOUNT}:cluster/data-platform"),
         ))
-        .parameters(parameter(
-            "TaskDefinitionArns",
-            format!("arn:aws:ecs:{region}:123456789012:task-definition/etl:*"),
-        ))
+        .parameters(parameter("TaskDefinitionArns", task_definitions.join(",")))
         .parameters(parameter(
             "TaskRoleArns",
-            "arn:aws:iam::123456789012:role/etl-task".to_owned(),
+            format!("arn:aws:iam::{ACCOUNT}:role/etl-task"),
         ))
         .parameters(parameter(
             "ServiceArns",
-            format!("arn:aws:ecs:{region}:123456789012:service/data-platform/*"),
+            format!("arn:aws:ecs:{REGION}:{ACCOUNT}:service/data-platform/*"),
         ))
         .send()
         .await
@@ -116,6 +122,7 @@ fn fsched(args: &[&str]) -> Output {
         .env_remove("FSCHED_EVENT_BUS")
         .env_remove("FSCHED_TRIGGER_QUEUE")
         .env_remove("FSCHED_STACK")
+        .env("AWS_REGION", REGION)
         .current_dir(root())
         .output()
         .unwrap()
@@ -124,13 +131,24 @@ fn fsched(args: &[&str]) -> Output {
 #[tokio::test]
 async fn the_template_deploys_twice_side_by_side_and_the_cli_finds_each_stack() {
     let config = local_sdk_config().await.unwrap();
-    let region = config.region().unwrap().to_string();
+    let config = config
+        .into_builder()
+        .region(aws_config::Region::new(REGION))
+        .build();
     let cfn = aws_sdk_cloudformation::Client::new(&config);
+    fsched_tests::ecs::example_task_definitions(&config)
+        .await
+        .unwrap();
     let body = expanded_template();
+    let every_family: Vec<&str> = fsched_tests::ecs::EXAMPLE_FAMILIES
+        .iter()
+        .map(|(family, _, _)| *family)
+        .collect();
     let staging = unique_name("fsched-staging");
     let prod = unique_name("fsched-prod");
-    let first = deploy(&cfn, &staging, &body, &region).await;
-    let second = deploy(&cfn, &prod, &body, &region).await;
+    let first = deploy(&cfn, &staging, &body, &every_family).await;
+    // The production stack may run the ETL only.
+    let second = deploy(&cfn, &prod, &body, &["etl"]).await;
 
     let keys: Vec<&str> = first.keys().map(String::as_str).collect();
     assert_eq!(
@@ -158,7 +176,7 @@ async fn the_template_deploys_twice_side_by_side_and_the_cli_finds_each_stack() 
 
     // The CLI finds everything from the stack's name, given before or after the subcommand.
     let example = "examples/jobs.yaml";
-    let o = fsched(&["--stack", &staging, "--region", &region, "apply", example]);
+    let o = fsched(&["--stack", &staging, "apply", example]);
     assert!(o.status.success(), "{}{}", text(&o.stdout), text(&o.stderr));
     let before = fsched(&["--stack", &staging, "jobs", "--output", "json"]);
     let after = fsched(&["jobs", "--output", "json", "--stack", &staging]);
@@ -166,12 +184,6 @@ async fn the_template_deploys_twice_side_by_side_and_the_cli_finds_each_stack() 
     assert_eq!(text(&before.stdout), text(&after.stdout));
     let jobs: serde_json::Value = serde_json::from_slice(&before.stdout).unwrap();
     assert_eq!(jobs.as_array().map(Vec::len), Some(6), "{jobs}");
-    let other = fsched(&["jobs", "--stack", &prod, "--output", "json"]);
-    assert_eq!(
-        text(&other.stdout),
-        "[]\n",
-        "the other stack's table is its own"
-    );
 
     // The example's on_event rules were created on the stack's own bus, pointing at its trigger queue.
     let rules = aws_sdk_eventbridge::Client::new(&config)
@@ -196,4 +208,20 @@ async fn the_template_deploys_twice_side_by_side_and_the_cli_finds_each_stack() 
     assert!(o.status.success(), "{}", text(&o.stderr));
     let o = fsched(&["services", "--stack", &staging]);
     assert!(o.status.success(), "{}", text(&o.stderr));
+
+    // The production stack may not run the other jobs: plan and apply refuse them, naming the parameter, and
+    // nothing is written.
+    for command in ["plan", "apply"] {
+        let o = fsched(&["--stack", &prod, command, example]);
+        assert_eq!(o.status.code(), Some(2), "{command}: {}", text(&o.stderr));
+        let err = text(&o.stderr);
+        assert!(
+            err.contains("job crm-sync: the stack may not run task definition")
+                && err.contains("TaskDefinitionArns")
+                && !err.contains("job nightly-etl"),
+            "{err}"
+        );
+    }
+    let other = fsched(&["jobs", "--stack", &prod, "--output", "json"]);
+    assert_eq!(text(&other.stdout), "[]\n", "nothing was written");
 }

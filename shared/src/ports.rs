@@ -226,6 +226,10 @@ impl From<EcsError> for LaunchError {
 /// the CPU architecture (it decides the price).
 #[derive(Debug, Clone, PartialEq, Default)]
 pub struct TaskDefinitionFacts {
+    /// Its full ARN, with the revision (when asked by family alone: the latest active one).
+    pub arn: Option<String>,
+    /// The roles its tasks get: the task role and the task execution role, where it names them.
+    pub roles: Vec<String>,
     pub essential: Vec<(String, bool)>,
     /// `None` when the definition does not say (Fargate then runs x86_64).
     pub architecture: Option<Architecture>,

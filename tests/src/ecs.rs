@@ -139,6 +139,26 @@ fn shift_times(value: &mut serde_json::Value, by: chrono::Duration) {
     }
 }
 
+/// The families examples/jobs.yaml runs, their container and the revision it names.
+pub const EXAMPLE_FAMILIES: &[(&str, &str, i32)] = &[
+    ("etl", "etl", 7),
+    ("crm-sync", "app", 1),
+    ("finance-report", "app", 12),
+    ("orders-migrate", "migrate", 3),
+    ("importer", "import", 2),
+    ("report", "app", 4),
+];
+
+/// Registers the task definitions examples/jobs.yaml names, each up to the revision it names.
+pub async fn example_task_definitions(config: &aws_config::SdkConfig) -> anyhow::Result<()> {
+    for (family, container, revision) in EXAMPLE_FAMILIES {
+        for _ in 0..*revision {
+            task_definition_with(config, family, container).await?;
+        }
+    }
+    Ok(())
+}
+
 /// Registers a Fargate task definition whose essential container `app` is joined by a non-essential `log-router`
 /// sidecar, on arm64. Returns its `family:revision`.
 pub async fn task_definition_with_sidecar(

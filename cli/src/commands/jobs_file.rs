@@ -6,12 +6,15 @@ use std::path::PathBuf;
 use anyhow::Context;
 use chrono::{DateTime, Utc};
 use fsched_core::aws::dynamo::DynamoStore;
+use fsched_core::aws::ecs::EcsLauncher;
 use fsched_core::aws::rules::EventBridgeRules;
 use fsched_core::domain::job::{never_fires, Job};
 use fsched_core::domain::jobs_file::{JobsFile, MAX_FILE_BYTES};
 use fsched_core::domain::plan::{Change, Plan};
 use fsched_core::domain::service::ServiceState;
+use fsched_core::domain::trigger::stack_tag;
 use fsched_core::service::apply::{apply_file, plan_file, FilePlan, Outcome};
+use fsched_core::service::scope::scope_problems;
 use serde_json::json;
 
 use crate::aws::AwsArgs;
@@ -228,6 +231,18 @@ async fn make_plan(
     let config = aws.config().await;
     let store = aws.store_with(&config).await?;
     let rules = EventBridgeRules::new(aws_sdk_eventbridge::Client::new(&config));
+    // With --stack, the file must stay within what the stack may launch and scale: refused here, not at every fire.
+    if let Some(stack) = aws.stack_scope(&config).await? {
+        let ecs = EcsLauncher::new(aws_sdk_ecs::Client::new(&config), stack_tag(store.table()));
+        let problems = scope_problems(&ecs, &stack, &file).await;
+        if !problems.is_empty() {
+            return Err(Failure::Invalid(format!(
+                "the stack may not run what {} declares (nothing was changed):\n  {}",
+                args.file.file.display(),
+                problems.join("\n  ")
+            )));
+        }
+    }
     let scope = aws.rule_scope(&config, store.table()).await?;
     let planned = plan_file(&store, &rules, &file, scope, args.prune, Utc::now())
         .await

@@ -309,6 +309,18 @@ impl TaskLauncher for EcsLauncher {
             .map_err(|e| ecs_error(&format!("DescribeTaskDefinition `{arn}`"), e))?;
         let definition = out.task_definition();
         Ok(TaskDefinitionFacts {
+            arn: definition
+                .and_then(|d| d.task_definition_arn())
+                .map(str::to_owned),
+            roles: definition
+                .map(|d| {
+                    [d.task_role_arn(), d.execution_role_arn()]
+                        .into_iter()
+                        .flatten()
+                        .map(str::to_owned)
+                        .collect()
+                })
+                .unwrap_or_default(),
             essential: definition
                 .map(|d| {
                     d.container_definitions()

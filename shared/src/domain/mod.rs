@@ -15,6 +15,7 @@ pub mod record;
 pub mod retry;
 pub mod run;
 pub mod schedule;
+pub mod scope;
 pub mod service;
 pub mod suggest;
 pub mod task;

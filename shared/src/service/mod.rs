@@ -6,4 +6,5 @@ pub mod jobs;
 pub mod record;
 pub mod rules;
 pub mod scale;
+pub mod scope;
 pub mod trigger;

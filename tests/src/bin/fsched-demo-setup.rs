@@ -6,17 +6,7 @@
 //! Usage: fsched-demo-setup JOBS_IN JOBS_OUT
 
 use anyhow::Context;
-use fsched_tests::ecs::{sandbox, service, task_definition_with};
-
-/// The families examples/jobs.yaml runs, their container and the revision it names.
-const FAMILIES: &[(&str, &str, i32)] = &[
-    ("etl", "etl", 7),
-    ("crm-sync", "app", 1),
-    ("finance-report", "app", 12),
-    ("orders-migrate", "migrate", 3),
-    ("importer", "import", 2),
-    ("report", "app", 4),
-];
+use fsched_tests::ecs::{example_task_definitions, sandbox, service};
 
 fn list(items: &[String]) -> String {
     format!("[{}]", items.join(", "))
@@ -67,12 +57,7 @@ async fn main() -> anyhow::Result<()> {
         .send()
         .await
         .context("pointing the command rule at the trigger queue")?;
-    for (family, container, revision) in FAMILIES {
-        // Register until the revision the jobs file names exists.
-        for _ in 0..*revision {
-            task_definition_with(&config, family, container).await?;
-        }
-    }
+    example_task_definitions(&config).await?;
 
     let text = std::fs::read_to_string(&input).with_context(|| format!("reading {input}"))?;
     let mut rewritten = String::new();

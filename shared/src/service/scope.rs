@@ -1,0 +1,46 @@
+//! Whether a deployed stack may run what a jobs file declares (`domain::scope`), checked by `plan` and `apply`
+//! before anything is written.
+
+use crate::domain::jobs_file::JobsFile;
+use crate::domain::scope::{Definition, StackScope};
+use crate::ports::TaskLauncher;
+
+/// Why the stack described by `scope` may not run the file's jobs or scale its services, one line each, naming the
+/// job or service and the stack parameter to change; empty when it may. Each job's task definition is read (its
+/// revision and roles decide).
+pub async fn scope_problems<L: TaskLauncher>(
+    launcher: &L,
+    scope: &StackScope,
+    file: &JobsFile,
+) -> Vec<String> {
+    let mut out = Vec::new();
+    for (name, spec) in &file.jobs {
+        match launcher.definition(&spec.task_definition).await {
+            Ok(facts) => {
+                let definition = Definition {
+                    arn: facts.arn.unwrap_or_else(|| spec.task_definition.clone()),
+                    roles: facts.roles,
+                };
+                out.extend(
+                    scope
+                        .job_problems(spec, &definition)
+                        .into_iter()
+                        .map(|p| format!("job {name}: {p}")),
+                );
+            }
+            Err(e) => out.push(format!(
+                "job {name}: its task definition `{}` cannot be read: {e}",
+                spec.task_definition
+            )),
+        }
+    }
+    for (name, spec) in &file.services {
+        out.extend(
+            scope
+                .service_problems(&spec.cluster, &spec.service)
+                .into_iter()
+                .map(|p| format!("service {name}: {p}")),
+        );
+    }
+    out
+}
