@@ -64,6 +64,11 @@ async fn stack_output(
 }
 
 impl AwsArgs {
+    /// The stack named by `--stack` (or `FSCHED_STACK`), if any.
+    pub fn stack_name(&self) -> Option<&str> {
+        self.stack.as_deref()
+    }
+
     pub async fn config(&self) -> aws_config::SdkConfig {
         let mut loader = aws_config::defaults(BehaviorVersion::latest());
         if let Some(region) = &self.region {

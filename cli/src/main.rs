@@ -58,6 +58,8 @@ enum Command {
     Sleep(commands::services::SleepArgs),
     /// The estimated cost avoided while services slept.
     Savings(commands::services::SavingsArgs),
+    /// Check a deployed stack (--stack): its resources, failure queues, alarms, table settings and stored jobs.
+    Doctor(commands::doctor::Args),
 }
 
 /// A command's failure, with the exit code it maps to.
@@ -102,6 +104,7 @@ async fn main() -> ExitCode {
         Command::Services(args) => commands::services::list(args, &cli.aws, &mut out).await,
         Command::Wake(args) => commands::services::wake(args, &cli.aws, now, &mut out).await,
         Command::Sleep(args) => commands::services::sleep(args, &cli.aws, now, &mut out).await,
+        Command::Doctor(args) => commands::doctor::run(args, &cli.aws, &mut out).await,
         Command::Savings(args) => {
             commands::services::savings_cmd(args, &cli.aws, now, &mut out).await
         }

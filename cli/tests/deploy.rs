@@ -224,4 +224,36 @@ async fn the_template_deploys_twice_side_by_side_and_the_cli_finds_each_stack() 
     }
     let other = fsched(&["jobs", "--stack", &prod, "--output", "json"]);
     assert_eq!(text(&other.stdout), "[]\n", "nothing was written");
+
+    // doctor: healthy, then a tick in the failure queue makes it fail, naming the queue.
+    let o = fsched(&["--stack", &staging, "doctor"]);
+    let report = text(&o.stdout);
+    assert!(o.status.success(), "{report}{}", text(&o.stderr));
+    for line in [
+        "functions",
+        "queue FailedTicks",
+        "queue UndeliveredTaskEvents",
+        "all 6 stored job(s) within the stack's permissions",
+    ] {
+        assert!(report.contains(line), "{line}: {report}");
+    }
+    let failed_ticks = first["FailedTicksQueue"].clone();
+    aws_sdk_sqs::Client::new(&config)
+        .send_message()
+        .queue_url(&failed_ticks)
+        .message_body("{}")
+        .send()
+        .await
+        .unwrap();
+    let o = fsched(&["doctor", "--stack", &staging, "--output", "json"]);
+    assert_eq!(o.status.code(), Some(1), "{}", text(&o.stderr));
+    let findings: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+    let failed: Vec<&serde_json::Value> = findings
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|f| f["verdict"] == "fail")
+        .collect();
+    assert_eq!(failed.len(), 1, "{findings}");
+    assert_eq!(failed[0]["what"], "queue FailedTicks");
 }

@@ -1,0 +1,327 @@
+//! `fsched doctor`: is a deployed stack healthy? Its resources, what waits in its failure queues, its alarms, its
+//! table's settings, and whether every stored job is one the stack may run. Each finding is a line with a verdict;
+//! the command fails (exit 1) when any is a failure.
+
+use std::io::Write;
+
+use anyhow::Context;
+use aws_sdk_cloudformation::types::StackResourceSummary;
+use aws_sdk_sqs::types::QueueAttributeName;
+use fsched_core::aws::ecs::EcsLauncher;
+use fsched_core::domain::jobs_file::JobsFile;
+use fsched_core::domain::trigger::stack_tag;
+use fsched_core::ports::JobStore;
+use fsched_core::service::scope::scope_problems;
+use serde::Serialize;
+use serde_json::json;
+
+use crate::aws::AwsArgs;
+use crate::output::Format;
+use crate::Failure;
+
+#[derive(clap::Args)]
+pub struct Args {
+    #[arg(long, value_enum, default_value_t)]
+    output: Format,
+}
+
+/// How one finding stands.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Verdict {
+    Ok,
+    Warn,
+    Fail,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Finding {
+    pub verdict: Verdict,
+    pub what: String,
+    pub detail: String,
+}
+
+fn finding(verdict: Verdict, what: impl Into<String>, detail: impl Into<String>) -> Finding {
+    Finding {
+        verdict,
+        what: what.into(),
+        detail: detail.into(),
+    }
+}
+
+/// What the stack's resources say, as CloudFormation lists them.
+pub fn resources(listed: &[StackResourceSummary]) -> Vec<Finding> {
+    let mut out = Vec::new();
+    let functions = listed
+        .iter()
+        .filter(|r| r.resource_type() == Some("AWS::Lambda::Function"))
+        .count();
+    out.push(if functions == 3 {
+        finding(
+            Verdict::Ok,
+            "functions",
+            "dispatcher, recorder and trigger deployed",
+        )
+    } else {
+        finding(
+            Verdict::Fail,
+            "functions",
+            format!("{functions} of the 3 functions found in the stack"),
+        )
+    });
+    for r in listed {
+        let status = r.resource_status().map(|s| s.as_str()).unwrap_or_default();
+        if !status.ends_with("_COMPLETE") || status.starts_with("DELETE") {
+            out.push(finding(
+                Verdict::Fail,
+                format!("resource {}", r.logical_resource_id().unwrap_or_default()),
+                format!(
+                    "{status}{}",
+                    r.resource_status_reason()
+                        .map(|why| format!(": {why}"))
+                        .unwrap_or_default()
+                ),
+            ));
+        }
+    }
+    out
+}
+
+/// A failure queue's depth: anything in it is work fsched could not do.
+pub fn queue(name: &str, depth: u64) -> Finding {
+    if depth == 0 {
+        finding(Verdict::Ok, format!("queue {name}"), "empty")
+    } else {
+        finding(
+            Verdict::Fail,
+            format!("queue {name}"),
+            format!("{depth} message(s) waiting: see docs/security.md and the function's logs"),
+        )
+    }
+}
+
+async fn queue_depth(sqs: &aws_sdk_sqs::Client, url: &str) -> anyhow::Result<u64> {
+    let got = sqs
+        .get_queue_attributes()
+        .queue_url(url)
+        .attribute_names(QueueAttributeName::ApproximateNumberOfMessages)
+        .send()
+        .await
+        .with_context(|| format!("reading queue {url}"))?;
+    Ok(got
+        .attributes()
+        .and_then(|a| a.get(&QueueAttributeName::ApproximateNumberOfMessages))
+        .and_then(|n| n.parse().ok())
+        .unwrap_or(0))
+}
+
+pub async fn run(args: Args, aws: &AwsArgs, out: &mut impl Write) -> Result<(), Failure> {
+    let Some(stack) = aws.stack_name() else {
+        return Err(Failure::Invalid(
+            "doctor checks a deployed stack: pass --stack (or set FSCHED_STACK)".to_owned(),
+        ));
+    };
+    let config = aws.config().await;
+    let cfn = aws_sdk_cloudformation::Client::new(&config);
+    let listed: Vec<StackResourceSummary> = cfn
+        .list_stack_resources()
+        .stack_name(stack)
+        .into_paginator()
+        .items()
+        .send()
+        .collect::<Result<_, _>>()
+        .await
+        .map_err(|e| {
+            anyhow::anyhow!(
+                "reading stack `{stack}`: {}",
+                fsched_core::aws::sdk_error::describe(&e)
+            )
+        })?;
+    let mut findings = resources(&listed);
+
+    let sqs = aws_sdk_sqs::Client::new(&config);
+    for r in listed.iter().filter(|r| {
+        r.resource_type() == Some("AWS::SQS::Queue")
+            && r.logical_resource_id()
+                .is_some_and(|id| id.starts_with("Failed") || id.starts_with("Undelivered"))
+    }) {
+        let name = r.logical_resource_id().unwrap_or_default();
+        let url = r.physical_resource_id().unwrap_or_default();
+        findings.push(match queue_depth(&sqs, url).await {
+            Ok(depth) => queue(name, depth),
+            Err(e) => finding(Verdict::Fail, format!("queue {name}"), format!("{e:#}")),
+        });
+    }
+
+    let alarms: Vec<String> = listed
+        .iter()
+        .filter(|r| r.resource_type() == Some("AWS::CloudWatch::Alarm"))
+        .filter_map(|r| r.physical_resource_id().map(str::to_owned))
+        .collect();
+    if alarms.is_empty() {
+        findings.push(finding(Verdict::Warn, "alarms", "none found in the stack"));
+    } else {
+        let described = aws_sdk_cloudwatch::Client::new(&config)
+            .describe_alarms()
+            .set_alarm_names(Some(alarms))
+            .send()
+            .await
+            .context("reading the stack's alarms")?;
+        for alarm in described.metric_alarms() {
+            let state = alarm.state_value().map(|s| s.as_str()).unwrap_or("?");
+            let name = alarm.alarm_name().unwrap_or_default();
+            findings.push(match state {
+                "OK" => finding(Verdict::Ok, format!("alarm {name}"), "OK"),
+                "ALARM" => finding(
+                    Verdict::Fail,
+                    format!("alarm {name}"),
+                    alarm.alarm_description().unwrap_or("in ALARM").to_owned(),
+                ),
+                other => finding(Verdict::Warn, format!("alarm {name}"), other.to_owned()),
+            });
+        }
+    }
+
+    let store = aws.store_with(&config).await?;
+    let ddb = aws_sdk_dynamodb::Client::new(&config);
+    let ttl = ddb
+        .describe_time_to_live()
+        .table_name(store.table())
+        .send()
+        .await
+        .context("reading the table's TTL")?;
+    let ttl_on = ttl
+        .time_to_live_description()
+        .and_then(|d| d.time_to_live_status())
+        .is_some_and(|s| s.as_str() == "ENABLED");
+    findings.push(if ttl_on {
+        finding(
+            Verdict::Ok,
+            "table TTL",
+            "on: runs expire with their job's history",
+        )
+    } else {
+        finding(
+            Verdict::Warn,
+            "table TTL",
+            "off: run records are never deleted (template.yaml turns it on)",
+        )
+    });
+    let backups = ddb
+        .describe_continuous_backups()
+        .table_name(store.table())
+        .send()
+        .await
+        .context("reading the table's backups")?;
+    let pitr_on = backups
+        .continuous_backups_description()
+        .and_then(|d| d.point_in_time_recovery_description())
+        .and_then(|p| p.point_in_time_recovery_status())
+        .is_some_and(|s| s.as_str() == "ENABLED");
+    findings.push(if pitr_on {
+        finding(Verdict::Ok, "table backups", "point-in-time recovery on")
+    } else {
+        finding(
+            Verdict::Warn,
+            "table backups",
+            "point-in-time recovery off (template.yaml turns it on)",
+        )
+    });
+
+    // Every stored job, checked as `plan --stack` checks a file's.
+    if let Some(scope) = aws.stack_scope(&config).await? {
+        let jobs = store.list_jobs().await.context("reading the stored jobs")?;
+        let file = JobsFile {
+            jobs: jobs.into_iter().map(|j| (j.name, j.spec)).collect(),
+            services: Default::default(),
+        };
+        let ecs = EcsLauncher::new(aws_sdk_ecs::Client::new(&config), stack_tag(store.table()));
+        let problems = scope_problems(&ecs, &scope, &file).await;
+        if problems.is_empty() {
+            findings.push(finding(
+                Verdict::Ok,
+                "jobs",
+                format!(
+                    "all {} stored job(s) within the stack's permissions",
+                    file.jobs.len()
+                ),
+            ));
+        }
+        for p in problems {
+            findings.push(finding(Verdict::Fail, "jobs", p));
+        }
+    }
+
+    match args.output {
+        Format::Json => writeln!(out, "{}", json!(findings))?,
+        Format::Table => {
+            for f in &findings {
+                let verdict = match f.verdict {
+                    Verdict::Ok => "ok  ",
+                    Verdict::Warn => "WARN",
+                    Verdict::Fail => "FAIL",
+                };
+                writeln!(out, "{verdict}  {:<28} {}", f.what, f.detail)?;
+            }
+        }
+    }
+    let failed = findings
+        .iter()
+        .filter(|f| f.verdict == Verdict::Fail)
+        .count();
+    if failed > 0 {
+        return Err(Failure::Other(anyhow::anyhow!(
+            "stack `{stack}`: {failed} check(s) failed"
+        )));
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use aws_sdk_cloudformation::types::ResourceStatus;
+
+    fn resource(id: &str, kind: &str, status: ResourceStatus) -> StackResourceSummary {
+        StackResourceSummary::builder()
+            .logical_resource_id(id)
+            .resource_type(kind)
+            .resource_status(status)
+            .last_updated_timestamp(aws_smithy_types::DateTime::from_secs(0))
+            .build()
+    }
+
+    #[test]
+    fn missing_functions_and_failed_resources_fail() {
+        let complete = ResourceStatus::CreateComplete;
+        let all = [
+            resource("Dispatcher", "AWS::Lambda::Function", complete.clone()),
+            resource("Recorder", "AWS::Lambda::Function", complete.clone()),
+            resource("Trigger", "AWS::Lambda::Function", complete.clone()),
+        ];
+        assert!(resources(&all).iter().all(|f| f.verdict == Verdict::Ok));
+        let broken = [
+            all[0].clone(),
+            resource(
+                "Table",
+                "AWS::DynamoDB::Table",
+                ResourceStatus::CreateFailed,
+            ),
+        ];
+        let found = resources(&broken);
+        assert_eq!(
+            found.iter().filter(|f| f.verdict == Verdict::Fail).count(),
+            2,
+            "{found:?}"
+        );
+        assert!(found.iter().any(|f| f.what == "resource Table"));
+    }
+
+    #[test]
+    fn a_queue_with_messages_fails() {
+        assert_eq!(queue("FailedTicks", 0).verdict, Verdict::Ok);
+        let waiting = queue("FailedTicks", 3);
+        assert_eq!(waiting.verdict, Verdict::Fail);
+        assert!(waiting.detail.starts_with("3 message(s)"));
+    }
+}
