@@ -373,3 +373,84 @@ async fn services_are_versioned_and_their_actions_listed_by_time() {
     store.delete_service(&name, 2).await.unwrap();
     assert!(store.get_service(&name).await.unwrap().is_none());
 }
+
+/// Upgrade safety. Every item carries its format (`schema`); items written before formats were numbered (no
+/// `schema`, no run `outbox`) read as they always did, and an item of a newer format is refused, naming the fix,
+/// rather than read half-understood and written back with fields lost.
+#[tokio::test]
+async fn items_of_the_previous_format_read_and_a_newer_format_is_refused() {
+    use aws_sdk_dynamodb::types::AttributeValue;
+    let config = local_sdk_config().await.unwrap();
+    let client = aws_sdk_dynamodb::Client::new(&config);
+    let table = fresh_table(&client).await.unwrap();
+    let store = DynamoStore::new(client.clone(), table.clone());
+    let etl = job("etl", Some(at(2, 0)));
+    store.put_job(&etl, None).await.unwrap();
+    let mut run = Run::claimed(
+        RunId::scheduled(&etl.name, at(2, 0)),
+        Trigger::Schedule,
+        at(2, 0),
+        at(2, 0),
+    );
+    store.claim_run(&run).await.unwrap();
+    run.status = RunStatus::Succeeded;
+    run.revision = 1;
+    store.update_run(&run).await.unwrap();
+
+    let items = client.scan().table_name(&table).send().await.unwrap();
+    assert_eq!(items.items().len(), 2);
+    for item in items.items() {
+        assert_eq!(
+            item.get("schema"),
+            Some(&AttributeValue::N("1".into())),
+            "{item:?}"
+        );
+        // The same item as the previous format wrote it.
+        let mut previous = item.clone();
+        previous.remove("schema");
+        previous.remove("outbox");
+        client
+            .put_item()
+            .table_name(&table)
+            .set_item(Some(previous))
+            .send()
+            .await
+            .unwrap();
+    }
+    assert_eq!(store.get_job(&etl.name).await.unwrap(), Some(etl.clone()));
+    assert_eq!(store.get_run(&run.id).await.unwrap(), Some(run.clone()));
+    assert_eq!(
+        store.due(at(2, 0)).await.unwrap().len(),
+        1,
+        "the job's timer"
+    );
+
+    // A newer fsched's job: refused with what to do, for a single read and in a listing.
+    let mut newer = client
+        .get_item()
+        .table_name(&table)
+        .key("pk", AttributeValue::S("JOB#etl".into()))
+        .key("sk", AttributeValue::S("JOB".into()))
+        .send()
+        .await
+        .unwrap()
+        .item
+        .unwrap();
+    newer.insert("schema".into(), AttributeValue::N("2".into()));
+    client
+        .put_item()
+        .table_name(&table)
+        .set_item(Some(newer))
+        .send()
+        .await
+        .unwrap();
+    for err in [
+        store.get_job(&etl.name).await.unwrap_err(),
+        store.list_jobs().await.unwrap_err(),
+    ] {
+        assert!(
+            matches!(&err, StoreError::Corrupt { message, .. } if message.contains("upgrade fsched")),
+            "{err}"
+        );
+    }
+}

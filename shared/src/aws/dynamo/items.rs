@@ -15,6 +15,13 @@ use crate::ports::StoreError;
 
 pub(super) type Item = HashMap<String, AttributeValue>;
 
+/// The item format this fsched writes, stored on every item as `schema`. An item without one was written before
+/// formats were numbered (format 0, which this version reads as it is). An item of a newer format is refused with
+/// "upgrade fsched" instead of being read half-understood, and so never written back with fields lost.
+///
+/// Format 1 (this one) adds to format 0: `schema` itself, and a run's `outbox` (absent when empty).
+pub const SCHEMA: u32 = 1;
+
 /// What kind of entity an item holds: stored on every item, so index results can be told apart.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
@@ -37,6 +44,8 @@ pub(super) struct Keys {
     pk: String,
     sk: String,
     entity: Entity,
+    #[serde(default)]
+    schema: u32,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     timer_pk: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -85,6 +94,7 @@ pub(super) fn service_keys(state: &ServiceState) -> Keys {
         pk: keys::service_pk(&state.name),
         sk: keys::SERVICE_SK.to_owned(),
         entity: Entity::Service,
+        schema: SCHEMA,
         timer_pk: state.check_at.map(|_| keys::TIMERS_PARTITION.to_owned()),
         timer_sk: state
             .check_at
@@ -99,6 +109,7 @@ pub(super) fn action_keys(a: &ScaleAction) -> Keys {
         pk: keys::service_pk(&a.service),
         sk: keys::action_sk(a.at, &a.to.to_string()),
         entity: Entity::Action,
+        schema: SCHEMA,
         timer_pk: None,
         timer_sk: None,
         list_pk: Some(keys::actions_day_partition(a.at.date_naive())),
@@ -111,6 +122,7 @@ pub(super) fn job_keys(job: &Job) -> Keys {
         pk: keys::job_pk(&job.name),
         sk: keys::JOB_SK.to_owned(),
         entity: Entity::Job,
+        schema: SCHEMA,
         timer_pk: job.next_fire.map(|_| keys::TIMERS_PARTITION.to_owned()),
         timer_sk: job.next_fire.map(|at| keys::job_timer_sk(at, &job.name)),
         list_pk: Some(keys::JOBS_PARTITION.to_owned()),
@@ -127,6 +139,7 @@ pub(super) fn run_keys(run: &Run) -> Keys {
         pk: keys::job_pk(run.id.job()),
         sk: keys::run_sk(&run.id),
         entity: Entity::Run,
+        schema: SCHEMA,
         timer_pk: timer.map(|_| keys::TIMERS_PARTITION.to_owned()),
         timer_sk: timer.map(|at| keys::run_timer_sk(at, &run.id)),
         list_pk: Some(keys::runs_day_partition(run.scheduled_at.date_naive())),
@@ -146,6 +159,19 @@ pub(super) fn from_item<T: DeserializeOwned>(item: Item) -> Result<T, StoreError
         (Some(AttributeValue::S(pk)), Some(AttributeValue::S(sk))) => format!("{pk}/{sk}"),
         _ => "(item without keys)".to_owned(),
     };
+    let schema = match item.get("schema") {
+        Some(AttributeValue::N(n)) => n.parse::<u32>().unwrap_or(u32::MAX),
+        _ => 0,
+    };
+    if schema > SCHEMA {
+        return Err(StoreError::Corrupt {
+            key,
+            message: format!(
+                "written by a newer fsched (item format {schema}; this fsched reads formats up to {SCHEMA}): \
+                 upgrade fsched"
+            ),
+        });
+    }
     serde_dynamo::from_item(item).map_err(|e| StoreError::Corrupt {
         key,
         message: e.to_string(),
