@@ -104,7 +104,7 @@ async fn main() -> ExitCode {
         Command::Services(args) => commands::services::list(args, &cli.aws, &mut out).await,
         Command::Wake(args) => commands::services::wake(args, &cli.aws, now, &mut out).await,
         Command::Sleep(args) => commands::services::sleep(args, &cli.aws, now, &mut out).await,
-        Command::Doctor(args) => commands::doctor::run(args, &cli.aws, &mut out).await,
+        Command::Doctor(args) => commands::doctor::run(args, &cli.aws, now, &mut out).await,
         Command::Savings(args) => {
             commands::services::savings_cmd(args, &cli.aws, now, &mut out).await
         }

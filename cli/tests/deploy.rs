@@ -231,6 +231,7 @@ async fn the_template_deploys_twice_side_by_side_and_the_cli_finds_each_stack() 
     assert!(o.status.success(), "{report}{}", text(&o.stderr));
     for line in [
         "functions",
+        "function Dispatcher",
         "queue FailedTicks",
         "queue UndeliveredTaskEvents",
         "all 6 stored job(s) within the stack's permissions",

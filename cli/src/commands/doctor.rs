@@ -7,6 +7,7 @@ use std::io::Write;
 use anyhow::Context;
 use aws_sdk_cloudformation::types::StackResourceSummary;
 use aws_sdk_sqs::types::QueueAttributeName;
+use chrono::{DateTime, Utc};
 use fsched_core::aws::ecs::EcsLauncher;
 use fsched_core::domain::jobs_file::JobsFile;
 use fsched_core::domain::trigger::stack_tag;
@@ -115,7 +116,76 @@ async fn queue_depth(sqs: &aws_sdk_sqs::Client, url: &str) -> anyhow::Result<u64
         .unwrap_or(0))
 }
 
-pub async fn run(args: Args, aws: &AwsArgs, out: &mut impl Write) -> Result<(), Failure> {
+/// A function's errors in the last day: a warning, not a failure (a retried tick or event counts too).
+pub fn errors_finding(name: &str, function: &str, errors: f64) -> Finding {
+    if errors == 0.0 {
+        finding(
+            Verdict::Ok,
+            format!("function {name}"),
+            "no errors in the last 24 hours",
+        )
+    } else {
+        finding(
+            Verdict::Warn,
+            format!("function {name}"),
+            format!(
+                "{errors} error(s) in the last 24 hours: see its log group /aws/lambda/{function}"
+            ),
+        )
+    }
+}
+
+/// The sum of a function's `Errors` metric over the 24 hours before `now`.
+async fn function_errors(
+    cw: &aws_sdk_cloudwatch::Client,
+    function: &str,
+    now: DateTime<Utc>,
+) -> anyhow::Result<f64> {
+    use aws_sdk_cloudwatch::primitives::DateTime as AwsTime;
+    use aws_sdk_cloudwatch::types::{Dimension, Metric, MetricDataQuery, MetricStat};
+    let metric = Metric::builder()
+        .namespace("AWS/Lambda")
+        .metric_name("Errors")
+        .dimensions(
+            Dimension::builder()
+                .name("FunctionName")
+                .value(function)
+                .build(),
+        )
+        .build();
+    let query = MetricDataQuery::builder()
+        .id("errors")
+        .metric_stat(
+            MetricStat::builder()
+                .metric(metric)
+                .period(86_400)
+                .stat("Sum")
+                .build(),
+        )
+        .build();
+    let got = cw
+        .get_metric_data()
+        .metric_data_queries(query)
+        .start_time(AwsTime::from_secs(
+            (now - chrono::Duration::days(1)).timestamp(),
+        ))
+        .end_time(AwsTime::from_secs(now.timestamp()))
+        .send()
+        .await
+        .with_context(|| format!("reading the Errors metric of {function}"))?;
+    Ok(got
+        .metric_data_results()
+        .iter()
+        .flat_map(|r| r.values())
+        .sum())
+}
+
+pub async fn run(
+    args: Args,
+    aws: &AwsArgs,
+    now: DateTime<Utc>,
+    out: &mut impl Write,
+) -> Result<(), Failure> {
     let Some(stack) = aws.stack_name() else {
         return Err(Failure::Invalid(
             "doctor checks a deployed stack: pass --stack (or set FSCHED_STACK)".to_owned(),
@@ -150,6 +220,19 @@ pub async fn run(args: Args, aws: &AwsArgs, out: &mut impl Write) -> Result<(), 
         findings.push(match queue_depth(&sqs, url).await {
             Ok(depth) => queue(name, depth),
             Err(e) => finding(Verdict::Fail, format!("queue {name}"), format!("{e:#}")),
+        });
+    }
+
+    let cw = aws_sdk_cloudwatch::Client::new(&config);
+    for r in listed
+        .iter()
+        .filter(|r| r.resource_type() == Some("AWS::Lambda::Function"))
+    {
+        let name = r.logical_resource_id().unwrap_or_default();
+        let function = r.physical_resource_id().unwrap_or_default();
+        findings.push(match function_errors(&cw, function, now).await {
+            Ok(errors) => errors_finding(name, function, errors),
+            Err(e) => finding(Verdict::Warn, format!("function {name}"), format!("{e:#}")),
         });
     }
 
@@ -315,6 +398,21 @@ mod tests {
             "{found:?}"
         );
         assert!(found.iter().any(|f| f.what == "resource Table"));
+    }
+
+    #[test]
+    fn function_errors_warn_and_name_the_log_group() {
+        assert_eq!(
+            errors_finding("Dispatcher", "s-Dispatcher-X", 0.0).verdict,
+            Verdict::Ok
+        );
+        let some = errors_finding("Dispatcher", "s-Dispatcher-X", 4.0);
+        assert_eq!(some.verdict, Verdict::Warn);
+        assert!(
+            some.detail.contains("/aws/lambda/s-Dispatcher-X"),
+            "{}",
+            some.detail
+        );
     }
 
     #[test]

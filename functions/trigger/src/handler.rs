@@ -140,3 +140,29 @@ pub async fn handle<T: Deliveries>(
     let until = Instant::now() + remaining.saturating_sub(Duration::from_secs(5));
     Ok(batch(triggers, sqs, skew, until).await)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn record(attributes: &[(&str, &str)]) -> SqsMessage {
+        let mut m = SqsMessage::default();
+        m.attributes = attributes
+            .iter()
+            .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
+            .collect();
+        m
+    }
+
+    #[test]
+    fn a_message_is_received_at_its_sent_timestamp_and_one_without_is_refused() {
+        let at = sent_at(&record(&[("SentTimestamp", "1796004000250")])).unwrap();
+        assert_eq!(at.to_rfc3339(), "2026-11-30T02:00:00.250+00:00");
+        assert!(sent_at(&record(&[]))
+            .unwrap_err()
+            .contains("no SentTimestamp"));
+        assert!(sent_at(&record(&[("SentTimestamp", "soon")]))
+            .unwrap_err()
+            .contains("`soon` is not a time"));
+    }
+}
