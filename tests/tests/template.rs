@@ -235,3 +235,23 @@ fn every_checkov_skip_is_explained_in_the_security_doc() {
         assert!(line.len() > 40, "{id} has no reason: {line}");
     }
 }
+
+/// The recorder queries two indexes: `by-task` (a task's run) and `listing` (whether a stopped task's `startedBy`
+/// names one of the stack's runs). The emulator does not enforce IAM, so a missing one would only show in AWS.
+#[test]
+fn the_recorder_may_query_every_index_it_uses() {
+    let (_, recorder) = resources()
+        .into_iter()
+        .find(|(name, _)| name == "Recorder")
+        .unwrap();
+    let policies = text(&recorder["Properties"]["Policies"]);
+    for index in [
+        fsched_core::aws::keys::BY_TASK_INDEX,
+        fsched_core::aws::keys::LISTING_INDEX,
+    ] {
+        assert!(
+            policies.contains(&format!("${{Table.Arn}}/index/{index}")),
+            "{index}: {policies}"
+        );
+    }
+}
