@@ -34,28 +34,42 @@ pub struct AwsArgs {
     trigger_queue: Option<String>,
 }
 
+/// An error reading the stack `stack`, in words.
+pub fn stack_error(stack: &str, e: &(dyn std::error::Error + 'static)) -> anyhow::Error {
+    anyhow::anyhow!(
+        "reading stack `{stack}`: {}",
+        fsched_core::aws::sdk_error::describe(e)
+    )
+}
+
+/// The deployed stack `stack`, as CloudFormation describes it (outputs, parameters, id).
+async fn describe_stack(
+    config: &aws_config::SdkConfig,
+    stack: &str,
+) -> anyhow::Result<aws_sdk_cloudformation::types::Stack> {
+    let described = aws_sdk_cloudformation::Client::new(config)
+        .describe_stacks()
+        .stack_name(stack)
+        .send()
+        .await
+        .map_err(|e| stack_error(stack, &e))?;
+    described
+        .stacks()
+        .first()
+        .cloned()
+        .ok_or_else(|| anyhow::anyhow!("no stack `{stack}`"))
+}
+
 /// The value of one output of a CloudFormation stack.
 async fn stack_output(
     config: &aws_config::SdkConfig,
     stack: &str,
     key: &str,
 ) -> anyhow::Result<String> {
-    let client = aws_sdk_cloudformation::Client::new(config);
-    let described = client
-        .describe_stacks()
-        .stack_name(stack)
-        .send()
-        .await
-        .map_err(|e| {
-            anyhow::anyhow!(
-                "reading stack `{stack}`: {}",
-                fsched_core::aws::sdk_error::describe(&e)
-            )
-        })?;
-    described
-        .stacks()
+    describe_stack(config, stack)
+        .await?
+        .outputs()
         .iter()
-        .flat_map(|s| s.outputs())
         .find(|o| o.output_key() == Some(key))
         .and_then(|o| o.output_value().map(str::to_owned))
         .ok_or_else(|| {
@@ -147,21 +161,7 @@ impl AwsArgs {
         let Some(stack) = &self.stack else {
             return Ok(None);
         };
-        let described = aws_sdk_cloudformation::Client::new(config)
-            .describe_stacks()
-            .stack_name(stack)
-            .send()
-            .await
-            .map_err(|e| {
-                anyhow::anyhow!(
-                    "reading stack `{stack}`: {}",
-                    fsched_core::aws::sdk_error::describe(&e)
-                )
-            })?;
-        let found = described
-            .stacks()
-            .first()
-            .ok_or_else(|| anyhow::anyhow!("no stack `{stack}`"))?;
+        let found = describe_stack(config, stack).await?;
         let parameter = |key: &str| -> Vec<String> {
             found
                 .parameters()

@@ -16,7 +16,7 @@ use fsched_core::service::scope::scope_problems;
 use serde::Serialize;
 use serde_json::json;
 
-use crate::aws::AwsArgs;
+use crate::aws::{stack_error, AwsArgs};
 use crate::output::Format;
 use crate::Failure;
 
@@ -201,12 +201,7 @@ pub async fn run(
         .send()
         .collect::<Result<_, _>>()
         .await
-        .map_err(|e| {
-            anyhow::anyhow!(
-                "reading stack `{stack}`: {}",
-                fsched_core::aws::sdk_error::describe(&e)
-            )
-        })?;
+        .map_err(|e| stack_error(stack, &e))?;
     let mut findings = resources(&listed);
 
     let sqs = aws_sdk_sqs::Client::new(&config);
