@@ -2,6 +2,8 @@
 //! the table name from `--table` / FSCHED_TABLE, or else from the `TableName` output of the stack named by
 //! `--stack` / FSCHED_STACK.
 
+use std::sync::{Arc, OnceLock};
+
 use anyhow::Context;
 use aws_config::BehaviorVersion;
 use chrono::{DateTime, SubsecRound, Utc};
@@ -32,6 +34,9 @@ pub struct AwsArgs {
     /// The ARN of the stack's trigger queue (its `TriggerQueueArn` output), which `on_event` rules deliver to.
     #[arg(long, env = "FSCHED_TRIGGER_QUEUE", global = true)]
     trigger_queue: Option<String>,
+    /// The stack as CloudFormation described it, read once per command (outputs and parameters come from it).
+    #[arg(skip)]
+    described: Arc<OnceLock<aws_sdk_cloudformation::types::Stack>>,
 }
 
 /// An error reading the stack `stack`, in words.
@@ -42,42 +47,49 @@ pub fn stack_error(stack: &str, e: &(dyn std::error::Error + 'static)) -> anyhow
     )
 }
 
-/// The deployed stack `stack`, as CloudFormation describes it (outputs, parameters, id).
-async fn describe_stack(
-    config: &aws_config::SdkConfig,
-    stack: &str,
-) -> anyhow::Result<aws_sdk_cloudformation::types::Stack> {
-    let described = aws_sdk_cloudformation::Client::new(config)
-        .describe_stacks()
-        .stack_name(stack)
-        .send()
-        .await
-        .map_err(|e| stack_error(stack, &e))?;
-    described
-        .stacks()
-        .first()
-        .cloned()
-        .ok_or_else(|| anyhow::anyhow!("no stack `{stack}`"))
-}
-
-/// The value of one output of a CloudFormation stack.
-async fn stack_output(
-    config: &aws_config::SdkConfig,
-    stack: &str,
-    key: &str,
-) -> anyhow::Result<String> {
-    describe_stack(config, stack)
-        .await?
-        .outputs()
-        .iter()
-        .find(|o| o.output_key() == Some(key))
-        .and_then(|o| o.output_value().map(str::to_owned))
-        .ok_or_else(|| {
-            anyhow::anyhow!("stack `{stack}` has no output `{key}`: is it an fsched stack?")
-        })
-}
-
 impl AwsArgs {
+    /// The deployed stack `stack`, as CloudFormation describes it (outputs, parameters, id): one DescribeStacks per
+    /// command, however many settings come from it.
+    async fn describe_stack(
+        &self,
+        config: &aws_config::SdkConfig,
+        stack: &str,
+    ) -> anyhow::Result<&aws_sdk_cloudformation::types::Stack> {
+        if let Some(found) = self.described.get() {
+            return Ok(found);
+        }
+        let described = aws_sdk_cloudformation::Client::new(config)
+            .describe_stacks()
+            .stack_name(stack)
+            .send()
+            .await
+            .map_err(|e| stack_error(stack, &e))?;
+        let found = described
+            .stacks()
+            .first()
+            .cloned()
+            .ok_or_else(|| anyhow::anyhow!("no stack `{stack}`"))?;
+        Ok(self.described.get_or_init(|| found))
+    }
+
+    /// The value of one output of the stack.
+    async fn stack_output(
+        &self,
+        config: &aws_config::SdkConfig,
+        stack: &str,
+        key: &str,
+    ) -> anyhow::Result<String> {
+        self.describe_stack(config, stack)
+            .await?
+            .outputs()
+            .iter()
+            .find(|o| o.output_key() == Some(key))
+            .and_then(|o| o.output_value().map(str::to_owned))
+            .ok_or_else(|| {
+                anyhow::anyhow!("stack `{stack}` has no output `{key}`: is it an fsched stack?")
+            })
+    }
+
     /// The stack named by `--stack` (or `FSCHED_STACK`), if any.
     pub fn stack_name(&self) -> Option<&str> {
         self.stack.as_deref()
@@ -103,7 +115,7 @@ impl AwsArgs {
     ) -> anyhow::Result<Option<String>> {
         match (given, &self.stack) {
             (Some(v), _) => Ok(Some(v.clone())),
-            (None, Some(stack)) => Ok(Some(stack_output(config, stack, output).await?)),
+            (None, Some(stack)) => Ok(Some(self.stack_output(config, stack, output).await?)),
             (None, None) => Ok(None),
         }
     }
@@ -161,7 +173,7 @@ impl AwsArgs {
         let Some(stack) = &self.stack else {
             return Ok(None);
         };
-        let found = describe_stack(config, stack).await?;
+        let found = self.describe_stack(config, stack).await?;
         let parameter = |key: &str| -> Vec<String> {
             found
                 .parameters()
@@ -207,7 +219,7 @@ impl AwsArgs {
         let config = config.clone();
         let table = match (&self.table, &self.stack) {
             (Some(table), _) => table.clone(),
-            (None, Some(stack)) => stack_output(&config, stack, "TableName").await?,
+            (None, Some(stack)) => self.stack_output(&config, stack, "TableName").await?,
             (None, None) => anyhow::bail!(
                 "no table given: pass --table (or set FSCHED_TABLE) to the stack's `TableName` output, or --stack \
                  (FSCHED_STACK) to read it from the deployed stack"

@@ -88,6 +88,15 @@ pub fn resources(listed: &[StackResourceSummary]) -> Vec<Finding> {
     out
 }
 
+/// A setting template.yaml turns on: a warning when it is off.
+fn setting(what: &str, on: bool, if_on: &str, if_off: &str) -> Finding {
+    if on {
+        finding(Verdict::Ok, what, if_on)
+    } else {
+        finding(Verdict::Warn, what, if_off)
+    }
+}
+
 /// A failure queue's depth: anything in it is work fsched could not do.
 pub fn queue(name: &str, depth: u64) -> Finding {
     if depth == 0 {
@@ -272,19 +281,12 @@ pub async fn run(
         .time_to_live_description()
         .and_then(|d| d.time_to_live_status())
         .is_some_and(|s| s.as_str() == "ENABLED");
-    findings.push(if ttl_on {
-        finding(
-            Verdict::Ok,
-            "table TTL",
-            "on: runs expire with their job's history",
-        )
-    } else {
-        finding(
-            Verdict::Warn,
-            "table TTL",
-            "off: run records are never deleted (template.yaml turns it on)",
-        )
-    });
+    findings.push(setting(
+        "table TTL",
+        ttl_on,
+        "on: runs expire with their job's history",
+        "off: run records are never deleted (template.yaml turns it on)",
+    ));
     let backups = ddb
         .describe_continuous_backups()
         .table_name(store.table())
@@ -296,15 +298,12 @@ pub async fn run(
         .and_then(|d| d.point_in_time_recovery_description())
         .and_then(|p| p.point_in_time_recovery_status())
         .is_some_and(|s| s.as_str() == "ENABLED");
-    findings.push(if pitr_on {
-        finding(Verdict::Ok, "table backups", "point-in-time recovery on")
-    } else {
-        finding(
-            Verdict::Warn,
-            "table backups",
-            "point-in-time recovery off (template.yaml turns it on)",
-        )
-    });
+    findings.push(setting(
+        "table backups",
+        pitr_on,
+        "point-in-time recovery on",
+        "point-in-time recovery off (template.yaml turns it on)",
+    ));
 
     // Every stored job, checked as `plan --stack` checks a file's.
     if let Some(scope) = aws.stack_scope(&config).await? {
