@@ -6,3 +6,5 @@ pub mod domain;
 pub mod lambda;
 pub mod ports;
 pub mod service;
+#[cfg(feature = "testing")]
+pub mod testing;

@@ -51,43 +51,7 @@ pub mod counting;
 pub mod ecs;
 pub mod world;
 
-/// A job definition for tests: `schedule` in UTC on plain Fargate in cluster `batch`, with the jobs file's
-/// defaults for everything else. Tests override what they are about with struct update syntax.
-pub fn job_spec(schedule: &str) -> fsched_core::domain::job::JobSpec {
-    use fsched_core::domain::job::{JobSpec, Launch, Network, Overlap, Retries};
-    JobSpec {
-        schedule: Some(schedule.parse().unwrap()),
-        timezone: "UTC".parse().unwrap(),
-        start: None,
-        end: None,
-        paused: false,
-        run_skipped_times: false,
-        cluster: "batch".into(),
-        task_definition: "etl:7".into(),
-        launch: Launch::Fargate,
-        platform_version: None,
-        network: Network {
-            subnets: vec!["subnet-1".into()],
-            security_groups: vec!["sg-1".into()],
-            assign_public_ip: false,
-        },
-        containers: Default::default(),
-        cpu: None,
-        memory: None,
-        tags: Default::default(),
-        group: None,
-        overlap: Overlap::Allow,
-        catch_up: JobSpec::DEFAULT_CATCH_UP,
-        max_runtime: None,
-        retries: Retries::default(),
-        history: JobSpec::DEFAULT_HISTORY,
-        prices: None,
-        on_event: None,
-        event_bus: None,
-        on_interruption: Default::default(),
-        params: Vec::new(),
-    }
-}
+pub use fsched_core::testing::contract::job_spec;
 
 /// Creates an SQS queue (a trigger queue, as the stack's `TriggerQueue`) and returns its URL and ARN.
 pub async fn sqs_queue(

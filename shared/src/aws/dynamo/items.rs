@@ -13,7 +13,7 @@ use crate::domain::run::Run;
 use crate::domain::service::{ScaleAction, ServiceState};
 use crate::ports::StoreError;
 
-pub(super) type Item = HashMap<String, AttributeValue>;
+pub(crate) type Item = HashMap<String, AttributeValue>;
 
 /// The item format this fsched writes, stored on every item as `schema`. An item without one was written before
 /// formats were numbered (format 0, which this version reads as it is). An item of a newer format is refused with
@@ -25,7 +25,7 @@ pub const SCHEMA: u32 = 1;
 /// What kind of entity an item holds: stored on every item, so index results can be told apart.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
-pub(super) enum Entity {
+pub(crate) enum Entity {
     Job,
     Run,
     Service,
@@ -34,62 +34,62 @@ pub(super) enum Entity {
 
 impl Entity {
     /// The entity an item says it holds (`None`: an item without a known tag).
-    pub(super) fn of(item: &Item) -> Option<Entity> {
+    pub(crate) fn of(item: &Item) -> Option<Entity> {
         serde_dynamo::from_attribute_value(item.get("entity")?.clone()).ok()
     }
 }
 
 #[derive(Serialize, Deserialize)]
-pub(super) struct Keys {
-    pk: String,
-    sk: String,
-    entity: Entity,
+pub(crate) struct Keys {
+    pub(crate) pk: String,
+    pub(crate) sk: String,
+    pub(crate) entity: Entity,
     #[serde(default)]
-    schema: u32,
+    pub(crate) schema: u32,
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    timer_pk: Option<String>,
+    pub(crate) timer_pk: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    timer_sk: Option<String>,
+    pub(crate) timer_sk: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    list_pk: Option<String>,
+    pub(crate) list_pk: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    list_sk: Option<String>,
+    pub(crate) list_sk: Option<String>,
 }
 
 #[derive(Serialize, Deserialize)]
-pub(super) struct JobItem {
+pub(crate) struct JobItem {
     #[serde(flatten)]
-    pub(super) keys: Keys,
+    pub(crate) keys: Keys,
     #[serde(flatten)]
-    pub(super) job: Job,
+    pub(crate) job: Job,
 }
 
 #[derive(Serialize, Deserialize)]
-pub(super) struct RunItem {
+pub(crate) struct RunItem {
     #[serde(flatten)]
-    pub(super) keys: Keys,
+    pub(crate) keys: Keys,
     /// Its `task_arn` field is also the `by-task` index key, so a launched run is indexed with no extra attribute.
     #[serde(flatten)]
-    pub(super) run: Run,
+    pub(crate) run: Run,
 }
 
 #[derive(Serialize, Deserialize)]
-pub(super) struct ServiceItem {
+pub(crate) struct ServiceItem {
     #[serde(flatten)]
-    pub(super) keys: Keys,
+    pub(crate) keys: Keys,
     #[serde(flatten)]
-    pub(super) state: ServiceState,
+    pub(crate) state: ServiceState,
 }
 
 #[derive(Serialize, Deserialize)]
-pub(super) struct ActionItem {
+pub(crate) struct ActionItem {
     #[serde(flatten)]
-    pub(super) keys: Keys,
+    pub(crate) keys: Keys,
     #[serde(flatten)]
-    pub(super) action: ScaleAction,
+    pub(crate) action: ScaleAction,
 }
 
-pub(super) fn service_keys(state: &ServiceState) -> Keys {
+pub(crate) fn service_keys(state: &ServiceState) -> Keys {
     Keys {
         pk: keys::service_pk(&state.name),
         sk: keys::SERVICE_SK.to_owned(),
@@ -104,7 +104,7 @@ pub(super) fn service_keys(state: &ServiceState) -> Keys {
     }
 }
 
-pub(super) fn action_keys(a: &ScaleAction) -> Keys {
+pub(crate) fn action_keys(a: &ScaleAction) -> Keys {
     Keys {
         pk: keys::service_pk(&a.service),
         sk: keys::action_sk(a.at, &a.to.to_string()),
@@ -117,7 +117,7 @@ pub(super) fn action_keys(a: &ScaleAction) -> Keys {
     }
 }
 
-pub(super) fn job_keys(job: &Job) -> Keys {
+pub(crate) fn job_keys(job: &Job) -> Keys {
     Keys {
         pk: keys::job_pk(&job.name),
         sk: keys::JOB_SK.to_owned(),
@@ -130,7 +130,7 @@ pub(super) fn job_keys(job: &Job) -> Keys {
     }
 }
 
-pub(super) fn run_keys(run: &Run) -> Keys {
+pub(crate) fn run_keys(run: &Run) -> Keys {
     // An open run's next check, or a closed one's unsent announcements.
     let timer = run
         .check_at
@@ -147,14 +147,14 @@ pub(super) fn run_keys(run: &Run) -> Keys {
     }
 }
 
-pub(super) fn to_item<T: Serialize>(value: &T) -> Result<Item, StoreError> {
+pub(crate) fn to_item<T: Serialize>(value: &T) -> Result<Item, StoreError> {
     serde_dynamo::to_item(value).map_err(|e| StoreError::Corrupt {
         key: "(new item)".to_owned(),
         message: e.to_string(),
     })
 }
 
-pub(super) fn from_item<T: DeserializeOwned>(item: Item) -> Result<T, StoreError> {
+pub(crate) fn from_item<T: DeserializeOwned>(item: Item) -> Result<T, StoreError> {
     let key = match (item.get(keys::PK), item.get(keys::SK)) {
         (Some(AttributeValue::S(pk)), Some(AttributeValue::S(sk))) => format!("{pk}/{sk}"),
         _ => "(item without keys)".to_owned(),
@@ -178,10 +178,10 @@ pub(super) fn from_item<T: DeserializeOwned>(item: Item) -> Result<T, StoreError
     })
 }
 
-pub(super) fn s(v: impl Into<String>) -> AttributeValue {
+pub(crate) fn s(v: impl Into<String>) -> AttributeValue {
     AttributeValue::S(v.into())
 }
 
-pub(super) fn n(v: u64) -> AttributeValue {
+pub(crate) fn n(v: u64) -> AttributeValue {
     AttributeValue::N(v.to_string())
 }

@@ -1,7 +1,7 @@
 //! The DynamoDB store: the table's ports (`JobStore`, `RunStore`, `ServiceStore`, `Timers`) over one table. Items
 //! and keys are laid out in `items`; each port's operations live in the file named after what it stores.
 
-mod items;
+pub(crate) mod items;
 mod jobs;
 mod runs;
 mod services;

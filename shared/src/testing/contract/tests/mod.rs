@@ -1,0 +1,42 @@
+//! The contract functions, one module per port, and the fixtures they share (also used by `tests/`).
+
+pub mod store;
+
+use crate::domain::job::{JobSpec, Launch, Network, Overlap, Retries};
+
+/// A job definition for tests: `schedule` in UTC on plain Fargate in cluster `batch`, with the jobs file's
+/// defaults for everything else. Tests override what they are about with struct update syntax.
+pub fn job_spec(schedule: &str) -> JobSpec {
+    JobSpec {
+        schedule: Some(schedule.parse().expect("a test's schedule parses")),
+        timezone: "UTC".parse().expect("UTC is a zone"),
+        start: None,
+        end: None,
+        paused: false,
+        run_skipped_times: false,
+        cluster: "batch".into(),
+        task_definition: "etl:7".into(),
+        launch: Launch::Fargate,
+        platform_version: None,
+        network: Network {
+            subnets: vec!["subnet-1".into()],
+            security_groups: vec!["sg-1".into()],
+            assign_public_ip: false,
+        },
+        containers: Default::default(),
+        cpu: None,
+        memory: None,
+        tags: Default::default(),
+        group: None,
+        overlap: Overlap::Allow,
+        catch_up: JobSpec::DEFAULT_CATCH_UP,
+        max_runtime: None,
+        retries: Retries::default(),
+        history: JobSpec::DEFAULT_HISTORY,
+        prices: None,
+        on_event: None,
+        event_bus: None,
+        on_interruption: Default::default(),
+        params: Vec::new(),
+    }
+}

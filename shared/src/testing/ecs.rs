@@ -1,0 +1,345 @@
+//! ECS in memory: `TaskLauncher` with the behaviour of RunTask that fsched relies on, and tasks that play their
+//! lifecycle on a clock the test moves. RunTask is idempotent on `clientToken` for 24 hours (the same token answers
+//! the same task); ListTasks finds a task by `startedBy`, running or stopped; ECS forgets a stopped task an hour
+//! after it stopped (DescribeTasks then leaves it out). Each task's fate (how long it takes to start, how long it
+//! runs, its exit code, a Spot reclaim) is decided at launch by a function the test gives; launches can be made to
+//! fail (throttling, `failures[]` of no capacity, a rejected request) one by one.
+//!
+//! Every change of a task's status is kept as a report, as ECS sends "ECS Task State Change" events: the test takes
+//! them with `take_reports` and delivers them (or loses, repeats, reorders them) to the recorder.
+
+use std::collections::{BTreeMap, VecDeque};
+use std::sync::{Arc, Mutex, MutexGuard};
+
+use chrono::{DateTime, Duration, Utc};
+
+use crate::domain::dispatch::started_by;
+use crate::domain::fargate::{Capacity, TaskStatus};
+use crate::domain::run::RunId;
+use crate::domain::task::{ContainerSnapshot, TaskSnapshot};
+use crate::ports::{
+    EcsError, LaunchError, LaunchRequest, Launched, TaskDefinitionFacts, TaskLauncher,
+};
+
+/// How long RunTask remembers a client token.
+pub const TOKEN_MEMORY: Duration = Duration::hours(24);
+/// How long DescribeTasks and ListTasks still know a stopped task.
+pub const STOPPED_MEMORY: Duration = Duration::hours(1);
+/// From StopTask to the task's STOPPED report.
+pub const STOP_TAKES: Duration = Duration::seconds(30);
+/// The one container every fake task runs.
+pub const CONTAINER: &str = "app";
+
+/// How a launched task will go.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Fate {
+    /// From RunTask to RUNNING.
+    pub starts_after: Duration,
+    /// From RUNNING to STOPPED, unless stopped earlier.
+    pub runs_for: Duration,
+    pub exit_code: i32,
+    /// Fargate Spot reclaims it after it ran this long (on Spot capacity only).
+    pub reclaimed_after: Option<Duration>,
+}
+
+impl Default for Fate {
+    fn default() -> Self {
+        Fate {
+            starts_after: Duration::seconds(40),
+            runs_for: Duration::minutes(5),
+            exit_code: 0,
+            reclaimed_after: None,
+        }
+    }
+}
+
+type Fates = Box<dyn FnMut(&LaunchRequest) -> Fate + Send>;
+/// When a task stops, ECS's stop code, and the reason it gives.
+type End = (DateTime<Utc>, &'static str, String);
+
+struct Task {
+    cluster: String,
+    run: RunId,
+    snapshot: TaskSnapshot,
+    fate: Fate,
+    launched_at: DateTime<Utc>,
+    /// StopTask's time and reason, when asked.
+    stop: Option<(DateTime<Utc>, String)>,
+}
+
+impl Task {
+    /// Its status and stop details at `now`.
+    fn at(&self, now: DateTime<Utc>) -> (TaskStatus, Option<End>) {
+        let running = self.launched_at + self.fate.starts_after;
+        let mut ends: Vec<End> = vec![(
+            running + self.fate.runs_for,
+            "EssentialContainerExited",
+            "Essential container in task exited".to_owned(),
+        )];
+        if let (Some(after), Some(Capacity::FargateSpot)) =
+            (self.fate.reclaimed_after, self.snapshot.capacity)
+        {
+            ends.push((
+                running + after,
+                "SpotInterruption",
+                "Your Spot Task was interrupted.".to_owned(),
+            ));
+        }
+        if let Some((at, reason)) = &self.stop {
+            ends.push((*at + STOP_TAKES, "UserInitiated", reason.clone()));
+        }
+        let end = ends
+            .into_iter()
+            .min_by_key(|(t, _, _)| *t)
+            .filter(|(t, _, _)| *t <= now);
+        let status = match &end {
+            Some(_) => TaskStatus::Stopped,
+            None if now >= running => TaskStatus::Running,
+            None => TaskStatus::Provisioning,
+        };
+        (status, end)
+    }
+}
+
+#[derive(Default)]
+struct Ecs {
+    now: DateTime<Utc>,
+    tasks: BTreeMap<String, Task>,
+    tokens: BTreeMap<String, (String, DateTime<Utc>)>,
+    failures: VecDeque<LaunchError>,
+    fates: Option<Fates>,
+    reports: Vec<TaskSnapshot>,
+    definitions: BTreeMap<String, TaskDefinitionFacts>,
+    run_task_calls: usize,
+}
+
+impl Ecs {
+    /// Moves every task to its status at `now`, keeping a report of each change.
+    fn play(&mut self) {
+        let now = self.now;
+        for task in self.tasks.values_mut() {
+            let (status, end) = task.at(now);
+            if status == task.snapshot.last_status {
+                continue;
+            }
+            let s = &mut task.snapshot;
+            s.version += 1;
+            s.last_status = status.clone();
+            if status.has_started() && s.started_at.is_none() {
+                s.started_at = Some(task.launched_at + task.fate.starts_after);
+            }
+            if let Some((at, code, reason)) = end {
+                s.stopped_at = Some(at);
+                s.stopping_at = Some(at);
+                s.stop_code = Some(code.to_owned());
+                s.stopped_reason = Some(reason);
+                let exit = if code == "EssentialContainerExited" {
+                    task.fate.exit_code
+                } else {
+                    137
+                };
+                s.containers = vec![ContainerSnapshot {
+                    name: CONTAINER.to_owned(),
+                    exit_code: s.started_at.map(|_| exit),
+                    reason: None,
+                    essential: None,
+                }];
+            }
+            self.reports.push(s.clone());
+        }
+    }
+
+    fn known(&self, arn: &str) -> Option<&Task> {
+        let task = self.tasks.get(arn)?;
+        match task.snapshot.stopped_at {
+            Some(at) if self.now - at > STOPPED_MEMORY => None,
+            _ => Some(task),
+        }
+    }
+}
+
+/// The fake ECS. Clones share it.
+#[derive(Clone)]
+pub struct FakeEcs {
+    ecs: Arc<Mutex<Ecs>>,
+    stack: String,
+}
+
+impl FakeEcs {
+    pub fn new(now: DateTime<Utc>) -> Self {
+        FakeEcs {
+            ecs: Arc::new(Mutex::new(Ecs {
+                now,
+                ..Ecs::default()
+            })),
+            stack: "fsched-test".to_owned(),
+        }
+    }
+
+    fn ecs(&self) -> MutexGuard<'_, Ecs> {
+        self.ecs.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// Decides each launched task's fate (default: `Fate::default()`).
+    pub fn with_fates(self, fates: impl FnMut(&LaunchRequest) -> Fate + Send + 'static) -> Self {
+        self.ecs().fates = Some(Box::new(fates));
+        self
+    }
+
+    /// Moves ECS's clock: tasks start and stop as their fates say.
+    pub fn set_now(&self, now: DateTime<Utc>) {
+        let mut ecs = self.ecs();
+        ecs.now = now;
+        ecs.play();
+    }
+
+    /// The next launch fails with `error` (queued: one per launch).
+    pub fn fail_next_launch(&self, error: LaunchError) {
+        self.ecs().failures.push_back(error);
+    }
+
+    /// Reports of status changes since the last call, in the order they happened.
+    pub fn take_reports(&self) -> Vec<TaskSnapshot> {
+        std::mem::take(&mut self.ecs().reports)
+    }
+
+    /// Every task ever started, with the run whose `startedBy` it carries.
+    pub fn tasks(&self) -> Vec<(RunId, TaskSnapshot)> {
+        self.ecs()
+            .tasks
+            .values()
+            .map(|t| (t.run.clone(), t.snapshot.clone()))
+            .collect()
+    }
+
+    /// RunTask calls made, including failed and idempotent ones.
+    pub fn run_task_calls(&self) -> usize {
+        self.ecs().run_task_calls
+    }
+
+    /// What DescribeTaskDefinition answers for `arn` (default: one essential container, no architecture).
+    pub fn define(&self, arn: &str, facts: TaskDefinitionFacts) {
+        self.ecs().definitions.insert(arn.to_owned(), facts);
+    }
+}
+
+impl TaskLauncher for FakeEcs {
+    async fn launch(&self, request: &LaunchRequest) -> Result<Launched, LaunchError> {
+        let by = self.started_by(&request.run);
+        let mut ecs = self.ecs();
+        ecs.run_task_calls += 1;
+        if let Some(error) = ecs.failures.pop_front() {
+            return Err(error);
+        }
+        let now = ecs.now;
+        if let Some((arn, at)) = ecs.tokens.get(&request.client_token).cloned() {
+            if now - at < TOKEN_MEMORY {
+                let capacity = ecs.tasks[&arn]
+                    .snapshot
+                    .capacity
+                    .unwrap_or(request.capacity);
+                return Ok(Launched {
+                    task_arn: arn,
+                    capacity,
+                });
+            }
+        }
+        let fate = match ecs.fates.as_mut() {
+            Some(f) => f(request),
+            None => Fate::default(),
+        };
+        let arn = format!(
+            "arn:aws:ecs:us-east-1:123456789012:task/{}/{:032x}",
+            request.spec.cluster,
+            ecs.tasks.len() + 1
+        );
+        let snapshot = TaskSnapshot {
+            task_arn: arn.clone(),
+            last_status: TaskStatus::Provisioning,
+            started_by: Some(by),
+            version: 1,
+            capacity: Some(request.capacity),
+            task_definition_arn: Some(request.spec.task_definition.clone()),
+            created_at: Some(now),
+            ..TaskSnapshot::default()
+        };
+        ecs.reports.push(snapshot.clone());
+        let task = Task {
+            cluster: request.spec.cluster.clone(),
+            run: request.run.clone(),
+            snapshot,
+            fate,
+            launched_at: now,
+            stop: None,
+        };
+        ecs.tasks.insert(arn.clone(), task);
+        ecs.tokens
+            .insert(request.client_token.clone(), (arn.clone(), now));
+        ecs.play();
+        Ok(Launched {
+            task_arn: arn,
+            capacity: request.capacity,
+        })
+    }
+
+    async fn stop(&self, _cluster: &str, task_arn: &str, reason: &str) -> Result<(), EcsError> {
+        let mut ecs = self.ecs();
+        let now = ecs.now;
+        let Some(task) = ecs.tasks.get_mut(task_arn) else {
+            return Err(EcsError::Rejected {
+                message: format!("StopTask for {task_arn}: InvalidParameterException: The referenced task was not found."),
+            });
+        };
+        if task.stop.is_none() && task.snapshot.last_status != TaskStatus::Stopped {
+            task.stop = Some((now, reason.to_owned()));
+        }
+        ecs.play();
+        Ok(())
+    }
+
+    fn started_by(&self, run: &RunId) -> String {
+        started_by(run, &self.stack)
+    }
+
+    async fn find(&self, cluster: &str, run: &RunId) -> Result<Option<Launched>, EcsError> {
+        let by = self.started_by(run);
+        let ecs = self.ecs();
+        let found = ecs.tasks.values().find(|t| {
+            t.cluster == cluster
+                && t.snapshot.started_by.as_deref() == Some(&by)
+                && ecs.known(&t.snapshot.task_arn).is_some()
+        });
+        Ok(found.map(|t| Launched {
+            task_arn: t.snapshot.task_arn.clone(),
+            capacity: t.snapshot.capacity.unwrap_or(Capacity::Fargate),
+        }))
+    }
+
+    async fn describe(
+        &self,
+        cluster: &str,
+        task_arns: &[String],
+    ) -> Result<Vec<TaskSnapshot>, EcsError> {
+        let ecs = self.ecs();
+        Ok(task_arns
+            .iter()
+            .filter_map(|arn| ecs.known(arn))
+            .filter(|t| t.cluster == cluster)
+            .map(|t| t.snapshot.clone())
+            .collect())
+    }
+
+    async fn definition(&self, arn: &str) -> Result<TaskDefinitionFacts, EcsError> {
+        let ecs = self.ecs();
+        Ok(ecs
+            .definitions
+            .get(arn)
+            .cloned()
+            .unwrap_or_else(|| TaskDefinitionFacts {
+                arn: Some(arn.to_owned()),
+                roles: Vec::new(),
+                essential: vec![(CONTAINER.to_owned(), true)],
+                architecture: None,
+            }))
+    }
+}
