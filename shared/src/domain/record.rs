@@ -10,7 +10,7 @@ use chrono::{DateTime, Utc};
 use super::cost::Prices;
 use super::dispatch::next_check;
 use super::fargate::Capacity;
-use super::run::{Run, RunStatus};
+use super::run::{Run, RunStatus, OUTBOX_RETRY};
 use super::task::TaskSnapshot;
 
 mod outcome;
@@ -22,6 +22,17 @@ pub struct Observed {
     pub run: Run,
     /// The report closed the run (open before, final now): its lifecycle event is owed.
     pub closed: bool,
+    /// The report changed one final status into another: a run fsched closed before its task said how it ended
+    /// (LOST; TIMED_OUT or STOPPED when the task ended on its own just before fsched's stop reached it) is corrected
+    /// to what the task did, and the corrected end is announced too, so the last announcement always matches the record.
+    pub corrected: bool,
+}
+
+impl Observed {
+    /// Whether the run's (new) end is to be announced.
+    pub fn announces(&self) -> bool {
+        self.closed || self.corrected
+    }
 }
 
 fn open_rank(status: RunStatus) -> u8 {
@@ -85,9 +96,13 @@ pub fn observe(
     }
     if next.status.is_open() {
         next.check_at = Some(next_check(now, next.timeout_at));
+    } else if !next.outbox.is_empty() {
+        // Announcements still to send keep the run's timer: whoever sends them clears it.
+        next.check_at = run.check_at.or(Some(now + OUTBOX_RETRY));
     }
     Some(Observed {
         closed: run.status.is_open() && !next.status.is_open(),
+        corrected: !run.status.is_open() && !next.status.is_open() && next.status != run.status,
         run: next,
     })
 }

@@ -90,7 +90,7 @@ pub async fn apply_report<S: RunStore + JobStore, L: TaskLauncher>(
         let Some(mut observed) = observe(&run, &task, &prices, now) else {
             return Ok(None);
         };
-        if observed.closed {
+        if observed.announces() {
             let announcements = closing(&observed.run, job.as_ref(), now);
             observed
                 .run
@@ -244,7 +244,8 @@ impl<S: RunStore + JobStore, L: TaskLauncher, P: EventPublisher> Recorder<S, L, 
             }
             return Ok(Recorded::Unchanged { run: id });
         };
-        if observed.closed {
+        // Its end, just written, or an earlier end whose announcement is still unsent.
+        if !observed.run.outbox.is_empty() {
             self.send(&observed.run).await;
         }
         Ok(Recorded::Updated {

@@ -54,6 +54,14 @@ impl Default for Fate {
 }
 
 type Fates = Box<dyn FnMut(&LaunchRequest) -> Fate + Send>;
+
+/// A launch made to go wrong.
+enum Scripted {
+    /// Fails with the error; no task starts.
+    Fail(LaunchError),
+    /// The task starts, but the caller gets the error instead of the answer.
+    LoseAnswer(LaunchError),
+}
 /// When a task stops, ECS's stop code, and the reason it gives.
 type End = (DateTime<Utc>, &'static str, String);
 
@@ -106,7 +114,8 @@ struct Ecs {
     now: DateTime<Utc>,
     tasks: BTreeMap<String, Task>,
     tokens: BTreeMap<String, (String, DateTime<Utc>)>,
-    failures: VecDeque<LaunchError>,
+    /// What the next launches do instead of answering normally, in order.
+    script: VecDeque<Scripted>,
     fates: Option<Fates>,
     reports: Vec<TaskSnapshot>,
     definitions: BTreeMap<String, TaskDefinitionFacts>,
@@ -114,7 +123,8 @@ struct Ecs {
 }
 
 impl Ecs {
-    /// Moves every task to its status at `now`, keeping a report of each change.
+    /// Moves every task to its status at `now`, keeping a report of each change (a task that started and stopped
+    /// since the last look is reported RUNNING, then STOPPED, as ECS would).
     fn play(&mut self) {
         let now = self.now;
         for task in self.tasks.values_mut() {
@@ -122,12 +132,22 @@ impl Ecs {
             if status == task.snapshot.last_status {
                 continue;
             }
+            let running = task.launched_at + task.fate.starts_after;
             let s = &mut task.snapshot;
-            s.version += 1;
-            s.last_status = status.clone();
-            if status.has_started() && s.started_at.is_none() {
-                s.started_at = Some(task.launched_at + task.fate.starts_after);
+            let ran = end.as_ref().is_some_and(|(at, _, _)| running < *at);
+            if ran && s.started_at.is_none() {
+                s.started_at = Some(running);
+                if status == TaskStatus::Stopped {
+                    s.version += 1;
+                    s.last_status = TaskStatus::Running;
+                    self.reports.push(s.clone());
+                }
             }
+            if status == TaskStatus::Running {
+                s.started_at = Some(running);
+            }
+            s.version += 1;
+            s.last_status = status;
             if let Some((at, code, reason)) = end {
                 s.stopped_at = Some(at);
                 s.stopping_at = Some(at);
@@ -195,7 +215,13 @@ impl FakeEcs {
 
     /// The next launch fails with `error` (queued: one per launch).
     pub fn fail_next_launch(&self, error: LaunchError) {
-        self.ecs().failures.push_back(error);
+        self.ecs().script.push_back(Scripted::Fail(error));
+    }
+
+    /// The next launch starts its task, but the caller gets `error` instead of the answer (a timeout after RunTask
+    /// succeeded).
+    pub fn lose_next_answer(&self, error: LaunchError) {
+        self.ecs().script.push_back(Scripted::LoseAnswer(error));
     }
 
     /// Reports of status changes since the last call, in the order they happened.
@@ -228,12 +254,17 @@ impl TaskLauncher for FakeEcs {
         let by = self.started_by(&request.run);
         let mut ecs = self.ecs();
         ecs.run_task_calls += 1;
-        if let Some(error) = ecs.failures.pop_front() {
-            return Err(error);
-        }
+        let lost = match ecs.script.pop_front() {
+            Some(Scripted::Fail(error)) => return Err(error),
+            Some(Scripted::LoseAnswer(error)) => Some(error),
+            None => None,
+        };
         let now = ecs.now;
         if let Some((arn, at)) = ecs.tokens.get(&request.client_token).cloned() {
             if now - at < TOKEN_MEMORY {
+                if let Some(error) = lost {
+                    return Err(error);
+                }
                 let capacity = ecs.tasks[&arn]
                     .snapshot
                     .capacity
@@ -276,6 +307,9 @@ impl TaskLauncher for FakeEcs {
         ecs.tokens
             .insert(request.client_token.clone(), (arn.clone(), now));
         ecs.play();
+        if let Some(error) = lost {
+            return Err(error);
+        }
         Ok(Launched {
             task_arn: arn,
             capacity: request.capacity,

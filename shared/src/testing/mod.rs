@@ -7,6 +7,7 @@ mod aws;
 pub mod contract;
 mod ecs;
 mod store;
+mod table;
 
 pub use aws::{FakeBus, FakeMetrics, FakeRules, FakeScaler};
 pub use ecs::{FakeEcs, Fate, CONTAINER, STOPPED_MEMORY, STOP_TAKES, TOKEN_MEMORY};

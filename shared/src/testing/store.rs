@@ -1,111 +1,17 @@
-//! The table in memory: the four store ports with DynamoDB's semantics that fsched relies on. Every item carries the
-//! keys the DynamoDB adapter gives it (`aws::dynamo::items`), so the timers, listing and by-task indexes order and
-//! bound results exactly as the real key design does; conditional writes fail with `Conflict` where DynamoDB's
-//! condition would. TTL is ignored (items never expire here), and indexes are read consistently.
+//! The table in memory: the four store ports with DynamoDB's semantics that fsched relies on. Items are indexed as
+//! the real key design indexes them (`table`); conditional writes fail with `Conflict` where DynamoDB's condition
+//! would. TTL is ignored (items never expire here), and indexes are read consistently.
 
-use std::collections::{BTreeMap, BTreeSet};
 use std::sync::{Arc, Mutex, MutexGuard};
 
 use chrono::{DateTime, Duration, Utc};
 
-use crate::aws::dynamo::items::{action_keys, job_keys, run_keys, service_keys, Keys};
+use super::table::{Item, Table};
 use crate::aws::keys;
 use crate::domain::job::{Job, JobName};
 use crate::domain::run::{Run, RunId};
 use crate::domain::service::{ScaleAction, ServiceName, ServiceState};
 use crate::ports::{Claim, Due, JobStore, RunStore, ServiceStore, StoreError, Timers};
-
-type Key = (String, String);
-
-#[derive(Debug, Clone)]
-enum Item {
-    Job(Job),
-    Run(Run),
-    Service(ServiceState),
-    Action(ScaleAction),
-}
-
-impl Item {
-    fn keys(&self) -> Keys {
-        match self {
-            Item::Job(j) => job_keys(j),
-            Item::Run(r) => run_keys(r),
-            Item::Service(s) => service_keys(s),
-            Item::Action(a) => action_keys(a),
-        }
-    }
-}
-
-#[derive(Debug, Default)]
-struct Table {
-    items: BTreeMap<Key, Item>,
-    /// (timer_sk, pk, sk): the timers index's one partition.
-    timers: BTreeSet<(String, String, String)>,
-    /// (list_pk, list_sk, pk, sk)
-    listing: BTreeSet<(String, String, String, String)>,
-    /// (task_arn, pk, sk)
-    by_task: BTreeSet<(String, String, String)>,
-}
-
-impl Table {
-    fn index(&mut self, key: &Key, item: &Item, add: bool) {
-        let k = item.keys();
-        let (pk, sk) = key.clone();
-        let timer = k.timer_sk.map(|t| (t, pk.clone(), sk.clone()));
-        let listing = k
-            .list_pk
-            .zip(k.list_sk)
-            .map(|(p, s)| (p, s, pk.clone(), sk.clone()));
-        let task = match item {
-            Item::Run(r) => r.task_arn.clone().map(|t| (t, pk.clone(), sk.clone())),
-            _ => None,
-        };
-        if add {
-            timer.map(|t| self.timers.insert(t));
-            listing.map(|l| self.listing.insert(l));
-            task.map(|t| self.by_task.insert(t));
-        } else {
-            timer.map(|t| self.timers.remove(&t));
-            listing.map(|l| self.listing.remove(&l));
-            task.map(|t| self.by_task.remove(&t));
-        }
-    }
-
-    fn put(&mut self, item: Item) {
-        let k = item.keys();
-        let key = (k.pk, k.sk);
-        if let Some(old) = self.items.remove(&key) {
-            self.index(&key, &old, false);
-        }
-        self.index(&key, &item, true);
-        self.items.insert(key, item);
-    }
-
-    fn delete(&mut self, key: &Key) {
-        if let Some(old) = self.items.remove(key) {
-            self.index(key, &old, false);
-        }
-    }
-
-    fn get(&self, pk: String, sk: &str) -> Option<&Item> {
-        self.items.get(&(pk, sk.to_owned()))
-    }
-
-    /// The items of one listing partition with sort keys in `[from, to]`, in key order.
-    fn listing(&self, partition: &str, from: &str, to: &str) -> Vec<&Item> {
-        let lo = (
-            partition.to_owned(),
-            from.to_owned(),
-            String::new(),
-            String::new(),
-        );
-        self.listing
-            .range(lo..)
-            .take_while(|(p, s, _, _)| p == partition && s.as_str() <= to)
-            .filter_map(|(_, _, pk, sk)| self.items.get(&(pk.clone(), sk.clone())))
-            .collect()
-    }
-}
 
 fn conflict(what: String) -> StoreError {
     StoreError::Conflict { what }
@@ -125,6 +31,20 @@ impl MemoryStore {
     fn table(&self) -> MutexGuard<'_, Table> {
         // A test that panicked while holding the lock has already failed; its data is still what it was.
         self.table.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// The next call of `operation` (a port method's name, such as `claim_run`) fails with `error`, changing nothing.
+    pub fn fail_next(&self, operation: &'static str, error: StoreError) {
+        self.table().failures.push((operation, error));
+    }
+
+    /// The table, unless a failure was asked for `operation`.
+    fn open(&self, operation: &'static str) -> Result<MutexGuard<'_, Table>, StoreError> {
+        let mut table = self.table();
+        match table.failures.iter().position(|(op, _)| *op == operation) {
+            Some(i) => Err(table.failures.remove(i).1),
+            None => Ok(table),
+        }
     }
 
     /// Every run stored, in key order (job, then time): for checks that look at the whole table.
@@ -176,14 +96,16 @@ fn check_version(
 
 impl JobStore for MemoryStore {
     async fn get_job(&self, name: &JobName) -> Result<Option<Job>, StoreError> {
-        Ok(match self.table().get(keys::job_pk(name), keys::JOB_SK) {
-            Some(Item::Job(j)) => Some(j.clone()),
-            _ => None,
-        })
+        Ok(
+            match self.open("get_job")?.get(keys::job_pk(name), keys::JOB_SK) {
+                Some(Item::Job(j)) => Some(j.clone()),
+                _ => None,
+            },
+        )
     }
 
     async fn list_jobs(&self) -> Result<Vec<Job>, StoreError> {
-        let table = self.table();
+        let table = self.open("list_jobs")?;
         Ok(table
             .listing(keys::JOBS_PARTITION, "", "~")
             .into_iter()
@@ -195,7 +117,7 @@ impl JobStore for MemoryStore {
     }
 
     async fn put_job(&self, job: &Job, expected: Option<u64>) -> Result<(), StoreError> {
-        let mut table = self.table();
+        let mut table = self.open("put_job")?;
         let stored = table.get(keys::job_pk(&job.name), keys::JOB_SK);
         check_version(stored, expected, format!("job `{}`", job.name))?;
         table.put(Item::Job(job.clone()));
@@ -203,7 +125,7 @@ impl JobStore for MemoryStore {
     }
 
     async fn delete_job(&self, name: &JobName, expected: u64) -> Result<(), StoreError> {
-        let mut table = self.table();
+        let mut table = self.open("delete_job")?;
         let key = (keys::job_pk(name), keys::JOB_SK.to_owned());
         check_version(
             table.items.get(&key),
@@ -220,7 +142,7 @@ impl JobStore for MemoryStore {
         next_fire: Option<DateTime<Utc>>,
         last_fire: Option<DateTime<Utc>>,
     ) -> Result<(), StoreError> {
-        let mut table = self.table();
+        let mut table = self.open("advance_job")?;
         let what = || format!("job `{}`", read.name);
         let Some(Item::Job(stored)) = table.get(keys::job_pk(&read.name), keys::JOB_SK) else {
             return Err(conflict(what()));
@@ -243,7 +165,7 @@ impl JobStore for MemoryStore {
 
 impl RunStore for MemoryStore {
     async fn claim_run(&self, run: &Run) -> Result<Claim, StoreError> {
-        let mut table = self.table();
+        let mut table = self.open("claim_run")?;
         if let Some(Item::Run(stored)) =
             table.get(keys::job_pk(run.id.job()), &keys::run_sk(&run.id))
         {
@@ -254,7 +176,7 @@ impl RunStore for MemoryStore {
     }
 
     async fn update_run(&self, run: &Run) -> Result<(), StoreError> {
-        let mut table = self.table();
+        let mut table = self.open("update_run")?;
         let what = || format!("run `{}`", run.id);
         let Some(previous) = run.revision.checked_sub(1) else {
             return Err(conflict(format!(
@@ -272,7 +194,10 @@ impl RunStore for MemoryStore {
 
     async fn get_run(&self, id: &RunId) -> Result<Option<Run>, StoreError> {
         Ok(
-            match self.table().get(keys::job_pk(id.job()), &keys::run_sk(id)) {
+            match self
+                .open("get_run")?
+                .get(keys::job_pk(id.job()), &keys::run_sk(id))
+            {
                 Some(Item::Run(r)) => Some(r.clone()),
                 _ => None,
             },
@@ -280,7 +205,7 @@ impl RunStore for MemoryStore {
     }
 
     async fn runs_of_job(&self, job: &JobName, limit: usize) -> Result<Vec<Run>, StoreError> {
-        let table = self.table();
+        let table = self.open("runs_of_job")?;
         let pk = keys::job_pk(job);
         let lo = (pk.clone(), keys::RUN_SK_PREFIX.to_owned());
         Ok(table
@@ -304,7 +229,7 @@ impl RunStore for MemoryStore {
         to: DateTime<Utc>,
         limit: usize,
     ) -> Result<Vec<Run>, StoreError> {
-        let table = self.table();
+        let table = self.open("runs_between")?;
         let mut out = Vec::new();
         let mut day = (to - Duration::seconds(1)).date_naive();
         while day >= from.date_naive() && out.len() < limit {
@@ -324,7 +249,7 @@ impl RunStore for MemoryStore {
     }
 
     async fn run_by_task(&self, task_arn: &str) -> Result<Option<Run>, StoreError> {
-        let table = self.table();
+        let table = self.open("run_by_task")?;
         let lo = (task_arn.to_owned(), String::new(), String::new());
         let found = table
             .by_task
@@ -343,7 +268,10 @@ impl RunStore for MemoryStore {
 impl ServiceStore for MemoryStore {
     async fn get_service(&self, name: &ServiceName) -> Result<Option<ServiceState>, StoreError> {
         Ok(
-            match self.table().get(keys::service_pk(name), keys::SERVICE_SK) {
+            match self
+                .open("get_service")?
+                .get(keys::service_pk(name), keys::SERVICE_SK)
+            {
                 Some(Item::Service(s)) => Some(s.clone()),
                 _ => None,
             },
@@ -351,7 +279,7 @@ impl ServiceStore for MemoryStore {
     }
 
     async fn list_services(&self) -> Result<Vec<ServiceState>, StoreError> {
-        let table = self.table();
+        let table = self.open("list_services")?;
         Ok(table
             .listing(keys::SERVICES_PARTITION, "", "~")
             .into_iter()
@@ -367,7 +295,7 @@ impl ServiceStore for MemoryStore {
         state: &ServiceState,
         expected: Option<u64>,
     ) -> Result<(), StoreError> {
-        let mut table = self.table();
+        let mut table = self.open("put_service")?;
         let stored = table.get(keys::service_pk(&state.name), keys::SERVICE_SK);
         check_version(stored, expected, format!("service `{}`", state.name))?;
         table.put(Item::Service(state.clone()));
@@ -375,7 +303,7 @@ impl ServiceStore for MemoryStore {
     }
 
     async fn delete_service(&self, name: &ServiceName, expected: u64) -> Result<(), StoreError> {
-        let mut table = self.table();
+        let mut table = self.open("delete_service")?;
         let key = (keys::service_pk(name), keys::SERVICE_SK.to_owned());
         check_version(
             table.items.get(&key),
@@ -387,7 +315,8 @@ impl ServiceStore for MemoryStore {
     }
 
     async fn record_action(&self, action: &ScaleAction) -> Result<(), StoreError> {
-        self.table().put(Item::Action(action.clone()));
+        self.open("record_action")?
+            .put(Item::Action(action.clone()));
         Ok(())
     }
 
@@ -396,7 +325,7 @@ impl ServiceStore for MemoryStore {
         from: DateTime<Utc>,
         to: DateTime<Utc>,
     ) -> Result<Vec<ScaleAction>, StoreError> {
-        let table = self.table();
+        let table = self.open("actions_between")?;
         let millis = |t: DateTime<Utc>| t.format("%Y%m%dT%H%M%S%.3fZ").to_string();
         let mut out = Vec::new();
         let mut day = from.date_naive();
@@ -418,7 +347,7 @@ impl ServiceStore for MemoryStore {
 
 impl Timers for MemoryStore {
     async fn due(&self, now: DateTime<Utc>) -> Result<Vec<Due>, StoreError> {
-        let table = self.table();
+        let table = self.open("due")?;
         let upto = keys::timers_upto(now);
         Ok(table
             .timers

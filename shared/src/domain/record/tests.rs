@@ -144,11 +144,26 @@ fn a_run_fsched_timed_out_keeps_its_status_and_gains_the_facts() {
     let mut end = report("stopped-by-user");
     end.stopped_reason = Some(stop_reason(&run.id, "exceeded max_runtime (5m)"));
     let o = observe(&run, &end, &Prices::default(), now()).unwrap();
-    assert!(!o.closed, "already closed: no second event");
+    assert!(
+        !o.announces(),
+        "already closed with this status: no second event"
+    );
     assert_eq!(o.run.status, RunStatus::TimedOut);
     assert_eq!(o.run.reason, run.reason);
     assert_eq!(o.run.exit_code(), Some(143));
     assert!(o.run.cost.is_some());
+}
+
+#[test]
+fn a_run_timed_out_whose_task_had_ended_on_its_own_is_corrected_and_announced_again() {
+    let mut run = replay(&["running"]);
+    run.status = RunStatus::TimedOut;
+    run.reason = Some("exceeded max_runtime (5m)".to_owned());
+    run.check_at = None;
+    // The task exited 0 by itself before fsched's StopTask reached it: ECS reports its own end.
+    let o = observe(&run, &report("stopped-success"), &Prices::default(), now()).unwrap();
+    assert_eq!(o.run.status, RunStatus::Succeeded);
+    assert!(!o.closed && o.corrected && o.announces());
 }
 
 #[test]
@@ -157,6 +172,7 @@ fn lost_runs_are_corrected_and_runs_without_tasks_are_left_alone() {
     lost.status = RunStatus::Unknown;
     let o = observe(&lost, &report("stopped-success"), &Prices::default(), now()).unwrap();
     assert_eq!(o.run.status, RunStatus::Succeeded);
+    assert!(o.corrected, "the corrected end is announced");
 
     let mut failed = launched_run();
     failed.status = RunStatus::LaunchFailed;

@@ -153,11 +153,15 @@ impl<S: Store, L: TaskLauncher, P: EventPublisher> Dispatcher<S, L, P> {
             return;
         };
         match apply_report(&self.store, &self.launcher, run.clone(), task, now).await {
-            Ok(Some(o)) if o.closed => {
-                r.closed.push(o.run.id.clone());
-                self.send(&o.run, r).await;
+            Ok(Some(o)) => {
+                if o.announces() {
+                    r.closed.push(o.run.id.clone());
+                }
+                // Its end, just written, or an earlier end whose announcement is still unsent.
+                if !o.run.outbox.is_empty() {
+                    self.send(&o.run, r).await;
+                }
             }
-            Ok(Some(_)) => {}
             // Nothing new: look again later rather than at every tick.
             Ok(None) => self.check_later(run, now, r).await,
             Err(e) => r.errors.push(format!("run {}: {e}", run.id)),

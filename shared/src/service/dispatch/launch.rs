@@ -7,7 +7,7 @@ use chrono::{DateTime, Utc};
 use serde_json::json;
 use tokio::time::Instant;
 
-use super::{Dispatcher, TickReport};
+use super::{owe, Dispatcher, TickReport};
 use crate::domain::dispatch::{client_token, next_check};
 use crate::domain::event::Lifecycle;
 use crate::domain::fargate::Capacity;
@@ -46,6 +46,10 @@ impl<S: Store, L: TaskLauncher, P: EventPublisher> Dispatcher<S, L, P> {
         let mut index = 0;
         let mut tries = 0;
         let mut last: Option<LaunchError> = None;
+        // Whether an attempt may have started a task whose answer was lost (throttled or timed out: RunTask may
+        // have succeeded). Its retries on the same capacity reuse its token, so ECS answers with that task; a new
+        // capacity has a token of its own, so the task is looked for first (and likewise before giving up).
+        let mut ambiguous = false;
         loop {
             if run.attempts >= limit {
                 let reason = match &last {
@@ -74,6 +78,10 @@ impl<S: Store, L: TaskLauncher, P: EventPublisher> Dispatcher<S, L, P> {
                     return;
                 }
                 Err(e @ LaunchError::NoCapacity { .. }) if index + 1 < caps.len() => {
+                    if let Some(launched) = self.started_anyway(&run, spec, ambiguous).await {
+                        self.launched(run, launched, spec, now, r).await;
+                        return;
+                    }
                     tracing::info!(run = %run.id, error = %e, "no Spot capacity: falling back");
                     index += 1;
                     tries = 0;
@@ -85,7 +93,12 @@ impl<S: Store, L: TaskLauncher, P: EventPublisher> Dispatcher<S, L, P> {
                     return;
                 }
                 Err(e) => {
+                    ambiguous |= matches!(e, LaunchError::Transient { .. });
                     if tries >= per_capacity {
+                        if let Some(launched) = self.started_anyway(&run, spec, ambiguous).await {
+                            self.launched(run, launched, spec, now, r).await;
+                            return;
+                        }
                         let reason = format!("{e} (after {} attempts)", run.attempts);
                         self.fail(run, reason, now, r).await;
                         return;
@@ -103,6 +116,20 @@ impl<S: Store, L: TaskLauncher, P: EventPublisher> Dispatcher<S, L, P> {
                     }
                     tokio::time::sleep(wait).await;
                 }
+            }
+        }
+    }
+
+    /// The task an ambiguous attempt started after all, if ECS lists one for the run.
+    async fn started_anyway(&self, run: &Run, spec: &JobSpec, ambiguous: bool) -> Option<Launched> {
+        if !ambiguous {
+            return None;
+        }
+        match self.launcher.find(&spec.cluster, &run.id).await {
+            Ok(found) => found,
+            Err(e) => {
+                tracing::warn!(run = %run.id, error = %e, "could not look for a task started by a lost answer");
+                None
             }
         }
     }
@@ -139,9 +166,10 @@ impl<S: Store, L: TaskLauncher, P: EventPublisher> Dispatcher<S, L, P> {
         run.status = RunStatus::LaunchFailed;
         run.reason = Some(reason);
         run.check_at = None;
+        owe(&mut run, Lifecycle::RunLaunchFailed, now, json!({}));
         if self.save(&mut run, r).await {
             r.launch_failed.push(run.id.clone());
-            r.event(Lifecycle::RunLaunchFailed, &run, now, json!({}));
+            r.unsent.push(run);
         }
     }
 

@@ -27,9 +27,11 @@ use crate::domain::job::{ContainerOverride, Job, JobSpec};
 use crate::domain::run::{Run, RunId, RunStatus, Trigger};
 use crate::domain::trigger::{is_dynamic, resolve, schedule_event, Rejection};
 use crate::ports::{Claim, Due, EventPublisher, Store, StoreError, TaskLauncher};
+use crate::service::record::send_outbox;
 
 use overlap::replaced;
 use pacer::Pacer;
+use report::owe;
 pub use report::TickReport;
 
 /// Limits of one dispatcher.
@@ -158,7 +160,11 @@ impl<S: Store, L: TaskLauncher, P: EventPublisher> Dispatcher<S, L, P> {
                 None => return r,
             }
         };
-        self.advance(&job, &fires, &mut r).await;
+        // A time that could not be claimed (or recorded missed) keeps the job's timer where it is, so the retry of
+        // this tick, or the next tick, claims it; moving on would lose that time for good.
+        if r.errors.is_empty() {
+            self.advance(&job, &fires, &mut r).await;
+        }
         for (run, reason) in to_stop {
             self.stop_run(run, RunStatus::Stopped, &reason, now, &mut r)
                 .await;
@@ -198,15 +204,16 @@ impl<S: Store, L: TaskLauncher, P: EventPublisher> Dispatcher<S, L, P> {
                 ));
             }
             run.reason = Some(reason);
+            let extra = if is_latest {
+                json!({ "missed_count": missed.count })
+            } else {
+                json!({})
+            };
+            owe(&mut run, Lifecycle::RunMissed, now, extra);
             match self.store.claim_run(&run).await {
                 Ok(Claim::Won) => {
                     r.missed.push(run.id.clone());
-                    let extra = if is_latest {
-                        json!({ "missed_count": missed.count })
-                    } else {
-                        json!({})
-                    };
-                    r.event(Lifecycle::RunMissed, &run, now, extra);
+                    r.unsent.push(run);
                 }
                 Ok(Claim::Lost(_)) => {}
                 Err(e) => r.errors.push(e.to_string()),
@@ -245,9 +252,12 @@ impl<S: Store, L: TaskLauncher, P: EventPublisher> Dispatcher<S, L, P> {
                     run.reason = Some(reason.clone());
                 }
             }
+            if !run.status.is_open() {
+                owe_end(&mut run, now);
+            }
             match self.store.claim_run(&run).await {
                 Ok(Claim::Won) if run.status.is_open() => to_launch.push(run),
-                Ok(Claim::Won) => not_launched(&run, now, r),
+                Ok(Claim::Won) => not_launched(run, r),
                 Ok(Claim::Lost(_)) => {}
                 Err(e) => r.errors.push(e.to_string()),
             }
@@ -282,16 +292,33 @@ impl<S: Store, L: TaskLauncher, P: EventPublisher> Dispatcher<S, L, P> {
                 report.errors.push(format!("lifecycle events: {e}"));
             }
         }
+        for run in std::mem::take(&mut report.unsent) {
+            if let Err(e) = send_outbox(&self.store, &self.publisher, &run).await {
+                report
+                    .errors
+                    .push(format!("run {}: announcing its end: {e}", run.id));
+            }
+        }
     }
 }
 
-/// A claimed run that is not launched (rejected for its values, skipped by policy), in the report with its event.
-fn not_launched(run: &Run, now: DateTime<Utc>, r: &mut TickReport) {
+/// Owes the announcement of a run that ends as it is claimed (rejected for its values, skipped by policy).
+fn owe_end(run: &mut Run, now: DateTime<Utc>) {
+    let kind = if run.status == RunStatus::Rejected {
+        Lifecycle::RunRejected
+    } else {
+        Lifecycle::RunSkipped
+    };
+    owe(run, kind, now, json!({}));
+}
+
+/// A claimed run that is not launched (rejected for its values, skipped by policy), in the report, its
+/// announcement to be sent.
+fn not_launched(run: Run, r: &mut TickReport) {
     if run.status == RunStatus::Rejected {
         r.rejected.push(run.id.clone());
-        r.event(Lifecycle::RunRejected, run, now, json!({}));
     } else {
         r.skipped.push(run.id.clone());
-        r.event(Lifecycle::RunSkipped, run, now, json!({}));
     }
+    r.unsent.push(run);
 }

@@ -6,7 +6,7 @@ use std::collections::BTreeMap;
 use chrono::{DateTime, Utc};
 use tokio::time::Instant;
 
-use super::{expiry, not_launched, Dispatcher, Start, TickReport};
+use super::{expiry, not_launched, owe_end, Dispatcher, Start, TickReport};
 use crate::domain::dispatch::{decide, Action, Decision, RECOVER_AFTER};
 use crate::domain::job::{Job, Overlap};
 use crate::domain::run::{Run, RunId, RunStatus};
@@ -93,6 +93,9 @@ impl<S: Store, L: TaskLauncher, P: EventPublisher> Dispatcher<S, L, P> {
                 }
             }
         }
+        if !run.status.is_open() {
+            owe_end(&mut run, now);
+        }
         match self.store.claim_run(&run).await {
             Ok(Claim::Won) => {}
             Ok(Claim::Lost(_)) => {
@@ -111,7 +114,7 @@ impl<S: Store, L: TaskLauncher, P: EventPublisher> Dispatcher<S, L, P> {
             }
             self.launch(run, spec, now, until, &mut r).await;
         } else {
-            not_launched(&run, now, &mut r);
+            not_launched(run, &mut r);
         }
         self.publish(&mut r).await;
         r

@@ -5,7 +5,7 @@ use chrono::{DateTime, Utc};
 use serde::Serialize;
 
 use crate::domain::event::{BusEvent, Lifecycle};
-use crate::domain::run::{Run, RunId};
+use crate::domain::run::{Pending, Run, RunId};
 use crate::domain::service::ServiceState;
 
 /// What one tick did, for logs, the invocation's result and tests.
@@ -34,6 +34,10 @@ pub struct TickReport {
     pub errors: Vec<String>,
     #[serde(skip)]
     pub(super) events: Vec<BusEvent>,
+    /// Runs that ended with their announcement in their outbox (skipped, missed, rejected, launch failed): sent,
+    /// then emptied, when the tick publishes. If that never happens, the dispatcher sends them at their timer.
+    #[serde(skip)]
+    pub(super) unsent: Vec<Run>,
     /// Services whose check time has come: the dispatcher leaves them to the sleeper (service::scale).
     #[serde(skip)]
     pub services: Vec<ServiceState>,
@@ -55,6 +59,7 @@ impl TickReport {
         self.not_started += other.not_started;
         self.errors.extend(other.errors);
         self.events.extend(other.events);
+        self.unsent.extend(other.unsent);
         self.services.extend(other.services);
     }
 
@@ -67,4 +72,11 @@ impl TickReport {
     ) {
         self.events.push(BusEvent::run(kind, run, now, extra));
     }
+}
+
+/// Puts the announcement of a run's end in its outbox, to be written with the run and sent after the write: an
+/// invocation that dies in between leaves it for the dispatcher's timer instead of losing it.
+pub(super) fn owe(run: &mut Run, kind: Lifecycle, now: DateTime<Utc>, extra: serde_json::Value) {
+    let event = BusEvent::run(kind, run, now, extra);
+    run.announce([Pending::from(&event)], now);
 }

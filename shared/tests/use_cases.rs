@@ -1,0 +1,360 @@
+//! The use cases over the in-memory ports (no emulator): the dispatcher's claims, policies and recovery, the
+//! recorder's fold, the sleeper's saved scale and the trigger's refusals, each with the fault that tests it.
+
+use std::collections::BTreeMap;
+
+use chrono::{DateTime, Duration, TimeZone, Utc};
+use fsched_core::domain::duration::Span;
+use fsched_core::domain::fargate::Capacity;
+use fsched_core::domain::job::{Job, JobName, JobSpec, Launch, Overlap};
+use fsched_core::domain::run::{RunId, RunStatus};
+use fsched_core::domain::service::{Awake, Phase, ServiceName, ServiceSpec, ServiceState};
+use fsched_core::domain::trigger::{Command, Inbound};
+use fsched_core::ports::{JobStore, LaunchError, RunStore, ServiceStore, StoreError, Timers};
+use fsched_core::service::dispatch::{Dispatcher, Settings};
+use fsched_core::service::record::Recorder;
+use fsched_core::service::scale::Sleeper;
+use fsched_core::service::trigger::{TriggerError, Triggers};
+use fsched_core::testing::contract::job_spec;
+use fsched_core::testing::{FakeBus, FakeEcs, FakeMetrics, FakeScaler, Fate, MemoryStore};
+use tokio::time::Instant;
+
+fn t(h: u32, m: u32) -> DateTime<Utc> {
+    Utc.with_ymd_and_hms(2026, 11, 30, h, m, 0).unwrap()
+}
+
+struct Fakes {
+    store: MemoryStore,
+    ecs: FakeEcs,
+    bus: FakeBus,
+    scaler: FakeScaler,
+}
+
+impl Fakes {
+    fn new() -> Fakes {
+        Fakes {
+            store: MemoryStore::new(),
+            ecs: FakeEcs::new(t(0, 0)),
+            bus: FakeBus::new(),
+            scaler: FakeScaler::new(),
+        }
+    }
+
+    fn dispatcher(&self) -> Dispatcher<MemoryStore, FakeEcs, FakeBus> {
+        let settings = Settings {
+            run_task_rate: 1000.0,
+            ..Settings::default()
+        };
+        Dispatcher::new(
+            self.store.clone(),
+            self.ecs.clone(),
+            self.bus.clone(),
+            settings,
+        )
+    }
+
+    fn sleeper(&self) -> Sleeper<MemoryStore, FakeScaler, FakeMetrics, FakeBus> {
+        Sleeper::new(
+            self.store.clone(),
+            self.scaler.clone(),
+            FakeMetrics::new(),
+            self.bus.clone(),
+        )
+    }
+
+    fn recorder(&self) -> Recorder<MemoryStore, FakeEcs, FakeBus> {
+        Recorder::new(self.store.clone(), self.ecs.clone(), self.bus.clone())
+    }
+
+    async fn job(&self, name: &str, spec: JobSpec, next_fire: DateTime<Utc>) -> JobName {
+        let job = Job {
+            name: JobName::new(name).unwrap(),
+            spec,
+            version: 1,
+            next_fire: Some(next_fire),
+            last_fire: None,
+        };
+        self.store.put_job(&job, None).await.unwrap();
+        job.name
+    }
+
+    async fn tick(&self, now: DateTime<Utc>) -> fsched_core::service::dispatch::TickReport {
+        self.ecs.set_now(now);
+        let deadline = Instant::now() + std::time::Duration::from_secs(60);
+        self.dispatcher().tick(now, deadline).await.unwrap()
+    }
+
+    async fn run(&self, job: &JobName, at: DateTime<Utc>) -> fsched_core::domain::run::Run {
+        self.store
+            .get_run(&RunId::scheduled(job, at))
+            .await
+            .unwrap()
+            .unwrap_or_else(|| panic!("no run of {job} at {at}"))
+    }
+
+    /// What the dispatcher does with the services due at `now`: the sleeper's check of each.
+    async fn services_due(&self, now: DateTime<Utc>) {
+        for due in self.store.due(now).await.unwrap() {
+            if let fsched_core::ports::Due::Service(s) = due {
+                self.sleeper().check(*s, now).await;
+            }
+        }
+    }
+
+    fn announced(&self, detail_type: &str) -> usize {
+        self.bus
+            .published()
+            .iter()
+            .filter(|e| e.detail_type == detail_type)
+            .count()
+    }
+}
+
+#[tokio::test(start_paused = true)]
+async fn duplicate_and_concurrent_ticks_launch_one_task_per_fire() {
+    let f = Fakes::new();
+    let job = f.job("etl", job_spec("rate(5 minutes)"), t(2, 0)).await;
+    let (a, b) = tokio::join!(f.tick(t(2, 0)), f.tick(t(2, 0)));
+    f.tick(t(2, 0)).await;
+    assert_eq!(a.launched.len() + b.launched.len(), 1);
+    assert_eq!(f.ecs.tasks().len(), 1);
+    assert_eq!(f.run(&job, t(2, 0)).await.status, RunStatus::Pending);
+    assert_eq!(f.announced("Run Started"), 1);
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_fire_whose_claim_was_throttled_is_claimed_by_the_retry_not_lost() {
+    let f = Fakes::new();
+    let job = f.job("etl", job_spec("rate(5 minutes)"), t(2, 0)).await;
+    f.store.fail_next(
+        "claim_run",
+        StoreError::Transient {
+            message: "throttled".into(),
+        },
+    );
+    let first = f.tick(t(2, 0)).await;
+    assert_eq!(first.errors.len(), 1, "{first:?}");
+    let stored = f.store.get_job(&job).await.unwrap().unwrap();
+    assert_eq!(
+        stored.next_fire,
+        Some(t(2, 0)),
+        "the timer stays on the unclaimed time"
+    );
+    // Lambda retries the failed tick with the same time.
+    let retry = f.tick(t(2, 0)).await;
+    assert_eq!(retry.launched.len(), 1);
+    assert_eq!(f.ecs.tasks().len(), 1);
+}
+
+#[tokio::test(start_paused = true)]
+async fn spot_without_capacity_falls_back_and_a_lost_answer_is_adopted_not_launched_twice() {
+    let f = Fakes::new();
+    let spec = JobSpec {
+        launch: Launch::SpotWithFallback,
+        ..job_spec("rate(5 minutes)")
+    };
+    let plain = f.job("plain", spec.clone(), t(2, 0)).await;
+    f.ecs.fail_next_launch(LaunchError::NoCapacity {
+        capacity: Capacity::FargateSpot,
+        message: "RESOURCE:FARGATE_SPOT".into(),
+    });
+    f.tick(t(2, 0)).await;
+    assert_eq!(
+        f.run(&plain, t(2, 0)).await.capacity,
+        Some(Capacity::Fargate)
+    );
+
+    // RunTask on Spot started a task but its answer was lost; the retry finds Spot full. Falling back must not
+    // start a second task on Fargate: the first is found (by its startedBy) and adopted.
+    let f = Fakes::new();
+    let lost = f.job("lost", spec, t(2, 5)).await;
+    f.ecs.lose_next_answer(LaunchError::Transient {
+        message: "timed out".into(),
+    });
+    f.ecs.fail_next_launch(LaunchError::NoCapacity {
+        capacity: Capacity::FargateSpot,
+        message: "RESOURCE:FARGATE_SPOT".into(),
+    });
+    f.tick(t(2, 5)).await;
+    let tasks: Vec<_> = f
+        .ecs
+        .tasks()
+        .into_iter()
+        .filter(|(r, _)| r.job() == &lost)
+        .collect();
+    assert_eq!(tasks.len(), 1, "{tasks:?}");
+    let run = f.run(&lost, t(2, 5)).await;
+    assert_eq!(run.capacity, Some(Capacity::FargateSpot));
+    assert_eq!(run.task_arn.as_deref(), Some(tasks[0].1.task_arn.as_str()));
+}
+
+#[tokio::test(start_paused = true)]
+async fn overlap_forbid_skips_while_a_run_goes_and_the_skip_is_announced_even_if_the_first_send_fails(
+) {
+    let f = Fakes::new();
+    let f = Fakes {
+        ecs: f.ecs.with_fates(|_| Fate {
+            runs_for: Duration::minutes(12),
+            ..Fate::default()
+        }),
+        ..f
+    };
+    let spec = JobSpec {
+        overlap: Overlap::Forbid,
+        ..job_spec("rate(5 minutes)")
+    };
+    let job = f.job("etl", spec, t(2, 0)).await;
+    f.tick(t(2, 0)).await;
+    // "Run Started" goes out; then the skip's announcement fails once.
+    f.tick(t(2, 1)).await;
+    f.bus.fail_next("PutEvents throttled");
+    let skipped = f.tick(t(2, 5)).await;
+    assert_eq!(skipped.skipped.len(), 1);
+    assert!(
+        !skipped.errors.is_empty(),
+        "the unsent announcement makes the tick incomplete"
+    );
+    assert_eq!(f.run(&job, t(2, 5)).await.status, RunStatus::Skipped);
+    assert_eq!(f.announced("Run Skipped"), 0);
+    // The skipped run's outbox is on the timers index: the next tick sends it, once.
+    f.tick(t(2, 6)).await;
+    f.tick(t(2, 7)).await;
+    assert_eq!(f.announced("Run Skipped"), 1);
+    assert!(f.run(&job, t(2, 5)).await.outbox.is_empty());
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_late_job_records_the_latest_misses_counts_the_rest_and_runs_what_catch_up_allows() {
+    let f = Fakes::new();
+    let spec = JobSpec {
+        catch_up: Span::from_secs(600),
+        ..job_spec("rate(5 minutes)")
+    };
+    let job = f.job("etl", spec, t(1, 0)).await;
+    let report = f.tick(t(3, 0)).await;
+    // 01:00 .. 02:45 are later than 10 minutes: 22 missed; 02:50, 02:55 and 03:00 are within catch_up.
+    assert_eq!(report.missed_total, 22);
+    assert_eq!(report.missed.len(), 3);
+    assert_eq!(report.launched.len(), 3);
+    let latest = f.run(&job, t(2, 45)).await;
+    assert_eq!(latest.status, RunStatus::Missed);
+    let reason = latest.reason.unwrap();
+    assert!(
+        reason.contains("19 earlier scheduled times were missed too"),
+        "{reason}"
+    );
+    assert_eq!(f.announced("Run Missed"), 3);
+}
+
+#[tokio::test(start_paused = true)]
+async fn the_recorder_reaches_the_same_end_whatever_the_order_of_the_reports() {
+    let orders: [[usize; 3]; 6] = [
+        [0, 1, 2],
+        [0, 2, 1],
+        [1, 0, 2],
+        [1, 2, 0],
+        [2, 0, 1],
+        [2, 1, 0],
+    ];
+    for order in orders {
+        let f = Fakes::new();
+        let job = f.job("etl", job_spec("rate(5 minutes)"), t(2, 0)).await;
+        f.tick(t(2, 0)).await;
+        f.ecs.set_now(t(2, 30));
+        let reports = f.ecs.take_reports();
+        assert_eq!(reports.len(), 3, "provisioning, running, stopped");
+        let recorder = f.recorder();
+        for i in order.iter().chain(order.iter()) {
+            recorder
+                .record(reports[*i].clone(), t(2, 30))
+                .await
+                .unwrap();
+        }
+        let run = f.run(&job, t(2, 0)).await;
+        assert_eq!(run.status, RunStatus::Succeeded, "{order:?}");
+        assert!(
+            run.started_at.is_some() && run.stopped_at.is_some(),
+            "{order:?}"
+        );
+        assert_eq!(f.announced("Run Succeeded"), 1, "{order:?}");
+    }
+}
+
+fn service_spec() -> ServiceSpec {
+    ServiceSpec {
+        cluster: "staging".into(),
+        service: "api".into(),
+        timezone: "UTC".parse().unwrap(),
+        awake: Awake::Periods(vec!["daily 08:00-20:00".parse().unwrap()]),
+        awake_count: None,
+        enforce: false,
+        idle: None,
+        wake_on: None,
+        event_bus: None,
+    }
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_service_sleeps_with_its_scale_saved_and_wakes_to_it_even_after_a_failed_wake() {
+    let f = Fakes::new();
+    f.scaler.add("staging", "api", 3, Some((2, 6)));
+    let name = ServiceName::new("api").unwrap();
+    let state = ServiceState::declared(name.clone(), service_spec(), t(19, 0));
+    f.store.put_service(&state, None).await.unwrap();
+    f.services_due(t(20, 0)).await;
+    let asleep = f.store.get_service(&name).await.unwrap().unwrap();
+    assert_eq!(asleep.phase, Phase::Asleep);
+    let saved = asleep.saved.unwrap();
+    assert_eq!((saved.desired_count, saved.autoscaling), (3, Some((2, 6))));
+    assert_eq!(f.scaler.get("staging", "api").unwrap().desired_count, 0);
+
+    let next_morning = t(8, 0) + Duration::days(1);
+    f.scaler
+        .fail_next(fsched_core::ports::ScaleError::Transient {
+            message: "throttled".into(),
+        });
+    f.services_due(next_morning).await;
+    assert_eq!(
+        f.scaler.get("staging", "api").unwrap().desired_count,
+        0,
+        "the wake failed"
+    );
+    f.services_due(next_morning + Duration::minutes(1)).await;
+    let now = f.scaler.get("staging", "api").unwrap();
+    assert_eq!((now.desired_count, now.autoscaling), (3, Some((2, 6))));
+}
+
+#[tokio::test(start_paused = true)]
+async fn the_trigger_refuses_unknown_jobs_for_good_and_records_runs_of_paused_jobs_rejected() {
+    let f = Fakes::new();
+    let spec = JobSpec {
+        paused: true,
+        ..job_spec("rate(5 minutes)")
+    };
+    let job = f.job("etl", spec, t(2, 0)).await;
+    let triggers = Triggers::new(f.dispatcher(), f.sleeper(), f.store.clone());
+    let command = |job: &str| Inbound::Command {
+        command: Command::RunJob {
+            job: JobName::new(job).unwrap(),
+            values: BTreeMap::new(),
+            request_id: "r-1".into(),
+            requested_by: "test".into(),
+        },
+        id: "evt-1".into(),
+        time: t(2, 3),
+        event: serde_json::json!({}),
+    };
+    let until = Instant::now() + std::time::Duration::from_secs(60);
+    let err = triggers.handle(command("nope"), until).await.unwrap_err();
+    assert!(
+        matches!(err, TriggerError::UnknownJob(_)) && !err.is_retryable(),
+        "{err}"
+    );
+    triggers.handle(command("etl"), until).await.unwrap();
+    let runs = f.store.runs_of_job(&job, 10).await.unwrap();
+    assert_eq!(runs.len(), 1);
+    assert_eq!(runs[0].status, RunStatus::Rejected);
+    assert!(runs[0].reason.as_deref().unwrap().contains("paused"));
+    assert_eq!(f.announced("Run Rejected"), 1);
+    assert!(f.ecs.tasks().is_empty());
+}

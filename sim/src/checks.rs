@@ -1,0 +1,179 @@
+//! The guarantees, checked: during the run (services) and at its end (tasks, runs, fires, announcements). Each check
+//! returns sentences naming what broke; the world adds when.
+
+use std::collections::BTreeMap;
+
+use chrono::{DateTime, Duration, Utc};
+use fsched_core::domain::job::next_fire;
+use fsched_core::domain::record::outcome;
+use fsched_core::domain::run::{Run, RunStatus};
+use fsched_core::domain::service::{Phase, ServiceSpec};
+use fsched_core::domain::task::TaskSnapshot;
+use fsched_core::ports::TaskDefinitionFacts;
+
+use crate::Window;
+
+/// A run whose task stopped is closed within this (plus any dispatcher outage in between).
+pub const CLOSE_WITHIN: Duration = Duration::hours(1);
+/// A service's phase is judged once what it should be has held this long (the sleeper acts at the next tick; a
+/// failed scale is retried by Lambda within minutes).
+pub const SETTLE: Duration = Duration::minutes(20);
+
+fn overlap(outages: &[Window], from: DateTime<Utc>, to: DateTime<Utc>) -> Duration {
+    outages
+        .iter()
+        .map(|(a, b)| ((*b).min(to) - (*a).max(from)).max(Duration::zero()))
+        .fold(Duration::zero(), |x, y| x + y)
+}
+
+/// Never two tasks for one run; every run whose task stopped is closed, in time, with what ECS says happened.
+pub fn tasks(
+    tasks: &[(fsched_core::domain::run::RunId, TaskSnapshot)],
+    runs: &BTreeMap<String, &Run>,
+    closed_at: &BTreeMap<String, DateTime<Utc>>,
+    outages: &[Window],
+    end: DateTime<Utc>,
+) -> Vec<String> {
+    let mut found = Vec::new();
+    let mut per_run: BTreeMap<String, usize> = BTreeMap::new();
+    for (run, _) in tasks {
+        *per_run.entry(run.to_string()).or_default() += 1;
+    }
+    for (run, n) in per_run.iter().filter(|(_, n)| **n > 1) {
+        found.push(format!("run {run} has {n} tasks"));
+    }
+    for (id, task) in tasks {
+        let id = id.to_string();
+        let Some(stopped) = task.stopped_at.filter(|t| *t <= end - CLOSE_WITHIN) else {
+            continue;
+        };
+        let Some(run) = runs.get(&id) else {
+            found.push(format!(
+                "task {} of run {id} has no run record",
+                task.task_arn
+            ));
+            continue;
+        };
+        if run.status.is_open() {
+            found.push(format!(
+                "run {id}: its task stopped at {stopped}, the run is still {}",
+                run.status.as_str()
+            ));
+            continue;
+        }
+        if let Some(at) = closed_at.get(&id) {
+            let allowed = CLOSE_WITHIN + overlap(outages, stopped, *at);
+            if *at - stopped > allowed {
+                found.push(format!(
+                    "run {id}: its task stopped at {stopped}, the run closed only at {at}"
+                ));
+            }
+        }
+        // What ECS says happened, with the fake's one essential container, is what the run records.
+        let mut truth = task.clone();
+        TaskDefinitionFacts {
+            essential: vec![(fsched_core::testing::CONTAINER.to_owned(), true)],
+            ..TaskDefinitionFacts::default()
+        }
+        .apply(&mut truth);
+        // LOST is the honest end when ECS forgot the task before anyone could look: its stopped report lost and
+        // the dispatcher down for the hour ECS remembers stopped tasks.
+        let forgotten = overlap(
+            outages,
+            stopped,
+            stopped + fsched_core::testing::STOPPED_MEMORY,
+        ) > Duration::zero();
+        if run.status == RunStatus::Unknown && forgotten {
+            continue;
+        }
+        if let Some((status, _)) = outcome(&truth) {
+            let expected = [status, RunStatus::TimedOut, RunStatus::Stopped];
+            let replaced_or_timed_out =
+                matches!(run.status, RunStatus::TimedOut | RunStatus::Stopped);
+            if run.status != status && !(replaced_or_timed_out && expected.contains(&run.status)) {
+                found.push(format!(
+                    "run {id} recorded {} but ECS says {} ({:?})",
+                    run.status.as_str(),
+                    status.as_str(),
+                    task.stop_code
+                ));
+            }
+        }
+    }
+    found
+}
+
+/// Every fire time of every job, from its first fire to an hour before the end, has a run, unless the job was
+/// paused then, or a dispatcher outage made it later than `catch_up` (then only the latest few are recorded
+/// MISSED, the rest counted).
+pub fn fires(
+    jobs: &[(String, fsched_core::domain::job::JobSpec, DateTime<Utc>)],
+    runs: &BTreeMap<String, &Run>,
+    paused: &BTreeMap<String, Vec<Window>>,
+    outages: &[Window],
+    end: DateTime<Utc>,
+) -> Vec<String> {
+    let mut found = Vec::new();
+    for (name, spec, first) in jobs {
+        let mut at = Some(*first);
+        while let Some(t) = at.filter(|t| *t < end - Duration::hours(1)) {
+            at = next_fire(spec, t);
+            let is_paused = paused.get(name).is_some_and(|v| {
+                v.iter()
+                    .any(|(a, b)| *a - Duration::minutes(1) <= t && t <= *b + Duration::minutes(2))
+            });
+            let id = crate::world::run_id(name, t).to_string();
+            if is_paused || runs.contains_key(&id) {
+                continue;
+            }
+            let late = outages.iter().any(|(a, b)| {
+                *a - Duration::minutes(1) <= t && t < *b && *b - t > spec.catch_up.to_chrono()
+            });
+            if late {
+                continue;
+            }
+            found.push(format!(
+                "job {name}: the fire at {t} has no run (not paused, no outage)"
+            ));
+        }
+    }
+    found
+}
+
+/// What a service should be at `t`: its periods, unless a hold asked for keeps it awake.
+pub fn wanted(spec: &ServiceSpec, holds: &[Window], t: DateTime<Utc>) -> Phase {
+    if holds.iter().any(|(a, b)| *a <= t && t < *b) {
+        Phase::Awake
+    } else {
+        spec.phase_at(t)
+    }
+}
+
+/// Whether the phase a service should have has held since `SETTLE` ago, with no hold beginning or ending and no
+/// outage in between: only then is a difference a fault of fsched's.
+pub fn settled(
+    spec: &ServiceSpec,
+    holds: &[Window],
+    outages: &[Window],
+    now: DateTime<Utc>,
+) -> Option<Phase> {
+    let from = now - SETTLE;
+    if overlap(outages, from, now) > Duration::zero() {
+        return None;
+    }
+    if holds
+        .iter()
+        .any(|(a, b)| (from <= *a && *a <= now) || (from <= *b && *b <= now))
+    {
+        return None;
+    }
+    let want = wanted(spec, holds, now);
+    let mut t = from;
+    while t < now {
+        if wanted(spec, holds, t) != want {
+            return None;
+        }
+        t += Duration::minutes(5);
+    }
+    Some(want)
+}

@@ -1,0 +1,174 @@
+//! A world drawn from a seed: a start date (some weeks hold a daylight-saving change), a jobs file of N jobs and S
+//! services using every schedule kind, zone and policy, how each job's tasks behave, and the services as ECS has
+//! them before fsched touches them.
+
+use std::collections::BTreeMap;
+
+use chrono::{DateTime, Duration, TimeZone, Utc};
+
+use crate::rng::Rng;
+
+/// Weeks that hold a daylight-saving change in one of the zones used, and ordinary ones.
+const STARTS: [(i32, u32, u32); 6] = [
+    (2026, 3, 26), // Europe springs forward on the 29th: 02:30 Berlin does not exist that day
+    (2026, 10, 22), // Europe falls back on the 25th: 02:30 Berlin happens twice
+    (2026, 10, 29), // the US falls back on November 1st
+    (2026, 4, 2),  // Sydney falls back on April 5th
+    (2026, 6, 11),
+    (2026, 11, 26),
+];
+
+const ZONES: [&str; 5] = [
+    "UTC",
+    "Europe/Berlin",
+    "America/New_York",
+    "Australia/Sydney",
+    "Asia/Kolkata",
+];
+
+/// How a job's tasks behave.
+#[derive(Debug, Clone)]
+pub struct Profile {
+    /// Typical run time, in seconds.
+    pub runs_for: i64,
+    /// Chance a task exits 1.
+    pub fails: f64,
+    /// Chance Fargate Spot reclaims a task on Spot.
+    pub reclaimed: f64,
+}
+
+#[derive(Debug, Clone)]
+pub struct ServiceSeed {
+    pub name: String,
+    pub desired: u32,
+    pub autoscaling: Option<(u32, u32)>,
+}
+
+#[derive(Debug, Clone)]
+pub struct World {
+    pub start: DateTime<Utc>,
+    pub jobs_file: String,
+    pub profiles: BTreeMap<String, Profile>,
+    pub services: Vec<ServiceSeed>,
+}
+
+fn schedule(rng: &mut Rng, start: DateTime<Utc>, days: u32) -> (String, i64) {
+    // The schedule and its typical period in seconds (for run times that sometimes outlast it).
+    match rng.below(8) {
+        0 => {
+            let n = *rng.pick(&[5, 10, 15, 30]);
+            (format!("cron(*/{n} * * * ? *)"), n * 60)
+        }
+        1 => (format!("cron({} * * * ? *)", rng.below(60)), 3600),
+        2 => {
+            // Daily, sometimes in the hour a daylight-saving change skips or repeats.
+            let h = if rng.chance(0.4) { 2 } else { rng.below(24) };
+            (
+                format!("cron({} {h} * * ? *)", rng.pick(&[0, 15, 30, 45])),
+                86_400,
+            )
+        }
+        3 => (
+            format!("cron({} {} ? * MON-FRI *)", rng.below(60), rng.below(24)),
+            86_400,
+        ),
+        4 => {
+            let n = *rng.pick(&[7, 20, 45]);
+            (format!("rate({n} minutes)"), n * 60)
+        }
+        5 => {
+            let n = *rng.pick(&[1, 3]);
+            let unit = if n == 1 { "hour" } else { "hours" };
+            (format!("rate({n} {unit})"), n * 3600)
+        }
+        6 => {
+            // A one-off within the simulated days, in the job's zone (written without an offset).
+            let at = start + Duration::minutes(60 + rng.below(u64::from(days) * 1440 - 120) as i64);
+            (format!("at({})", at.format("%Y-%m-%dT%H:%M:00")), 86_400)
+        }
+        _ => (
+            format!("cron(0/{} 8-18 ? * * *)", rng.pick(&[20, 30])),
+            1800,
+        ),
+    }
+}
+
+/// The world of `seed`, `days` long, with `jobs` jobs and `services` services.
+pub fn world(rng: &mut Rng, days: u32, jobs: usize, services: usize) -> World {
+    let (y, m, d) = *rng.pick(&STARTS);
+    let start = Utc
+        .with_ymd_and_hms(y, m, d, rng.below(24) as u32, 0, 0)
+        .single()
+        .unwrap_or_else(Utc::now);
+    let mut file = String::from(
+        "version: 1\ndefaults:\n  cluster: batch\n  network:\n    subnets: [subnet-1]\n    security_groups: [sg-1]\n  \
+         retries: { attempts: 3, backoff: 2s }\njobs:\n",
+    );
+    let mut profiles = BTreeMap::new();
+    for i in 0..jobs {
+        let name = format!("job-{i:02}");
+        let (schedule, period) = schedule(rng, start, days);
+        let zone = rng.pick(&ZONES);
+        let overlap = rng.pick(&["allow", "forbid", "replace"]);
+        let launch = rng.pick(&["fargate", "spot", "spot-with-fallback"]);
+        let catch_up = rng.pick(&["5m", "15m", "1h", "3h"]);
+        // Most runs take a fraction of the period; some outlast it, so overlap policies decide.
+        let runs_for = if rng.chance(0.15) {
+            period + 60 + rng.below(period as u64) as i64
+        } else {
+            30 + rng.below((period as u64 / 3).max(60)) as i64
+        };
+        file.push_str(&format!(
+            "  {name}:\n    schedule: {schedule}\n    timezone: {zone}\n    task_definition: {name}:1\n    \
+             overlap: {overlap}\n    launch: {launch}\n    catch_up: {catch_up}\n"
+        ));
+        if rng.chance(0.3) {
+            // Sometimes shorter than the run: the dispatcher stops it, TIMED_OUT.
+            let minutes = (runs_for / 60 + rng.below(3) as i64 - 1).max(1);
+            file.push_str(&format!("    max_runtime: {minutes}m\n"));
+        }
+        if rng.chance(0.2) {
+            file.push_str("    on_interruption: rerun\n");
+        }
+        profiles.insert(
+            name,
+            Profile {
+                runs_for,
+                fails: *rng.pick(&[0.0, 0.05, 0.3]),
+                reclaimed: if launch.starts_with("spot") { 0.1 } else { 0.0 },
+            },
+        );
+    }
+    let mut seeds = Vec::new();
+    if services > 0 {
+        file.push_str("services:\n");
+    }
+    for i in 0..services {
+        let name = format!("svc-{i}");
+        let awake = rng.pick(&[
+            "[weekdays 07:30-20:00]",
+            "[daily 08:00-19:00]",
+            "[daily 22:00-06:00]",
+            "[mon-fri 09:00-12:00, mon-fri 13:00-17:30]",
+        ]);
+        let zone = rng.pick(&ZONES);
+        file.push_str(&format!(
+            "  {name}:\n    service: {name}\n    timezone: {zone}\n    awake: {awake}\n"
+        ));
+        let desired = 1 + rng.below(4) as u32;
+        let autoscaling = rng
+            .chance(0.5)
+            .then(|| (desired, desired + rng.below(4) as u32));
+        seeds.push(ServiceSeed {
+            name,
+            desired,
+            autoscaling,
+        });
+    }
+    World {
+        start,
+        jobs_file: file,
+        profiles,
+        services: seeds,
+    }
+}

@@ -1,0 +1,229 @@
+//! What the invariants watch as the world runs: every run write (a record never goes backwards), every announcement
+//! of a final status (each announced, and repeated only where a fault allowed it), every scale change (a service
+//! wakes to what it had before it slept). Violations are kept as sentences; the world adds the trace.
+
+use std::collections::{BTreeMap, BTreeSet};
+
+use chrono::{DateTime, Utc};
+use fsched_core::domain::event::{BusEvent, Lifecycle};
+use fsched_core::domain::run::{Run, RunStatus};
+use fsched_core::ports::ServiceNow;
+
+/// The announcement of a final status.
+pub fn final_detail(status: RunStatus) -> Option<&'static str> {
+    let kind = match status {
+        s if s.is_open() => return None,
+        RunStatus::LaunchFailed => Lifecycle::RunLaunchFailed,
+        RunStatus::Skipped => Lifecycle::RunSkipped,
+        RunStatus::Missed => Lifecycle::RunMissed,
+        RunStatus::Rejected => Lifecycle::RunRejected,
+        s => Lifecycle::closing(s),
+    };
+    Some(kind.detail_type())
+}
+
+const FINAL_DETAILS: [&str; 10] = [
+    "Run Launch Failed",
+    "Run Skipped",
+    "Run Missed",
+    "Run Rejected",
+    "Run Succeeded",
+    "Run Failed",
+    "Run Timed Out",
+    "Run Interrupted",
+    "Run Stopped",
+    "Run Lost",
+];
+
+#[derive(Debug, Clone)]
+pub struct Announcement {
+    pub run: String,
+    pub detail_type: String,
+    pub at: DateTime<Utc>,
+    /// The invocation that sent it.
+    pub by: u64,
+    pub may_repeat: bool,
+}
+
+#[derive(Debug, Default)]
+pub struct Ledger {
+    /// The world's time (set each step).
+    pub now: DateTime<Utc>,
+    pub violations: Vec<String>,
+    pub announcements: Vec<Announcement>,
+    /// Each service's scale when it was last put to sleep.
+    saved: BTreeMap<String, (u32, Option<(u32, u32)>)>,
+    pub sleeps: u64,
+    pub wakes: u64,
+    /// Runs whose record was written with a task (launched).
+    pub launched: BTreeSet<String>,
+    /// When each run's record first said it ended.
+    pub closed_at: BTreeMap<String, DateTime<Utc>>,
+    /// Runs whose end was corrected by their task's report.
+    pub corrected: BTreeSet<String>,
+}
+
+impl Ledger {
+    pub fn violation(&mut self, what: String) {
+        self.violations
+            .push(format!("at {}: {what}", self.now.format("%Y-%m-%dT%H:%MZ")));
+    }
+
+    /// A run record written over `before` (`None`: a claim of a new run).
+    pub fn run_written(&mut self, before: Option<&Run>, after: &Run) {
+        if after.task_arn.is_some() {
+            self.launched.insert(after.id.to_string());
+        }
+        if !after.status.is_open() && before.is_none_or(|b| b.status.is_open()) {
+            self.closed_at
+                .entry(after.id.to_string())
+                .or_insert(self.now);
+        }
+        let Some(before) = before else { return };
+        let id = &after.id;
+        // fsched's own endings without the task's word (LOST, or a stop whose task had ended on its own) may be
+        // corrected to what the task reports; no other end changes.
+        let correctable = matches!(
+            before.status,
+            RunStatus::Unknown | RunStatus::TimedOut | RunStatus::Stopped
+        );
+        if !before.status.is_open()
+            && after.status != before.status
+            && correctable
+            && !after.status.is_open()
+        {
+            self.corrected.insert(id.to_string());
+        } else if !before.status.is_open() && after.status != before.status {
+            self.violation(format!(
+                "run {id} went back from {} to {}",
+                before.status.as_str(),
+                after.status.as_str()
+            ));
+        }
+        if let (Some(a), b) = (&before.task_arn, &after.task_arn) {
+            if b.as_ref() != Some(a) {
+                self.violation(format!("run {id} lost its task {a} (now {b:?})"));
+            }
+        }
+        if after.revision <= before.revision {
+            self.violation(format!(
+                "run {id} written at revision {} over revision {}",
+                after.revision, before.revision
+            ));
+        }
+    }
+
+    /// An event that reached the bus: the announcement's index when it announces a final status.
+    pub fn announced(&mut self, event: &BusEvent, at: DateTime<Utc>, by: u64) -> Option<usize> {
+        if !FINAL_DETAILS.contains(&event.detail_type.as_str()) {
+            return None;
+        }
+        let run = event.detail.get("run")?.as_str()?.to_owned();
+        self.announcements.push(Announcement {
+            run,
+            detail_type: event.detail_type.clone(),
+            at,
+            by,
+            may_repeat: false,
+        });
+        Some(self.announcements.len() - 1)
+    }
+
+    pub fn may_repeat(&mut self, index: usize) {
+        if let Some(a) = self.announcements.get_mut(index) {
+            a.may_repeat = true;
+        }
+    }
+
+    /// A service's scale changed from `before` to `after`.
+    pub fn scaled(&mut self, service: &str, before: ServiceNow, after: ServiceNow) {
+        if after.desired_count == 0 && before.desired_count > 0 {
+            self.sleeps += 1;
+            self.saved.insert(
+                service.to_owned(),
+                (before.desired_count, before.autoscaling),
+            );
+        } else if after.desired_count > 0 && before.desired_count == 0 {
+            self.wakes += 1;
+            let now = (after.desired_count, after.autoscaling);
+            match self.saved.get(service) {
+                Some(saved) if *saved == now => {}
+                Some(saved) => self.violation(format!(
+                    "service {service} woke with {now:?} (count, autoscaling bounds); it had {saved:?} before it slept"
+                )),
+                None => {}
+            }
+        }
+    }
+
+    /// Every run that ended was announced with its final status, never with another, and more than once only after
+    /// a fault that could make its outbox be sent again. `runs`: the table at the end.
+    pub fn check_announcements(&mut self, runs: &[Run]) {
+        let mut by_run: BTreeMap<&str, Vec<&Announcement>> = BTreeMap::new();
+        for a in &self.announcements {
+            by_run.entry(a.run.as_str()).or_default().push(a);
+        }
+        let mut found = Vec::new();
+        for run in runs {
+            let id = run.id.to_string();
+            let said = by_run.remove(id.as_str()).unwrap_or_default();
+            let Some(want) = final_detail(run.status) else {
+                if let Some(a) = said.first() {
+                    found.push(format!(
+                        "run {id} is {} but was announced `{}`",
+                        run.status.as_str(),
+                        a.detail_type
+                    ));
+                }
+                continue;
+            };
+            if said.is_empty() {
+                found.push(format!(
+                    "run {id} ended {} and was never announced",
+                    run.status.as_str()
+                ));
+            }
+            let corrected = self.corrected.contains(&id);
+            if let Some(last) = said.last().filter(|a| a.detail_type != want) {
+                found.push(format!(
+                    "run {id} ended {} but was last announced `{}`",
+                    run.status.as_str(),
+                    last.detail_type
+                ));
+            }
+            for (i, a) in said.iter().enumerate() {
+                if a.detail_type != want && !corrected {
+                    found.push(format!(
+                        "run {id} ended {} but was announced `{}`",
+                        run.status.as_str(),
+                        a.detail_type
+                    ));
+                }
+                // A repeat is allowed after a fault that left the outbox unemptied, or from two senders of the same
+                // outbox at once (the recorder, and the dispatcher finding the outbox due): at least once, with the
+                // same content, which consumers and the trigger deduplicate.
+                let earlier = &said[i.saturating_sub(1)];
+                let concurrent = earlier.by != a.by && earlier.at == a.at;
+                if i > 0
+                    && earlier.detail_type == a.detail_type
+                    && !earlier.may_repeat
+                    && !concurrent
+                {
+                    found.push(format!(
+                        "run {id}: `{}` announced again at {} with no fault that could repeat it",
+                        a.detail_type, a.at
+                    ));
+                }
+            }
+        }
+        for (run, said) in by_run {
+            found.push(format!(
+                "`{}` announced for run {run}, which is not in the table",
+                said[0].detail_type
+            ));
+        }
+        for f in found {
+            self.violation(f);
+        }
+    }
+}
