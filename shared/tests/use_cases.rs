@@ -147,6 +147,38 @@ async fn a_fire_whose_claim_was_throttled_is_claimed_by_the_retry_not_lost() {
 }
 
 #[tokio::test(start_paused = true)]
+async fn a_run_left_claimed_by_a_crash_is_recovered_by_one_of_two_concurrent_ticks() {
+    let f = Fakes::new();
+    let spec = JobSpec {
+        launch: Launch::SpotWithFallback,
+        ..job_spec("rate(1 hour)")
+    };
+    let job = f.job("etl", spec, t(3, 0)).await;
+    // The tick that claimed 02:00 died before RunTask; its check time has come.
+    let mut claimed = fsched_core::domain::run::Run::claimed(
+        RunId::scheduled(&job, t(2, 0)),
+        fsched_core::domain::run::Trigger::Schedule,
+        t(2, 0),
+        t(2, 0),
+    );
+    claimed.check_at = Some(t(2, 1));
+    f.store.claim_run(&claimed).await.unwrap();
+    // A retried tick and the next one run side by side; the second to launch would find Spot full and fall back
+    // to Fargate, with a token of its own: only one of them may launch.
+    f.ecs.set_now(t(2, 2));
+    f.ecs.fail_next_launch(LaunchError::NoCapacity {
+        capacity: Capacity::FargateSpot,
+        message: "RESOURCE:FARGATE_SPOT".into(),
+    });
+    let deadline = Instant::now() + std::time::Duration::from_secs(60);
+    let (d1, d2) = (f.dispatcher(), f.dispatcher());
+    let (a, b) = tokio::join!(d1.tick(t(2, 2), deadline), d2.tick(t(2, 2), deadline));
+    assert_eq!(a.unwrap().launched.len() + b.unwrap().launched.len(), 1);
+    assert_eq!(f.ecs.tasks().len(), 1, "{:?}", f.ecs.tasks());
+    assert_eq!(f.run(&job, t(2, 0)).await.status, RunStatus::Pending);
+}
+
+#[tokio::test(start_paused = true)]
 async fn spot_without_capacity_falls_back_and_a_lost_answer_is_adopted_not_launched_twice() {
     let f = Fakes::new();
     let spec = JobSpec {
