@@ -103,6 +103,8 @@ pub struct Faults {
     unfaulted: BTreeMap<u64, Vec<usize>>,
     /// What the invariants watch.
     pub ledger: Ledger,
+    /// Whether port calls are traced (a seed runs untraced, then again traced if it broke an invariant).
+    pub tracing: bool,
     /// Every traced line to stderr as well (`FSCHED_SIM_LOG=1`: for replaying one seed).
     log: bool,
     /// The trace as it was when the first violation was found.
@@ -131,6 +133,7 @@ impl Faults {
             unfaulted: BTreeMap::new(),
             ledger: Ledger::default(),
             first_violation_trace: None,
+            tracing: false,
             log: std::env::var_os("FSCHED_SIM_LOG").is_some(),
         }))
     }
@@ -141,7 +144,7 @@ impl Faults {
         let id = self.invocations;
         let notify = Arc::new(Notify::new());
         self.notifies.insert(id, notify.clone());
-        self.note(format!("#{id} begins: {label}"));
+        self.note(|| format!("#{id} begins: {label}"));
         (id, notify)
     }
 
@@ -151,7 +154,12 @@ impl Faults {
         self.unfaulted.remove(&id);
     }
 
-    pub fn note(&mut self, line: String) {
+    /// Traces a line (made only when tracing).
+    pub fn note(&mut self, line: impl FnOnce() -> String) {
+        if !self.tracing {
+            return;
+        }
+        let line = line();
         let line = format!("{} {line}", self.ledger.now.format("%m-%dT%H:%M"));
         if self.log {
             eprintln!("{line}");
@@ -191,7 +199,7 @@ impl Faults {
         }
     }
 
-    fn go(&mut self, op: &str, writes: bool) -> Go {
+    fn go(&mut self, op: impl FnOnce() -> String, writes: bool) -> Go {
         self.calls += 1;
         let id = current();
         if self.crashed.contains(&id) {
@@ -204,25 +212,28 @@ impl Faults {
         let fail_after = writes && self.rng.chance(r.fail_after);
         let yield_first = self.rng.chance(r.yield_now);
         if crash_before {
-            self.note(format!("#{id} {op}: CRASH before"));
+            self.note(|| format!("#{id} {}: CRASH before", op()));
             self.count("crash");
             self.crash();
             return Go::Hang;
         }
         if fail {
-            self.note(format!("#{id} {op}: FAIL (throttled)"));
+            self.note(|| format!("#{id} {}: FAIL (throttled)", op()));
             self.count("throttle");
             return Go::Fail;
         }
-        self.note(format!(
-            "#{id} {op}{}{}",
-            if crash_after { ": then CRASH" } else { "" },
-            if fail_after && !crash_after {
-                ": then TIMEOUT"
-            } else {
-                ""
-            }
-        ));
+        self.note(|| {
+            format!(
+                "#{id} {}{}{}",
+                op(),
+                if crash_after { ": then CRASH" } else { "" },
+                if fail_after && !crash_after {
+                    ": then TIMEOUT"
+                } else {
+                    ""
+                }
+            )
+        });
         Go::Run {
             yield_first,
             crash_after,
@@ -239,10 +250,10 @@ impl Faults {
     }
 
     /// Whether Fargate Spot has no capacity for this RunTask.
-    pub fn spot_is_short(&mut self, op: &str) -> bool {
+    pub fn spot_is_short(&mut self, op: impl FnOnce() -> String) -> bool {
         let short = self.rng.chance(self.rates.no_spot);
         if short {
-            self.note(format!("#{} {op}: no Spot capacity", current()));
+            self.note(|| format!("#{} {}: no Spot capacity", current(), op()));
             *self.injected.entry("no Spot capacity").or_default() += 1;
         }
         short
@@ -265,15 +276,15 @@ impl<P> Chaos<P> {
     /// calls can crash or time out after succeeding). `error` makes the port's transient error.
     pub async fn guard<T, E>(
         &self,
-        op: &str,
+        op: impl Fn() -> String,
         writes: bool,
         error: impl Fn(String) -> E,
         call: impl Future<Output = Result<T, E>>,
     ) -> Result<T, E> {
-        let go = lock(&self.faults).go(op, writes);
+        let go = lock(&self.faults).go(&op, writes);
         match go {
             Go::Hang => std::future::pending().await,
-            Go::Fail => Err(error(format!("injected: {op} throttled"))),
+            Go::Fail => Err(error(format!("injected: {} throttled", op()))),
             Go::Run {
                 yield_first,
                 crash_after,
@@ -299,7 +310,8 @@ impl<P> Chaos<P> {
                     Ok(_) if fail_after => {
                         lock(&self.faults).count("timeout after success");
                         Err(error(format!(
-                            "injected: {op} timed out after it succeeded"
+                            "injected: {} timed out after it succeeded",
+                            op()
                         )))
                     }
                     other => other,

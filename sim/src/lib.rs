@@ -32,6 +32,8 @@ pub struct Settings {
     /// Whether faults are injected (the last `QUIET_HOURS` are always without).
     pub chaos: bool,
     pub rates: Rates,
+    /// Trace every port call (a seed that breaks an invariant is run again with this, for its trace).
+    pub trace: bool,
 }
 
 impl Settings {
@@ -44,6 +46,7 @@ impl Settings {
             services: 5,
             chaos: true,
             rates: Rates::DEFAULT,
+            trace: false,
         }
     }
 }
@@ -63,8 +66,27 @@ pub struct Summary {
     pub trace: Vec<String>,
 }
 
-/// Runs one seed to its end and checks it.
+/// Runs one seed to its end and checks it. A seed that breaks an invariant is run again, traced, for the port calls
+/// that led to the first violation; the replay must break the same ones (the simulator is deterministic).
 pub fn simulate(settings: Settings) -> Summary {
+    let first = simulate_once(settings.clone());
+    if first.violations.is_empty() || settings.trace {
+        return first;
+    }
+    let mut traced = simulate_once(Settings {
+        trace: true,
+        ..settings
+    });
+    if traced.violations != first.violations {
+        traced.violations.push(format!(
+            "the traced replay differs from the first run ({} violations then): the simulator is not deterministic",
+            first.violations.len()
+        ));
+    }
+    traced
+}
+
+fn simulate_once(settings: Settings) -> Summary {
     let runtime = tokio::runtime::Builder::new_current_thread()
         .enable_time()
         .start_paused(true)

@@ -25,24 +25,34 @@ fn transient(message: String) -> StoreError {
 
 impl JobStore for Store {
     async fn get_job(&self, name: &JobName) -> Result<Option<Job>, StoreError> {
-        self.guard("GetItem job", false, transient, self.inner.get_job(name))
-            .await
+        self.guard(
+            || "GetItem job".to_owned(),
+            false,
+            transient,
+            self.inner.get_job(name),
+        )
+        .await
     }
 
     async fn list_jobs(&self) -> Result<Vec<Job>, StoreError> {
-        self.guard("Query jobs", false, transient, self.inner.list_jobs())
-            .await
+        self.guard(
+            || "Query jobs".to_owned(),
+            false,
+            transient,
+            self.inner.list_jobs(),
+        )
+        .await
     }
 
     async fn put_job(&self, job: &Job, expected: Option<u64>) -> Result<(), StoreError> {
-        let op = format!("PutItem job {} v{}", job.name, job.version);
-        self.guard(&op, true, transient, self.inner.put_job(job, expected))
+        let op = || format!("PutItem job {} v{}", job.name, job.version);
+        self.guard(op, true, transient, self.inner.put_job(job, expected))
             .await
     }
 
     async fn delete_job(&self, name: &JobName, expected: u64) -> Result<(), StoreError> {
-        let op = format!("DeleteItem job {name}");
-        self.guard(&op, true, transient, self.inner.delete_job(name, expected))
+        let op = || format!("DeleteItem job {name}");
+        self.guard(op, true, transient, self.inner.delete_job(name, expected))
             .await
     }
 
@@ -52,9 +62,9 @@ impl JobStore for Store {
         next_fire: Option<DateTime<Utc>>,
         last_fire: Option<DateTime<Utc>>,
     ) -> Result<(), StoreError> {
-        let op = format!("UpdateItem job {} next {next_fire:?}", read.name);
+        let op = || format!("UpdateItem job {} next {next_fire:?}", read.name);
         let call = self.inner.advance_job(read, next_fire, last_fire);
-        self.guard(&op, true, transient, call).await
+        self.guard(op, true, transient, call).await
     }
 }
 
@@ -74,7 +84,7 @@ async fn judged(
 
 impl RunStore for Store {
     async fn claim_run(&self, run: &Run) -> Result<Claim, StoreError> {
-        let op = format!("PutItem claim {} {}", run.id, run.status.as_str());
+        let op = || format!("PutItem claim {} {}", run.id, run.status.as_str());
         self.guard(
             &op,
             true,
@@ -85,26 +95,33 @@ impl RunStore for Store {
     }
 
     async fn update_run(&self, run: &Run) -> Result<(), StoreError> {
-        let op = format!(
-            "PutItem run {} r{} {}",
-            run.id,
-            run.revision,
-            run.status.as_str()
-        );
+        let op = || {
+            format!(
+                "PutItem run {} r{} {}",
+                run.id,
+                run.revision,
+                run.status.as_str()
+            )
+        };
         let write = async { self.inner.update_run(run).await.map(|()| Claim::Won) };
-        self.guard(&op, true, transient, judged(self, run, write))
+        self.guard(op, true, transient, judged(self, run, write))
             .await
             .map(|_| ())
     }
 
     async fn get_run(&self, id: &RunId) -> Result<Option<Run>, StoreError> {
-        self.guard("GetItem run", false, transient, self.inner.get_run(id))
-            .await
+        self.guard(
+            || "GetItem run".to_owned(),
+            false,
+            transient,
+            self.inner.get_run(id),
+        )
+        .await
     }
 
     async fn runs_of_job(&self, job: &JobName, limit: usize) -> Result<Vec<Run>, StoreError> {
         self.guard(
-            "Query runs of job",
+            || "Query runs of job".to_owned(),
             false,
             transient,
             self.inner.runs_of_job(job, limit),
@@ -119,13 +136,13 @@ impl RunStore for Store {
         limit: usize,
     ) -> Result<Vec<Run>, StoreError> {
         let call = self.inner.runs_between(from, to, limit);
-        self.guard("Query runs by time", false, transient, call)
+        self.guard(|| "Query runs by time".to_owned(), false, transient, call)
             .await
     }
 
     async fn run_by_task(&self, task_arn: &str) -> Result<Option<Run>, StoreError> {
         self.guard(
-            "Query by-task",
+            || "Query by-task".to_owned(),
             false,
             transient,
             self.inner.run_by_task(task_arn),
@@ -137,7 +154,7 @@ impl RunStore for Store {
 impl ServiceStore for Store {
     async fn get_service(&self, name: &ServiceName) -> Result<Option<ServiceState>, StoreError> {
         self.guard(
-            "GetItem service",
+            || "GetItem service".to_owned(),
             false,
             transient,
             self.inner.get_service(name),
@@ -147,7 +164,7 @@ impl ServiceStore for Store {
 
     async fn list_services(&self) -> Result<Vec<ServiceState>, StoreError> {
         self.guard(
-            "Query services",
+            || "Query services".to_owned(),
             false,
             transient,
             self.inner.list_services(),
@@ -160,10 +177,12 @@ impl ServiceStore for Store {
         state: &ServiceState,
         expected: Option<u64>,
     ) -> Result<(), StoreError> {
-        let op = format!(
-            "PutItem service {} v{} {:?}",
-            state.name, state.version, state.phase
-        );
+        let op = || {
+            format!(
+                "PutItem service {} v{} {:?}",
+                state.name, state.version, state.phase
+            )
+        };
         self.guard(
             &op,
             true,
@@ -175,7 +194,7 @@ impl ServiceStore for Store {
 
     async fn delete_service(&self, name: &ServiceName, expected: u64) -> Result<(), StoreError> {
         self.guard(
-            "DeleteItem service",
+            || "DeleteItem service".to_owned(),
             true,
             transient,
             self.inner.delete_service(name, expected),
@@ -185,7 +204,7 @@ impl ServiceStore for Store {
 
     async fn record_action(&self, action: &ScaleAction) -> Result<(), StoreError> {
         self.guard(
-            "PutItem action",
+            || "PutItem action".to_owned(),
             true,
             transient,
             self.inner.record_action(action),
@@ -199,7 +218,7 @@ impl ServiceStore for Store {
         to: DateTime<Utc>,
     ) -> Result<Vec<ScaleAction>, StoreError> {
         self.guard(
-            "Query actions",
+            || "Query actions".to_owned(),
             false,
             transient,
             self.inner.actions_between(from, to),
@@ -210,8 +229,13 @@ impl ServiceStore for Store {
 
 impl Timers for Store {
     async fn due(&self, now: DateTime<Utc>) -> Result<Vec<Due>, StoreError> {
-        self.guard("Query timers", false, transient, self.inner.due(now))
-            .await
+        self.guard(
+            || "Query timers".to_owned(),
+            false,
+            transient,
+            self.inner.due(now),
+        )
+        .await
     }
 }
 
@@ -221,20 +245,20 @@ fn ecs_transient(message: String) -> EcsError {
 
 impl TaskLauncher for Ecs {
     async fn launch(&self, request: &LaunchRequest) -> Result<Launched, LaunchError> {
-        let op = format!("RunTask {} {:?}", request.run, request.capacity);
-        if request.capacity == Capacity::FargateSpot && lock(&self.faults).spot_is_short(&op) {
+        let op = || format!("RunTask {} {:?}", request.run, request.capacity);
+        if request.capacity == Capacity::FargateSpot && lock(&self.faults).spot_is_short(op) {
             return Err(LaunchError::NoCapacity {
                 capacity: request.capacity,
                 message: "RESOURCE:FARGATE_SPOT (injected)".to_owned(),
             });
         }
         let error = |message| LaunchError::Transient { message };
-        self.guard(&op, true, error, self.inner.launch(request))
+        self.guard(op, true, error, self.inner.launch(request))
             .await
     }
 
     async fn stop(&self, cluster: &str, task_arn: &str, reason: &str) -> Result<(), EcsError> {
-        let op = format!("StopTask {task_arn}");
+        let op = || format!("StopTask {task_arn}");
         self.guard(
             &op,
             true,
@@ -250,7 +274,7 @@ impl TaskLauncher for Ecs {
 
     async fn find(&self, cluster: &str, run: &RunId) -> Result<Option<Launched>, EcsError> {
         self.guard(
-            "ListTasks",
+            || "ListTasks".to_owned(),
             false,
             ecs_transient,
             self.inner.find(cluster, run),
@@ -264,7 +288,7 @@ impl TaskLauncher for Ecs {
         task_arns: &[String],
     ) -> Result<Vec<TaskSnapshot>, EcsError> {
         self.guard(
-            "DescribeTasks",
+            || "DescribeTasks".to_owned(),
             false,
             ecs_transient,
             self.inner.describe(cluster, task_arns),
@@ -274,7 +298,7 @@ impl TaskLauncher for Ecs {
 
     async fn definition(&self, arn: &str) -> Result<TaskDefinitionFacts, EcsError> {
         self.guard(
-            "DescribeTaskDefinition",
+            || "DescribeTaskDefinition".to_owned(),
             false,
             ecs_transient,
             self.inner.definition(arn),
@@ -285,14 +309,16 @@ impl TaskLauncher for Ecs {
 
 impl EventPublisher for Bus {
     async fn publish(&self, events: &[BusEvent]) -> Result<(), PublishError> {
-        let op = format!(
-            "PutEvents {}",
-            events
-                .iter()
-                .map(|e| e.detail_type.as_str())
-                .collect::<Vec<_>>()
-                .join(",")
-        );
+        let op = || {
+            format!(
+                "PutEvents {}",
+                events
+                    .iter()
+                    .map(|e| e.detail_type.as_str())
+                    .collect::<Vec<_>>()
+                    .join(",")
+            )
+        };
         let error = |message| PublishError {
             failed: events.len(),
             total: events.len(),
@@ -303,7 +329,7 @@ impl EventPublisher for Bus {
             lock(&self.faults).published(events);
             Ok(())
         };
-        self.guard(&op, true, error, call).await
+        self.guard(op, true, error, call).await
     }
 }
 
@@ -311,7 +337,7 @@ impl ServiceScaler for Scaler {
     async fn current(&self, cluster: &str, service: &str) -> Result<ServiceNow, ScaleError> {
         let error = |message| ScaleError::Transient { message };
         self.guard(
-            "DescribeServices",
+            || "DescribeServices".to_owned(),
             false,
             error,
             self.inner.current(cluster, service),
@@ -326,7 +352,7 @@ impl ServiceScaler for Scaler {
         desired: u32,
         autoscaling: Option<(u32, u32)>,
     ) -> Result<(), ScaleError> {
-        let op = format!("UpdateService {service} -> {desired} {autoscaling:?}");
+        let op = || format!("UpdateService {service} -> {desired} {autoscaling:?}");
         let error = |message| ScaleError::Transient { message };
         let scaler = &self.inner;
         let call = async {
@@ -337,7 +363,7 @@ impl ServiceScaler for Scaler {
             }
             Ok(())
         };
-        self.guard(&op, true, error, call).await
+        self.guard(op, true, error, call).await
     }
 }
 
@@ -350,7 +376,7 @@ impl Metrics for Watch {
     ) -> Result<Option<f64>, MetricError> {
         let error = |message| MetricError { message };
         self.guard(
-            "GetMetricData",
+            || "GetMetricData".to_owned(),
             false,
             error,
             self.inner.sum(metric, from, to),

@@ -15,7 +15,7 @@ use fsched_core::domain::task::TaskSnapshot;
 use fsched_core::domain::trigger::Inbound;
 use fsched_core::ports::{JobStore, ServiceStore};
 use fsched_core::service::apply::{apply_file, plan_file};
-use fsched_core::service::dispatch::{Dispatcher, Settings as DispatchSettings};
+use fsched_core::service::dispatch::{Clock, Dispatcher, Settings as DispatchSettings};
 use fsched_core::service::record::Recorder;
 use fsched_core::service::scale::Sleeper;
 use fsched_core::service::trigger::{Handled, Triggers};
@@ -113,6 +113,7 @@ impl Sim {
         let mut rng = Rng::new(settings.seed);
         let world = crate::gen::world(&mut rng, settings.days, settings.jobs, settings.services);
         let faults = Faults::new(rng.fork(), settings.rates);
+        lock(&faults).tracing = settings.trace || std::env::var_os("FSCHED_SIM_LOG").is_some();
         let start = world.start;
         let mem = MemoryStore::new();
         let ecs = FakeEcs::new(start).with_fates(fates(&world, rng.fork()));
@@ -126,12 +127,18 @@ impl Sim {
         let bus: Bus = Chaos::new(FakeBus::new(), c(&faults));
         let scale: Scaler = Chaos::new(scaler.clone(), c(&faults));
         let watch: Watch = Chaos::new(FakeMetrics::new(), c(&faults));
+        // The functions' clock is the simulated minute: the world's time, kept in the ledger.
+        let clock_faults = faults.clone();
+        let dispatch_settings = DispatchSettings {
+            clock: Clock(std::sync::Arc::new(move || lock(&clock_faults).ledger.now)),
+            ..DispatchSettings::default()
+        };
         let dispatch = || {
             Dispatcher::new(
                 store.clone(),
                 launcher.clone(),
                 bus.clone(),
-                DispatchSettings::default(),
+                dispatch_settings.clone(),
             )
         };
         let sleep = || Sleeper::new(store.clone(), scale.clone(), watch.clone(), bus.clone());

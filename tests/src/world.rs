@@ -19,7 +19,7 @@ use fsched_core::ports::{
     BusEvent, EventPublisher, JobStore, PublishError, RunStore, TaskLauncher,
 };
 use fsched_core::ports::{Metrics, ServiceScaler};
-use fsched_core::service::dispatch::{Dispatcher, Settings};
+use fsched_core::service::dispatch::{Clock, Dispatcher, Settings};
 use fsched_core::service::record::Recorder;
 use fsched_core::service::scale::Sleeper;
 use fsched_core::service::trigger::Triggers;
@@ -95,11 +95,17 @@ impl World {
         self.dispatcher_with(self.ecs.clone(), Settings::default())
     }
 
+    /// A dispatcher whose own clock never runs ahead of the times the test gives it: tests drive time through
+    /// their ticks' and events' times, which are not today's, so leases count from those alone.
     pub fn dispatcher_with<L: TaskLauncher>(
         &self,
         launcher: L,
         settings: Settings,
     ) -> Dispatcher<DynamoStore, L, Recording> {
+        let settings = Settings {
+            clock: Clock::fixed(chrono::DateTime::<chrono::Utc>::MIN_UTC),
+            ..settings
+        };
         Dispatcher::new(self.store.clone(), launcher, self.events.clone(), settings)
     }
 

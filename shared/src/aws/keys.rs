@@ -1,7 +1,7 @@
 //! The single-table key design (docs/table-design.md): which keys and index attributes each entity carries.
 //! Everything that builds or parses a key lives here, so the design can be read in one place.
 
-use chrono::{DateTime, NaiveDate, Utc};
+use chrono::{DateTime, Datelike, NaiveDate, Timelike, Utc};
 
 use crate::domain::job::JobName;
 use crate::domain::run::RunId;
@@ -29,7 +29,17 @@ pub const JOBS_PARTITION: &str = "JOBS";
 
 /// Compact UTC stamp: fixed width, so lexical order is time order.
 pub fn stamp(t: DateTime<Utc>) -> String {
-    t.format("%Y%m%dT%H%M%SZ").to_string()
+    // Written out rather than through `format("%Y%m%dT%H%M%SZ")`, which parses its pattern on every call: keys are
+    // made on every write.
+    format!(
+        "{:04}{:02}{:02}T{:02}{:02}{:02}Z",
+        t.year(),
+        t.month(),
+        t.day(),
+        t.hour(),
+        t.minute(),
+        t.second()
+    )
 }
 
 pub fn job_pk(job: &JobName) -> String {
@@ -93,6 +103,17 @@ pub fn run_list_sk(id: &RunId) -> String {
 mod tests {
     use super::*;
     use chrono::TimeZone;
+
+    #[test]
+    fn stamps_are_chronos_pattern_written_out() {
+        for t in [
+            Utc.with_ymd_and_hms(2026, 1, 2, 3, 4, 5).unwrap(),
+            Utc.with_ymd_and_hms(2199, 12, 31, 23, 59, 59).unwrap(),
+            Utc.with_ymd_and_hms(1970, 1, 1, 0, 0, 0).unwrap(),
+        ] {
+            assert_eq!(stamp(t), t.format("%Y%m%dT%H%M%SZ").to_string());
+        }
+    }
 
     #[test]
     fn timer_keys_sort_by_time_and_fall_inside_the_tick_bound() {

@@ -160,9 +160,10 @@ pub fn closing(run: &Run, job: Option<&Job>, now: DateTime<Utc>) -> Vec<BusEvent
     events
 }
 
-/// Sends what a run's outbox holds, then empties it with a conditional write. A failed send leaves the outbox and
-/// its timer for the dispatcher; a lost write leaves it for whoever wrote the run (a later send repeats the events:
-/// announcements are at least once).
+/// Sends what a run's outbox holds, then takes what was sent out of it with a conditional write. A failed send
+/// leaves the outbox and its timer for the dispatcher. A write that loses to another writer (a report adding facts,
+/// which carries the outbox along) is made again on what that writer stored, so the events just sent are not sent
+/// again by whoever finds them later; only a failure to write leaves them to be sent again (at least once).
 pub async fn send_outbox<S: RunStore, P: EventPublisher>(
     store: &S,
     publisher: &P,
@@ -173,12 +174,30 @@ pub async fn send_outbox<S: RunStore, P: EventPublisher>(
     }
     let events: Vec<BusEvent> = run.outbox.iter().map(BusEvent::from).collect();
     publisher.publish(&events).await?;
-    let mut sent = run.clone();
-    sent.announced();
-    sent.revision += 1;
-    if let Err(e) = store.update_run(&sent).await {
-        tracing::warn!(run = %run.id, error = %e, "outbox sent but not emptied: it will be sent again");
+    let mut stored = run.clone();
+    for _ in 0..WRITE_ATTEMPTS {
+        let mut sent = stored.clone();
+        sent.outbox.retain(|p| !run.outbox.contains(p));
+        if sent.outbox.len() == stored.outbox.len() {
+            return Ok(());
+        }
+        if sent.outbox.is_empty() {
+            sent.announced();
+        }
+        sent.revision += 1;
+        match store.update_run(&sent).await {
+            Ok(()) => return Ok(()),
+            Err(StoreError::Conflict { .. }) => match store.get_run(&run.id).await {
+                Ok(Some(now)) => stored = now,
+                _ => break,
+            },
+            Err(e) => {
+                tracing::warn!(run = %run.id, error = %e, "outbox sent but not emptied: it will be sent again");
+                return Ok(());
+            }
+        }
     }
+    tracing::warn!(run = %run.id, "outbox sent but not emptied: it will be sent again");
     Ok(())
 }
 

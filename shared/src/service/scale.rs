@@ -105,18 +105,21 @@ impl<S: ServiceStore, C: ServiceScaler, M: Metrics, P: EventPublisher> Sleeper<S
     ) -> Result<(), SleepError> {
         let at_boundary = state.transition_at.is_some_and(|t| t <= now);
         let hold_ended = state.hold_until.is_some_and(|h| h <= now);
-        if hold_ended {
-            state.hold_until = None;
-        }
         if at_boundary || hold_ended {
-            let target = wanted(&state, now);
-            // The boundary moves on only with the write after the change succeeded (`reschedule`): if the change
-            // fails half-way, the service stays due and the next tick retries it.
+            let mut after = state.clone();
+            if hold_ended {
+                after.hold_until = None;
+            }
+            let target = wanted(&after, now);
+            // The boundary and an ended hold go only with the write after the change succeeded (`reschedule`): if
+            // the change fails half-way (after the scale was saved), the service stays due, still at its boundary
+            // or the end of its hold, and the retry makes the same change.
             if target != state.phase {
                 return self
                     .change(state, target, ScaleTrigger::Schedule, now, r)
                     .await;
             }
+            state = after;
         } else if let Some(idle) = state
             .spec
             .idle
@@ -290,6 +293,9 @@ impl<S: ServiceStore, C: ServiceScaler, M: Metrics, P: EventPublisher> Sleeper<S
         let from = current.desired_count;
         state.phase = target;
         state.changed_at = Some(now);
+        if state.hold_until.is_some_and(|h| h <= now) {
+            state.hold_until = None;
+        }
         if target == Phase::Awake {
             state.saved = None;
             state.last_awake_count = Some(count);

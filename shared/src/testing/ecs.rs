@@ -8,7 +8,7 @@
 //! Every change of a task's status is kept as a report, as ECS sends "ECS Task State Change" events: the test takes
 //! them with `take_reports` and delivers them (or loses, repeats, reorders them) to the recorder.
 
-use std::collections::{BTreeMap, VecDeque};
+use std::collections::{BTreeMap, BTreeSet, VecDeque};
 use std::sync::{Arc, Mutex, MutexGuard};
 
 use chrono::{DateTime, Duration, Utc};
@@ -112,7 +112,12 @@ impl Task {
 #[derive(Default)]
 struct Ecs {
     now: DateTime<Utc>,
-    tasks: BTreeMap<String, Task>,
+    /// Boxed: a node of the map moves its values on every insert.
+    tasks: BTreeMap<String, Box<Task>>,
+    /// Tasks not stopped yet: the only ones whose status can still change.
+    active: BTreeSet<String>,
+    /// Tasks by `startedBy`, as ListTasks finds them.
+    by_started: BTreeMap<String, Vec<String>>,
     tokens: BTreeMap<String, (String, DateTime<Utc>)>,
     /// What the next launches do instead of answering normally, in order.
     script: VecDeque<Scripted>,
@@ -127,8 +132,15 @@ impl Ecs {
     /// since the last look is reported RUNNING, then STOPPED, as ECS would).
     fn play(&mut self) {
         let now = self.now;
-        for task in self.tasks.values_mut() {
+        let mut stopped = Vec::new();
+        for arn in &self.active {
+            let Some(task) = self.tasks.get_mut(arn) else {
+                continue;
+            };
             let (status, end) = task.at(now);
+            if status == TaskStatus::Stopped {
+                stopped.push(arn.clone());
+            }
             if status == task.snapshot.last_status {
                 continue;
             }
@@ -166,6 +178,9 @@ impl Ecs {
                 }];
             }
             self.reports.push(s.clone());
+        }
+        for arn in stopped {
+            self.active.remove(&arn);
         }
     }
 
@@ -303,7 +318,10 @@ impl TaskLauncher for FakeEcs {
             launched_at: now,
             stop: None,
         };
-        ecs.tasks.insert(arn.clone(), task);
+        ecs.tasks.insert(arn.clone(), Box::new(task));
+        ecs.active.insert(arn.clone());
+        let by = self.started_by(&request.run);
+        ecs.by_started.entry(by).or_default().push(arn.clone());
         ecs.tokens
             .insert(request.client_token.clone(), (arn.clone(), now));
         ecs.play();
@@ -338,11 +356,13 @@ impl TaskLauncher for FakeEcs {
     async fn find(&self, cluster: &str, run: &RunId) -> Result<Option<Launched>, EcsError> {
         let by = self.started_by(run);
         let ecs = self.ecs();
-        let found = ecs.tasks.values().find(|t| {
-            t.cluster == cluster
-                && t.snapshot.started_by.as_deref() == Some(&by)
-                && ecs.known(&t.snapshot.task_arn).is_some()
-        });
+        let found = ecs
+            .by_started
+            .get(&by)
+            .into_iter()
+            .flatten()
+            .filter_map(|arn| ecs.known(arn))
+            .find(|t| t.cluster == cluster);
         Ok(found.map(|t| Launched {
             task_arn: t.snapshot.task_arn.clone(),
             capacity: t.snapshot.capacity.unwrap_or(Capacity::Fargate),

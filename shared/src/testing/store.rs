@@ -52,7 +52,7 @@ impl MemoryStore {
         self.table()
             .items
             .values()
-            .filter_map(|i| match i {
+            .filter_map(|i| match &**i {
                 Item::Run(r) => Some(r.clone()),
                 _ => None,
             })
@@ -128,7 +128,7 @@ impl JobStore for MemoryStore {
         let mut table = self.open("delete_job")?;
         let key = (keys::job_pk(name), keys::JOB_SK.to_owned());
         check_version(
-            table.items.get(&key),
+            table.items.get(&key).map(|b| &**b),
             Some(expected),
             format!("job `{name}`"),
         )?;
@@ -207,18 +207,19 @@ impl RunStore for MemoryStore {
     async fn runs_of_job(&self, job: &JobName, limit: usize) -> Result<Vec<Run>, StoreError> {
         let table = self.open("runs_of_job")?;
         let pk = keys::job_pk(job);
-        let lo = (pk.clone(), keys::RUN_SK_PREFIX.to_owned());
+        // Every run key starts with `RUN#`; `RUN$` is the first key after them.
+        let (lo, hi) = (
+            (pk.clone(), keys::RUN_SK_PREFIX.to_owned()),
+            (pk, "RUN$".to_owned()),
+        );
         Ok(table
             .items
-            .range(lo..)
-            .take_while(|((p, s), _)| *p == pk && s.starts_with(keys::RUN_SK_PREFIX))
-            .filter_map(|(_, i)| match i {
+            .range(lo..hi)
+            .rev()
+            .filter_map(|(_, i)| match &**i {
                 Item::Run(r) => Some(r.clone()),
                 _ => None,
             })
-            .collect::<Vec<_>>()
-            .into_iter()
-            .rev()
             .take(limit)
             .collect())
     }
@@ -255,12 +256,12 @@ impl RunStore for MemoryStore {
             .by_task
             .range(lo..)
             .take_while(|(t, _, _)| t == task_arn)
-            .find_map(
-                |(_, pk, sk)| match table.items.get(&(pk.clone(), sk.clone())) {
+            .find_map(|(_, pk, sk)| {
+                match table.items.get(&(pk.clone(), sk.clone())).map(|b| &**b) {
                     Some(Item::Run(r)) => Some(r.clone()),
                     _ => None,
-                },
-            );
+                }
+            });
         Ok(found)
     }
 }
@@ -306,7 +307,7 @@ impl ServiceStore for MemoryStore {
         let mut table = self.open("delete_service")?;
         let key = (keys::service_pk(name), keys::SERVICE_SK.to_owned());
         check_version(
-            table.items.get(&key),
+            table.items.get(&key).map(|b| &**b),
             Some(expected),
             format!("service `{name}`"),
         )?;
@@ -354,7 +355,7 @@ impl Timers for MemoryStore {
             .iter()
             .take_while(|(t, _, _)| *t <= upto)
             .filter_map(
-                |(_, pk, sk)| match table.items.get(&(pk.clone(), sk.clone()))? {
+                |(_, pk, sk)| match &**table.items.get(&(pk.clone(), sk.clone()))? {
                     Item::Job(j) => Some(Due::Job(Box::new(j.clone()))),
                     Item::Run(r) => Some(Due::Run(Box::new(r.clone()))),
                     Item::Service(s) => Some(Due::Service(Box::new(s.clone()))),

@@ -30,11 +30,34 @@ impl Item {
     }
 }
 
+/// Where an item is indexed (kept with it, so a write changes only the index entries that move).
+#[derive(Debug, Clone, Default, PartialEq)]
+struct Indexed {
+    timer: Option<String>,
+    listing: Option<(String, String)>,
+    task: Option<String>,
+}
+
+impl Indexed {
+    fn of(item: &Item, keys: Keys) -> Indexed {
+        Indexed {
+            timer: keys.timer_sk,
+            listing: keys.list_pk.zip(keys.list_sk),
+            task: match item {
+                Item::Run(r) => r.task_arn.clone(),
+                _ => None,
+            },
+        }
+    }
+}
+
 #[derive(Debug, Default)]
 pub(super) struct Table {
     /// Failures to give instead of doing the named operation (`claim_run`, `update_run`, ...), first come first.
     pub(super) failures: Vec<(&'static str, StoreError)>,
-    pub(super) items: BTreeMap<Key, Item>,
+    /// Boxed: a node of the map moves its values on every insert, and a run is large.
+    pub(super) items: BTreeMap<Key, Box<Item>>,
+    indexed: BTreeMap<Key, Indexed>,
     /// (timer_sk, pk, sk): the timers index's one partition.
     pub(super) timers: BTreeSet<(String, String, String)>,
     /// (list_pk, list_sk, pk, sk)
@@ -44,47 +67,56 @@ pub(super) struct Table {
 }
 
 impl Table {
-    fn index(&mut self, key: &Key, item: &Item, add: bool) {
-        let k = item.keys();
-        let (pk, sk) = key.clone();
-        let timer = k.timer_sk.map(|t| (t, pk.clone(), sk.clone()));
-        let listing = k
-            .list_pk
-            .zip(k.list_sk)
-            .map(|(p, s)| (p, s, pk.clone(), sk.clone()));
-        let task = match item {
-            Item::Run(r) => r.task_arn.clone().map(|t| (t, pk.clone(), sk.clone())),
-            _ => None,
-        };
-        if add {
-            timer.map(|t| self.timers.insert(t));
-            listing.map(|l| self.listing.insert(l));
-            task.map(|t| self.by_task.insert(t));
-        } else {
-            timer.map(|t| self.timers.remove(&t));
-            listing.map(|l| self.listing.remove(&l));
-            task.map(|t| self.by_task.remove(&t));
+    /// Moves an item's index entries from `old` to `new`, touching only those that change.
+    fn reindex(&mut self, key: &Key, old: &Indexed, new: &Indexed) {
+        let (pk, sk) = key;
+        if old.timer != new.timer {
+            if let Some(t) = &old.timer {
+                self.timers.remove(&(t.clone(), pk.clone(), sk.clone()));
+            }
+            if let Some(t) = &new.timer {
+                self.timers.insert((t.clone(), pk.clone(), sk.clone()));
+            }
+        }
+        if old.listing != new.listing {
+            if let Some((p, s)) = &old.listing {
+                self.listing
+                    .remove(&(p.clone(), s.clone(), pk.clone(), sk.clone()));
+            }
+            if let Some((p, s)) = &new.listing {
+                self.listing
+                    .insert((p.clone(), s.clone(), pk.clone(), sk.clone()));
+            }
+        }
+        if old.task != new.task {
+            if let Some(t) = &old.task {
+                self.by_task.remove(&(t.clone(), pk.clone(), sk.clone()));
+            }
+            if let Some(t) = &new.task {
+                self.by_task.insert((t.clone(), pk.clone(), sk.clone()));
+            }
         }
     }
 
     pub(super) fn put(&mut self, item: Item) {
-        let k = item.keys();
-        let key = (k.pk, k.sk);
-        if let Some(old) = self.items.remove(&key) {
-            self.index(&key, &old, false);
-        }
-        self.index(&key, &item, true);
-        self.items.insert(key, item);
+        let mut keys = item.keys();
+        let key = (std::mem::take(&mut keys.pk), std::mem::take(&mut keys.sk));
+        let new = Indexed::of(&item, keys);
+        let old = self.indexed.get(&key).cloned().unwrap_or_default();
+        self.reindex(&key, &old, &new);
+        self.indexed.insert(key.clone(), new);
+        self.items.insert(key, Box::new(item));
     }
 
     pub(super) fn delete(&mut self, key: &Key) {
-        if let Some(old) = self.items.remove(key) {
-            self.index(key, &old, false);
+        if self.items.remove(key).is_some() {
+            let old = self.indexed.remove(key).unwrap_or_default();
+            self.reindex(key, &old, &Indexed::default());
         }
     }
 
     pub(super) fn get(&self, pk: String, sk: &str) -> Option<&Item> {
-        self.items.get(&(pk, sk.to_owned()))
+        self.items.get(&(pk, sk.to_owned())).map(|b| &**b)
     }
 
     /// The items of one listing partition with sort keys in `[from, to]`, in key order.
@@ -98,7 +130,7 @@ impl Table {
         self.listing
             .range(lo..)
             .take_while(|(p, s, _, _)| p == partition && s.as_str() <= to)
-            .filter_map(|(_, _, pk, sk)| self.items.get(&(pk.clone(), sk.clone())))
+            .filter_map(|(_, _, pk, sk)| self.items.get(&(pk.clone(), sk.clone())).map(|b| &**b))
             .collect()
     }
 }

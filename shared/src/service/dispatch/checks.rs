@@ -6,7 +6,7 @@ use serde_json::json;
 use tokio::time::Instant;
 
 use super::{Dispatcher, TickReport};
-use crate::domain::dispatch::{next_check, RECOVER_AFTER};
+use crate::domain::dispatch::next_check;
 use crate::domain::duration::Span;
 use crate::domain::event::{BusEvent, Lifecycle};
 use crate::domain::record::{stop_reason, TIMEOUT_WORDS};
@@ -69,7 +69,7 @@ impl<S: Store, L: TaskLauncher, P: EventPublisher> Dispatcher<S, L, P> {
         // Two invocations can find the same claimed run (a retried tick beside the next one, each in time for its
         // check): the one whose write of the run wins recovers it, the other leaves it, so it is launched once. The
         // write moves its timer on: if this invocation dies too, a later tick recovers it again.
-        run.check_at = Some(now + RECOVER_AFTER);
+        run.check_at = Some(self.lease(now, until));
         if !self.save(&mut run, r).await {
             return;
         }

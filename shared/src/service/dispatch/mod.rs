@@ -34,6 +34,30 @@ use pacer::Pacer;
 use report::owe;
 pub use report::TickReport;
 
+/// The function's own clock, for leases only: decisions use the tick's or event's time, which a retried delivery
+/// carries unchanged, but how long a claimer may still be launching is counted from when it really runs.
+#[derive(Clone)]
+pub struct Clock(pub std::sync::Arc<dyn Fn() -> DateTime<Utc> + Send + Sync>);
+
+impl Clock {
+    /// A clock that always says `t` (for tests and the simulator, which give each call its time).
+    pub fn fixed(t: DateTime<Utc>) -> Clock {
+        Clock(std::sync::Arc::new(move || t))
+    }
+}
+
+impl Default for Clock {
+    fn default() -> Self {
+        Clock(std::sync::Arc::new(Utc::now))
+    }
+}
+
+impl std::fmt::Debug for Clock {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "Clock({})", (self.0)())
+    }
+}
+
 /// Limits of one dispatcher.
 #[derive(Debug, Clone)]
 pub struct Settings {
@@ -43,6 +67,7 @@ pub struct Settings {
     pub concurrency: usize,
     /// Time kept in hand before the invocation's deadline: no new work starts after it.
     pub margin: StdDuration,
+    pub clock: Clock,
 }
 
 impl Default for Settings {
@@ -51,6 +76,7 @@ impl Default for Settings {
             run_task_rate: 20.0,
             concurrency: 32,
             margin: StdDuration::from_secs(5),
+            clock: Clock::default(),
         }
     }
 }
@@ -101,6 +127,15 @@ impl<S: Store, L: TaskLauncher, P: EventPublisher> Dispatcher<S, L, P> {
             settings,
             pacer,
         }
+    }
+
+    /// When a run claimed (or taken) now may be recovered by another invocation: once this one can no longer be
+    /// launching it (its deadline), counted from the later of `now` and the function's clock, since a retried
+    /// delivery is handled after the time it carries.
+    pub(super) fn lease(&self, now: DateTime<Utc>, until: Instant) -> DateTime<Utc> {
+        let left = until.saturating_duration_since(Instant::now());
+        let left = chrono::Duration::from_std(left).unwrap_or(RECOVER_AFTER);
+        now.max((self.settings.clock.0)()) + left.max(RECOVER_AFTER)
     }
 
     /// Handles everything due at `now` (the tick's scheduled time), stopping new work `margin` before `deadline`.
@@ -154,7 +189,7 @@ impl<S: Store, L: TaskLauncher, P: EventPublisher> Dispatcher<S, L, P> {
         let (to_launch, to_stop) = if fires.due.is_empty() {
             (Vec::new(), Vec::new())
         } else {
-            match self.claim_due(&job, &fires.due, now, &mut r).await {
+            match self.claim_due(&job, &fires.due, now, until, &mut r).await {
                 Some(claimed) => claimed,
                 // Without knowing what runs, the policy cannot be applied: the next tick tries again.
                 None => return r,
@@ -228,6 +263,7 @@ impl<S: Store, L: TaskLauncher, P: EventPublisher> Dispatcher<S, L, P> {
         job: &Job,
         due: &[DateTime<Utc>],
         now: DateTime<Utc>,
+        until: Instant,
         r: &mut TickReport,
     ) -> Option<(Vec<Run>, Vec<(Run, String)>)> {
         let spec = &job.spec;
@@ -240,7 +276,7 @@ impl<S: Store, L: TaskLauncher, P: EventPublisher> Dispatcher<S, L, P> {
                 Action::Launch => match values_for(spec, &schedule_event(&job.name, *t)) {
                     Ok(overrides) => {
                         run.overrides = overrides;
-                        run.check_at = Some(now + RECOVER_AFTER);
+                        run.check_at = Some(self.lease(now, until));
                     }
                     Err(rejection) => {
                         run.status = RunStatus::Rejected;

@@ -7,7 +7,7 @@ use chrono::{DateTime, Utc};
 use tokio::time::Instant;
 
 use super::{expiry, not_launched, owe_end, Dispatcher, Start, TickReport};
-use crate::domain::dispatch::{decide, Action, Decision, RECOVER_AFTER};
+use crate::domain::dispatch::{decide, Action, Decision};
 use crate::domain::job::{Job, Overlap};
 use crate::domain::run::{Run, RunId, RunStatus};
 use crate::domain::task::TaskSnapshot;
@@ -87,7 +87,7 @@ impl<S: Store, L: TaskLauncher, P: EventPublisher> Dispatcher<S, L, P> {
                         run.reason = Some(reason.clone());
                     }
                     _ => {
-                        run.check_at = Some(now + RECOVER_AFTER);
+                        run.check_at = Some(self.lease(now, until));
                         to_stop = replaced(in_progress, &decision, &run.id);
                     }
                 }
