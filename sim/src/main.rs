@@ -18,19 +18,20 @@ struct Args {
 fn usage() -> ExitCode {
     eprintln!(
         "usage: fsched-sim [--seeds N] [--seed FIRST] [--days D] [--jobs N] [--services N] [--threads N]\n\
-         runs seeds FIRST..FIRST+N (default 0..200) of D simulated days (default 7)"
+         runs seeds FIRST..FIRST+N (default 0..100) of D simulated days (default 7), on every core"
     );
     ExitCode::from(2)
 }
 
 fn parse() -> Option<Args> {
+    let cores = std::thread::available_parallelism().map_or(2, |n| n.get());
     let mut a = Args {
-        seeds: 200,
+        seeds: 100,
         first: 0,
         days: 7,
         jobs: 50,
         services: 5,
-        threads: 2,
+        threads: cores,
     };
     let mut it = std::env::args().skip(1);
     while let Some(flag) = it.next() {

@@ -151,6 +151,7 @@ impl Sim {
                 outages.push((from, from + Duration::minutes(10 + rng.below(240) as i64)));
             }
         }
+        let outages = merged(outages);
         Sim {
             dispatcher: dispatch(),
             sleeper: sleep(),
@@ -363,6 +364,19 @@ async fn futures_join<F: std::future::Future>(futures: impl Iterator<Item = F>) 
     })
     .await;
     out.extend(results.into_iter().flatten());
+    out
+}
+
+/// Windows that overlap or touch made one: one outage, as the checks see it.
+fn merged(mut windows: Vec<Window>) -> Vec<Window> {
+    windows.sort();
+    let mut out: Vec<Window> = Vec::new();
+    for (a, b) in windows {
+        match out.last_mut() {
+            Some(last) if a <= last.1 => last.1 = last.1.max(b),
+            _ => out.push((a, b)),
+        }
+    }
     out
 }
 

@@ -210,8 +210,12 @@ impl<S: ServiceStore, C: ServiceScaler, M: Metrics, P: EventPublisher> Sleeper<S
             .await?
             .ok_or_else(|| SleepError::Unknown(name.clone()))?;
         let mut r = ScaleReport::default();
+        // A wake never shortens a hold already in force (someone else may have asked for longer).
         state.hold_until = match target {
-            Phase::Awake => hold_until,
+            Phase::Awake => [hold_until, state.hold_until.filter(|h| *h > now)]
+                .into_iter()
+                .flatten()
+                .max(),
             Phase::Asleep => None,
         };
         if state.phase == target && (target == Phase::Awake || state.saved.is_some()) {
