@@ -5,7 +5,7 @@
 use fsched_sim::{simulate, Settings, Summary};
 
 /// Seeds 0..SEEDS, each for DAYS simulated days (about a minute on two cores in a debug build).
-const SEEDS: u64 = 8;
+const SEEDS: u64 = 12;
 const DAYS: u32 = 2;
 
 #[test]
