@@ -185,9 +185,13 @@ async fn throttling_that_does_not_pass_fails_the_run_after_its_attempts() {
         .http_response(throttled)
         .repeatedly()
         .build();
-    let (report, run) = tick_with(spec(Launch::Fargate), &[&rule]).await;
+    // Before giving up, the run looks for a task an attempt may have started although its answer was lost: none.
+    let none = mock!(aws_sdk_ecs::Client::list_tasks)
+        .then_output(|| aws_sdk_ecs::operation::list_tasks::ListTasksOutput::builder().build());
+    let (report, run) = tick_with(spec(Launch::Fargate), &[&rule, &none]).await;
     assert_eq!(report.launch_failed.len(), 1);
     assert_eq!(rule.num_calls(), 2);
+    assert_eq!(none.num_calls(), 2, "running, then stopped tasks");
     let reason = run.reason.unwrap();
     assert!(reason.contains("ThrottlingException"), "{reason}");
 }
