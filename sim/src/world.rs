@@ -303,7 +303,8 @@ impl Sim {
 
     /// A service is awake exactly when its periods and holds say, once that has held for a while.
     fn check_services(&mut self, now: DateTime<Utc>) {
-        if now.timestamp() % 600 != 0 {
+        // Every ten minutes, once the world has run long enough to have settled at all.
+        if now.timestamp() % 600 != 0 || now < self.world.start + crate::checks::SETTLE {
             return;
         }
         for (name, spec) in &self.specs {
