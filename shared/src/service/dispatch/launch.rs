@@ -24,6 +24,14 @@ fn capacities(launch: Launch) -> &'static [Capacity] {
     }
 }
 
+/// What looking for a task started by an attempt whose answer was lost found.
+enum Found {
+    Task(Launched),
+    Nothing,
+    /// ECS could not be asked.
+    Unknown,
+}
+
 /// The longest wait between two RunTask attempts of a run (the job's `retries.backoff` doubles up to it).
 const MAX_BACKOFF: StdDuration = StdDuration::from_secs(600);
 
@@ -78,9 +86,18 @@ impl<S: Store, L: TaskLauncher, P: EventPublisher> Dispatcher<S, L, P> {
                     return;
                 }
                 Err(e @ LaunchError::NoCapacity { .. }) if index + 1 < caps.len() => {
-                    if let Some(launched) = self.started_anyway(&run, spec, ambiguous).await {
-                        self.launched(run, launched, spec, now, r).await;
-                        return;
+                    match self.started_anyway(&run, spec, ambiguous).await {
+                        Found::Task(launched) => {
+                            self.launched(run, launched, spec, now, r).await;
+                            return;
+                        }
+                        // Not knowing whether a task runs, a fallback could start a second: a later check adopts
+                        // or launches it.
+                        Found::Unknown => {
+                            self.defer(run, Some(e), now, r).await;
+                            return;
+                        }
+                        Found::Nothing => {}
                     }
                     tracing::info!(run = %run.id, error = %e, "no Spot capacity: falling back");
                     index += 1;
@@ -95,9 +112,16 @@ impl<S: Store, L: TaskLauncher, P: EventPublisher> Dispatcher<S, L, P> {
                 Err(e) => {
                     ambiguous |= matches!(e, LaunchError::Transient { .. });
                     if tries >= per_capacity {
-                        if let Some(launched) = self.started_anyway(&run, spec, ambiguous).await {
-                            self.launched(run, launched, spec, now, r).await;
-                            return;
+                        match self.started_anyway(&run, spec, ambiguous).await {
+                            Found::Task(launched) => {
+                                self.launched(run, launched, spec, now, r).await;
+                                return;
+                            }
+                            Found::Unknown => {
+                                self.defer(run, Some(e), now, r).await;
+                                return;
+                            }
+                            Found::Nothing => {}
                         }
                         let reason = format!("{e} (after {} attempts)", run.attempts);
                         self.fail(run, reason, now, r).await;
@@ -121,15 +145,16 @@ impl<S: Store, L: TaskLauncher, P: EventPublisher> Dispatcher<S, L, P> {
     }
 
     /// The task an ambiguous attempt started after all, if ECS lists one for the run.
-    async fn started_anyway(&self, run: &Run, spec: &JobSpec, ambiguous: bool) -> Option<Launched> {
+    async fn started_anyway(&self, run: &Run, spec: &JobSpec, ambiguous: bool) -> Found {
         if !ambiguous {
-            return None;
+            return Found::Nothing;
         }
         match self.launcher.find(&spec.cluster, &run.id).await {
-            Ok(found) => found,
+            Ok(Some(task)) => Found::Task(task),
+            Ok(None) => Found::Nothing,
             Err(e) => {
                 tracing::warn!(run = %run.id, error = %e, "could not look for a task started by a lost answer");
-                None
+                Found::Unknown
             }
         }
     }
