@@ -2,39 +2,11 @@
 //! contract (`fsched_core::testing::contract`, which the in-memory store passes too), and what only DynamoDB has
 //! (item formats).
 
-use std::collections::BTreeMap;
-
-use chrono::{DateTime, TimeZone, Utc};
 use fsched_core::aws::dynamo::DynamoStore;
-use fsched_core::domain::duration::Span;
-use fsched_core::domain::job::{Job, JobName, JobSpec, Launch, Overlap};
 use fsched_core::domain::run::{Run, RunId, RunStatus, Trigger};
 use fsched_core::ports::{JobStore, RunStore, StoreError, Timers};
-use fsched_tests::{fresh_table, job_spec, local_sdk_config};
-
-fn at(h: u32, m: u32) -> DateTime<Utc> {
-    Utc.with_ymd_and_hms(2026, 11, 29, h, m, 0).unwrap()
-}
-
-fn job(name: &str, next_fire: Option<DateTime<Utc>>) -> Job {
-    Job {
-        name: JobName::new(name).unwrap(),
-        // A spec with most fields set, so round trips through the table are checked for them.
-        spec: JobSpec {
-            timezone: "Europe/Berlin".parse().unwrap(),
-            launch: Launch::SpotWithFallback,
-            cpu: Some(1024),
-            memory: Some(2048),
-            tags: BTreeMap::from([("team".into(), "data".into())]),
-            overlap: Overlap::Forbid,
-            max_runtime: Some(Span::from_secs(3600)),
-            ..job_spec("cron(0 2 * * ? *)")
-        },
-        version: 1,
-        next_fire,
-        last_fire: None,
-    }
-}
+use fsched_core::testing::contract::tests::store::{at, job};
+use fsched_tests::{fresh_table, local_sdk_config};
 
 async fn store() -> DynamoStore {
     let config = local_sdk_config().await.unwrap();

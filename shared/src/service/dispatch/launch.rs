@@ -86,19 +86,11 @@ impl<S: Store, L: TaskLauncher, P: EventPublisher> Dispatcher<S, L, P> {
                     return;
                 }
                 Err(e @ LaunchError::NoCapacity { .. }) if index + 1 < caps.len() => {
-                    match self.started_anyway(&run, spec, ambiguous).await {
-                        Found::Task(launched) => {
-                            self.launched(run, launched, spec, now, r).await;
-                            return;
-                        }
-                        // Not knowing whether a task runs, a fallback could start a second: a later check adopts
-                        // or launches it.
-                        Found::Unknown => {
-                            self.defer(run, Some(e), now, r).await;
-                            return;
-                        }
-                        Found::Nothing => {}
-                    }
+                    let Some(back) = self.unless_started(run, spec, ambiguous, &e, now, r).await
+                    else {
+                        return;
+                    };
+                    run = back;
                     tracing::info!(run = %run.id, error = %e, "no Spot capacity: falling back");
                     index += 1;
                     tries = 0;
@@ -112,17 +104,12 @@ impl<S: Store, L: TaskLauncher, P: EventPublisher> Dispatcher<S, L, P> {
                 Err(e) => {
                     ambiguous |= matches!(e, LaunchError::Transient { .. });
                     if tries >= per_capacity {
-                        match self.started_anyway(&run, spec, ambiguous).await {
-                            Found::Task(launched) => {
-                                self.launched(run, launched, spec, now, r).await;
-                                return;
-                            }
-                            Found::Unknown => {
-                                self.defer(run, Some(e), now, r).await;
-                                return;
-                            }
-                            Found::Nothing => {}
-                        }
+                        let Some(back) =
+                            self.unless_started(run, spec, ambiguous, &e, now, r).await
+                        else {
+                            return;
+                        };
+                        run = back;
                         let reason = format!("{e} (after {} attempts)", run.attempts);
                         self.fail(run, reason, now, r).await;
                         return;
@@ -142,6 +129,26 @@ impl<S: Store, L: TaskLauncher, P: EventPublisher> Dispatcher<S, L, P> {
                 }
             }
         }
+    }
+
+    /// Before another capacity or giving up: adopts the task an ambiguous attempt started after all, or defers the
+    /// run when ECS cannot say (a new attempt could start a second task; a later check adopts or launches it). The
+    /// run comes back when there is no such task.
+    async fn unless_started(
+        &self,
+        run: Run,
+        spec: &JobSpec,
+        ambiguous: bool,
+        error: &LaunchError,
+        now: DateTime<Utc>,
+        r: &mut TickReport,
+    ) -> Option<Run> {
+        match self.started_anyway(&run, spec, ambiguous).await {
+            Found::Task(launched) => self.launched(run, launched, spec, now, r).await,
+            Found::Unknown => self.defer(run, Some(error.clone()), now, r).await,
+            Found::Nothing => return Some(run),
+        }
+        None
     }
 
     /// The task an ambiguous attempt started after all, if ECS lists one for the run.

@@ -13,11 +13,13 @@ use crate::domain::service::{
 };
 use crate::ports::{Claim, Due, Store, StoreError};
 
-fn at(h: u32, m: u32) -> DateTime<Utc> {
+/// A time on the contract's day.
+pub fn at(h: u32, m: u32) -> DateTime<Utc> {
     Utc.with_ymd_and_hms(2026, 11, 29, h, m, 0).unwrap()
 }
 
-fn job(name: &str, next_fire: Option<DateTime<Utc>>) -> Job {
+/// A job with most spec fields set, so round trips are checked for them.
+pub fn job(name: &str, next_fire: Option<DateTime<Utc>>) -> Job {
     Job {
         name: JobName::new(name).unwrap(),
         // A spec with most fields set, so round trips through the table are checked for them.
