@@ -174,31 +174,36 @@ pub async fn send_outbox<S: RunStore, P: EventPublisher>(
     }
     let events: Vec<BusEvent> = run.outbox.iter().map(BusEvent::from).collect();
     publisher.publish(&events).await?;
+    clear_sent(store, run).await;
+    Ok(())
+}
+
+/// Takes what `run`'s outbox held (now sent) out of the stored run; see `send_outbox`.
+pub async fn clear_sent<S: RunStore>(store: &S, run: &Run) {
     let mut stored = run.clone();
     for _ in 0..WRITE_ATTEMPTS {
         let mut sent = stored.clone();
         sent.outbox.retain(|p| !run.outbox.contains(p));
         if sent.outbox.len() == stored.outbox.len() {
-            return Ok(());
+            return;
         }
         if sent.outbox.is_empty() {
             sent.announced();
         }
         sent.revision += 1;
         match store.update_run(&sent).await {
-            Ok(()) => return Ok(()),
+            Ok(()) => return,
             Err(StoreError::Conflict { .. }) => match store.get_run(&run.id).await {
                 Ok(Some(now)) => stored = now,
                 _ => break,
             },
             Err(e) => {
                 tracing::warn!(run = %run.id, error = %e, "outbox sent but not emptied: it will be sent again");
-                return Ok(());
+                return;
             }
         }
     }
     tracing::warn!(run = %run.id, "outbox sent but not emptied: it will be sent again");
-    Ok(())
 }
 
 impl<S: RunStore + JobStore, L: TaskLauncher, P: EventPublisher> Recorder<S, L, P> {

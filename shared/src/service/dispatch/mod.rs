@@ -22,12 +22,12 @@ use tokio::time::Instant;
 
 use crate::domain::dispatch::{self, Action, Fires, Missed, RECOVER_AFTER};
 use crate::domain::duration::Span;
-use crate::domain::event::Lifecycle;
+use crate::domain::event::{BusEvent, Lifecycle};
 use crate::domain::job::{ContainerOverride, Job, JobSpec};
 use crate::domain::run::{Run, RunId, RunStatus, Trigger};
 use crate::domain::trigger::{is_dynamic, resolve, schedule_event, Rejection};
 use crate::ports::{Claim, Due, EventPublisher, Store, StoreError, TaskLauncher};
-use crate::service::record::send_outbox;
+use crate::service::record::clear_sent;
 
 use overlap::replaced;
 use pacer::Pacer;
@@ -321,19 +321,25 @@ impl<S: Store, L: TaskLauncher, P: EventPublisher> Dispatcher<S, L, P> {
         }
     }
 
+    /// The tick's events and the outboxes of the runs it ended, in one publish (the publisher splits it into
+    /// EventBridge's batches), then each outbox emptied. A failed send leaves the outboxes to their timers.
     async fn publish(&self, report: &mut TickReport) {
-        let events = std::mem::take(&mut report.events);
-        if !events.is_empty() {
-            if let Err(e) = self.publisher.publish(&events).await {
-                report.errors.push(format!("lifecycle events: {e}"));
-            }
+        let unsent = std::mem::take(&mut report.unsent);
+        let mut events = std::mem::take(&mut report.events);
+        events.extend(
+            unsent
+                .iter()
+                .flat_map(|run| run.outbox.iter().map(BusEvent::from)),
+        );
+        if events.is_empty() {
+            return;
         }
-        for run in std::mem::take(&mut report.unsent) {
-            if let Err(e) = send_outbox(&self.store, &self.publisher, &run).await {
-                report
-                    .errors
-                    .push(format!("run {}: announcing its end: {e}", run.id));
-            }
+        if let Err(e) = self.publisher.publish(&events).await {
+            report.errors.push(format!("lifecycle events: {e}"));
+            return;
+        }
+        for run in &unsent {
+            clear_sent(&self.store, run).await;
         }
     }
 }
