@@ -73,6 +73,7 @@ impl Fakes {
             version: 1,
             next_fire: Some(next_fire),
             last_fire: None,
+            health: Default::default(),
         };
         self.store.put_job(&job, None).await.unwrap();
         job.name

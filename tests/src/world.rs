@@ -265,6 +265,7 @@ impl World {
             spec,
             version: 1,
             last_fire: None,
+            health: Default::default(),
         };
         self.store.put_job(&job, None).await.unwrap();
         name

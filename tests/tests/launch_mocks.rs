@@ -61,6 +61,7 @@ async fn tick_with(spec: JobSpec, rules: &[&Rule]) -> (TickReport, Run) {
         version: 1,
         next_fire: Some(t0()),
         last_fire: None,
+        health: Default::default(),
     };
     store.put_job(&job, None).await.unwrap();
     let d = Dispatcher::new(

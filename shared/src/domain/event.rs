@@ -4,6 +4,7 @@
 use chrono::{DateTime, Utc};
 use serde_json::{json, Value};
 
+use super::alert::Outcome;
 use super::run::{Pending, Run, RunStatus};
 
 /// The `source` of fsched's lifecycle events ("Run Succeeded", ...).
@@ -28,10 +29,14 @@ pub enum Lifecycle {
     RunLost,
     ServiceSlept,
     ServiceWoke,
+    /// A job with `expect` went longer than `success_within` without a successful run.
+    JobOverdue,
+    /// An overdue job's first success.
+    JobRecovered,
 }
 
 impl Lifecycle {
-    pub const ALL: [Lifecycle; 13] = [
+    pub const ALL: [Lifecycle; 15] = [
         Lifecycle::RunStarted,
         Lifecycle::RunLaunchFailed,
         Lifecycle::RunSkipped,
@@ -45,6 +50,8 @@ impl Lifecycle {
         Lifecycle::RunLost,
         Lifecycle::ServiceSlept,
         Lifecycle::ServiceWoke,
+        Lifecycle::JobOverdue,
+        Lifecycle::JobRecovered,
     ];
 
     /// The EventBridge `detail-type`.
@@ -63,7 +70,33 @@ impl Lifecycle {
             Lifecycle::RunLost => "Run Lost",
             Lifecycle::ServiceSlept => "Service Slept",
             Lifecycle::ServiceWoke => "Service Woke",
+            Lifecycle::JobOverdue => "Job Overdue",
+            Lifecycle::JobRecovered => "Job Recovered",
         }
+    }
+
+    /// The announcement of an outcome.
+    pub fn of(outcome: Outcome) -> Lifecycle {
+        match outcome {
+            Outcome::Started => Lifecycle::RunStarted,
+            Outcome::Succeeded => Lifecycle::RunSucceeded,
+            Outcome::Failed => Lifecycle::RunFailed,
+            Outcome::TimedOut => Lifecycle::RunTimedOut,
+            Outcome::Interrupted => Lifecycle::RunInterrupted,
+            Outcome::Stopped => Lifecycle::RunStopped,
+            Outcome::Lost => Lifecycle::RunLost,
+            Outcome::LaunchFailed => Lifecycle::RunLaunchFailed,
+            Outcome::Skipped => Lifecycle::RunSkipped,
+            Outcome::Missed => Lifecycle::RunMissed,
+            Outcome::Rejected => Lifecycle::RunRejected,
+            Outcome::Overdue => Lifecycle::JobOverdue,
+            Outcome::Recovered => Lifecycle::JobRecovered,
+        }
+    }
+
+    /// The outcome an announcement is about (`None` for a service's).
+    pub fn outcome(self) -> Option<Outcome> {
+        Outcome::ALL.into_iter().find(|o| Lifecycle::of(*o) == self)
     }
 
     /// The event announcing that a run ended with `status`.

@@ -6,8 +6,10 @@ use std::collections::BTreeMap;
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
+use super::alert::{Alert, Expect};
 use super::cost::Prices;
 use super::duration::Span;
+use super::outbox::Pending;
 use super::schedule::{Expression, Schedule, SkippedTimes, Zone, DEFAULT_RATE_ANCHOR};
 
 pub use super::name::{JobName, JobNameError, JOB_NAME_MAX};
@@ -133,6 +135,12 @@ pub struct JobSpec {
     /// the job fills from an event may always be given; every other fixed value stays as the file says.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub params: Vec<String>,
+    /// Who is told about which outcomes (domain::alert).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub alerts: Vec<Alert>,
+    /// How often the job must succeed (domain::health).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub expect: Option<Expect>,
 }
 
 /// What to do with a run Fargate Spot interrupted.
@@ -196,6 +204,8 @@ impl JobSpec {
             event_bus: None,
             on_interruption: OnInterruption::default(),
             params: Vec::new(),
+            alerts: Vec::new(),
+            expect: None,
         }
     }
 }
@@ -213,6 +223,52 @@ pub struct Job {
     /// The most recent scheduled time handled (claimed, skipped or missed).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub last_fire: Option<DateTime<Utc>>,
+    /// Whether it succeeds as often as its `expect` says, and what it owes the bus about that.
+    #[serde(default, skip_serializing_if = "Health::is_empty")]
+    pub health: Health,
+}
+
+/// The health state the dispatcher and the recorder keep on a job with `expect`.
+#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
+pub struct Health {
+    /// When the success window counts from: the end of the latest success, or the first fire after `expect` was
+    /// applied.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub since: Option<DateTime<Utc>>,
+    /// When the job became overdue, once announced; `None` while it is not overdue.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub overdue_since: Option<DateTime<Utc>>,
+    /// Announcements about the job, written with it and not yet sent.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub outbox: Vec<Pending>,
+}
+
+impl Health {
+    pub fn is_empty(&self) -> bool {
+        *self == Health::default()
+    }
+
+    /// When the job becomes overdue if it does not succeed before; `None` without `expect`, while paused, or once
+    /// overdue.
+    pub fn deadline(&self, spec: &JobSpec) -> Option<DateTime<Utc>> {
+        if self.overdue_since.is_some() || spec.paused {
+            return None;
+        }
+        Some(self.since? + spec.expect?.success_within.to_chrono())
+    }
+}
+
+impl Job {
+    /// When the dispatcher must look at the job next: its next fire, the moment it becomes overdue, or, with
+    /// announcements unsent, the time to send them again; whichever comes first.
+    pub fn timer(&self) -> Option<DateTime<Utc>> {
+        // The dispatcher sends a job's announcements (domain::health): they are due as soon as they are written.
+        let unsent = self.health.outbox.iter().map(|p| p.time).min();
+        [self.next_fire, self.health.deadline(&self.spec), unsent]
+            .into_iter()
+            .flatten()
+            .min()
+    }
 }
 
 /// The job's schedule, as the dispatcher evaluates it; `None` for jobs that run only on events and on demand.
@@ -317,6 +373,7 @@ mod tests {
             version: 3,
             next_fire: next.map(t),
             last_fire: last.map(t),
+            health: Default::default(),
         }
     }
 

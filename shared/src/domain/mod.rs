@@ -1,5 +1,6 @@
 //! The pure domain: no AWS SDK, no async runtime, no environment, no wall clock. Time is always a parameter.
 
+pub mod alert;
 pub mod clock;
 pub mod cost;
 pub mod dispatch;
@@ -7,9 +8,12 @@ pub mod duration;
 pub mod event;
 pub mod fargate;
 pub mod hash;
+pub mod health;
 pub mod job;
 pub mod jobs_file;
 pub mod name;
+pub mod notify;
+pub mod outbox;
 pub mod plan;
 pub mod record;
 pub mod retry;

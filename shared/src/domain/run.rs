@@ -10,6 +10,7 @@ use serde::{Deserialize, Serialize};
 use super::cost::Cost;
 use super::fargate::Capacity;
 use super::job::{ContainerOverride, JobName, JobNameError, JobSpec};
+pub use super::outbox::{Pending, OUTBOX_RETRY};
 use super::task::TaskSnapshot;
 
 /// Where a run's status stands. Open statuses can still change; the others are final.
@@ -283,19 +284,6 @@ pub struct Run {
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub outbox: Vec<Pending>,
 }
-
-/// An event for the stack's bus kept in a run's outbox until it is sent (`domain::event::BusEvent` converts).
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct Pending {
-    pub source: String,
-    pub detail_type: String,
-    pub detail: serde_json::Value,
-    pub time: DateTime<Utc>,
-}
-
-/// How long after a write that fills a run's outbox the dispatcher sends what is still in it: the writer sends it
-/// at once, so this is the time it has before the next tick would send it again.
-pub const OUTBOX_RETRY: chrono::TimeDelta = chrono::TimeDelta::minutes(1);
 
 impl Run {
     /// A freshly claimed run, before anything is launched.

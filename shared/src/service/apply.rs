@@ -7,6 +7,7 @@ use chrono::{DateTime, Utc};
 
 use super::rules::{apply_rules, rule_plan, RuleScope};
 use crate::domain::clock::DEFAULT_SKEW;
+use crate::domain::health;
 use crate::domain::job::{moves_fires, next_fire, repair, Job, JobName};
 use crate::domain::jobs_file::JobsFile;
 use crate::domain::plan::{plan, Change, Declared, FieldChange, Plan};
@@ -306,6 +307,7 @@ async fn apply_job<S: JobStore>(
                 version: 1,
                 next_fire: next_fire(spec, now),
                 last_fire: None,
+                health: health::applied(None, spec, now),
             };
             outcome_of(store.put_job(&job, None).await, Outcome::Created)
         }
@@ -321,6 +323,7 @@ async fn apply_job<S: JobStore>(
                 version: current.version + 1,
                 next_fire,
                 last_fire: repaired.map_or(current.last_fire, |fixed| fixed.last_fire),
+                health: health::applied(Some(&current.health), spec, now),
                 ..(**current).clone()
             };
             outcome_of(
@@ -382,6 +385,7 @@ mod tests {
                 version: 1,
                 next_fire: None,
                 last_fire: None,
+                health: Default::default(),
             })
             .collect()
     }

@@ -55,6 +55,10 @@ pub async fn resume<S: JobStore>(
             now
         };
         job.next_fire = next_fire(&job.spec, from);
+        // A paused job is not expected to succeed: its success window starts again at its first fire.
+        if job.spec.expect.is_some() && job.health.overdue_since.is_none() {
+            job.health.since = Some(next_fire(&job.spec, now).unwrap_or(now));
+        }
         Ok(())
     })
     .await

@@ -11,7 +11,9 @@ use serde::Serialize;
 use crate::domain::cost::Prices;
 use crate::domain::dispatch::started_by_time;
 use crate::domain::event::{BusEvent, Lifecycle};
+use crate::domain::health;
 use crate::domain::job::{Job, OnInterruption};
+use crate::domain::notify::address;
 use crate::domain::record::{observe, Observed};
 use crate::domain::run::{Pending, Run, RunStatus};
 use crate::domain::task::TaskSnapshot;
@@ -98,7 +100,14 @@ pub async fn apply_report<S: RunStore + JobStore, L: TaskLauncher>(
         }
         observed.run.revision += 1;
         match store.update_run(&observed.run).await {
-            Ok(()) => return Ok(Some(observed)),
+            Ok(()) => {
+                if observed.closed && observed.run.status == RunStatus::Succeeded {
+                    if let Some(job) = job {
+                        note_success(store, job, &observed.run, now).await;
+                    }
+                }
+                return Ok(Some(observed));
+            }
             Err(StoreError::Conflict { .. }) => {
                 run = store
                     .get_run(&run.id)
@@ -115,6 +124,34 @@ pub async fn apply_report<S: RunStore + JobStore, L: TaskLauncher>(
     })
 }
 
+/// Starts the job's success window again after a run succeeded and, if the job was overdue, writes "Job Recovered"
+/// into its outbox (domain::health); the dispatcher sends it at the job's timer, the next tick. Only for jobs with
+/// `expect`: one conditional write, made again on what another writer stored if it loses.
+async fn note_success<S: JobStore>(store: &S, mut job: Job, run: &Run, now: DateTime<Utc>) {
+    for _ in 0..WRITE_ATTEMPTS {
+        let read = job.version;
+        if !health::succeeded(&mut job, run, now) {
+            return;
+        }
+        job.version = read + 1;
+        match store.put_job(&job, Some(read)).await {
+            Ok(()) => return,
+            Err(StoreError::Conflict { .. }) => match store.get_job(&job.name).await {
+                Ok(Some(fresh)) => job = fresh,
+                Ok(None) => return,
+                Err(e) => {
+                    tracing::warn!(job = %job.name, error = %e, "success not noted on the job: it may be announced overdue");
+                    return;
+                }
+            },
+            Err(e) => {
+                tracing::warn!(job = %job.name, error = %e, "success not noted on the job: it may be announced overdue");
+                return;
+            }
+        }
+    }
+}
+
 pub struct Recorder<S, L, P> {
     store: S,
     launcher: L,
@@ -125,12 +162,16 @@ pub struct Recorder<S, L, P> {
 /// was interrupted, the "Run Job" command that reruns it (with the values the run was given, keyed by the run so
 /// that a duplicate asks once).
 pub fn closing(run: &Run, job: Option<&Job>, now: DateTime<Utc>) -> Vec<BusEvent> {
-    let mut events = vec![BusEvent::run(
+    let mut end = BusEvent::run(
         Lifecycle::closing(run.status),
         run,
         now,
         serde_json::json!({}),
-    )];
+    );
+    if let Some(job) = job {
+        address(&mut end, &job.spec);
+    }
+    let mut events = vec![end];
     let Some(job) = job.filter(|j| {
         run.status == RunStatus::Interrupted && j.spec.on_interruption == OnInterruption::Rerun
     }) else {

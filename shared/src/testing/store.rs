@@ -148,7 +148,7 @@ impl JobStore for MemoryStore {
             return Err(conflict(what()));
         };
         // `version = :v AND timer_sk = :read` (or no timer, when it was read without one).
-        let timer = |j: &Job| j.next_fire.map(|at| keys::job_timer_sk(at, &j.name));
+        let timer = |j: &Job| j.timer().map(|at| keys::job_timer_sk(at, &j.name));
         if stored.version != read.version || timer(stored) != timer(read) {
             return Err(conflict(what()));
         }

@@ -123,8 +123,8 @@ pub(crate) fn job_keys(job: &Job) -> Keys {
         sk: keys::JOB_SK.to_owned(),
         entity: Entity::Job,
         schema: SCHEMA,
-        timer_pk: job.next_fire.map(|_| keys::TIMERS_PARTITION.to_owned()),
-        timer_sk: job.next_fire.map(|at| keys::job_timer_sk(at, &job.name)),
+        timer_pk: job.timer().map(|_| keys::TIMERS_PARTITION.to_owned()),
+        timer_sk: job.timer().map(|at| keys::job_timer_sk(at, &job.name)),
         list_pk: Some(keys::JOBS_PARTITION.to_owned()),
         list_sk: Some(job.name.to_string()),
     }

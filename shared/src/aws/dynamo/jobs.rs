@@ -70,26 +70,37 @@ impl JobStore for DynamoStore {
             .expression_attribute_names("#ts", keys::TIMER_SK)
             .expression_attribute_values(":v", n(read.version))
             .expression_attribute_values(":bumped", n(read.version + 1));
-        let mut update = match next_fire {
+        // The timer is the job's next fire unless its health is watched (domain::health).
+        let mut moved = read.clone();
+        moved.next_fire = next_fire;
+        let mut set = vec!["version = :bumped"];
+        let mut remove = Vec::new();
+        match moved.timer() {
             Some(at) => {
                 req = req
-                    .expression_attribute_values(":next", time(at)?)
                     .expression_attribute_values(":tp", s(keys::TIMERS_PARTITION))
                     .expression_attribute_values(":ts", s(keys::job_timer_sk(at, &read.name)));
-                "SET version = :bumped, next_fire = :next, #tp = :tp, #ts = :ts".to_owned()
+                set.extend(["#tp = :tp", "#ts = :ts"]);
             }
-            None => "SET version = :bumped REMOVE next_fire, #tp, #ts".to_owned(),
-        };
+            None => remove.extend(["#tp", "#ts"]),
+        }
+        match next_fire {
+            Some(at) => {
+                req = req.expression_attribute_values(":next", time(at)?);
+                set.push("next_fire = :next");
+            }
+            None => remove.push("next_fire"),
+        }
         if let Some(at) = last_fire {
             req = req.expression_attribute_values(":last", time(at)?);
-            update = update.replacen(
-                "SET version = :bumped",
-                "SET version = :bumped, last_fire = :last",
-                1,
-            );
+            set.push("last_fire = :last");
+        }
+        let mut update = format!("SET {}", set.join(", "));
+        if !remove.is_empty() {
+            update.push_str(&format!(" REMOVE {}", remove.join(", ")));
         }
         // The timer it was read with is the one this tick handled; another tick or `apply` may have moved it since.
-        let condition = match read.next_fire {
+        let condition = match read.timer() {
             Some(at) => {
                 req =
                     req.expression_attribute_values(":read", s(keys::job_timer_sk(at, &read.name)));

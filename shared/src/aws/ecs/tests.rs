@@ -60,6 +60,8 @@ fn spec() -> JobSpec {
         event_bus: None,
         on_interruption: Default::default(),
         params: Vec::new(),
+        alerts: Vec::new(),
+        expect: None,
     }
 }
 

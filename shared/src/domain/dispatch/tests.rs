@@ -37,6 +37,8 @@ fn job(schedule: &str, catch_up_secs: u64) -> Job {
         event_bus: None,
         on_interruption: Default::default(),
         params: Vec::new(),
+        alerts: Vec::new(),
+        expect: None,
     };
     Job {
         name: JobName::new("etl").unwrap(),
@@ -44,6 +46,7 @@ fn job(schedule: &str, catch_up_secs: u64) -> Job {
         version: 1,
         next_fire: None,
         last_fire: None,
+        health: Default::default(),
     }
 }
 

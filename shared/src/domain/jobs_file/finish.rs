@@ -171,5 +171,7 @@ pub(super) fn finish(r: &mut Reader, p: Partial, job_span: &Span) -> Option<JobS
         event_bus: p.event_bus,
         on_interruption: p.on_interruption.unwrap_or_default(),
         params: p.params.map(|(names, _)| names).unwrap_or_default(),
+        alerts: p.alerts.unwrap_or_default(),
+        expect: p.expect,
     })
 }

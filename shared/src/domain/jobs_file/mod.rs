@@ -7,6 +7,7 @@
 //! - `finish`: whole-job checks and the spec they build;
 //! - `services`: the `services:` section; `fargate`: Fargate's sizes and task definition names.
 
+mod alerts;
 mod fargate;
 mod fields;
 mod finish;

@@ -5,9 +5,11 @@ use std::collections::BTreeMap;
 
 use marked_yaml::{Node, Span};
 
+use super::alerts::{read_alerts, read_expect};
 use super::fargate;
 use super::fields::{read_containers, read_network, read_pattern, read_prices, read_tags};
 use super::reader::{Fields, Reader};
+use crate::domain::alert::{Alert, Expect};
 use crate::domain::cost::Prices;
 use crate::domain::duration::Span as Duration;
 use crate::domain::job::{ContainerOverride, Launch, Network, OnInterruption, Overlap, Retries};
@@ -29,6 +31,8 @@ pub(super) const SHARED_KEYS: &[&str] = &[
     "run_skipped_times",
     "prices",
     "on_interruption",
+    "alerts",
+    "expect",
 ];
 pub(super) const JOB_ONLY_KEYS: &[&str] = &[
     "schedule",
@@ -89,6 +93,8 @@ pub(super) struct Partial {
     pub(super) event_bus: Option<String>,
     pub(super) on_interruption: Option<OnInterruption>,
     pub(super) params: Option<(Vec<String>, Span)>,
+    pub(super) alerts: Option<Vec<Alert>>,
+    pub(super) expect: Option<Expect>,
 }
 
 impl Partial {
@@ -111,7 +117,7 @@ impl Partial {
         }
         merged! {
             inherited: timezone, run_skipped_times, cluster, launch, platform_version, network, group, overlap,
-                catch_up, max_runtime, retries, history, prices, on_interruption;
+                catch_up, max_runtime, retries, history, prices, on_interruption, alerts, expect;
             own: schedule, start, end, paused, task_definition, containers, cpu, memory, size_span, on_event,
                 event_bus, params;
         }
@@ -244,5 +250,7 @@ pub(super) fn read_partial(r: &mut Reader, f: &Fields<'_>) -> Partial {
             .strings(n, "params")
             .map(|names| (names, n.span().to_owned()));
     }
+    p.alerts = f.get("alerts").and_then(|n| read_alerts(r, n));
+    p.expect = f.get("expect").and_then(|n| read_expect(r, n));
     p
 }

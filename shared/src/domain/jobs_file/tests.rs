@@ -143,7 +143,7 @@ fn duplicate_names_invalid_yaml_and_job_only_keys_in_defaults_are_errors() {
     let yaml = errors("jobs:\n  etl: [\n");
     assert!(yaml[0].starts_with("3:1: not valid YAML"), "{yaml:?}");
     let defaults = errors("defaults:\n  schedule: rate(1 hour)\njobs: {}\n");
-    assert_eq!(defaults, ["2:3: unknown key `schedule` in defaults (which sets only keys shared by all jobs) (known keys: timezone, cluster, launch, platform_version, network, tags, group, overlap, catch_up, max_runtime, retries, history, run_skipped_times, prices, on_interruption)"]);
+    assert_eq!(defaults, ["2:3: unknown key `schedule` in defaults (which sets only keys shared by all jobs) (known keys: timezone, cluster, launch, platform_version, network, tags, group, overlap, catch_up, max_runtime, retries, history, run_skipped_times, prices, on_interruption, alerts, expect)"]);
     assert_eq!(
         errors("{}"),
         ["1:1: `jobs:` is missing: a jobs file declares its jobs under `jobs:`"]
@@ -329,6 +329,11 @@ fn every_shared_key_is_inherited() {
         ("run_skipped_times", "true"),
         ("prices", "{discount_percent: 10}"),
         ("on_interruption", "rerun"),
+        (
+            "alerts",
+            "[{to: 'arn:aws:sns:eu-west-1:123456789012:oncall', on: [failed]}]",
+        ),
+        ("expect", "{success_within: 26h}"),
     ];
     for key in SHARED_KEYS {
         let (_, value) = samples
@@ -373,4 +378,33 @@ fn params_name_declared_variables_only() {
         got,
         ["8:13: job `a`: params: `DB_HOST` is not an environment variable of the job's containers: declare it there with its default value"]
     );
+}
+
+#[test]
+fn alerts_and_expect_are_read_with_defaults_and_checked() {
+    let text = "defaults:\n  cluster: c\n  network: {subnets: [subnet-1]}\n  alerts:\n    - to: arn:aws:sns:eu-west-1:123456789012:oncall\njobs:\n  etl:\n    schedule: cron(0 2 * * ? *)\n    task_definition: t\n    expect: {success_within: 26h}\n  quiet:\n    schedule: rate(1 hour)\n    task_definition: t\n    alerts: []\n";
+    let file = JobsFile::parse(text).unwrap();
+    let etl = &file.jobs[&JobName::new("etl").unwrap()];
+    assert_eq!(etl.alerts.len(), 1);
+    assert_eq!(
+        etl.alerts[0].on,
+        crate::domain::alert::Outcome::DEFAULT.to_vec()
+    );
+    assert_eq!(etl.expect.unwrap().success_within.as_secs(), 26 * 3600);
+    assert!(file.jobs[&JobName::new("quiet").unwrap()].alerts.is_empty());
+
+    let bad = errors(
+        "jobs:\n  etl:\n    alerts:\n      - to: oncall\n      - on: [failed]\n      - to: arn:aws:sns:eu-west-1:123456789012:t\n        on: [failure]\n    expect: {success_within: 1m}\n",
+    );
+    for expected in [
+        "4:13: job `etl`: alerts.to: `oncall` is not the ARN of an SNS topic or SQS queue",
+        "5:11: job `etl`: an entry of alerts needs `to:`",
+        "7:14: job `etl`: alerts.on must be one of `started`, `succeeded`, `failed`",
+        "8:30: job `etl`: expect.success_within: at least 5m",
+    ] {
+        assert!(
+            bad.iter().any(|e| e.starts_with(expected)),
+            "{expected}\n{bad:#?}"
+        );
+    }
 }

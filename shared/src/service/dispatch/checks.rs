@@ -9,6 +9,7 @@ use super::{Dispatcher, TickReport};
 use crate::domain::dispatch::next_check;
 use crate::domain::duration::Span;
 use crate::domain::event::{BusEvent, Lifecycle};
+use crate::domain::notify::address;
 use crate::domain::record::{stop_reason, TIMEOUT_WORDS};
 use crate::domain::run::{Pending, Run, RunStatus};
 use crate::domain::task::TaskSnapshot;
@@ -77,7 +78,7 @@ impl<S: Store, L: TaskLauncher, P: EventPublisher> Dispatcher<S, L, P> {
             Ok(Some(job)) => job,
             Ok(None) => {
                 let reason = "the job was removed before its run was launched".to_owned();
-                self.fail(run, reason, now, r).await;
+                self.fail(run, None, reason, now, r).await;
                 return;
             }
             Err(e) => {
@@ -188,7 +189,15 @@ impl<S: Store, L: TaskLauncher, P: EventPublisher> Dispatcher<S, L, P> {
         run.reason = Some(reason);
         run.stopped_at = stopped_at.or(Some(now));
         run.check_at = None;
-        let end = BusEvent::run(Lifecycle::closing(status), &run, now, json!({}));
+        let mut end = BusEvent::run(Lifecycle::closing(status), &run, now, json!({}));
+        // Who is alerted is the job's to say: one read, on this rare path only (a timeout, a lost task).
+        match self.store.get_job(run.id.job()).await {
+            Ok(Some(job)) => address(&mut end, &job.spec),
+            Ok(None) => {}
+            Err(e) => {
+                tracing::warn!(run = %run.id, error = %e, "job unreadable: its end is announced without alerts")
+            }
+        }
         run.announce([Pending::from(&end)], now);
         if self.save(&mut run, r).await {
             r.closed.push(run.id.clone());

@@ -64,7 +64,7 @@ impl<S: Store, L: TaskLauncher, P: EventPublisher> Dispatcher<S, L, P> {
                     Some(e) => format!("{e} (after {} attempts)", run.attempts),
                     None => format!("no attempts left (after {} attempts)", run.attempts),
                 };
-                self.fail(run, reason, now, r).await;
+                self.fail(run, Some(spec), reason, now, r).await;
                 return;
             }
             if !self.pacer.wait(until).await {
@@ -98,7 +98,7 @@ impl<S: Store, L: TaskLauncher, P: EventPublisher> Dispatcher<S, L, P> {
                 }
                 Err(e @ LaunchError::Rejected { .. }) => {
                     let reason = format!("{e} (after {} attempts)", run.attempts);
-                    self.fail(run, reason, now, r).await;
+                    self.fail(run, Some(spec), reason, now, r).await;
                     return;
                 }
                 Err(e) => {
@@ -111,7 +111,7 @@ impl<S: Store, L: TaskLauncher, P: EventPublisher> Dispatcher<S, L, P> {
                         };
                         run = back;
                         let reason = format!("{e} (after {} attempts)", run.attempts);
-                        self.fail(run, reason, now, r).await;
+                        self.fail(run, Some(spec), reason, now, r).await;
                         return;
                     }
                     let backoff = Backoff::new(
@@ -184,13 +184,14 @@ impl<S: Store, L: TaskLauncher, P: EventPublisher> Dispatcher<S, L, P> {
         run.reason = None;
         if self.save(&mut run, r).await {
             r.launched.push(run.id.clone());
-            r.event(Lifecycle::RunStarted, &run, now, json!({}));
+            r.event(Lifecycle::RunStarted, &run, spec, now, json!({}));
         }
     }
 
     pub(super) async fn fail(
         &self,
         mut run: Run,
+        spec: Option<&JobSpec>,
         reason: String,
         now: DateTime<Utc>,
         r: &mut TickReport,
@@ -198,7 +199,7 @@ impl<S: Store, L: TaskLauncher, P: EventPublisher> Dispatcher<S, L, P> {
         run.status = RunStatus::LaunchFailed;
         run.reason = Some(reason);
         run.check_at = None;
-        owe(&mut run, Lifecycle::RunLaunchFailed, now, json!({}));
+        owe(&mut run, spec, Lifecycle::RunLaunchFailed, now, json!({}));
         if self.save(&mut run, r).await {
             r.launch_failed.push(run.id.clone());
             r.unsent.push(run);

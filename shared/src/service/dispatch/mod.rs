@@ -4,13 +4,14 @@
 //!
 //! `checks` looks at open runs whose time has come; `launch` starts claimed runs; `overlap` applies the overlap
 //! policy against what runs (for ticks and for triggered runs, `start`); `pacer` keeps RunTask within ECS's rate;
-//! `report` is what a tick did.
+//! `report` is what a tick did; `timer` moves a job's timer and watches its health.
 
 mod checks;
 mod launch;
 mod overlap;
 mod pacer;
 mod report;
+mod timer;
 
 use std::collections::BTreeMap;
 use std::time::Duration as StdDuration;
@@ -20,9 +21,10 @@ use futures_util::stream::{self, StreamExt};
 use serde_json::json;
 use tokio::time::Instant;
 
-use crate::domain::dispatch::{self, Action, Fires, Missed, RECOVER_AFTER};
+use crate::domain::dispatch::{self, Action, Missed, RECOVER_AFTER};
 use crate::domain::duration::Span;
 use crate::domain::event::{BusEvent, Lifecycle};
+
 use crate::domain::job::{ContainerOverride, Job, JobSpec};
 use crate::domain::run::{Run, RunId, RunStatus, Trigger};
 use crate::domain::trigger::{is_dynamic, resolve, schedule_event, Rejection};
@@ -33,6 +35,7 @@ use overlap::replaced;
 use pacer::Pacer;
 use report::owe;
 pub use report::TickReport;
+use timer::clear_job_outbox;
 
 /// The function's own clock, for leases only: decisions use the tick's or event's time, which a retried delivery
 /// carries unchanged, but how long a claimer may still be launching is counted from when it really runs.
@@ -198,7 +201,7 @@ impl<S: Store, L: TaskLauncher, P: EventPublisher> Dispatcher<S, L, P> {
         // A time that could not be claimed (or recorded missed) keeps the job's timer where it is, so the retry of
         // this tick, or the next tick, claims it; moving on would lose that time for good.
         if r.errors.is_empty() {
-            self.advance(&job, &fires, &mut r).await;
+            self.advance(&job, &fires, now, &mut r).await;
         }
         for (run, reason) in to_stop {
             self.stop_run(run, RunStatus::Stopped, &reason, now, &mut r)
@@ -244,7 +247,7 @@ impl<S: Store, L: TaskLauncher, P: EventPublisher> Dispatcher<S, L, P> {
             } else {
                 json!({})
             };
-            owe(&mut run, Lifecycle::RunMissed, now, extra);
+            owe(&mut run, Some(spec), Lifecycle::RunMissed, now, extra);
             match self.store.claim_run(&run).await {
                 Ok(Claim::Won) => {
                     r.missed.push(run.id.clone());
@@ -289,7 +292,7 @@ impl<S: Store, L: TaskLauncher, P: EventPublisher> Dispatcher<S, L, P> {
                 }
             }
             if !run.status.is_open() {
-                owe_end(&mut run, now);
+                owe_end(&mut run, spec, now);
             }
             match self.store.claim_run(&run).await {
                 Ok(Claim::Won) if run.status.is_open() => to_launch.push(run),
@@ -305,22 +308,6 @@ impl<S: Store, L: TaskLauncher, P: EventPublisher> Dispatcher<S, L, P> {
         Some((to_launch, to_stop))
     }
 
-    /// Moves the job's timer past this tick before launching, so concurrent ticks stop finding it.
-    async fn advance(&self, job: &Job, fires: &Fires, r: &mut TickReport) {
-        if fires.last_fire.is_none() && fires.next_fire == job.next_fire {
-            return;
-        }
-        let last = fires.last_fire.or(job.last_fire);
-        match self.store.advance_job(job, fires.next_fire, last).await {
-            Ok(()) => {}
-            // Another tick or an apply moved it: the claims already keep each time to one run.
-            Err(StoreError::Conflict { .. }) => {
-                tracing::debug!(job = %job.name, "job timer moved concurrently");
-            }
-            Err(e) => r.errors.push(e.to_string()),
-        }
-    }
-
     /// The tick's events and the outboxes of the runs it ended, in one publish (the publisher splits it into
     /// EventBridge's batches), then each outbox emptied. A failed send leaves the outboxes to their timers.
     async fn publish(&self, report: &mut TickReport) {
@@ -330,6 +317,11 @@ impl<S: Store, L: TaskLauncher, P: EventPublisher> Dispatcher<S, L, P> {
             unsent
                 .iter()
                 .flat_map(|run| run.outbox.iter().map(BusEvent::from)),
+        );
+        let jobs = std::mem::take(&mut report.unsent_jobs);
+        events.extend(
+            jobs.iter()
+                .flat_map(|job| job.health.outbox.iter().map(BusEvent::from)),
         );
         if events.is_empty() {
             return;
@@ -341,17 +333,20 @@ impl<S: Store, L: TaskLauncher, P: EventPublisher> Dispatcher<S, L, P> {
         for run in &unsent {
             clear_sent(&self.store, run).await;
         }
+        for job in &jobs {
+            clear_job_outbox(&self.store, job).await;
+        }
     }
 }
 
 /// Owes the announcement of a run that ends as it is claimed (rejected for its values, skipped by policy).
-fn owe_end(run: &mut Run, now: DateTime<Utc>) {
+fn owe_end(run: &mut Run, spec: &JobSpec, now: DateTime<Utc>) {
     let kind = if run.status == RunStatus::Rejected {
         Lifecycle::RunRejected
     } else {
         Lifecycle::RunSkipped
     };
-    owe(run, kind, now, json!({}));
+    owe(run, Some(spec), kind, now, json!({}));
 }
 
 /// A claimed run that is not launched (rejected for its values, skipped by policy), in the report, its

@@ -94,7 +94,7 @@ impl<S: Store, L: TaskLauncher, P: EventPublisher> Dispatcher<S, L, P> {
             }
         }
         if !run.status.is_open() {
-            owe_end(&mut run, now);
+            owe_end(&mut run, spec, now);
         }
         match self.store.claim_run(&run).await {
             Ok(Claim::Won) => {}

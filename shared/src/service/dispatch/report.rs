@@ -5,6 +5,8 @@ use chrono::{DateTime, Utc};
 use serde::Serialize;
 
 use crate::domain::event::{BusEvent, Lifecycle};
+use crate::domain::job::{Job, JobSpec};
+use crate::domain::notify::address;
 use crate::domain::run::{Pending, Run, RunId};
 use crate::domain::service::ServiceState;
 
@@ -38,6 +40,10 @@ pub struct TickReport {
     /// then emptied, when the tick publishes. If that never happens, the dispatcher sends them at their timer.
     #[serde(skip)]
     pub(super) unsent: Vec<Run>,
+    /// Jobs with announcements in their outbox (Job Overdue, Job Recovered): sent, then emptied, when the tick
+    /// publishes; the job's timer brings back any that are not.
+    #[serde(skip)]
+    pub(super) unsent_jobs: Vec<Job>,
     /// Services whose check time has come: the dispatcher leaves them to the sleeper (service::scale).
     #[serde(skip)]
     pub services: Vec<ServiceState>,
@@ -60,6 +66,7 @@ impl TickReport {
         self.errors.extend(other.errors);
         self.events.extend(other.events);
         self.unsent.extend(other.unsent);
+        self.unsent_jobs.extend(other.unsent_jobs);
         self.services.extend(other.services);
     }
 
@@ -67,16 +74,29 @@ impl TickReport {
         &mut self,
         kind: Lifecycle,
         run: &Run,
+        spec: &JobSpec,
         now: DateTime<Utc>,
         extra: serde_json::Value,
     ) {
-        self.events.push(BusEvent::run(kind, run, now, extra));
+        let mut event = BusEvent::run(kind, run, now, extra);
+        address(&mut event, spec);
+        self.events.push(event);
     }
 }
 
 /// Puts the announcement of a run's end in its outbox, to be written with the run and sent after the write: an
 /// invocation that dies in between leaves it for the dispatcher's timer instead of losing it.
-pub(super) fn owe(run: &mut Run, kind: Lifecycle, now: DateTime<Utc>, extra: serde_json::Value) {
-    let event = BusEvent::run(kind, run, now, extra);
+/// `spec` (the job's, when it can be read) says who is alerted.
+pub(super) fn owe(
+    run: &mut Run,
+    spec: Option<&JobSpec>,
+    kind: Lifecycle,
+    now: DateTime<Utc>,
+    extra: serde_json::Value,
+) {
+    let mut event = BusEvent::run(kind, run, now, extra);
+    if let Some(spec) = spec {
+        address(&mut event, spec);
+    }
     run.announce([Pending::from(&event)], now);
 }

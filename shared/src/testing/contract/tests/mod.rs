@@ -38,5 +38,7 @@ pub fn job_spec(schedule: &str) -> JobSpec {
         event_bus: None,
         on_interruption: Default::default(),
         params: Vec::new(),
+        alerts: Vec::new(),
+        expect: None,
     }
 }

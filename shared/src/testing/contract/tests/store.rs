@@ -36,6 +36,7 @@ pub fn job(name: &str, next_fire: Option<DateTime<Utc>>) -> Job {
         version: 1,
         next_fire,
         last_fire: None,
+        health: Default::default(),
     }
 }
 
