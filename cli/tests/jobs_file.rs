@@ -100,7 +100,10 @@ async fn apply_plan_change_prune_pause_and_resume() {
         "{out}"
     );
     // The two on_event jobs get their rules on the stack's bus, pointing at the trigger queue.
-    assert!(out.contains("Rules: 2 on_event rule change(s)."), "{out}");
+    assert!(
+        out.contains("Rules: 2 EventBridge rule change(s)."),
+        "{out}"
+    );
     assert_eq!(out.matches("done     + rule fsched-").count(), 2, "{out}");
     for job in [
         "crm-sync",

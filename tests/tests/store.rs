@@ -46,7 +46,7 @@ async fn items_of_the_previous_format_read_and_a_newer_format_is_refused() {
     for item in items.items() {
         assert_eq!(
             item.get("schema"),
-            Some(&AttributeValue::N("1".into())),
+            Some(&AttributeValue::N("2".into())),
             "{item:?}"
         );
         // The same item as the previous format wrote it.
@@ -80,7 +80,7 @@ async fn items_of_the_previous_format_read_and_a_newer_format_is_refused() {
         .unwrap()
         .item
         .unwrap();
-    newer.insert("schema".into(), AttributeValue::N("2".into()));
+    newer.insert("schema".into(), AttributeValue::N("3".into()));
     client
         .put_item()
         .table_name(&table)

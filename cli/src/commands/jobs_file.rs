@@ -216,7 +216,7 @@ fn print_plan(planned: &FilePlan, out: &mut impl Write) -> anyhow::Result<()> {
             writeln!(out, "{c}")?;
         }
         if !changes.is_empty() {
-            writeln!(out, "Rules: {} on_event rule change(s).", changes.len())?;
+            writeln!(out, "Rules: {} EventBridge rule change(s).", changes.len())?;
         }
     }
     Ok(())
@@ -358,7 +358,7 @@ pub async fn apply_cmd(
     }
     if rules_failed > 0 {
         return Err(Failure::Other(anyhow::anyhow!(
-            "{rules_failed} on_event rule change(s) failed; apply again to retry them"
+            "{rules_failed} EventBridge rule change(s) failed; apply again to retry them"
         )));
     }
     if jobs_failed > 0 {

@@ -1,6 +1,7 @@
-//! The EventBridge rules of jobs' `on_event`: the `EventRules` port over ListRules, ListTargetsByRule, PutRule,
-//! PutTargets, RemoveTargets and DeleteRule. Each rule has one target, the stack's trigger queue, with an input
-//! that carries the job's name and the event.
+//! The EventBridge rules fsched keeps (jobs' `on_event`, services' `wake_on`, alert destinations): the `EventRules`
+//! port over ListRules, ListTargetsByRule, PutRule, PutTargets, RemoveTargets and DeleteRule. Each rule has one
+//! target: the stack's trigger queue, with an input that carries the job's name and the event, or an alert
+//! destination, with the announcement's message.
 
 use aws_sdk_eventbridge::error::{ProvideErrorMetadata, SdkError};
 use aws_sdk_eventbridge::types::{InputTransformer, RuleState, Tag, Target};
@@ -101,15 +102,16 @@ impl EventRules for EventBridgeRules {
             .send()
             .await
             .map_err(|e| rule_error(&what, e))?;
-        let input = InputTransformer::builder()
-            .input_template(rule.input_template())
-            .build()
-            .map_err(|e| RuleError {
-                message: format!("{what}: {e}"),
-            })?;
+        let mut input = InputTransformer::builder().input_template(rule.input_template());
+        for (name, path) in rule.input_paths() {
+            input = input.input_paths_map(name, path);
+        }
+        let input = input.build().map_err(|e| RuleError {
+            message: format!("{what}: {e}"),
+        })?;
         let target = Target::builder()
             .id(TARGET_ID)
-            .arn(queue)
+            .arn(rule.target_arn(queue))
             .input_transformer(input)
             .build()
             .map_err(|e| RuleError {

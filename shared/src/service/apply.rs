@@ -12,7 +12,9 @@ use crate::domain::job::{moves_fires, next_fire, repair, Job, JobName};
 use crate::domain::jobs_file::JobsFile;
 use crate::domain::plan::{plan, Change, Declared, FieldChange, Plan};
 use crate::domain::service::{Phase, ServiceName, ServiceState};
-use crate::domain::trigger::{desired_rules, desired_service_rules, RuleChange};
+use crate::domain::trigger::{
+    desired_alert_rules, desired_rules, desired_service_rules, RuleChange,
+};
 use crate::ports::{EventRules, JobStore, RuleError, ServiceStore, StoreError};
 
 /// Everything applying a file would change.
@@ -78,20 +80,21 @@ pub enum PlanError {
         what: &'static str,
         source: StoreError,
     },
-    #[error("reading the on_event rules: {0}")]
+    #[error("reading the stack's EventBridge rules: {0}")]
     Rules(#[from] RuleError),
-    /// The file has `on_event` or `wake_on`, and the stack's bus and trigger queue were not given.
+    /// The file has `on_event`, `alerts` or `wake_on`, and the stack's bus and trigger queue were not given.
     #[error(
-        "jobs with on_event (and services with wake_on) need the stack's event bus and trigger queue: pass \
-         --stack (FSCHED_STACK), or --bus and --trigger-queue (FSCHED_EVENT_BUS, FSCHED_TRIGGER_QUEUE)"
+        "{} need the stack's event bus and trigger queue (their EventBridge rules live there): pass \
+         --stack (FSCHED_STACK), or --bus and --trigger-queue (FSCHED_EVENT_BUS, FSCHED_TRIGGER_QUEUE)",
+        .needing.join(", ")
     )]
-    NeedsStack,
+    NeedsStack { needing: Vec<String> },
 }
 
 impl PlanError {
     /// The file (or how the command was called) is at fault, not the table or the account.
     pub fn is_invalid_input(&self) -> bool {
-        matches!(self, PlanError::NeedsStack)
+        matches!(self, PlanError::NeedsStack { .. })
     }
 }
 
@@ -128,21 +131,50 @@ pub async fn plan_file<S: JobStore + ServiceStore, R: EventRules>(
                 &scope.stack,
                 bus,
             ));
+            desired.extend(desired_alert_rules(
+                file.jobs.iter().chain(jobs.kept()),
+                &scope.stack,
+                bus,
+            ));
             let changes = rule_plan(rules, &scope, &desired).await?;
             Some((scope, changes))
         }
-        None if file.jobs.values().any(|s| s.on_event.is_some())
-            || file.services.values().any(|s| s.wake_on.is_some()) =>
-        {
-            return Err(PlanError::NeedsStack)
+        None => {
+            let needing = needing_rules(file);
+            if !needing.is_empty() {
+                return Err(PlanError::NeedsStack { needing });
+            }
+            None
         }
-        None => None,
     };
     Ok(FilePlan {
         jobs,
         services,
         rules,
     })
+}
+
+/// What in the file keeps an EventBridge rule, in words: `job `a` (on_event)`, ...
+fn needing_rules(file: &JobsFile) -> Vec<String> {
+    let mut out = Vec::new();
+    for (name, spec) in &file.jobs {
+        let mut why = Vec::new();
+        if spec.on_event.is_some() {
+            why.push("on_event");
+        }
+        if !spec.alerts.is_empty() {
+            why.push("alerts");
+        }
+        if !why.is_empty() {
+            out.push(format!("job `{name}` ({})", why.join(", ")));
+        }
+    }
+    for (name, spec) in &file.services {
+        if spec.wake_on.is_some() {
+            out.push(format!("service `{name}` (wake_on)"));
+        }
+    }
+    out
 }
 
 /// Turns each unchanged job whose stored fire times cannot be right (`domain::job::repair`) into an update of those

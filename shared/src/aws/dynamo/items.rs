@@ -19,8 +19,10 @@ pub(crate) type Item = HashMap<String, AttributeValue>;
 /// formats were numbered (format 0, which this version reads as it is). An item of a newer format is refused with
 /// "upgrade fsched" instead of being read half-understood, and so never written back with fields lost.
 ///
-/// Format 1 (this one) adds to format 0: `schema` itself, and a run's `outbox` (absent when empty).
-pub const SCHEMA: u32 = 1;
+/// Format 1 adds to format 0: `schema` itself, and a run's `outbox` (absent when empty). Format 2 (this one) adds a
+/// job's `health` (domain::health: its success window, overdue mark and outbox) and a job spec's `alerts` and
+/// `expect`; a job's timer is its health's when that comes first.
+pub const SCHEMA: u32 = 2;
 
 /// What kind of entity an item holds: stored on every item, so index results can be told apart.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]

@@ -24,8 +24,8 @@ pub use command::{
 };
 pub use path::{check_value, Path, Step, ValueError, PATH_DEPTH_MAX, VALUE_MAX};
 pub use rules::{
-    desired_rules, desired_service_rules, rule_changes, rule_name, rule_prefix, stack_tag,
-    EventRule, FoundRule, RuleChange, RuleTarget, DEFAULT_BUS, TARGET_ID,
+    desired_alert_rules, desired_rules, desired_service_rules, rule_changes, rule_name,
+    rule_prefix, stack_tag, EventRule, FoundRule, RuleChange, RuleTarget, DEFAULT_BUS, TARGET_ID,
 };
 pub use template::{
     check_templates, is_dynamic, overrides_size, resolve, schedule_event, settable, Rejection,

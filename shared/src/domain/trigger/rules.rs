@@ -1,5 +1,6 @@
-//! The EventBridge rules fsched keeps: one per job with `on_event` and per service with `wake_on`, named per stack,
-//! and the changes that turn the rules found on a bus into the rules wanted.
+//! The EventBridge rules fsched keeps: one per job with `on_event`, per service with `wake_on`, and per alert
+//! destination (domain::notify), named per stack, and the changes that turn the rules found on a bus into the rules
+//! wanted.
 
 use std::fmt;
 
@@ -36,11 +37,13 @@ pub const TARGET_ID: &str = "fsched-trigger";
 /// The bus name EventBridge gives the account's default bus.
 pub const DEFAULT_BUS: &str = "default";
 
-/// What a rule starts: a job's run, or a service's wake.
+/// What a rule does: start a job's run, wake a service, or deliver alerts to a destination (an SNS topic or SQS
+/// queue ARN).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum RuleTarget {
     Job(JobName),
     Service(ServiceName),
+    Alert(String),
 }
 
 impl RuleTarget {
@@ -49,6 +52,7 @@ impl RuleTarget {
         match self {
             RuleTarget::Job(_) => "job",
             RuleTarget::Service(_) => "service",
+            RuleTarget::Alert(_) => "alerts to",
         }
     }
 
@@ -56,6 +60,7 @@ impl RuleTarget {
         match self {
             RuleTarget::Job(j) => j.as_str(),
             RuleTarget::Service(s) => s.as_str(),
+            RuleTarget::Alert(arn) => arn,
         }
     }
 }
@@ -81,11 +86,32 @@ impl EventRule {
         match &self.target {
             RuleTarget::Job(job) => format!("fsched: runs job {job} when an event matches"),
             RuleTarget::Service(s) => format!("fsched: wakes service {s} when an event matches"),
+            RuleTarget::Alert(_) => "fsched: delivers the alerts of the stack's jobs".to_owned(),
         }
     }
 
-    /// The target's input: the job's (or service's) name and the whole event (`<aws.events.event.json>`).
+    /// Where the rule delivers: the stack's trigger queue (`queue`), or the alert destination.
+    pub fn target_arn<'a>(&'a self, queue: &'a str) -> &'a str {
+        match &self.target {
+            RuleTarget::Alert(arn) => arn,
+            _ => queue,
+        }
+    }
+
+    /// The input transformer's paths: an alert takes the announcement's message.
+    pub fn input_paths(&self) -> Vec<(&'static str, &'static str)> {
+        match &self.target {
+            RuleTarget::Alert(_) => vec![("message", "$.detail.message")],
+            _ => Vec::new(),
+        }
+    }
+
+    /// The target's input: for an alert, its message as plain text (a JSON string, which SNS and SQS deliver as
+    /// the text); otherwise the job's (or service's) name and the whole event (`<aws.events.event.json>`).
     pub fn input_template(&self) -> String {
+        if let RuleTarget::Alert(_) = self.target {
+            return "\"<message>\"".to_owned();
+        }
         format!(
             "{{\"fsched_{}\": \"{}\", \"event\": <aws.events.event.json>}}",
             self.target.kind(),
@@ -98,6 +124,7 @@ impl EventRule {
         match &self.target {
             RuleTarget::Job(job) => ("fsched:job", job.as_str()),
             RuleTarget::Service(s) => ("fsched:service", s.as_str()),
+            RuleTarget::Alert(arn) => ("fsched:alert", arn.as_str()),
         }
     }
 }
@@ -155,6 +182,38 @@ pub fn desired_service_rules<'a>(
         .collect()
 }
 
+/// The rules the jobs' alerts want: one per destination, on the stack's bus, matching every announcement of this
+/// stack addressed to it (`detail.alert_to`, domain::notify). Named `fsched-<stack>-alert.<hash>.<name>`: the hash
+/// of the whole ARN keeps two topics of one name (in two accounts or Regions) apart.
+pub fn desired_alert_rules<'a>(
+    jobs: impl IntoIterator<Item = (&'a JobName, &'a JobSpec)>,
+    stack: &str,
+    stack_bus: &str,
+) -> Vec<EventRule> {
+    let mut destinations: Vec<&str> = jobs
+        .into_iter()
+        .flat_map(|(_, spec)| spec.alerts.iter().map(|a| a.to.as_str()))
+        .collect();
+    destinations.sort_unstable();
+    destinations.dedup();
+    destinations
+        .into_iter()
+        .map(|arn| {
+            let short = arn.rsplit(':').next().unwrap_or(arn);
+            let hash = crate::domain::hash::fnv128(&[arn]) as u32 & 0xff_ffff;
+            EventRule {
+                name: rule_name(stack, &format!("alert.{hash:06x}.{short}")),
+                bus: stack_bus.to_owned(),
+                target: RuleTarget::Alert(arn.to_owned()),
+                pattern: serde_json::json!({
+                    "source": [crate::domain::event::EVENT_SOURCE],
+                    "detail": { "alert_to": [arn] },
+                }),
+            }
+        })
+        .collect()
+}
+
 /// A change to fsched's rules.
 #[derive(Debug, Clone, PartialEq)]
 pub enum RuleChange {
@@ -191,11 +250,14 @@ pub fn rule_changes(desired: &[EventRule], found: &[FoundRule], queue: &str) -> 
         {
             None => out.push(RuleChange::Create(rule.clone())),
             Some(f) => {
-                let target = (queue.to_owned(), Some(rule.input_template()));
+                let target = (
+                    rule.target_arn(queue).to_owned(),
+                    Some(rule.input_template()),
+                );
                 let why = if f.pattern.as_ref() != Some(&rule.pattern) {
                     Some("its pattern changed")
                 } else if f.targets != [target] {
-                    Some("its target is not the stack's trigger queue")
+                    Some("its target or input changed")
                 } else {
                     None
                 };
@@ -222,4 +284,65 @@ pub fn rule_changes(desired: &[EventRule], found: &[FoundRule], queue: &str) -> 
 /// The prefix of every rule of one stack: listing by it finds fsched's rules and no one else's.
 pub fn rule_prefix(stack: &str) -> String {
     format!("fsched-{stack}-")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::domain::alert::{Alert, Outcome};
+
+    #[test]
+    fn one_alert_rule_per_destination_whatever_the_number_of_jobs() {
+        let alert = |to: &str| Alert {
+            to: to.to_owned(),
+            on: vec![Outcome::Failed],
+        };
+        let pager = "arn:aws:sns:eu-west-1:123456789012:pager";
+        let other = "arn:aws:sns:us-east-1:999999999999:pager";
+        let spec = |alerts| JobSpec {
+            alerts,
+            ..JobSpec::placeholder()
+        };
+        let jobs = [
+            (JobName::new("a").unwrap(), spec(vec![alert(pager)])),
+            (
+                JobName::new("b").unwrap(),
+                spec(vec![alert(pager), alert(other)]),
+            ),
+            (JobName::new("c").unwrap(), spec(vec![])),
+        ];
+        let rules = desired_alert_rules(jobs.iter().map(|(n, s)| (n, s)), "abc123", "bus");
+        assert_eq!(rules.len(), 2);
+        // Same topic name, two accounts: two rules, told apart by the ARN's hash.
+        assert_ne!(rules[0].name, rules[1].name);
+        assert!(rules
+            .iter()
+            .all(|r| r.name.starts_with("fsched-abc123-alert.")
+                && r.name.ends_with(".pager")
+                && r.name.len() <= 64));
+        let rule = rules
+            .iter()
+            .find(|r| r.target == RuleTarget::Alert(pager.to_owned()))
+            .unwrap();
+        assert_eq!(
+            rule.pattern,
+            serde_json::json!({"source": ["fsched"], "detail": {"alert_to": [pager]}})
+        );
+        assert_eq!(rule.target_arn("queue"), pager);
+        assert_eq!(rule.input_template(), "\"<message>\"");
+
+        // Found as wanted: nothing to do; found pointing elsewhere: updated.
+        let found = |arn: &str| FoundRule {
+            name: rule.name.clone(),
+            bus: "bus".to_owned(),
+            pattern: Some(rule.pattern.clone()),
+            targets: vec![(arn.to_owned(), Some(rule.input_template()))],
+        };
+        let wanted = std::slice::from_ref(rule);
+        assert!(rule_changes(wanted, &[found(pager)], "queue").is_empty());
+        assert!(matches!(
+            rule_changes(wanted, &[found("queue")], "queue")[..],
+            [RuleChange::Update { .. }]
+        ));
+    }
 }
