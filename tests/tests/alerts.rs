@@ -18,7 +18,6 @@ use fsched_core::domain::trigger::stack_tag;
 use fsched_core::service::apply::{apply_file, plan_file};
 use fsched_core::service::rules::RuleScope;
 use fsched_recorder::handler;
-use fsched_tests::ecs::task_event;
 use fsched_tests::unique_name;
 use fsched_tests::world::{world, World};
 use tokio::time::Instant;
