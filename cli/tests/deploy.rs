@@ -154,6 +154,7 @@ async fn the_template_deploys_twice_side_by_side_and_the_cli_finds_each_stack() 
     assert_eq!(
         keys,
         [
+            "DashboardName",
             "DispatcherFunction",
             "EventBusArn",
             "EventBusName",

@@ -3,6 +3,7 @@
 
 pub mod aws;
 pub mod domain;
+pub mod emf;
 pub mod lambda;
 pub mod ports;
 pub mod service;

@@ -255,3 +255,49 @@ fn the_recorder_may_query_every_index_it_uses() {
         );
     }
 }
+
+/// Every metric the functions emit (their `emf` lines) is drawn on the stack's dashboard, and the dashboard shows
+/// every alarm.
+#[test]
+fn the_dashboard_draws_every_metric_the_functions_emit_and_every_alarm() {
+    let dashboards = of_type("AWS::CloudWatch::Dashboard");
+    assert_eq!(dashboards.len(), 1);
+    let body = text(&dashboards[0].1["Properties"]["DashboardBody"]);
+    let root = concat!(env!("CARGO_MANIFEST_DIR"), "/../functions");
+    let mut emitted = Vec::new();
+    for function in ["dispatcher", "recorder", "trigger"] {
+        for file in ["handler.rs", "main.rs"] {
+            let code = std::fs::read_to_string(format!("{root}/{function}/src/{file}")).unwrap();
+            // `.count("Name", ..)`, `.samples("Name", ..)`, and the names a match gives (`=> "RunsFailed"`).
+            for marker in [".count(", ".samples(", "=> "] {
+                for piece in code.split(marker).skip(1) {
+                    let Some(rest) = piece.trim_start().strip_prefix('"') else {
+                        continue;
+                    };
+                    let name: String = rest.chars().take_while(|c| c.is_alphanumeric()).collect();
+                    if name.starts_with(|c: char| c.is_ascii_uppercase()) {
+                        emitted.push(name);
+                    }
+                }
+            }
+        }
+    }
+    emitted.sort();
+    emitted.dedup();
+    assert!(
+        emitted.len() >= 15,
+        "found the emitted metrics: {emitted:?}"
+    );
+    for name in &emitted {
+        assert!(
+            body.contains(&format!("\"{name}\"")),
+            "the dashboard does not draw {name}"
+        );
+    }
+    for (name, _) in of_type("AWS::CloudWatch::Alarm") {
+        assert!(
+            body.contains(&format!("alarm:${{{name}}}")),
+            "the dashboard does not show {name}"
+        );
+    }
+}

@@ -7,8 +7,8 @@ use std::time::{Duration, SystemTime};
 use aws_lambda_events::eventbridge::EventBridgeEvent;
 use chrono::{DateTime, Utc};
 use fsched_core::domain::clock::{ClockSkew, Receipt};
-use fsched_core::domain::duration::Span;
-use fsched_core::lambda::remaining;
+use fsched_core::emf::{Emf, Unit};
+use fsched_core::lambda::{remaining, FunctionEnv};
 use fsched_core::ports::{EventPublisher, Metrics, ServiceScaler, Store, TaskLauncher};
 use fsched_core::service::dispatch::{Dispatcher, TickError, TickReport};
 use fsched_core::service::scale::{ScaleReport, Sleeper};
@@ -153,21 +153,53 @@ pub async fn tick_all<
     Ok((report, scaled))
 }
 
+/// What a tick did, as metrics (fsched_core::emf): printed with the invocation's log, no call made.
+pub fn metrics(table: &str, report: &TickReport, scaled: &ScaleReport, took: Duration) -> Emf {
+    let now = report.now.unwrap_or_else(Utc::now);
+    Emf::new(table, now)
+        .count("Due", report.due)
+        .count("RunsLaunched", report.launched.len())
+        .count("RunsSkipped", report.skipped.len())
+        .count("RunsMissed", report.missed_total as usize)
+        .count("LaunchFailures", report.launch_failed.len())
+        .count("RunsDeferred", report.deferred.len())
+        .count("JobsOverdue", report.overdue)
+        .count("TickErrors", report.errors.len() + scaled.errors.len())
+        .count("ServicesSlept", scaled.slept.len())
+        .count("ServicesWoken", scaled.woke.len())
+        .samples("StartDelay", Unit::Seconds, report.start_delays.clone())
+        .samples(
+            "TickDuration",
+            Unit::Milliseconds,
+            vec![took.as_secs_f64() * 1000.0],
+        )
+}
+
 pub async fn handle<S: Store, L: TaskLauncher, P: EventPublisher, C: ServiceScaler, M: Metrics>(
     dispatcher: &Dispatcher<S, L, P>,
     sleeper: &Sleeper<S, C, M, P>,
-    skew: Span,
+    env: &FunctionEnv,
     event: LambdaEvent<Value>,
 ) -> Result<serde_json::Value, HandlerError> {
     let remaining = remaining(event.context.deadline, SystemTime::now(), DEFAULT_BUDGET);
-    let (report, services) = tick_all(
+    let started = Instant::now();
+    let result = tick_all(
         dispatcher,
         sleeper,
         event.payload,
-        Receipt::new(Utc::now(), skew),
-        Instant::now() + remaining,
+        Receipt::new(Utc::now(), env.skew),
+        started + remaining,
     )
-    .await?;
+    .await;
+    let took = started.elapsed();
+    match &result {
+        Ok((report, scaled)) => metrics(&env.table, report, scaled, took).emit(),
+        Err(HandlerError::Incomplete { report, .. }) => {
+            metrics(&env.table, report, &ScaleReport::default(), took).emit()
+        }
+        Err(_) => {}
+    }
+    let (report, services) = result?;
     let mut out = serde_json::to_value(&report).unwrap_or_default();
     if let Some(map) = out.as_object_mut() {
         map.insert(

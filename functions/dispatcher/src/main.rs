@@ -18,9 +18,9 @@ async fn main() -> Result<(), Error> {
     }
     let dispatcher = wiring.dispatcher(settings);
     let sleeper = wiring.sleeper();
-    let skew = wiring.env.skew;
+    let env = wiring.env.clone();
     lambda_runtime::run(service_fn(|event: LambdaEvent<Value>| {
-        handler::handle(&dispatcher, &sleeper, skew, event)
+        handler::handle(&dispatcher, &sleeper, &env, event)
     }))
     .await
 }

@@ -5,7 +5,10 @@
 //! task whose run is not found yet (RunTask's answer not recorded yet) or a busy table does.
 
 use aws_lambda_events::eventbridge::EventBridgeEvent;
+use chrono::{DateTime, Utc};
+use fsched_core::domain::run::RunStatus;
 use fsched_core::domain::task::TaskSnapshot;
+use fsched_core::emf::Emf;
 use fsched_core::ports::{EventPublisher, Store, TaskLauncher};
 use fsched_core::service::record::{RecordError, Recorded, Recorder};
 use lambda_runtime::Diagnostic;
@@ -74,6 +77,31 @@ pub async fn handle<S: Store, L: TaskLauncher, P: EventPublisher>(
     }
 }
 
+/// What a report did, as metrics (fsched_core::emf): a run's end counts once, under its status.
+pub fn metrics(table: &str, recorded: &Result<Recorded, HandlerError>, at: DateTime<Utc>) -> Emf {
+    let emf = Emf::new(table, at);
+    match recorded {
+        Ok(Recorded::Updated {
+            status,
+            closed: true,
+            ..
+        }) => emf.count(ended_metric(*status), 1),
+        Ok(_) => emf,
+        Err(_) => emf.count("RecordErrors", 1),
+    }
+}
+
+fn ended_metric(status: RunStatus) -> &'static str {
+    match status {
+        RunStatus::Succeeded => "RunsSucceeded",
+        RunStatus::Failed => "RunsFailed",
+        RunStatus::TimedOut => "RunsTimedOut",
+        RunStatus::Interrupted => "RunsInterrupted",
+        RunStatus::Stopped => "RunsStopped",
+        _ => "RunsLost",
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -90,6 +118,24 @@ mod tests {
         assert_eq!(at.to_rfc3339(), "2020-01-23T18:04:12+00:00");
         assert_eq!((task.last_status.as_str(), task.version), ("STOPPED", 5));
         assert_eq!(task.containers[0].exit_code, Some(1));
+    }
+
+    #[test]
+    fn a_runs_end_counts_once_under_its_status() {
+        let at = chrono::Utc::now();
+        let ended = Ok(Recorded::Updated {
+            run: "etl@x".into(),
+            status: RunStatus::Failed,
+            closed: true,
+        });
+        let line = metrics("t", &ended, at).line().unwrap();
+        assert!(line.contains("\"RunsFailed\":1.0"), "{line}");
+        let going = Ok(Recorded::Updated {
+            run: "etl@x".into(),
+            status: RunStatus::Running,
+            closed: false,
+        });
+        assert_eq!(metrics("t", &going, at).line(), None);
     }
 
     #[test]

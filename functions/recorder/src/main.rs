@@ -11,8 +11,11 @@ async fn main() -> Result<(), Error> {
     fsched_core::lambda::init_logging();
     let wiring = Wiring::load().await?;
     let recorder = Recorder::new(wiring.store(), wiring.ecs(), wiring.publisher());
-    lambda_runtime::run(service_fn(|event: LambdaEvent<Value>| {
-        handler::handle(&recorder, event.payload)
+    let table = wiring.env.table.clone();
+    lambda_runtime::run(service_fn(|event: LambdaEvent<Value>| async {
+        let result = handler::handle(&recorder, event.payload).await;
+        handler::metrics(&table, &result, chrono::Utc::now()).emit();
+        result
     }))
     .await
 }

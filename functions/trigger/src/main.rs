@@ -17,8 +17,18 @@ async fn main() -> Result<(), Error> {
         wiring.store(),
     );
     let skew = wiring.env.skew;
-    lambda_runtime::run(service_fn(|event: LambdaEvent<Value>| {
-        handler::handle(&triggers, skew, event)
+    let table = wiring.env.table.clone();
+    lambda_runtime::run(service_fn(|event: LambdaEvent<Value>| async {
+        let result = handler::handle(&triggers, skew, event).await;
+        // Deliveries handed back to SQS for a retry (metrics: fsched_core::emf).
+        let failed = match &result {
+            Ok(response) => response.batch_item_failures.len(),
+            Err(_) => 1,
+        };
+        fsched_core::emf::Emf::new(&table, chrono::Utc::now())
+            .count("TriggerFailures", failed)
+            .emit();
+        result
     }))
     .await
 }

@@ -44,6 +44,12 @@ pub struct TickReport {
     /// publishes; the job's timer brings back any that are not.
     #[serde(skip)]
     pub(super) unsent_jobs: Vec<Job>,
+    /// For each run launched: seconds from its scheduled time to RunTask's answer, by the function's clock.
+    #[serde(skip)]
+    pub start_delays: Vec<f64>,
+    /// Jobs this tick found overdue ("Job Overdue", domain::health).
+    #[serde(skip)]
+    pub overdue: usize,
     /// Services whose check time has come: the dispatcher leaves them to the sleeper (service::scale).
     #[serde(skip)]
     pub services: Vec<ServiceState>,
@@ -68,6 +74,8 @@ impl TickReport {
         self.unsent.extend(other.unsent);
         self.unsent_jobs.extend(other.unsent_jobs);
         self.services.extend(other.services);
+        self.start_delays.extend(other.start_delays);
+        self.overdue += other.overdue;
     }
 
     pub(super) fn event(

@@ -27,7 +27,10 @@ impl<S: Store, L: TaskLauncher, P: EventPublisher> Dispatcher<S, L, P> {
         if health::watch(&mut moved, now) {
             moved.version = job.version + 1;
             match self.store.put_job(&moved, Some(job.version)).await {
-                Ok(()) => r.unsent_jobs.push(moved),
+                Ok(()) => {
+                    r.overdue += 1;
+                    r.unsent_jobs.push(moved);
+                }
                 Err(StoreError::Conflict { .. }) => {
                     tracing::debug!(job = %job.name, "job written concurrently: the next tick looks again");
                 }
