@@ -48,6 +48,8 @@ enum Command {
     Run(commands::run::Args),
     /// Show one run in full: its record, the task's timeline, containers and exit codes, cost.
     Show(commands::runs::ShowArgs),
+    /// Print a run's container output from CloudWatch Logs; --follow keeps reading until it ends.
+    Logs(commands::logs::Args),
     /// What runs cost, per job and in total.
     Cost(commands::runs::CostArgs),
     /// List the declared services: when each is awake, its state, saved scale and next transition.
@@ -100,6 +102,7 @@ async fn main() -> ExitCode {
         Command::Runs(args) => commands::runs::run(args, &cli.aws, now, &mut out).await,
         Command::Run(args) => commands::run::run(args, &cli.aws, now, &mut out).await,
         Command::Show(args) => commands::runs::show_cmd(args, &cli.aws, &mut out).await,
+        Command::Logs(args) => commands::logs::run(args, &cli.aws, now, &mut out).await,
         Command::Cost(args) => commands::runs::cost_cmd(args, &cli.aws, now, &mut out).await,
         Command::Services(args) => commands::services::list(args, &cli.aws, &mut out).await,
         Command::Wake(args) => commands::services::wake(args, &cli.aws, now, &mut out).await,

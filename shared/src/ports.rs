@@ -233,6 +233,8 @@ pub struct TaskDefinitionFacts {
     pub essential: Vec<(String, bool)>,
     /// `None` when the definition does not say (Fargate then runs x86_64).
     pub architecture: Option<Architecture>,
+    /// Where each container's output goes (domain::logs).
+    pub logs: Vec<crate::domain::logs::ContainerLogs>,
 }
 
 impl TaskDefinitionFacts {

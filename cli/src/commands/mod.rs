@@ -3,6 +3,7 @@
 pub mod doctor;
 pub mod jobs;
 pub mod jobs_file;
+pub mod logs;
 pub mod next;
 pub mod run;
 pub mod runs;

@@ -36,7 +36,11 @@ pub struct Args {
     output: Format,
 }
 
-fn time_arg(flag: &str, value: &str, now: DateTime<Utc>) -> Result<DateTime<Utc>, Failure> {
+pub(crate) fn time_arg(
+    flag: &str,
+    value: &str,
+    now: DateTime<Utc>,
+) -> Result<DateTime<Utc>, Failure> {
     if let Ok(span) = value.parse::<Span>() {
         return Ok(now - span.to_chrono());
     }
@@ -137,7 +141,8 @@ pub async fn show_cmd(args: ShowArgs, aws: &AwsArgs, out: &mut impl Write) -> Re
         .run
         .parse()
         .map_err(|e: fsched_core::domain::run::RunIdError| Failure::Invalid(e.to_string()))?;
-    let store = aws.store().await?;
+    let config = aws.config().await;
+    let store = aws.store_with(&config).await?;
     let Some(run) = store
         .get_run(&id)
         .await
@@ -150,10 +155,38 @@ pub async fn show_cmd(args: ShowArgs, aws: &AwsArgs, out: &mut impl Write) -> Re
     };
     match args.output {
         Format::Json => writeln!(out, "{}", run_json(&run)),
-        Format::Table => write!(out, "{}", show(&run)),
+        Format::Table => {
+            write!(out, "{}", show(&run))?;
+            writeln!(out, "\n{}", logs_at(&config, &store, &run).await)
+        }
     }
     .context("writing to stdout")?;
     Ok(())
+}
+
+/// Where the run's output is, for `show`: each container's group and stream and the command that prints them, or
+/// why there is nothing to print.
+async fn logs_at(
+    config: &aws_config::SdkConfig,
+    store: &fsched_core::aws::dynamo::DynamoStore,
+    run: &Run,
+) -> String {
+    let ecs = fsched_core::aws::ecs::EcsLauncher::new(
+        aws_sdk_ecs::Client::new(config),
+        fsched_core::domain::trigger::stack_tag(store.table()),
+    );
+    match super::logs::locate(store, &ecs, run, None).await {
+        Ok(streams) => {
+            let mut text = String::from("logs:\n");
+            for s in streams {
+                text.push_str(&format!("  {s}\n"));
+            }
+            text.push_str(&format!("  print them: fsched logs {}", run.id));
+            text
+        }
+        Err(crate::Failure::Invalid(why)) => format!("logs: {why}"),
+        Err(crate::Failure::Other(why)) => format!("logs: {why:#}"),
+    }
 }
 
 #[derive(clap::Args)]

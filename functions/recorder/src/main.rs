@@ -1,4 +1,7 @@
 //! Wiring only: configuration from the environment, adapters built once, the handler run by the Lambda runtime.
+// The recorder's future (runtime, handler, record, the SDK calls within) nests deeper than the default limit lets
+// the compiler compute its layout.
+#![recursion_limit = "256"]
 
 use fsched_core::lambda::Wiring;
 use fsched_core::service::record::Recorder;

@@ -14,6 +14,7 @@ use crate::domain::dispatch::started_by;
 use crate::domain::fargate::Capacity;
 use crate::domain::fargate::{Architecture, TaskStatus};
 use crate::domain::job::JobSpec;
+use crate::domain::logs::ContainerLogs;
 use crate::domain::run::RunId;
 use crate::domain::task::{ContainerSnapshot, TaskSnapshot};
 use crate::ports::{
@@ -333,6 +334,24 @@ impl TaskLauncher for EcsLauncher {
                 .and_then(|d| d.runtime_platform())
                 .and_then(|p| p.cpu_architecture())
                 .and_then(|a| Architecture::named(a.as_str())),
+            logs: definition
+                .map(|d| {
+                    d.container_definitions()
+                        .iter()
+                        .map(|c| ContainerLogs {
+                            container: c.name().unwrap_or_default().to_owned(),
+                            driver: c
+                                .log_configuration()
+                                .map(|l| l.log_driver().as_str().to_owned()),
+                            options: c
+                                .log_configuration()
+                                .and_then(|l| l.options())
+                                .map(|o| o.iter().map(|(k, v)| (k.clone(), v.clone())).collect())
+                                .unwrap_or_default(),
+                        })
+                        .collect()
+                })
+                .unwrap_or_default(),
         })
     }
 }

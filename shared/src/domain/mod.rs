@@ -11,6 +11,7 @@ pub mod hash;
 pub mod health;
 pub mod job;
 pub mod jobs_file;
+pub mod logs;
 pub mod name;
 pub mod notify;
 pub mod outbox;

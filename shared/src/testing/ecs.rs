@@ -394,6 +394,7 @@ impl TaskLauncher for FakeEcs {
                 roles: Vec::new(),
                 essential: vec![(CONTAINER.to_owned(), true)],
                 architecture: None,
+                logs: Vec::new(),
             }))
     }
 }
