@@ -7,6 +7,7 @@ mod aws;
 mod commands;
 mod output;
 mod render;
+mod ui;
 
 use std::process::ExitCode;
 
@@ -60,6 +61,9 @@ enum Command {
     Sleep(commands::services::SleepArgs),
     /// The estimated cost avoided while services slept.
     Savings(commands::services::SavingsArgs),
+    /// Serve a read-only dashboard on 127.0.0.1: jobs, a timeline of runs, each run with its log tail, services,
+    /// cost.
+    Ui(ui::Args),
     /// Check a deployed stack (--stack): its resources, failure queues, alarms, table settings and stored jobs.
     Doctor(commands::doctor::Args),
 }
@@ -107,6 +111,7 @@ async fn main() -> ExitCode {
         Command::Services(args) => commands::services::list(args, &cli.aws, &mut out).await,
         Command::Wake(args) => commands::services::wake(args, &cli.aws, now, &mut out).await,
         Command::Sleep(args) => commands::services::sleep(args, &cli.aws, now, &mut out).await,
+        Command::Ui(args) => ui::run(args, &cli.aws, &mut out).await,
         Command::Doctor(args) => commands::doctor::run(args, &cli.aws, now, &mut out).await,
         Command::Savings(args) => {
             commands::services::savings_cmd(args, &cli.aws, now, &mut out).await

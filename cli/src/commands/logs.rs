@@ -210,3 +210,33 @@ impl Reader {
 fn is_not_found<E: aws_sdk_cloudwatchlogs::error::ProvideErrorMetadata>(e: &E) -> bool {
     e.code() == Some("ResourceNotFoundException")
 }
+
+/// The last `n` lines of a stream (none when it does not exist yet), oldest first.
+pub async fn tail(
+    config: &aws_config::SdkConfig,
+    stream: &LogStream,
+    n: i32,
+) -> anyhow::Result<Vec<String>> {
+    let reader = Reader::new(config, stream.clone());
+    let page = reader
+        .client
+        .get_log_events()
+        .log_group_name(&stream.group)
+        .log_stream_name(&stream.stream)
+        .start_from_head(false)
+        .limit(n)
+        .send()
+        .await;
+    match page {
+        Ok(page) => Ok(page
+            .events()
+            .iter()
+            .map(|e| e.message().unwrap_or_default().trim_end().to_owned())
+            .collect()),
+        Err(e) if is_not_found(&e) => Ok(Vec::new()),
+        Err(e) => Err(anyhow::Error::new(e).context(format!(
+            "reading log stream `{}` in group `{}`",
+            stream.stream, stream.group
+        ))),
+    }
+}

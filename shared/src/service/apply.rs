@@ -140,7 +140,7 @@ pub async fn plan_file<S: JobStore + ServiceStore, R: EventRules>(
             Some((scope, changes))
         }
         None => {
-            let needing = needing_rules(file);
+            let needing = super::rules::needing_rules(file);
             if !needing.is_empty() {
                 return Err(PlanError::NeedsStack { needing });
             }
@@ -152,29 +152,6 @@ pub async fn plan_file<S: JobStore + ServiceStore, R: EventRules>(
         services,
         rules,
     })
-}
-
-/// What in the file keeps an EventBridge rule, in words: `job `a` (on_event)`, ...
-fn needing_rules(file: &JobsFile) -> Vec<String> {
-    let mut out = Vec::new();
-    for (name, spec) in &file.jobs {
-        let mut why = Vec::new();
-        if spec.on_event.is_some() {
-            why.push("on_event");
-        }
-        if !spec.alerts.is_empty() {
-            why.push("alerts");
-        }
-        if !why.is_empty() {
-            out.push(format!("job `{name}` ({})", why.join(", ")));
-        }
-    }
-    for (name, spec) in &file.services {
-        if spec.wake_on.is_some() {
-            out.push(format!("service `{name}` (wake_on)"));
-        }
-    }
-    out
 }
 
 /// Turns each unchanged job whose stored fire times cannot be right (`domain::job::repair`) into an update of those

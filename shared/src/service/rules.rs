@@ -1,5 +1,6 @@
 //! Keeping jobs' `on_event` rules in step with the jobs: what `plan` shows and `apply` does to EventBridge.
 
+use crate::domain::jobs_file::JobsFile;
 use crate::domain::trigger::{rule_changes, rule_prefix, EventRule, FoundRule, RuleChange};
 use crate::ports::{EventRules, RuleError};
 
@@ -46,6 +47,29 @@ pub async fn apply_rules<R: EventRules>(
             RuleChange::Delete { name, bus } => rules.delete(bus, name).await,
         };
         out.push((change, result));
+    }
+    out
+}
+
+/// What in the file keeps an EventBridge rule, in words: `job `a` (on_event)`, ...
+pub(crate) fn needing_rules(file: &JobsFile) -> Vec<String> {
+    let mut out = Vec::new();
+    for (name, spec) in &file.jobs {
+        let mut why = Vec::new();
+        if spec.on_event.is_some() {
+            why.push("on_event");
+        }
+        if !spec.alerts.is_empty() {
+            why.push("alerts");
+        }
+        if !why.is_empty() {
+            out.push(format!("job `{name}` ({})", why.join(", ")));
+        }
+    }
+    for (name, spec) in &file.services {
+        if spec.wake_on.is_some() {
+            out.push(format!("service `{name}` (wake_on)"));
+        }
     }
     out
 }
