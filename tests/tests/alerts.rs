@@ -3,9 +3,9 @@
 //! announcements published to the stack's bus, matched by the emulator's EventBridge with fsched's alert rule and
 //! turned into text by the rule's input transformer, then read from the destination queue.
 //!
-//! The destination is an SQS queue: the emulator's EventBridge cannot deliver to SNS topics (moto 5.2 raises
-//! NotImplementedError for them). A topic's rule is checked as it is stored (its target and input transformer are
-//! the queue's, with the topic's ARN); the text it would deliver is the one asserted here.
+//! The destination is an SQS queue, which gets `{job, event, message}`: the emulator's EventBridge cannot deliver
+//! to SNS topics (moto 5.2 raises NotImplementedError for them). A topic's rule is checked as it is stored (its
+//! target, and a template that is the same message as text); the message asserted here is what it would deliver.
 
 use std::time::Duration as StdDuration;
 
@@ -68,7 +68,7 @@ async fn stop(w: &World, run: &Run, fixture: &str) {
     handler::handle(&w.recorder(), event).await.unwrap();
 }
 
-/// The texts delivered to the destination queue so far.
+/// The messages delivered to the destination queue so far (each body is `{job, event, message}`).
 async fn delivered(w: &World, queue_url: &str) -> Vec<String> {
     let mut out = Vec::new();
     loop {
@@ -78,8 +78,14 @@ async fn delivered(w: &World, queue_url: &str) -> Vec<String> {
         }
         for record in batch.records {
             let body = record.body.unwrap_or_default();
-            // The input template is a JSON string: the destination receives it as one.
-            out.push(serde_json::from_str::<String>(&body).unwrap_or(body));
+            let alert: serde_json::Value =
+                serde_json::from_str(&body).unwrap_or_else(|e| panic!("not JSON ({e}): {body}"));
+            assert_eq!(alert["job"], "nightly", "{body}");
+            assert!(
+                alert["event"].as_str().is_some_and(|e| !e.is_empty()),
+                "{body}"
+            );
+            out.push(alert["message"].as_str().unwrap_or_default().to_owned());
         }
     }
 }
@@ -130,7 +136,10 @@ async fn a_failed_run_sends_one_readable_alert_to_its_destination() {
         targets,
         [
             (topic.to_owned(), Some("\"<message>\"".to_owned())),
-            (queue_arn.clone(), Some("\"<message>\"".to_owned())),
+            (
+                queue_arn.clone(),
+                Some(r#"{"job": "<job>", "event": "<kind>", "message": "<message>"}"#.to_owned())
+            ),
         ]
     );
 }

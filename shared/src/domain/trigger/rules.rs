@@ -98,19 +98,28 @@ impl EventRule {
         }
     }
 
-    /// The input transformer's paths: an alert takes the announcement's message.
+    /// The input transformer's paths: an alert takes the announcement's message, job and kind.
     pub fn input_paths(&self) -> Vec<(&'static str, &'static str)> {
         match &self.target {
-            RuleTarget::Alert(_) => vec![("message", "$.detail.message")],
+            RuleTarget::Alert(_) => vec![
+                ("message", "$.detail.message"),
+                ("job", "$.detail.job"),
+                ("kind", "$.detail-type"),
+            ],
             _ => Vec::new(),
         }
     }
 
-    /// The target's input: for an alert, its message as plain text (a JSON string, which SNS and SQS deliver as
-    /// the text); otherwise the job's (or service's) name and the whole event (`<aws.events.event.json>`).
+    /// The target's input. An alert to an SNS topic is its message as text (people read topics: email, SMS, chat);
+    /// to an SQS queue, a JSON object with the job, the kind of announcement and the message (programs read
+    /// queues). Otherwise the job's (or service's) name and the whole event (`<aws.events.event.json>`).
     pub fn input_template(&self) -> String {
-        if let RuleTarget::Alert(_) = self.target {
-            return "\"<message>\"".to_owned();
+        if let RuleTarget::Alert(arn) = &self.target {
+            return if arn.split(':').nth(2) == Some("sqs") {
+                r#"{"job": "<job>", "event": "<kind>", "message": "<message>"}"#.to_owned()
+            } else {
+                "\"<message>\"".to_owned()
+            };
         }
         format!(
             "{{\"fsched_{}\": \"{}\", \"event\": <aws.events.event.json>}}",
@@ -330,6 +339,20 @@ mod tests {
         );
         assert_eq!(rule.target_arn("queue"), pager);
         assert_eq!(rule.input_template(), "\"<message>\"");
+        let queue = RuleTarget::Alert("arn:aws:sqs:eu-west-1:123456789012:alerts".to_owned());
+        let to_queue = EventRule {
+            target: queue,
+            ..rule.clone()
+        };
+        let input = to_queue
+            .input_template()
+            .replace("<job>", "etl")
+            .replace("<kind>", "Run Failed")
+            .replace("<message>", "fsched: job etl FAILED.");
+        assert_eq!(
+            serde_json::from_str::<serde_json::Value>(&input).unwrap(),
+            serde_json::json!({"job": "etl", "event": "Run Failed", "message": "fsched: job etl FAILED."})
+        );
 
         // Found as wanted: nothing to do; found pointing elsewhere: updated.
         let found = |arn: &str| FoundRule {
