@@ -99,12 +99,17 @@ async fn apply_plan_change_prune_pause_and_resume() {
         out.contains("Plan: 6 to add, 0 to change, 0 to remove, 0 unchanged."),
         "{out}"
     );
-    // The two on_event jobs get their rules on the stack's bus, pointing at the trigger queue.
+    // The two on_event jobs get their rules on the stack's bus, pointing at the trigger queue; the alerts'
+    // destination gets one.
     assert!(
-        out.contains("Rules: 2 EventBridge rule change(s)."),
+        out.contains("Rules: 3 EventBridge rule change(s)."),
         "{out}"
     );
-    assert_eq!(out.matches("done     + rule fsched-").count(), 2, "{out}");
+    assert_eq!(out.matches("done     + rule fsched-").count(), 3, "{out}");
+    assert!(
+        out.contains("(alerts to arn:aws:sqs:eu-central-1:123456789012:data-alerts)"),
+        "{out}"
+    );
     for job in [
         "crm-sync",
         "daily-report",

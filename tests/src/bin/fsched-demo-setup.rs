@@ -58,6 +58,8 @@ async fn main() -> anyhow::Result<()> {
         .await
         .context("pointing the command rule at the trigger queue")?;
     example_task_definitions(&config).await?;
+    // The queue examples/jobs.yaml sends its alerts to (the team's chat bot would read it).
+    let (alerts_url, _) = fsched_tests::sqs_queue(&config, "data-alerts").await?;
 
     let text = std::fs::read_to_string(&input).with_context(|| format!("reading {input}"))?;
     let mut rewritten = String::new();
@@ -82,5 +84,6 @@ async fn main() -> anyhow::Result<()> {
     println!("FSCHED_DEMO_CLUSTER={}", place.cluster);
     println!("FSCHED_TRIGGER_QUEUE={queue_arn}");
     println!("FSCHED_DEMO_TRIGGER_QUEUE_URL={queue_url}");
+    println!("FSCHED_DEMO_ALERTS_URL={alerts_url}");
     Ok(())
 }
