@@ -112,7 +112,7 @@ mod tests {
             .line()
             .unwrap();
         let v: Value = serde_json::from_str(&line).unwrap();
-        assert_eq!(v["_aws"]["Timestamp"], 1_796_004_000_000_i64);
+        assert_eq!(v["_aws"]["Timestamp"], 1_795_917_600_000_i64);
         let declared = &v["_aws"]["CloudWatchMetrics"][0];
         assert_eq!(declared["Namespace"], "fsched");
         assert_eq!(declared["Dimensions"], json!([["Table"]]));
