@@ -391,3 +391,52 @@ async fn the_trigger_refuses_unknown_jobs_for_good_and_records_runs_of_paused_jo
     assert_eq!(f.announced("Run Rejected"), 1);
     assert!(f.ecs.tasks().is_empty());
 }
+
+#[tokio::test]
+async fn a_success_whose_note_on_the_job_was_lost_is_found_at_the_deadline_and_overdue_is_said_once(
+) {
+    use fsched_core::domain::alert::Expect;
+    let f = Fakes::new();
+    let spec = JobSpec {
+        expect: Some(Expect {
+            success_within: Span::from_secs(3 * 3600),
+        }),
+        ..job_spec("cron(0 2 * * ? *)")
+    };
+    let job = Job {
+        name: JobName::new("etl").unwrap(),
+        health: fsched_core::domain::health::applied(None, &spec, t(1, 0)),
+        spec,
+        version: 1,
+        next_fire: Some(t(2, 0)),
+        last_fire: None,
+    };
+    f.store.put_job(&job, None).await.unwrap();
+    assert_eq!(f.tick(t(2, 0)).await.launched.len(), 1);
+    f.ecs.set_now(t(2, 30));
+    // The run's end is written; the note of the success on the job is throttled and lost.
+    f.store.fail_next(
+        "put_job",
+        StoreError::Transient {
+            message: "throttled".into(),
+        },
+    );
+    for report in f.ecs.take_reports() {
+        f.recorder().record(report, t(2, 30)).await.unwrap();
+    }
+    assert_eq!(f.run(&job.name, t(2, 0)).await.status, RunStatus::Succeeded);
+    let stored = f.store.get_job(&job.name).await.unwrap().unwrap();
+    assert_eq!(stored.health.since, Some(t(2, 0)), "the note was lost");
+
+    // At the deadline (05:00) the dispatcher finds the success among the runs: not overdue, the window moves.
+    f.tick(t(5, 1)).await;
+    assert_eq!(f.announced("Job Overdue"), 0);
+    let moved = f.store.get_job(&job.name).await.unwrap().unwrap();
+    assert!(moved.health.since.is_some_and(|s| s > t(2, 0)), "{moved:?}");
+
+    // Three hours after that success, with no other, it is overdue: said once, however many ticks follow.
+    for now in [t(6, 0), t(9, 0), t(9, 1), t(10, 0)] {
+        f.tick(now).await;
+    }
+    assert_eq!(f.announced("Job Overdue"), 1);
+}

@@ -53,6 +53,18 @@ pub fn watch(job: &mut Job, now: DateTime<Utc>) -> bool {
     true
 }
 
+/// Moves the window to a success found among the job's runs (one whose note on the job was lost), if it ended after
+/// the window's start; whether it moved.
+pub fn found_success(job: &mut Job, ended: Option<DateTime<Utc>>) -> bool {
+    match ended {
+        Some(ended) if job.spec.expect.is_some() && job.health.since.is_some_and(|s| s < ended) => {
+            job.health.since = Some(ended);
+            true
+        }
+        _ => false,
+    }
+}
+
 /// Whether a run that succeeded changes the job's health: the window starts again at its end and, if the job was
 /// overdue, it recovers (owing "Job Recovered").
 pub fn succeeded(job: &mut Job, run: &Run, now: DateTime<Utc>) -> bool {

@@ -8,6 +8,7 @@ use super::{Dispatcher, TickReport};
 use crate::domain::dispatch::Fires;
 use crate::domain::health;
 use crate::domain::job::Job;
+use crate::domain::run::RunStatus;
 use crate::ports::{EventPublisher, Store, StoreError, TaskLauncher};
 
 impl<S: Store, L: TaskLauncher, P: EventPublisher> Dispatcher<S, L, P> {
@@ -24,12 +25,20 @@ impl<S: Store, L: TaskLauncher, P: EventPublisher> Dispatcher<S, L, P> {
         let mut moved = job.clone();
         moved.next_fire = fires.next_fire;
         moved.last_fire = fires.last_fire.or(job.last_fire);
-        if health::watch(&mut moved, now) {
+        let Some(found) = self.latest_success(&moved, now, r).await else {
+            // Without knowing whether it succeeded, the job is not announced overdue: the next tick looks again.
+            return;
+        };
+        let since_moved = health::found_success(&mut moved, found);
+        let overdue = health::watch(&mut moved, now);
+        if overdue || since_moved {
             moved.version = job.version + 1;
             match self.store.put_job(&moved, Some(job.version)).await {
                 Ok(()) => {
-                    r.overdue += 1;
-                    r.unsent_jobs.push(moved);
+                    if overdue {
+                        r.overdue += 1;
+                        r.unsent_jobs.push(moved);
+                    }
                 }
                 Err(StoreError::Conflict { .. }) => {
                     tracing::debug!(job = %job.name, "job written concurrently: the next tick looks again");
@@ -54,7 +63,36 @@ impl<S: Store, L: TaskLauncher, P: EventPublisher> Dispatcher<S, L, P> {
             Err(e) => r.errors.push(e.to_string()),
         }
     }
+
+    /// At the moment a job would become overdue, the end of its latest success (`Some(None)`: none found), read
+    /// from its runs: the recorder notes each success on the job, and this finds one whose note was lost (a write
+    /// that failed after the run's). One Query, at the deadline only; `None` when the runs cannot be read.
+    async fn latest_success(
+        &self,
+        job: &Job,
+        now: DateTime<Utc>,
+        r: &mut TickReport,
+    ) -> Option<Option<DateTime<Utc>>> {
+        if !job.health.deadline(&job.spec).is_some_and(|d| d <= now) {
+            return Some(None);
+        }
+        match self.store.runs_of_job(&job.name, RECENT_RUNS).await {
+            Ok(runs) => Some(
+                runs.iter()
+                    .filter(|run| run.status == RunStatus::Succeeded)
+                    .filter_map(|run| run.stopped_at)
+                    .max(),
+            ),
+            Err(e) => {
+                r.errors.push(format!("job {}: {e}", job.name));
+                None
+            }
+        }
+    }
 }
+
+/// How many of a job's newest runs the overdue check reads for a success.
+const RECENT_RUNS: usize = 50;
 
 /// Takes what `job`'s outbox held (now sent) out of the stored job: a conditional write, made again on what another
 /// writer stored if it loses; a failure leaves the announcements to be sent again at the job's timer.
