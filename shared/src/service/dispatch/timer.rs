@@ -73,7 +73,7 @@ impl<S: Store, L: TaskLauncher, P: EventPublisher> Dispatcher<S, L, P> {
         now: DateTime<Utc>,
         r: &mut TickReport,
     ) -> Option<Option<DateTime<Utc>>> {
-        if !job.health.deadline(&job.spec).is_some_and(|d| d <= now) {
+        if job.health.deadline(&job.spec).is_none_or(|d| d > now) {
             return Some(None);
         }
         match self.store.runs_of_job(&job.name, RECENT_RUNS).await {
