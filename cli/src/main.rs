@@ -1,7 +1,7 @@
 //! The `fsched` command line: parses arguments, runs one command, maps its outcome to an exit code.
 //!
 //! Exit codes: 0 success; 1 failure (AWS unreachable, conflict, ...); 2 invalid input (arguments, expressions,
-//! jobs files).
+//! jobs files); 3 `plan --detailed-exitcode` found changes.
 
 mod aws;
 mod commands;
@@ -75,6 +75,19 @@ pub enum Failure {
     Invalid(String),
     /// Anything else (exit 1).
     Other(anyhow::Error),
+    /// `plan --detailed-exitcode` found changes (exit 3); the plan itself was printed.
+    Changes,
+}
+
+impl Failure {
+    /// What the failure says, in words.
+    pub fn message(&self) -> String {
+        match self {
+            Failure::Invalid(why) => why.clone(),
+            Failure::Other(why) => format!("{why:#}"),
+            Failure::Changes => "the plan has changes".to_owned(),
+        }
+    }
 }
 
 impl From<anyhow::Error> for Failure {
@@ -127,5 +140,6 @@ async fn main() -> ExitCode {
             eprintln!("fsched: {e:#}");
             ExitCode::FAILURE
         }
+        Err(Failure::Changes) => ExitCode::from(3),
     }
 }

@@ -96,15 +96,13 @@ async fn apply_plan_change_prune_pause_and_resume() {
         "{out}"
     );
     assert!(
-        out.contains("Plan: 6 to add, 0 to change, 0 to remove, 0 unchanged."),
+        out.contains(
+            "Plan: 11 to add, 0 to change, 0 to remove (jobs +6; services +2; rules +3); 0 unchanged."
+        ),
         "{out}"
     );
     // The two on_event jobs get their rules on the stack's bus, pointing at the trigger queue; the alerts'
     // destination gets one.
-    assert!(
-        out.contains("Rules: 3 EventBridge rule change(s)."),
-        "{out}"
-    );
     assert_eq!(out.matches("done     + rule fsched-").count(), 3, "{out}");
     assert!(
         out.contains("(alerts to arn:aws:sqs:eu-central-1:123456789012:data-alerts)"),
@@ -132,13 +130,16 @@ async fn apply_plan_change_prune_pause_and_resume() {
         "02:00"
     );
 
-    let o = env.fsched(&["plan", &example]);
-    assert_eq!(text(&o.stdout), "No changes: 6 job(s) up to date.\n");
+    let up_to_date =
+        "No changes: 6 job(s) and 2 service(s) up to date, EventBridge rules as wanted.\n";
+    let o = env.fsched(&["plan", &example, "--detailed-exitcode"]);
+    assert_eq!(text(&o.stdout), up_to_date);
+    assert_eq!(o.status.code(), Some(0), "no drift: 0");
     let o = env.fsched(&["apply", &example]);
     assert!(o.status.success());
     assert_eq!(
         text(&o.stdout),
-        "No changes: 6 job(s) up to date.\n",
+        up_to_date,
         "a second apply changes nothing"
     );
     assert_eq!(env.job("nightly-etl").await.unwrap().version, 1);
@@ -162,12 +163,23 @@ async fn apply_plan_change_prune_pause_and_resume() {
             .replace("rate(15 minutes)", "rate(10 minutes)")
             .replace("cpu: 2048\n    memory: 8192", "cpu: 4096\n    memory: 8192"),
     );
-    let o = env.fsched(&["plan", &changed]);
+    let o = env.fsched(&["plan", &changed, "--detailed-exitcode"]);
     assert_eq!(
         text(&o.stdout),
         "~ crm-sync\n    schedule: rate(15 minutes) -> rate(10 minutes)\n~ nightly-etl\n    cpu: 2048 -> 4096\n\
-         Plan: 0 to add, 2 to change, 0 to remove, 4 unchanged.\n"
+         Plan: 0 to add, 2 to change, 0 to remove (jobs ~2); 6 unchanged.\n"
     );
+    assert_eq!(o.status.code(), Some(3), "drift: 3");
+    let o = env.fsched(&["plan", &changed, "--output", "json"]);
+    let plan: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+    assert_eq!(plan["changed"], true);
+    assert_eq!(
+        plan["summary"]["jobs"],
+        serde_json::json!({"add": 0, "change": 2, "remove": 0, "unchanged": 4})
+    );
+    assert_eq!(plan["summary"]["rules"]["add"], 0);
+    let o = env.fsched(&["apply", &changed, "--detailed-exitcode"]);
+    assert_eq!(o.status.code(), Some(2), "{}", text(&o.stderr));
     let o = env.fsched(&["apply", &changed]);
     assert!(
         text(&o.stdout).contains("updated  crm-sync\nupdated  nightly-etl\n"),
@@ -195,6 +207,13 @@ async fn apply_plan_change_prune_pause_and_resume() {
     assert!(
         text(&o.stdout)
             .contains("  migrate-orders-v2  (not in the file; kept, --prune would remove it)"),
+        "{}",
+        text(&o.stdout)
+    );
+    // The summary counts everything --prune removes: jobs, services and rules (not "No changes" over jobs alone).
+    let o = env.fsched(&["plan", &fewer, "--prune"]);
+    assert!(
+        text(&o.stdout).contains("to remove (jobs -3; services -2; rules -2)"),
         "{}",
         text(&o.stdout)
     );

@@ -12,7 +12,7 @@ use fsched_core::domain::job::{never_fires, Job};
 use fsched_core::domain::jobs_file::{JobsFile, MAX_FILE_BYTES};
 use fsched_core::domain::plan::{Change, Plan};
 use fsched_core::domain::service::ServiceState;
-use fsched_core::domain::trigger::stack_tag;
+use fsched_core::domain::trigger::{stack_tag, RuleChange};
 use fsched_core::service::apply::{apply_file, plan_file, FilePlan, Outcome};
 use fsched_core::service::scope::scope_problems;
 use serde_json::json;
@@ -39,6 +39,103 @@ pub struct PlanArgs {
     /// With --prune, remove even when that removes every stored job (or service), or more than 3.
     #[arg(long)]
     yes: bool,
+    /// plan only: exit 0 when nothing would change, 3 when something would (1 and 2 as always), for drift checks.
+    #[arg(long)]
+    detailed_exitcode: bool,
+}
+
+/// How many of each kind a plan adds, changes and removes, and how many stay as they are.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, serde::Serialize)]
+struct Counts {
+    add: usize,
+    change: usize,
+    remove: usize,
+    unchanged: usize,
+}
+
+impl Counts {
+    fn of<D: fsched_core::domain::plan::Declared>(p: &Plan<D>) -> Counts {
+        let (add, change, remove) = p.counts();
+        Counts {
+            add,
+            change,
+            remove,
+            unchanged: p.unchanged.len(),
+        }
+    }
+
+    fn rules(changes: &[RuleChange]) -> Counts {
+        let count = |f: fn(&RuleChange) -> bool| changes.iter().filter(|c| f(c)).count();
+        Counts {
+            add: count(|c| matches!(c, RuleChange::Create(_))),
+            change: count(|c| matches!(c, RuleChange::Update { .. })),
+            remove: count(|c| matches!(c, RuleChange::Delete { .. })),
+            unchanged: 0,
+        }
+    }
+
+    fn changes(&self) -> usize {
+        self.add + self.change + self.remove
+    }
+
+    fn words(&self) -> String {
+        format!(
+            "{} to add, {} to change, {} to remove",
+            self.add, self.change, self.remove
+        )
+    }
+
+    /// `+6 ~1 -2`, the non-zero ones.
+    fn short(&self) -> String {
+        [("+", self.add), ("~", self.change), ("-", self.remove)]
+            .iter()
+            .filter(|(_, n)| *n > 0)
+            .map(|(sign, n)| format!("{sign}{n}"))
+            .collect::<Vec<_>>()
+            .join(" ")
+    }
+}
+
+/// The plan's counts: jobs, services, rules.
+fn counts(planned: &FilePlan) -> [(&'static str, Counts); 3] {
+    let rules = planned
+        .rules
+        .as_ref()
+        .map(|(_, c)| Counts::rules(c))
+        .unwrap_or_default();
+    [
+        ("jobs", Counts::of(&planned.jobs)),
+        ("services", Counts::of(&planned.services)),
+        ("rules", rules),
+    ]
+}
+
+/// One line over everything the plan would do: "No changes" only when nothing at all would change.
+fn summary(planned: &FilePlan) -> String {
+    let parts = counts(planned);
+    let total = parts.iter().fold(Counts::default(), |t, (_, c)| Counts {
+        add: t.add + c.add,
+        change: t.change + c.change,
+        remove: t.remove + c.remove,
+        unchanged: t.unchanged + c.unchanged,
+    });
+    if total.changes() == 0 {
+        return format!(
+            "No changes: {} job(s) and {} service(s) up to date, EventBridge rules as wanted.",
+            parts[0].1.unchanged, parts[1].1.unchanged
+        );
+    }
+    let each: Vec<String> = parts
+        .iter()
+        .filter(|(_, c)| c.changes() > 0)
+        .map(|(what, c)| format!("{what} {}", c.short()))
+        .collect();
+    format!(
+        "Plan: {} ({}); {} unchanged.",
+        total.words(),
+        each.join("; "),
+        total.unchanged
+    )
 }
 
 /// The file's bytes, at most one more than a jobs file may have (so `/dev/zero` or a pipe that never ends cannot
@@ -135,6 +232,30 @@ fn service_line(change: &Change<ServiceState>) -> String {
     }
 }
 
+/// A service's change for scripts.
+fn service_json(change: &Change<ServiceState>) -> serde_json::Value {
+    let (name, action) = match change {
+        Change::Add { name, .. } => (name.to_string(), "add"),
+        Change::Update { current, .. } => (current.name.to_string(), "change"),
+        Change::Remove { current } => (current.name.to_string(), "remove"),
+        Change::Keep { current } => (current.name.to_string(), "keep"),
+    };
+    json!({"service": name, "action": action})
+}
+
+/// A rule's change for scripts.
+fn rule_json(change: &RuleChange) -> serde_json::Value {
+    match change {
+        RuleChange::Create(r) => json!({
+            "rule": r.name, "bus": r.bus, "action": "add", "for": r.target.to_string(),
+        }),
+        RuleChange::Update { rule, why } => json!({
+            "rule": rule.name, "bus": rule.bus, "action": "change", "for": rule.target.to_string(), "why": why,
+        }),
+        RuleChange::Delete { name, bus } => json!({"rule": name, "bus": bus, "action": "remove"}),
+    }
+}
+
 fn plan_json(planned: &FilePlan) -> serde_json::Value {
     let changes: Vec<_> = planned
         .jobs
@@ -150,17 +271,28 @@ fn plan_json(planned: &FilePlan) -> serde_json::Value {
             Change::Keep { current } => json!({"job": current.name, "action": "keep"}),
         })
         .collect();
-    let services: Vec<String> = planned
-        .services
-        .changes
-        .iter()
-        .map(|c| service_line(c).trim().to_owned())
-        .collect();
+    let services: Vec<_> = planned.services.changes.iter().map(service_json).collect();
     let rules = planned
         .rules
         .as_ref()
-        .map(|(_, c)| c.iter().map(|r| r.to_string()).collect::<Vec<_>>());
-    json!({"changes": changes, "unchanged": planned.jobs.unchanged, "services": services, "rules": rules})
+        .map(|(_, c)| c.iter().map(rule_json).collect::<Vec<_>>());
+    let summary: serde_json::Map<String, serde_json::Value> = counts(planned)
+        .iter()
+        .map(|(what, c)| ((*what).to_owned(), json!(c)))
+        .collect();
+    json!({
+        "changed": has_changes(planned),
+        "summary": summary,
+        "changes": changes,
+        "unchanged": planned.jobs.unchanged,
+        "services": services,
+        "rules": rules,
+    })
+}
+
+/// Whether applying the plan would change anything.
+fn has_changes(planned: &FilePlan) -> bool {
+    counts(planned).iter().any(|(_, c)| c.changes() > 0)
 }
 
 fn print_jobs(p: &Plan<Job>, out: &mut impl Write) -> anyhow::Result<()> {
@@ -192,20 +324,10 @@ fn print_jobs(p: &Plan<Job>, out: &mut impl Write) -> anyhow::Result<()> {
             )?,
         }
     }
-    let (add, change, remove) = p.counts();
-    if p.is_empty() {
-        writeln!(out, "No changes: {} job(s) up to date.", p.unchanged.len())?;
-    } else {
-        writeln!(
-            out,
-            "Plan: {add} to add, {change} to change, {remove} to remove, {} unchanged.",
-            p.unchanged.len()
-        )?;
-    }
     Ok(())
 }
 
-/// The plan for people: jobs, their summary, services, then rules.
+/// The plan for people: jobs, services, rules, then one summary over all three.
 fn print_plan(planned: &FilePlan, out: &mut impl Write) -> anyhow::Result<()> {
     print_jobs(&planned.jobs, out)?;
     for c in &planned.services.changes {
@@ -215,10 +337,8 @@ fn print_plan(planned: &FilePlan, out: &mut impl Write) -> anyhow::Result<()> {
         for c in changes {
             writeln!(out, "{c}")?;
         }
-        if !changes.is_empty() {
-            writeln!(out, "Rules: {} EventBridge rule change(s).", changes.len())?;
-        }
     }
+    writeln!(out, "{}", summary(planned))?;
     Ok(())
 }
 
@@ -255,6 +375,7 @@ async fn make_plan(
 
 pub async fn plan_cmd(args: PlanArgs, aws: &AwsArgs, out: &mut impl Write) -> Result<(), Failure> {
     let (_, _, planned) = make_plan(&args, aws).await?;
+    let changed = has_changes(&planned);
     match args.file.output {
         Format::Json => writeln!(out, "{}", plan_json(&planned))?,
         Format::Table => {
@@ -263,6 +384,9 @@ pub async fn plan_cmd(args: PlanArgs, aws: &AwsArgs, out: &mut impl Write) -> Re
                 writeln!(out, "apply will refuse without --yes: {why}")?;
             }
         }
+    }
+    if args.detailed_exitcode && changed {
+        return Err(Failure::Changes);
     }
     Ok(())
 }
@@ -285,6 +409,12 @@ pub async fn apply_cmd(
     now: DateTime<Utc>,
     out: &mut impl Write,
 ) -> Result<(), Failure> {
+    if args.detailed_exitcode {
+        return Err(Failure::Invalid(
+            "--detailed-exitcode is for `fsched plan`: apply exits 0 once everything is applied"
+                .to_owned(),
+        ));
+    }
     let (store, rules, planned) = make_plan(&args, aws).await?;
     let table = args.file.output == Format::Table;
     if table {

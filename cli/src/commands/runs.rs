@@ -184,8 +184,7 @@ async fn logs_at(
             text.push_str(&format!("  print them: fsched logs {}", run.id));
             text
         }
-        Err(crate::Failure::Invalid(why)) => format!("logs: {why}"),
-        Err(crate::Failure::Other(why)) => format!("logs: {why:#}"),
+        Err(failure) => format!("logs: {}", failure.message()),
     }
 }
 

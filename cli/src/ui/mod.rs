@@ -257,10 +257,7 @@ async fn log_tail(
     );
     let streams = crate::commands::logs::locate(&ui.store, &ecs, run, None)
         .await
-        .map_err(|e| match e {
-            Failure::Invalid(why) => why,
-            Failure::Other(why) => format!("{why:#}"),
-        })?;
+        .map_err(|e| e.message())?;
     let mut out = Vec::new();
     for stream in streams {
         let lines = crate::commands::logs::tail(&ui.config, &stream, LOG_TAIL)
