@@ -125,10 +125,12 @@ impl AwsArgs {
         self.setting(config, &self.bus, "EventBusName")
             .await?
             .ok_or_else(|| {
-                anyhow::anyhow!(
+                crate::Usage(
                     "no event bus given: pass --bus (or set FSCHED_EVENT_BUS) to the stack's `EventBusName` output, \
                      or --stack (FSCHED_STACK)"
+                        .to_owned(),
                 )
+                .into()
             })
     }
 
@@ -220,10 +222,14 @@ impl AwsArgs {
         let table = match (&self.table, &self.stack) {
             (Some(table), _) => table.clone(),
             (None, Some(stack)) => self.stack_output(&config, stack, "TableName").await?,
-            (None, None) => anyhow::bail!(
-                "no table given: pass --table (or set FSCHED_TABLE) to the stack's `TableName` output, or --stack \
-                 (FSCHED_STACK) to read it from the deployed stack"
-            ),
+            (None, None) => {
+                return Err(crate::Usage(
+                    "no table given: pass --table (or set FSCHED_TABLE) to the stack's `TableName` output, or \
+                     --stack (FSCHED_STACK) to read it from the deployed stack"
+                        .to_owned(),
+                )
+                .into())
+            }
         };
         Ok(DynamoStore::new(
             aws_sdk_dynamodb::Client::new(&config),

@@ -90,10 +90,37 @@ impl Failure {
     }
 }
 
+/// How the command was called is at fault (a setting it needs is missing, a name it looks up does not exist): an
+/// error that helpers deep in a command can return as `anyhow::Error` and that still exits 2.
+#[derive(Debug)]
+pub struct Usage(pub String);
+
+impl std::fmt::Display for Usage {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+impl std::error::Error for Usage {}
+
 impl From<anyhow::Error> for Failure {
     fn from(e: anyhow::Error) -> Self {
-        Failure::Other(e)
+        match e.downcast_ref::<Usage>() {
+            Some(usage) => Failure::Invalid(usage.0.clone()),
+            None => Failure::Other(e),
+        }
     }
+}
+
+/// "No job `x`", with the stored job nearest to it when one is close: every lookup of a job by name says the same.
+pub async fn unknown_job<S: fsched_core::ports::JobStore>(store: &S, name: &str) -> Failure {
+    let jobs = store.list_jobs().await.unwrap_or_default();
+    let names: Vec<&str> = jobs.iter().map(|j| j.name.as_str()).collect();
+    let hint = match fsched_core::domain::suggest::nearest(name, names) {
+        Some(near) => format!(" (did you mean `{near}`?)"),
+        None => " (`fsched jobs` lists them)".to_owned(),
+    };
+    Failure::Invalid(format!("no job `{name}` is stored{hint}"))
 }
 
 /// Output that cannot be written (a closed pipe, a full disk) fails the command.

@@ -258,7 +258,25 @@ async fn apply_plan_change_prune_pause_and_resume() {
 
     let o = env.fsched(&["pause", "no-such-job"]);
     assert_eq!(o.status.code(), Some(2));
-    assert!(text(&o.stderr).contains("no job `no-such-job` is stored"));
+    assert!(text(&o.stderr).contains("no job `no-such-job` is stored (`fsched jobs` lists them)"));
+    // Every lookup of a job by name says the same, with the nearest stored name.
+    for args in [
+        &["pause", "nightly-et"][..],
+        &["resume", "nightly-et"],
+        &["run", "nightly-et"],
+        &["runs", "--job", "nightly-et"],
+    ] {
+        let o = env.fsched(args);
+        assert_eq!(o.status.code(), Some(2), "{args:?}: {}", text(&o.stderr));
+        assert!(
+            text(&o.stderr).contains("no job `nightly-et` is stored (did you mean `nightly-etl`?)"),
+            "{args:?}: {}",
+            text(&o.stderr)
+        );
+    }
+    // A job with no runs yet is an empty history, not an error.
+    let o = env.fsched(&["runs", "--job", "nightly-etl"]);
+    assert!(o.status.success(), "{}", text(&o.stderr));
 }
 
 #[tokio::test]

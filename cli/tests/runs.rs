@@ -129,7 +129,11 @@ async fn runs_show_and_cost_read_what_the_recorder_wrote() {
 async fn unknown_and_malformed_run_ids_are_clear_errors() {
     let w = world().await;
     let missing = fsched(&w, &["show", "etl/20261128T020000Z"]);
-    assert_eq!(missing.status.code(), Some(1));
+    assert_eq!(
+        missing.status.code(),
+        Some(2),
+        "an unknown name is invalid input"
+    );
     assert!(String::from_utf8_lossy(&missing.stderr).contains("no run `etl/20261128T020000Z`"));
     let bad = fsched(&w, &["show", "etl-yesterday"]);
     assert_eq!(bad.status.code(), Some(2));

@@ -43,7 +43,8 @@ async fn the_table_comes_from_the_stack_outputs_when_not_given() {
     assert_eq!(o.status.code(), Some(1));
     assert!(String::from_utf8_lossy(&o.stderr).contains("reading stack `no-such-stack`"));
 
+    // A setting the command needs and nobody gave is how it was called: exit 2, as the README says.
     let o = fsched(&["jobs"]);
-    assert_eq!(o.status.code(), Some(1));
+    assert_eq!(o.status.code(), Some(2));
     assert!(String::from_utf8_lossy(&o.stderr).contains("no table given: pass --table"));
 }

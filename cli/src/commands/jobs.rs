@@ -102,9 +102,9 @@ pub async fn list(args: ListArgs, aws: &AwsArgs, out: &mut impl Write) -> Result
     Ok(())
 }
 
-fn job_failure(e: JobError) -> Failure {
+async fn job_failure<S: fsched_core::ports::JobStore>(store: &S, e: JobError) -> Failure {
     match e {
-        JobError::Unknown(_) => Failure::Invalid(e.to_string()),
+        JobError::Unknown(name) => crate::unknown_job(store, name.as_str()).await,
         other => Failure::Other(other.into()),
     }
 }
@@ -115,9 +115,10 @@ pub async fn pause_cmd(
     out: &mut impl Write,
 ) -> Result<(), Failure> {
     let store = aws.store().await?;
-    let job = pause(&store, &job_name(&args.job)?)
-        .await
-        .map_err(job_failure)?;
+    let job = match pause(&store, &job_name(&args.job)?).await {
+        Ok(job) => job,
+        Err(e) => return Err(job_failure(&store, e).await),
+    };
     writeln!(out, "paused {}", job.name).context("writing to stdout")?;
     Ok(())
 }
@@ -129,9 +130,10 @@ pub async fn resume_cmd(
     out: &mut impl Write,
 ) -> Result<(), Failure> {
     let store = aws.store().await?;
-    let job = resume(&store, &job_name(&args.job)?, now, args.replay)
-        .await
-        .map_err(job_failure)?;
+    let job = match resume(&store, &job_name(&args.job)?, now, args.replay).await {
+        Ok(job) => job,
+        Err(e) => return Err(job_failure(&store, e).await),
+    };
     writeln!(
         out,
         "resumed {}; next fire {}",

@@ -89,7 +89,7 @@ async fn read_run<S: RunStore>(store: &S, id: &RunId) -> Result<Run, Failure> {
         .await
         .with_context(|| format!("reading run `{id}`"))?
         .ok_or_else(|| {
-            Failure::Other(anyhow::anyhow!(
+            Failure::Invalid(format!(
                 "no run `{id}`: `fsched runs --job {}` lists its runs (records expire after the job's `history`)",
                 id.job()
             ))

@@ -56,11 +56,13 @@ pub async fn run(
     let given = values(&args.env)?;
     let config = aws.config().await;
     let store = aws.store_with(&config).await?;
-    let stored = store
+    let Some(stored) = store
         .get_job(&job)
         .await
         .with_context(|| format!("reading job `{job}`"))?
-        .ok_or_else(|| Failure::Invalid(format!("no job `{job}` is stored (see `fsched jobs`)")))?;
+    else {
+        return Err(crate::unknown_job(&store, job.as_str()).await);
+    };
 
     let time = now.trunc_subsecs(0);
     let request_id = format!(

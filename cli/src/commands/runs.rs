@@ -8,7 +8,7 @@ use chrono::{DateTime, Utc};
 use fsched_core::domain::duration::Span;
 use fsched_core::domain::job::JobName;
 use fsched_core::domain::run::{Run, RunId, RunStatus, UnknownStatus};
-use fsched_core::ports::RunStore;
+use fsched_core::ports::{JobStore, RunStore};
 
 use crate::aws::AwsArgs;
 use crate::output::Format;
@@ -107,6 +107,17 @@ pub async fn run(
             .await
             .context("reading runs")?,
     };
+    // A job name that is neither stored nor in any run is a typo, not an empty history.
+    if let Some(job) = job.as_ref().filter(|_| runs.is_empty()) {
+        if store
+            .get_job(job)
+            .await
+            .with_context(|| format!("reading job `{job}`"))?
+            .is_none()
+        {
+            return Err(crate::unknown_job(&store, job.as_str()).await);
+        }
+    }
     let runs: Vec<Run> = runs
         .into_iter()
         .filter(|r| status.is_none_or(|s| r.status == s))
@@ -148,7 +159,7 @@ pub async fn show_cmd(args: ShowArgs, aws: &AwsArgs, out: &mut impl Write) -> Re
         .await
         .with_context(|| format!("reading run `{id}`"))?
     else {
-        return Err(Failure::Other(anyhow::anyhow!(
+        return Err(Failure::Invalid(format!(
             "no run `{id}`: `fsched runs --job {}` lists its runs (records expire after the job's `history`)",
             id.job()
         )));
