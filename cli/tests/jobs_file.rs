@@ -298,6 +298,21 @@ async fn an_invalid_file_reports_every_problem_and_writes_nothing() {
         assert!(err.contains(&format!("{bad}:{key}:5: job `crm-sync`: unknown key `task_defintion` in a job (did you mean `task_definition`?)")), "{err}");
         assert!(err.contains("problem(s); nothing was changed"), "{err}");
     }
+    // Scripts get the problems as data on standard output (`-o json`), with the same exit code.
+    let o = env.fsched(&["validate", &bad, "-o", "json"]);
+    assert_eq!(o.status.code(), Some(2));
+    let report: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+    assert_eq!(report["valid"], false);
+    let problems = report["problems"].as_array().unwrap();
+    assert_eq!(problems.len(), 3, "{report}");
+    assert!(problems.iter().any(|p| p["job"] == "crm-sync"
+        && p["line"] == line_of("task_definition: crm-sync")
+        && p["column"] == 5
+        && p["message"]
+            .as_str()
+            .unwrap()
+            .contains("did you mean `task_definition`?")
+        && p["file"] == bad.as_str()));
     assert!(
         env.store.list_jobs().await.unwrap().is_empty(),
         "an invalid file applies nothing"

@@ -22,7 +22,8 @@ use crate::Failure;
 
 #[derive(clap::Args)]
 pub struct Args {
-    #[arg(long, value_enum, default_value_t)]
+    /// `table` for people, `json` for scripts.
+    #[arg(long, short = 'o', value_enum, default_value_t)]
     output: Format,
 }
 

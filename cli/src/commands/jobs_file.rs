@@ -25,7 +25,8 @@ use crate::Failure;
 pub struct FileArgs {
     /// The jobs file (YAML); `-` reads standard input.
     file: PathBuf,
-    #[arg(long, value_enum, default_value_t)]
+    /// `table` for people, `json` for scripts.
+    #[arg(long, short = 'o', value_enum, default_value_t)]
     output: Format,
 }
 
@@ -162,6 +163,17 @@ fn load(args: &FileArgs) -> Result<JobsFile, Failure> {
     let bytes = read_limited(&args.file)
         .map_err(|e| Failure::Invalid(format!("cannot read {}: {e}", args.file.display())))?;
     JobsFile::read(&bytes).map_err(|diagnostics| {
+        if args.output == Format::Json {
+            // Scripts get every problem on standard output, as data; the exit code still says invalid.
+            let file = args.file.display().to_string();
+            let problems: Vec<_> = diagnostics
+                .iter()
+                .map(|d| {
+                    json!({"file": file, "line": d.line, "column": d.column, "job": d.job, "message": d.message})
+                })
+                .collect();
+            println!("{}", json!({"valid": false, "problems": problems}));
+        }
         let file = args.file.display().to_string();
         let mut message: Vec<String> = diagnostics.iter().map(|d| d.in_file(&file)).collect();
         message.push(format!(

@@ -32,7 +32,8 @@ pub struct Args {
     /// At most this many runs.
     #[arg(long, default_value_t = 50)]
     limit: usize,
-    #[arg(long, value_enum, default_value_t)]
+    /// `table` for people, `json` for scripts.
+    #[arg(long, short = 'o', value_enum, default_value_t)]
     output: Format,
 }
 
@@ -143,7 +144,8 @@ pub async fn run(
 pub struct ShowArgs {
     /// The run's id, as `fsched runs` prints it (JOB/YYYYMMDDTHHMMSSZ...).
     run: String,
-    #[arg(long, value_enum, default_value_t)]
+    /// `table` for people, `json` for scripts.
+    #[arg(long, short = 'o', value_enum, default_value_t)]
     output: Format,
 }
 
@@ -207,7 +209,8 @@ pub struct CostArgs {
     /// Runs scheduled before this RFC 3339 time (default: now).
     #[arg(long)]
     until: Option<String>,
-    #[arg(long, value_enum, default_value_t)]
+    /// `table` for people, `json` for scripts.
+    #[arg(long, short = 'o', value_enum, default_value_t)]
     output: Format,
 }
 

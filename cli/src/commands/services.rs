@@ -20,7 +20,8 @@ use crate::Failure;
 
 #[derive(clap::Args)]
 pub struct ListArgs {
-    #[arg(long, value_enum, default_value_t)]
+    /// `table` for people, `json` for scripts.
+    #[arg(long, short = 'o', value_enum, default_value_t)]
     output: Format,
 }
 
@@ -47,7 +48,8 @@ pub struct SavingsArgs {
     /// Until this RFC 3339 time (default: now).
     #[arg(long)]
     until: Option<String>,
-    #[arg(long, value_enum, default_value_t)]
+    /// `table` for people, `json` for scripts.
+    #[arg(long, short = 'o', value_enum, default_value_t)]
     output: Format,
 }
 
