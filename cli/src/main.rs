@@ -30,32 +30,60 @@ struct Cli {
 #[derive(Subcommand)]
 enum Command {
     /// Print the next fire times of a schedule expression.
+    #[command(
+        after_help = "Examples:\n  fsched next 'cron(0 2 * * ? *)' --tz Europe/Berlin\n  fsched next 'rate(15 minutes)' --count 3"
+    )]
     Next(commands::next::Args),
     /// Check a jobs file; every problem is reported with its line and column.
+    #[command(
+        after_help = "Examples:\n  fsched validate jobs.yaml\n  cat jobs.yaml | fsched validate -\n  fsched validate jobs.yaml -o json     # problems as data, exit 2 when invalid"
+    )]
     Validate(commands::jobs_file::FileArgs),
     /// Show what `apply` would change, field by field.
+    #[command(
+        after_help = "Examples:\n  fsched --stack prod plan jobs.yaml\n  fsched plan jobs.yaml --prune\n  fsched plan jobs.yaml --detailed-exitcode   # CI drift check: exit 3 when something would change"
+    )]
     Plan(commands::jobs_file::PlanArgs),
     /// Write the jobs file's definitions to the table.
+    #[command(
+        after_help = "Examples:\n  fsched --stack prod apply jobs.yaml\n  fsched apply jobs.yaml --prune --yes"
+    )]
     Apply(commands::jobs_file::PlanArgs),
     /// List the stored jobs with their next fire and last run.
     Jobs(commands::jobs::ListArgs),
+    /// Show one stored job in full: its definition, next fires in its zone, health, alerts and latest runs.
+    #[command(
+        after_help = "Examples:\n  fsched job nightly-etl\n  fsched job nightly-etl -o json"
+    )]
+    Job(commands::jobs::DescribeArgs),
     /// Stop a job from firing until it is resumed.
     Pause(commands::jobs::PauseArgs),
     /// Let a paused job fire again, from now.
     Resume(commands::jobs::ResumeArgs),
     /// List recorded runs, newest first: when each was due and launched, its status and why.
+    #[command(
+        after_help = "Examples:\n  fsched runs --since 24h\n  fsched runs --job nightly-etl --since 7d\n  fsched runs --status failed -o json"
+    )]
     Runs(commands::runs::Args),
     /// Run a job now (a "Run Job" command to the stack's bus); print the run's id; --wait follows it to the end.
+    #[command(
+        after_help = "Examples:\n  fsched run nightly-etl --wait\n  fsched run daily-report --env FORMAT=csv"
+    )]
     Run(commands::run::Args),
     /// Show one run in full: its record, the task's timeline, containers and exit codes, cost.
+    #[command(after_help = "Examples:\n  fsched show nightly-etl/20261129T010000Z")]
     Show(commands::runs::ShowArgs),
     /// Print a run's container output from CloudWatch Logs; --follow keeps reading until it ends.
+    #[command(
+        after_help = "Examples:\n  fsched logs nightly-etl/20261129T010000Z\n  fsched logs nightly-etl/20261129T010000Z --container etl --since 10m\n  fsched logs crm-sync/20261129T113000Z --follow"
+    )]
     Logs(commands::logs::Args),
     /// What runs cost, per job and in total.
     Cost(commands::runs::CostArgs),
     /// List the declared services: when each is awake, its state, saved scale and next transition.
     Services(commands::services::ListArgs),
     /// Wake a service now ("Wake Service" command); --for keeps it awake at least that long.
+    #[command(after_help = "Examples:\n  fsched wake staging-api --for 2h")]
     Wake(commands::services::WakeArgs),
     /// Put a service to sleep now ("Sleep Service" command), until its next period boundary.
     Sleep(commands::services::SleepArgs),
@@ -63,7 +91,13 @@ enum Command {
     Savings(commands::services::SavingsArgs),
     /// Serve a read-only dashboard on 127.0.0.1: jobs, a timeline of runs, each run with its log tail, services,
     /// cost.
+    #[command(
+        after_help = "Examples:\n  fsched --stack prod ui --open\n  fsched ui --port 8080 --as-of 2026-11-29T06:00:00Z"
+    )]
     Ui(ui::Args),
+    /// Print a shell completion script: `fsched completion bash > /etc/bash_completion.d/fsched`, or zsh, fish,
+    /// powershell, elvish.
+    Completion { shell: clap_complete::Shell },
     /// Check a deployed stack (--stack): its resources, failure queues, alarms, table settings and stored jobs.
     Doctor(commands::doctor::Args),
 }
@@ -141,6 +175,7 @@ async fn main() -> ExitCode {
         Command::Plan(args) => commands::jobs_file::plan_cmd(args, &cli.aws, &mut out).await,
         Command::Apply(args) => commands::jobs_file::apply_cmd(args, &cli.aws, now, &mut out).await,
         Command::Jobs(args) => commands::jobs::list(args, &cli.aws, &mut out).await,
+        Command::Job(args) => commands::jobs::describe(args, &cli.aws, &mut out).await,
         Command::Pause(args) => commands::jobs::pause_cmd(args, &cli.aws, &mut out).await,
         Command::Resume(args) => commands::jobs::resume_cmd(args, &cli.aws, now, &mut out).await,
         Command::Runs(args) => commands::runs::run(args, &cli.aws, now, &mut out).await,
@@ -151,6 +186,11 @@ async fn main() -> ExitCode {
         Command::Services(args) => commands::services::list(args, &cli.aws, &mut out).await,
         Command::Wake(args) => commands::services::wake(args, &cli.aws, now, &mut out).await,
         Command::Sleep(args) => commands::services::sleep(args, &cli.aws, now, &mut out).await,
+        Command::Completion { shell } => {
+            use clap::CommandFactory;
+            clap_complete::generate(shell, &mut Cli::command(), "fsched", &mut out);
+            Ok(())
+        }
         Command::Ui(args) => ui::run(args, &cli.aws, &mut out).await,
         Command::Doctor(args) => commands::doctor::run(args, &cli.aws, now, &mut out).await,
         Command::Savings(args) => {

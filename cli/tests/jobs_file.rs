@@ -130,6 +130,47 @@ async fn apply_plan_change_prune_pause_and_resume() {
         "02:00"
     );
 
+    // One job in full: its next fires in its own zone, its health, alerts and stored definition.
+    let o = env.fsched(&["job", "nightly-etl"]);
+    let page = text(&o.stdout);
+    assert!(o.status.success(), "{}", text(&o.stderr));
+    assert!(
+        page.contains("runs on     cron(0 2 * * ? *) in Europe/Berlin"),
+        "{page}"
+    );
+    let fires = page
+        .split("next fires")
+        .nth(1)
+        .unwrap()
+        .split("health")
+        .next()
+        .unwrap();
+    assert_eq!(
+        fires.matches(" 02:00 CET").count(),
+        5,
+        "five next fires at 02:00 Berlin: {page}"
+    );
+    assert!(
+        page.contains("health      ok: expected to succeed within 1d 2h"),
+        "{page}"
+    );
+    assert!(
+        page.contains("alerts      arn:aws:sqs:eu-central-1:123456789012:data-alerts on failed"),
+        "{page}"
+    );
+    assert!(page.contains("  max_runtime: 3h\n"), "{page}");
+    assert!(
+        page.contains("none yet: `fsched run nightly-etl` starts one now"),
+        "{page}"
+    );
+    let o = env.fsched(&["job", "nightly-etl", "-o", "json"]);
+    let described: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+    assert_eq!(described["job"]["name"], "nightly-etl");
+    assert_eq!(described["next_fires"].as_array().map(Vec::len), Some(5));
+    let o = env.fsched(&["job", "nightly-et"]);
+    assert_eq!(o.status.code(), Some(2));
+    assert!(text(&o.stderr).contains("did you mean `nightly-etl`?"));
+
     let up_to_date =
         "No changes: 6 job(s) and 2 service(s) up to date, EventBridge rules as wanted.\n";
     let o = env.fsched(&["plan", &example, "--detailed-exitcode"]);

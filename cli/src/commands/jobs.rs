@@ -4,7 +4,9 @@ use std::io::Write;
 
 use anyhow::Context;
 use chrono::{DateTime, Utc};
-use fsched_core::domain::job::JobName;
+use fsched_core::domain::job::{next_fire, JobName};
+use fsched_core::domain::notify::local;
+use fsched_core::domain::plan::fields;
 use fsched_core::domain::schedule::Zone;
 use fsched_core::ports::{JobStore, RunStore};
 use fsched_core::service::jobs::{pause, resume, JobError};
@@ -23,6 +25,15 @@ pub struct ListArgs {
 }
 
 #[derive(clap::Args)]
+pub struct DescribeArgs {
+    /// The job's name.
+    job: String,
+    /// `table` for people, `json` for scripts.
+    #[arg(long, short = 'o', value_enum, default_value_t)]
+    output: Format,
+}
+
+#[derive(clap::Args)]
 pub struct PauseArgs {
     /// The job's name.
     job: String,
@@ -35,6 +46,115 @@ pub struct ResumeArgs {
     /// Also run the fires missed while paused (those still within the job's `catch_up`).
     #[arg(long)]
     replay: bool,
+}
+
+/// How many next fires and recent runs `fsched job` shows.
+const DESCRIBE_FIRES: usize = 5;
+const DESCRIBE_RUNS: usize = 5;
+
+/// `fsched job NAME`: one stored job in full: its definition as stored, its next fires in its zone, its health and
+/// alerts, and its latest runs.
+pub async fn describe(
+    args: DescribeArgs,
+    aws: &AwsArgs,
+    out: &mut impl Write,
+) -> Result<(), Failure> {
+    let name = job_name(&args.job)?;
+    let store = aws.store().await?;
+    let Some(job) = store
+        .get_job(&name)
+        .await
+        .with_context(|| format!("reading job `{name}`"))?
+    else {
+        return Err(crate::unknown_job(&store, name.as_str()).await);
+    };
+    let runs = store
+        .runs_of_job(&name, DESCRIBE_RUNS)
+        .await
+        .context("reading runs")?;
+    let mut fires = Vec::new();
+    let mut after = job.next_fire.map(|t| t - chrono::Duration::seconds(1));
+    while let Some(t) = after.and_then(|a| next_fire(&job.spec, a)) {
+        if fires.len() == DESCRIBE_FIRES {
+            break;
+        }
+        fires.push(t);
+        after = Some(t);
+    }
+    let zone = job.spec.timezone;
+    if args.output == Format::Json {
+        let rows: Vec<_> = runs.iter().map(render::run_json).collect();
+        writeln!(
+            out,
+            "{}",
+            json!({"job": job, "next_fires": fires, "runs": rows})
+        )
+        .context("writing to stdout")?;
+        return Ok(());
+    }
+    let health = match (&job.spec.expect, job.health.overdue_since) {
+        (_, Some(since)) => format!("OVERDUE since {}", local(since, zone)),
+        (Some(e), None) => format!(
+            "ok: expected to succeed within {}{}",
+            e.success_within,
+            job.health
+                .since
+                .map(|s| format!(", counting from {}", local(s, zone)))
+                .unwrap_or_default()
+        ),
+        (None, None) => "not watched (no `expect`)".to_owned(),
+    };
+    let mut lines = vec![
+        ("job".to_owned(), job.name.to_string()),
+        (
+            "runs on".to_owned(),
+            format!("{} in {zone}", job.spec.triggers()),
+        ),
+        (
+            "next fires".to_owned(),
+            if fires.is_empty() {
+                if job.spec.paused {
+                    "none: paused".to_owned()
+                } else {
+                    "none".to_owned()
+                }
+            } else {
+                fires
+                    .iter()
+                    .map(|t| local(*t, zone))
+                    .collect::<Vec<_>>()
+                    .join("\n")
+            },
+        ),
+        ("health".to_owned(), health),
+        ("version".to_owned(), job.version.to_string()),
+    ];
+    for alert in &job.spec.alerts {
+        let on: Vec<&str> = alert.on.iter().map(|o| o.as_str()).collect();
+        lines.push((
+            "alerts".to_owned(),
+            format!("{} on {}", alert.to, on.join(", ")),
+        ));
+    }
+    let width = lines.iter().map(|(k, _)| k.len()).max().unwrap_or(0) + 2;
+    for (key, value) in &lines {
+        for (i, line) in value.lines().enumerate() {
+            let key = if i == 0 { key.as_str() } else { "" };
+            writeln!(out, "{key:width$}{line}").context("writing to stdout")?;
+        }
+    }
+    writeln!(out, "\ndefinition (as stored)").context("writing to stdout")?;
+    for (field, value) in fields(&job.spec) {
+        writeln!(out, "  {field}: {value}").context("writing to stdout")?;
+    }
+    writeln!(out, "\nlatest runs").context("writing to stdout")?;
+    if runs.is_empty() {
+        writeln!(out, "  none yet: `fsched run {name}` starts one now")
+            .context("writing to stdout")?;
+    } else {
+        writeln!(out, "{}", render::runs_table(&runs)).context("writing to stdout")?;
+    }
+    Ok(())
 }
 
 fn job_name(name: &str) -> Result<JobName, Failure> {

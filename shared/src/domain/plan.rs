@@ -156,16 +156,19 @@ fn flatten(prefix: &str, value: &serde_json::Value, out: &mut BTreeMap<String, S
     }
 }
 
+/// A spec as `field.path -> value` lines, in field order (what `plan` compares and `fsched job` shows).
+pub fn fields<T: Serialize>(spec: &T) -> BTreeMap<String, String> {
+    let mut out = BTreeMap::new();
+    // Specs are plain data with string keys: they always serialize.
+    if let Ok(v) = serde_json::to_value(spec) {
+        flatten("", &v, &mut out);
+    }
+    out
+}
+
 /// The fields that differ between two specs, in field order.
 pub fn diff<T: Serialize>(from: &T, to: &T) -> Vec<FieldChange> {
-    let flat = |spec: &T| {
-        let mut out = BTreeMap::new();
-        // Specs are plain data with string keys: they always serialize.
-        if let Ok(v) = serde_json::to_value(spec) {
-            flatten("", &v, &mut out);
-        }
-        out
-    };
+    let flat = |spec: &T| fields(spec);
     let (a, b) = (flat(from), flat(to));
     let mut keys: Vec<&String> = a.keys().chain(b.keys()).collect();
     keys.sort();

@@ -1,0 +1,46 @@
+//! Help that teaches and shells that complete: no emulator needed.
+
+use std::process::Command;
+
+fn fsched(args: &[&str]) -> (bool, String) {
+    let o = Command::new(env!("CARGO_BIN_EXE_fsched"))
+        .args(args)
+        .output()
+        .unwrap();
+    (
+        o.status.success(),
+        String::from_utf8_lossy(&o.stdout).into_owned(),
+    )
+}
+
+#[test]
+fn the_commands_people_start_with_show_examples_in_their_help() {
+    for command in [
+        "next", "validate", "plan", "apply", "runs", "run", "show", "logs", "job", "wake", "ui",
+    ] {
+        let (ok, help) = fsched(&[command, "--help"]);
+        assert!(ok, "{command}");
+        let examples = help
+            .split("Examples:")
+            .nth(1)
+            .unwrap_or_else(|| panic!("`fsched {command} --help` has no examples:\n{help}"));
+        assert!(
+            examples.contains(&format!("fsched {command} "))
+                || examples.contains(&format!(" {command} ")),
+            "{command}: {examples}"
+        );
+    }
+}
+
+#[test]
+fn completion_scripts_know_every_command() {
+    for shell in ["bash", "zsh", "fish", "powershell", "elvish"] {
+        let (ok, script) = fsched(&["completion", shell]);
+        assert!(ok, "{shell}");
+        for command in ["logs", "ui", "job", "plan", "completion"] {
+            assert!(script.contains(command), "{shell} lacks {command}");
+        }
+    }
+    let (ok, _) = fsched(&["completion", "tcsh"]);
+    assert!(!ok, "an unknown shell is refused");
+}
