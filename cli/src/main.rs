@@ -25,6 +25,9 @@ struct Cli {
     /// Where the stack is: accepted before or after the subcommand (`fsched --stack prod jobs`).
     #[command(flatten)]
     aws: aws::AwsArgs,
+    /// Times in each job's own zone (`job`, the default), `utc`, `local`, or an IANA zone like Europe/Berlin.
+    #[arg(long, global = true, default_value = "job", env = "FSCHED_TZ")]
+    tz: output::Tz,
 }
 
 #[derive(Subcommand)]
@@ -175,10 +178,10 @@ async fn main() -> ExitCode {
         Command::Plan(args) => commands::jobs_file::plan_cmd(args, &cli.aws, &mut out).await,
         Command::Apply(args) => commands::jobs_file::apply_cmd(args, &cli.aws, now, &mut out).await,
         Command::Jobs(args) => commands::jobs::list(args, &cli.aws, &mut out).await,
-        Command::Job(args) => commands::jobs::describe(args, &cli.aws, &mut out).await,
+        Command::Job(args) => commands::jobs::describe(args, &cli.aws, &cli.tz, &mut out).await,
         Command::Pause(args) => commands::jobs::pause_cmd(args, &cli.aws, &mut out).await,
         Command::Resume(args) => commands::jobs::resume_cmd(args, &cli.aws, now, &mut out).await,
-        Command::Runs(args) => commands::runs::run(args, &cli.aws, now, &mut out).await,
+        Command::Runs(args) => commands::runs::run(args, &cli.aws, &cli.tz, now, &mut out).await,
         Command::Run(args) => commands::run::run(args, &cli.aws, now, &mut out).await,
         Command::Show(args) => commands::runs::show_cmd(args, &cli.aws, &mut out).await,
         Command::Logs(args) => commands::logs::run(args, &cli.aws, now, &mut out).await,

@@ -9,7 +9,7 @@ use fsched_core::domain::run::{Run, Trigger};
 use fsched_core::domain::schedule::Zone;
 use serde_json::json;
 
-use crate::output::table;
+use crate::output::{table, Times};
 
 pub fn stamp(t: Option<DateTime<Utc>>) -> String {
     t.map_or("-".to_owned(), |t| {
@@ -57,11 +57,12 @@ fn trigger(t: &Trigger) -> String {
     }
 }
 
-/// The `runs` table, newest first as given.
-pub fn runs_table(runs: &[Run]) -> String {
+/// The `runs` table, newest first as given, its times as `times` says.
+pub fn runs_table(runs: &[Run], times: &Times) -> String {
+    let scheduled = format!("SCHEDULED ({})", times.label());
     let mut t = table(&[
         "RUN",
-        "SCHEDULED",
+        &scheduled,
         "START DELAY",
         "DURATION",
         "STATUS",
@@ -72,7 +73,7 @@ pub fn runs_table(runs: &[Run]) -> String {
     for r in runs {
         t.add_row(vec![
             r.id.to_string(),
-            stamp(Some(r.scheduled_at)),
+            times.at(r.id.job().as_str(), r.scheduled_at),
             span(r.start_delay()),
             span(r.runtime()),
             r.status.to_string(),

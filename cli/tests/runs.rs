@@ -98,6 +98,23 @@ async fn runs_show_and_cost_read_what_the_recorder_wrote() {
         "{table}"
     );
     assert!(table.contains("$0.0013"), "{table}");
+    // Times say their zone: each job's own by default, or the one --tz names.
+    assert!(table.contains("SCHEDULED (JOB'S ZONE)"), "{table}");
+    let berlin = stdout(&fsched(
+        &w,
+        &[&["runs", "--tz", "Europe/Berlin"][..], &window].concat(),
+    ));
+    assert!(
+        berlin.contains("SCHEDULED (EUROPE/BERLIN)") && berlin.contains("2026-11-28 03:00:00 CET"),
+        "{berlin}"
+    );
+    let typo = fsched(&w, &["runs", "--tz", "europe/berlin"]);
+    assert_eq!(typo.status.code(), Some(2));
+    assert!(
+        String::from_utf8_lossy(&typo.stderr).contains("did you mean `Europe/Berlin`?"),
+        "{}",
+        String::from_utf8_lossy(&typo.stderr)
+    );
 
     let page = stdout(&fsched(&w, &["show", &bad.id.to_string()]));
     for expected in [

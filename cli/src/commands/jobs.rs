@@ -57,6 +57,7 @@ const DESCRIBE_RUNS: usize = 5;
 pub async fn describe(
     args: DescribeArgs,
     aws: &AwsArgs,
+    tz: &crate::output::Tz,
     out: &mut impl Write,
 ) -> Result<(), Failure> {
     let name = job_name(&args.job)?;
@@ -152,7 +153,8 @@ pub async fn describe(
         writeln!(out, "  none yet: `fsched run {name}` starts one now")
             .context("writing to stdout")?;
     } else {
-        writeln!(out, "{}", render::runs_table(&runs)).context("writing to stdout")?;
+        let times = super::runs::times(&store, tz).await?;
+        writeln!(out, "{}", render::runs_table(&runs, &times)).context("writing to stdout")?;
     }
     Ok(())
 }

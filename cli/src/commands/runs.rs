@@ -12,6 +12,7 @@ use fsched_core::ports::{JobStore, RunStore};
 
 use crate::aws::AwsArgs;
 use crate::output::Format;
+use crate::output::{Times, Tz};
 use crate::render::{cost_table, costs, run_json, runs_table, show, stamp};
 use crate::Failure;
 
@@ -70,9 +71,28 @@ pub(crate) fn window(
     Ok((since, until))
 }
 
+/// How times read under `--tz`: with `job`, each stored job's zone (one read of the jobs).
+pub(crate) async fn times<S: JobStore>(store: &S, tz: &Tz) -> anyhow::Result<Times> {
+    let jobs = match tz {
+        Tz::Job => store
+            .list_jobs()
+            .await
+            .context("reading the jobs' zones")?
+            .into_iter()
+            .map(|j| (j.name.to_string(), j.spec.timezone))
+            .collect(),
+        _ => Default::default(),
+    };
+    Ok(Times {
+        tz: tz.clone(),
+        jobs,
+    })
+}
+
 pub async fn run(
     args: Args,
     aws: &AwsArgs,
+    tz: &Tz,
     now: DateTime<Utc>,
     out: &mut impl Write,
 ) -> Result<(), Failure> {
@@ -130,7 +150,8 @@ pub async fn run(
             writeln!(out, "{}", serde_json::json!(rows)).context("writing to stdout")?;
         }
         Format::Table => {
-            writeln!(out, "{}", runs_table(&runs)).context("writing to stdout")?;
+            let times = times(&store, tz).await?;
+            writeln!(out, "{}", runs_table(&runs, &times)).context("writing to stdout")?;
             if runs.is_empty() {
                 writeln!(out, "no runs scheduled between {since} and {until}")
                     .context("writing to stdout")?;

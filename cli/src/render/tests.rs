@@ -67,7 +67,7 @@ fn day() -> Vec<Run> {
 
 #[test]
 fn the_runs_table() {
-    insta::assert_snapshot!(runs_table(&day()));
+    insta::assert_snapshot!(runs_table(&day(), &crate::output::Times::utc()));
 }
 
 #[test]
