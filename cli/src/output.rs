@@ -7,10 +7,20 @@ pub enum Format {
     Json,
 }
 
+/// A table for people. On a terminal that says its width (`COLUMNS`), long cells wrap to fit it; otherwise (a pipe,
+/// a file) every cell is whole, so nothing actionable is cut off.
 pub fn table(header: &[&str]) -> comfy_table::Table {
     let mut t = comfy_table::Table::new();
     t.load_preset(comfy_table::presets::NOTHING)
         .set_header(header.to_vec());
+    if let Some(width) = std::env::var("COLUMNS")
+        .ok()
+        .and_then(|c| c.trim().parse::<u16>().ok())
+        .filter(|w| *w >= 40)
+    {
+        t.set_content_arrangement(comfy_table::ContentArrangement::Dynamic)
+            .set_width(width);
+    }
     t
 }
 

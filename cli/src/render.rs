@@ -41,14 +41,6 @@ pub fn dollars(usd: f64) -> String {
     }
 }
 
-fn shorten(text: &str, max: usize) -> String {
-    if text.chars().count() <= max {
-        return text.to_owned();
-    }
-    let kept: String = text.chars().take(max - 1).collect();
-    format!("{kept}…")
-}
-
 fn trigger(t: &Trigger) -> String {
     match t {
         Trigger::Schedule => "schedule".to_owned(),
@@ -79,7 +71,7 @@ pub fn runs_table(runs: &[Run], times: &Times) -> String {
             r.status.to_string(),
             r.exit_code().map_or("-".to_owned(), |c| c.to_string()),
             r.cost.as_ref().map_or("-".to_owned(), |c| dollars(c.usd)),
-            shorten(r.reason.as_deref().unwrap_or("-"), 80),
+            r.reason.as_deref().unwrap_or("-").to_owned(),
         ]);
     }
     t.to_string()

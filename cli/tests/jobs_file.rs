@@ -338,6 +338,11 @@ async fn an_invalid_file_reports_every_problem_and_writes_nothing() {
         assert!(err.contains(&format!("{bad}:{schedule}:15: job `month-end-report`: schedule: day-of-month and day-of-week: one of them must be '?'")), "{err}");
         assert!(err.contains(&format!("{bad}:{key}:5: job `crm-sync`: unknown key `task_defintion` in a job (did you mean `task_definition`?)")), "{err}");
         assert!(err.contains("problem(s); nothing was changed"), "{err}");
+        // Each problem shows its line, with a caret under the column.
+        assert!(
+            err.contains("    |     task_defintion: crm-sync\n    |     ^"),
+            "{err}"
+        );
     }
     // Scripts get the problems as data on standard output (`-o json`), with the same exit code.
     let o = env.fsched(&["validate", &bad, "-o", "json"]);

@@ -98,6 +98,16 @@ async fn runs_show_and_cost_read_what_the_recorder_wrote() {
         "{table}"
     );
     assert!(table.contains("$0.0013"), "{table}");
+    // On an 80-column terminal the table fits, wrapping the reason rather than cutting its end off.
+    let narrow = Command::new(env!("CARGO_BIN_EXE_fsched"))
+        .args([&["runs", "--status", "failed"][..], &window].concat())
+        .env("FSCHED_TABLE", w.store.table())
+        .env("COLUMNS", "80")
+        .output()
+        .unwrap();
+    let narrow = stdout(&narrow);
+    assert!(narrow.lines().all(|l| l.chars().count() <= 80), "{narrow}");
+    assert!(narrow.contains("code 1"), "{narrow}");
     // Times say their zone: each job's own by default, or the one --tz names.
     assert!(table.contains("SCHEDULED (JOB'S ZONE)"), "{table}");
     let berlin = stdout(&fsched(

@@ -175,13 +175,35 @@ fn load(args: &FileArgs) -> Result<JobsFile, Failure> {
             println!("{}", json!({"valid": false, "problems": problems}));
         }
         let file = args.file.display().to_string();
-        let mut message: Vec<String> = diagnostics.iter().map(|d| d.in_file(&file)).collect();
+        let text = String::from_utf8_lossy(&bytes);
+        let mut message: Vec<String> = diagnostics
+            .iter()
+            .map(|d| format!("{}{}", d.in_file(&file), excerpt(&text, d.line, d.column)))
+            .collect();
         message.push(format!(
             "{file}: {} problem(s); nothing was changed",
             diagnostics.len()
         ));
         Failure::Invalid(message.join("\n"))
     })
+}
+
+/// The line a problem is on, and a caret under its column (as compilers show it); nothing when the problem has no
+/// place in the file. Control characters in the line are shown as `?`, so the file cannot drive the terminal.
+fn excerpt(text: &str, line: usize, column: usize) -> String {
+    let Some(source) = line.checked_sub(1).and_then(|i| text.lines().nth(i)) else {
+        return String::new();
+    };
+    let shown: String = source
+        .chars()
+        .map(|c| if c.is_control() && c != '\t' { '?' } else { c })
+        .collect();
+    let pad: String = shown
+        .chars()
+        .take(column.saturating_sub(1))
+        .map(|c| if c == '\t' { '\t' } else { ' ' })
+        .collect();
+    format!("\n    | {shown}\n    | {pad}^")
 }
 
 /// Warnings on standard error for jobs that are valid but will never fire after `now`.
