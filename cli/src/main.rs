@@ -173,7 +173,7 @@ async fn main() -> ExitCode {
     let mut out = std::io::stdout().lock();
     let now = chrono::Utc::now();
     let result = match cli.command {
-        Command::Next(args) => commands::next::run(args, now, &mut out),
+        Command::Next(args) => commands::next::run(args, &cli.tz, now, &mut out),
         Command::Validate(args) => commands::jobs_file::validate(args, now, &mut out),
         Command::Plan(args) => commands::jobs_file::plan_cmd(args, &cli.aws, &mut out).await,
         Command::Apply(args) => commands::jobs_file::apply_cmd(args, &cli.aws, now, &mut out).await,

@@ -7,15 +7,13 @@ use anyhow::Context;
 use chrono::{DateTime, Utc};
 use fsched_core::domain::schedule::{Schedule, SkippedTimes};
 
+use crate::output::Tz;
 use crate::Failure;
 
 #[derive(clap::Args)]
 pub struct Args {
     /// `cron(...)`, `rate(...)` or `at(...)`, as EventBridge Scheduler writes them.
     expr: String,
-    /// IANA time zone the expression's wall times are in.
-    #[arg(long, default_value = "UTC")]
-    tz: String,
     /// Print fires strictly after this RFC3339 instant [default: now].
     #[arg(long)]
     after: Option<String>,
@@ -40,9 +38,20 @@ fn instant(flag: &str, text: &str) -> Result<DateTime<Utc>, Failure> {
         })
 }
 
-pub fn run(args: Args, now: DateTime<Utc>, out: &mut impl Write) -> Result<(), Failure> {
+/// `tz` (the global `--tz`) is the zone the expression's wall times are in, and the output's: a named zone, or UTC
+/// (also for `job`, the default, since there is no job here).
+pub fn run(args: Args, tz: &Tz, now: DateTime<Utc>, out: &mut impl Write) -> Result<(), Failure> {
+    let zone = match tz {
+        Tz::Zone(zone) => zone.as_str(),
+        Tz::Utc | Tz::Job => "UTC",
+        Tz::Local => {
+            return Err(Failure::Invalid(
+                "--tz local: `next` needs the zone's name (its DST rules), e.g. --tz Europe/Berlin".to_owned(),
+            ))
+        }
+    };
     let mut schedule =
-        Schedule::parse(&args.expr, &args.tz).map_err(|e| Failure::Invalid(e.to_string()))?;
+        Schedule::parse(&args.expr, zone).map_err(|e| Failure::Invalid(e.to_string()))?;
     if let Some(start) = &args.start {
         schedule = schedule.anchored_at(instant("start", start)?);
     }
@@ -64,7 +73,7 @@ pub fn run(args: Args, now: DateTime<Utc>, out: &mut impl Write) -> Result<(), F
         eprintln!(
             "`{}` in {} never fires after {}",
             args.expr,
-            args.tz,
+            zone,
             after.format("%Y-%m-%d %H:%M:%SZ")
         );
     }
