@@ -41,15 +41,15 @@ fn instant(flag: &str, text: &str) -> Result<DateTime<Utc>, Failure> {
 /// `tz` (the global `--tz`) is the zone the expression's wall times are in, and the output's: a named zone, or UTC
 /// (also for `job`, the default, since there is no job here).
 pub fn run(args: Args, tz: &Tz, now: DateTime<Utc>, out: &mut impl Write) -> Result<(), Failure> {
-    let zone = match tz {
-        Tz::Zone(zone) => zone.as_str(),
-        Tz::Utc | Tz::Job => "UTC",
-        Tz::Local => {
-            return Err(Failure::Invalid(
-                "--tz local: `next` needs the zone's name (its DST rules), e.g. --tz Europe/Berlin".to_owned(),
-            ))
-        }
-    };
+    let zone =
+        match tz {
+            Tz::Zone(zone) => zone.as_str(),
+            Tz::Utc | Tz::Job => "UTC",
+            Tz::Local => return Err(Failure::Invalid(
+                "--tz local: `next` needs the zone's name (its DST rules), e.g. --tz Europe/Berlin"
+                    .to_owned(),
+            )),
+        };
     let mut schedule =
         Schedule::parse(&args.expr, zone).map_err(|e| Failure::Invalid(e.to_string()))?;
     if let Some(start) = &args.start {
