@@ -5,6 +5,7 @@ pub mod jobs;
 pub mod jobs_file;
 pub mod logs;
 pub mod next;
+mod plan_view;
 pub mod run;
 pub mod runs;
 pub mod services;
