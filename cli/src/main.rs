@@ -149,6 +149,22 @@ impl From<anyhow::Error> for Failure {
     }
 }
 
+/// The stored job `name`, or "no job `x`" (exit 2) with the nearest stored name: every lookup of a job by name.
+pub async fn stored_job<S: fsched_core::ports::JobStore>(
+    store: &S,
+    name: &fsched_core::domain::job::JobName,
+) -> Result<fsched_core::domain::job::Job, Failure> {
+    use anyhow::Context;
+    match store
+        .get_job(name)
+        .await
+        .with_context(|| format!("reading job `{name}`"))?
+    {
+        Some(job) => Ok(job),
+        None => Err(unknown_job(store, name.as_str()).await),
+    }
+}
+
 /// "No job `x`", with the stored job nearest to it when one is close: every lookup of a job by name says the same.
 pub async fn unknown_job<S: fsched_core::ports::JobStore>(store: &S, name: &str) -> Failure {
     let jobs = store.list_jobs().await.unwrap_or_default();

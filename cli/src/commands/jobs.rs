@@ -62,13 +62,7 @@ pub async fn describe(
 ) -> Result<(), Failure> {
     let name = job_name(&args.job)?;
     let store = aws.store().await?;
-    let Some(job) = store
-        .get_job(&name)
-        .await
-        .with_context(|| format!("reading job `{name}`"))?
-    else {
-        return Err(crate::unknown_job(&store, name.as_str()).await);
-    };
+    let job = crate::stored_job(&store, &name).await?;
     let runs = store
         .runs_of_job(&name, DESCRIBE_RUNS)
         .await
@@ -153,7 +147,11 @@ pub async fn describe(
         writeln!(out, "  none yet: `fsched run {name}` starts one now")
             .context("writing to stdout")?;
     } else {
-        let times = super::runs::times(&store, tz).await?;
+        // The job's own zone is at hand: no need to read every job's.
+        let times = crate::output::Times {
+            tz: tz.clone(),
+            jobs: [(name.to_string(), zone)].into(),
+        };
         writeln!(out, "{}", render::runs_table(&runs, &times)).context("writing to stdout")?;
     }
     Ok(())

@@ -11,7 +11,7 @@ use fsched_core::domain::hash::fnv128;
 use fsched_core::domain::job::JobName;
 use fsched_core::domain::run::{RunId, RunStatus};
 use fsched_core::domain::trigger::{resolve, triggered_run_id, Command};
-use fsched_core::ports::{JobStore, RunStore};
+use fsched_core::ports::RunStore;
 
 use crate::aws::{requester, AwsArgs};
 use crate::render::{dollars, span};
@@ -56,13 +56,7 @@ pub async fn run(
     let given = values(&args.env)?;
     let config = aws.config().await;
     let store = aws.store_with(&config).await?;
-    let Some(stored) = store
-        .get_job(&job)
-        .await
-        .with_context(|| format!("reading job `{job}`"))?
-    else {
-        return Err(crate::unknown_job(&store, job.as_str()).await);
-    };
+    let stored = crate::stored_job(&store, &job).await?;
 
     let time = now.trunc_subsecs(0);
     let request_id = format!(

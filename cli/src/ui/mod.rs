@@ -130,24 +130,23 @@ fn open(url: &str) {
     }
 }
 
+/// `body` in the dashboard's frame, with `status`.
+fn respond(ui: &Ui, status: StatusCode, title: &str, current: &str, body: Markup) -> Response {
+    let html = pages::layout(title, current, ui.now(), ui.refresh, body).into_string();
+    (status, Html(html)).into_response()
+}
+
 /// A page, or the error that kept it from being made, as a page too.
 fn page(ui: &Ui, title: &str, current: &str, body: anyhow::Result<Markup>) -> Response {
-    let now = ui.now();
     match body {
-        Ok(body) => {
-            Html(pages::layout(title, current, now, ui.refresh, body).into_string()).into_response()
-        }
+        Ok(body) => respond(ui, StatusCode::OK, title, current, body),
         Err(e) => {
             let body = html! {
                 h1 { "Cannot show " (title) }
                 pre { (format!("{e:#}")) }
                 p class="note" { "The page refreshes itself; fix the cause (credentials, Region, table) and it recovers." }
             };
-            (
-                StatusCode::BAD_GATEWAY,
-                Html(pages::layout(title, current, now, ui.refresh, body).into_string()),
-            )
-                .into_response()
+            respond(ui, StatusCode::BAD_GATEWAY, title, current, body)
         }
     }
 }
@@ -331,9 +330,5 @@ fn missing(ui: &Ui, what: &str) -> Response {
         h1 { "Not found" }
         p { (what) " " a href="/" { "Back to the jobs" } }
     };
-    (
-        StatusCode::NOT_FOUND,
-        Html(pages::layout("Not found", "", ui.now(), ui.refresh, body).into_string()),
-    )
-        .into_response()
+    respond(ui, StatusCode::NOT_FOUND, "Not found", "", body)
 }

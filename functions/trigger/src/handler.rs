@@ -141,6 +141,20 @@ pub async fn handle<T: Deliveries>(
     Ok(batch(triggers, sqs, skew, until).await)
 }
 
+/// What a batch did, as metrics (fsched_core::emf): deliveries handed back to SQS for a retry (a whole malformed
+/// batch counts once).
+pub fn metrics(
+    table: &str,
+    result: &Result<SqsBatchResponse, Malformed>,
+    at: DateTime<Utc>,
+) -> fsched_core::emf::Emf {
+    let failed = match result {
+        Ok(response) => response.batch_item_failures.len(),
+        Err(_) => 1,
+    };
+    fsched_core::emf::Emf::new(table, at).count("TriggerFailures", failed)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

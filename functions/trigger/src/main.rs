@@ -20,14 +20,7 @@ async fn main() -> Result<(), Error> {
     let table = wiring.env.table.clone();
     lambda_runtime::run(service_fn(|event: LambdaEvent<Value>| async {
         let result = handler::handle(&triggers, skew, event).await;
-        // Deliveries handed back to SQS for a retry (metrics: fsched_core::emf).
-        let failed = match &result {
-            Ok(response) => response.batch_item_failures.len(),
-            Err(_) => 1,
-        };
-        fsched_core::emf::Emf::new(&table, chrono::Utc::now())
-            .count("TriggerFailures", failed)
-            .emit();
+        handler::metrics(&table, &result, chrono::Utc::now()).emit();
         result
     }))
     .await
