@@ -3,113 +3,21 @@
 
 use std::collections::BTreeMap;
 
-use chrono::{DateTime, Duration, TimeZone, Utc};
+use chrono::Duration;
 use fsched_core::domain::duration::Span;
 use fsched_core::domain::fargate::Capacity;
 use fsched_core::domain::job::{Job, JobName, JobSpec, Launch, Overlap};
 use fsched_core::domain::run::{RunId, RunStatus};
 use fsched_core::domain::service::{Awake, Phase, ServiceName, ServiceSpec, ServiceState};
 use fsched_core::domain::trigger::{Command, Inbound};
-use fsched_core::ports::{JobStore, LaunchError, RunStore, ServiceStore, StoreError, Timers};
-use fsched_core::service::dispatch::{Dispatcher, Settings};
-use fsched_core::service::record::Recorder;
-use fsched_core::service::scale::Sleeper;
+use fsched_core::ports::{JobStore, LaunchError, RunStore, ServiceStore, StoreError};
 use fsched_core::service::trigger::{TriggerError, Triggers};
 use fsched_core::testing::contract::job_spec;
-use fsched_core::testing::{FakeBus, FakeEcs, FakeMetrics, FakeScaler, Fate, MemoryStore};
+use fsched_core::testing::Fate;
 use tokio::time::Instant;
 
-fn t(h: u32, m: u32) -> DateTime<Utc> {
-    Utc.with_ymd_and_hms(2026, 11, 30, h, m, 0).unwrap()
-}
-
-struct Fakes {
-    store: MemoryStore,
-    ecs: FakeEcs,
-    bus: FakeBus,
-    scaler: FakeScaler,
-}
-
-impl Fakes {
-    fn new() -> Fakes {
-        Fakes {
-            store: MemoryStore::new(),
-            ecs: FakeEcs::new(t(0, 0)),
-            bus: FakeBus::new(),
-            scaler: FakeScaler::new(),
-        }
-    }
-
-    fn dispatcher(&self) -> Dispatcher<MemoryStore, FakeEcs, FakeBus> {
-        let settings = Settings {
-            run_task_rate: 1000.0,
-            ..Settings::default()
-        };
-        Dispatcher::new(
-            self.store.clone(),
-            self.ecs.clone(),
-            self.bus.clone(),
-            settings,
-        )
-    }
-
-    fn sleeper(&self) -> Sleeper<MemoryStore, FakeScaler, FakeMetrics, FakeBus> {
-        Sleeper::new(
-            self.store.clone(),
-            self.scaler.clone(),
-            FakeMetrics::new(),
-            self.bus.clone(),
-        )
-    }
-
-    fn recorder(&self) -> Recorder<MemoryStore, FakeEcs, FakeBus> {
-        Recorder::new(self.store.clone(), self.ecs.clone(), self.bus.clone())
-    }
-
-    async fn job(&self, name: &str, spec: JobSpec, next_fire: DateTime<Utc>) -> JobName {
-        let job = Job {
-            name: JobName::new(name).unwrap(),
-            spec,
-            version: 1,
-            next_fire: Some(next_fire),
-            last_fire: None,
-            health: Default::default(),
-        };
-        self.store.put_job(&job, None).await.unwrap();
-        job.name
-    }
-
-    async fn tick(&self, now: DateTime<Utc>) -> fsched_core::service::dispatch::TickReport {
-        self.ecs.set_now(now);
-        let deadline = Instant::now() + std::time::Duration::from_secs(60);
-        self.dispatcher().tick(now, deadline).await.unwrap()
-    }
-
-    async fn run(&self, job: &JobName, at: DateTime<Utc>) -> fsched_core::domain::run::Run {
-        self.store
-            .get_run(&RunId::scheduled(job, at))
-            .await
-            .unwrap()
-            .unwrap_or_else(|| panic!("no run of {job} at {at}"))
-    }
-
-    /// What the dispatcher does with the services due at `now`: the sleeper's check of each.
-    async fn services_due(&self, now: DateTime<Utc>) {
-        for due in self.store.due(now).await.unwrap() {
-            if let fsched_core::ports::Due::Service(s) = due {
-                self.sleeper().check(*s, now).await;
-            }
-        }
-    }
-
-    fn announced(&self, detail_type: &str) -> usize {
-        self.bus
-            .published()
-            .iter()
-            .filter(|e| e.detail_type == detail_type)
-            .count()
-    }
-}
+mod common;
+use common::{t, Fakes};
 
 #[tokio::test(start_paused = true)]
 async fn duplicate_and_concurrent_ticks_launch_one_task_per_fire() {

@@ -286,7 +286,7 @@ impl World {
     }
 
     /// A fixture event (tests/events/ecs/`fixture`.json) about the task the run launched, as ECS would send it:
-    /// the task's ARN and task definition, container `app`, times moved to the run's scheduled time.
+    /// the task's ARN and task definition, container `app`, times moved to the time the run was due.
     pub async fn report(&self, run: &Run, fixture: &str) -> serde_json::Value {
         let arn = run.task_arn.clone().unwrap();
         let task = self
@@ -297,7 +297,7 @@ impl World {
             .pop()
             .unwrap();
         let definition = task.task_definition_arn.unwrap();
-        task_event(fixture, &arn, &definition, "app", run.scheduled_at).unwrap()
+        task_event(fixture, &arn, &definition, "app", run.due_at()).unwrap()
     }
 
     pub async fn tasks(&self) -> Vec<String> {

@@ -19,6 +19,9 @@ pub enum Outcome {
     Interrupted,
     Stopped,
     Lost,
+    /// A run that ended badly and is run again (the job's `retry`); the last attempt's ending is announced as
+    /// itself.
+    Retrying,
     LaunchFailed,
     Skipped,
     Missed,
@@ -30,7 +33,7 @@ pub enum Outcome {
 }
 
 impl Outcome {
-    pub const ALL: [Outcome; 13] = [
+    pub const ALL: [Outcome; 14] = [
         Outcome::Started,
         Outcome::Succeeded,
         Outcome::Failed,
@@ -38,6 +41,7 @@ impl Outcome {
         Outcome::Interrupted,
         Outcome::Stopped,
         Outcome::Lost,
+        Outcome::Retrying,
         Outcome::LaunchFailed,
         Outcome::Skipped,
         Outcome::Missed,
@@ -67,6 +71,7 @@ impl Outcome {
             Outcome::Interrupted => "interrupted",
             Outcome::Stopped => "stopped",
             Outcome::Lost => "lost",
+            Outcome::Retrying => "retrying",
             Outcome::LaunchFailed => "launch_failed",
             Outcome::Skipped => "skipped",
             Outcome::Missed => "missed",

@@ -53,7 +53,7 @@ pub struct Missed {
     pub more: bool,
 }
 
-/// The job's scheduled times from its stored next fire up to `now`, split by `catch_up`.
+/// The job's scheduled times from its stored next fire that are due by `now` (`Job::due_at`), split by `catch_up`.
 pub fn fires(job: &Job, now: DateTime<Utc>) -> Fires {
     let mut out = Fires::default();
     let Some(first) = job.next_fire.filter(|_| !job.spec.paused) else {
@@ -61,8 +61,9 @@ pub fn fires(job: &Job, now: DateTime<Utc>) -> Fires {
     };
     let cutoff = now - job.spec.catch_up.to_chrono();
     let mut at = Some(first);
-    while let Some(t) = at.filter(|t| *t <= now) {
-        if t < cutoff {
+    // With `jitter`, a time is due at its offset; times stay in order (a time waits for the one before it).
+    while let Some(t) = at.filter(|t| job.due_at(*t) <= now) {
+        if job.due_at(t) < cutoff {
             out.missed.count += 1;
             out.missed.recent.push(t);
             if out.missed.recent.len() > MISSED_RECORDS {

@@ -27,6 +27,8 @@ pub enum Lifecycle {
     RunStopped,
     /// A run that ended without a task outcome (ECS no longer knows the task).
     RunLost,
+    /// A run that ended badly and is run again (the job's `retry`): its status says how it ended.
+    RunRetrying,
     ServiceSlept,
     ServiceWoke,
     /// A job with `expect` went longer than `success_within` without a successful run.
@@ -36,7 +38,7 @@ pub enum Lifecycle {
 }
 
 impl Lifecycle {
-    pub const ALL: [Lifecycle; 15] = [
+    pub const ALL: [Lifecycle; 16] = [
         Lifecycle::RunStarted,
         Lifecycle::RunLaunchFailed,
         Lifecycle::RunSkipped,
@@ -48,6 +50,7 @@ impl Lifecycle {
         Lifecycle::RunInterrupted,
         Lifecycle::RunStopped,
         Lifecycle::RunLost,
+        Lifecycle::RunRetrying,
         Lifecycle::ServiceSlept,
         Lifecycle::ServiceWoke,
         Lifecycle::JobOverdue,
@@ -68,6 +71,7 @@ impl Lifecycle {
             Lifecycle::RunInterrupted => "Run Interrupted",
             Lifecycle::RunStopped => "Run Stopped",
             Lifecycle::RunLost => "Run Lost",
+            Lifecycle::RunRetrying => "Run Retrying",
             Lifecycle::ServiceSlept => "Service Slept",
             Lifecycle::ServiceWoke => "Service Woke",
             Lifecycle::JobOverdue => "Job Overdue",
@@ -85,6 +89,7 @@ impl Lifecycle {
             Outcome::Interrupted => Lifecycle::RunInterrupted,
             Outcome::Stopped => Lifecycle::RunStopped,
             Outcome::Lost => Lifecycle::RunLost,
+            Outcome::Retrying => Lifecycle::RunRetrying,
             Outcome::LaunchFailed => Lifecycle::RunLaunchFailed,
             Outcome::Skipped => Lifecycle::RunSkipped,
             Outcome::Missed => Lifecycle::RunMissed,
@@ -172,6 +177,7 @@ impl BusEvent {
             "trigger": run.trigger,
             "status": run.status,
             "attempts": run.attempts,
+            "attempt": run.attempt,
         });
         let optional = [
             ("task_arn", run.task_arn.as_ref().map(|a| json!(a))),
@@ -184,6 +190,10 @@ impl BusEvent {
                     .map(|d| json!(d.num_milliseconds() as f64 / 1000.0)),
             ),
             ("cost_usd", run.cost.as_ref().map(|c| json!(c.usd))),
+            (
+                "retry_of",
+                run.retry_of.as_ref().map(|r| json!(r.to_string())),
+            ),
         ];
         if let Some(map) = detail.as_object_mut() {
             for (key, value) in optional {

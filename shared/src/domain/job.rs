@@ -9,7 +9,9 @@ use serde::{Deserialize, Serialize};
 use super::alert::{Alert, Expect};
 use super::cost::Prices;
 use super::duration::Span;
+use super::hash::fnv128;
 use super::outbox::Pending;
+use super::retry::RetryPolicy;
 use super::schedule::{Expression, Schedule, SkippedTimes, Zone, DEFAULT_RATE_ANCHOR};
 
 pub use super::name::{JobName, JobNameError, JOB_NAME_MAX};
@@ -141,6 +143,13 @@ pub struct JobSpec {
     /// How often the job must succeed (domain::health).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub expect: Option<Expect>,
+    /// Running a run again that ended badly (domain::attempt).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub retry: Option<RetryPolicy>,
+    /// Each scheduled time starts up to this much later, by an offset that is the same every time that time is
+    /// looked at (`Job::due_at`): many jobs due at 00:00 spread over the window instead of starting together.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub jitter: Option<Span>,
 }
 
 /// What to do with a run Fargate Spot interrupted.
@@ -206,6 +215,8 @@ impl JobSpec {
             params: Vec::new(),
             alerts: Vec::new(),
             expect: None,
+            retry: None,
+            jitter: None,
         }
     }
 }
@@ -259,12 +270,25 @@ impl Health {
 }
 
 impl Job {
-    /// When the dispatcher must look at the job next: its next fire, the moment it becomes overdue, or, with
-    /// announcements unsent, the time to send them again; whichever comes first.
+    /// When the scheduled time `t` is due: `t` itself, or with `jitter` a stable offset below it, drawn from the
+    /// job's name and `t` (whoever looks, whenever, finds the same).
+    pub fn due_at(&self, t: DateTime<Utc>) -> DateTime<Utc> {
+        match self.spec.jitter.map(|j| j.as_secs()).filter(|j| *j > 0) {
+            Some(window) => {
+                let h = fnv128(&[self.name.as_str(), &t.timestamp().to_string()]);
+                t + chrono::Duration::seconds(((h >> 64) as u64 % window) as i64)
+            }
+            None => t,
+        }
+    }
+
+    /// When the dispatcher must look at the job next: its next fire (when it is due), the moment it becomes
+    /// overdue, or, with announcements unsent, the time to send them again; whichever comes first.
     pub fn timer(&self) -> Option<DateTime<Utc>> {
         // The dispatcher sends a job's announcements (domain::health): they are due as soon as they are written.
         let unsent = self.health.outbox.iter().map(|p| p.time).min();
-        [self.next_fire, self.health.deadline(&self.spec), unsent]
+        let fire = self.next_fire.map(|t| self.due_at(t));
+        [fire, self.health.deadline(&self.spec), unsent]
             .into_iter()
             .flatten()
             .min()

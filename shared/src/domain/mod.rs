@@ -1,6 +1,7 @@
 //! The pure domain: no AWS SDK, no async runtime, no environment, no wall clock. Time is always a parameter.
 
 pub mod alert;
+pub mod attempt;
 pub mod clock;
 pub mod cost;
 pub mod dispatch;

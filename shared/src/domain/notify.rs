@@ -93,6 +93,15 @@ pub fn message(kind: Lifecycle, detail: &Value, zone: Zone) -> String {
                 text.push_str(&format!(": {}", field("reason")));
             }
             text.push('.');
+            let number = |k: &str| detail.get(k).and_then(Value::as_u64);
+            match (number("next_attempt"), time("retry_at")) {
+                (Some(n), Some(at)) => text.push_str(&format!(" Attempt {n} starts {at}.")),
+                _ => {
+                    if let Some(n) = number("attempt").filter(|n| *n > 1) {
+                        text.push_str(&format!(" That was attempt {n}."));
+                    }
+                }
+            }
             text
         }
     };
@@ -184,6 +193,29 @@ mod tests {
             ),
             "fsched: job nightly-etl is OVERDUE: no successful run since Wed 2026-07-01 02:05 CEST (expected \
              within 1d 2h). Details: fsched runs --job nightly-etl"
+        );
+    }
+
+    #[test]
+    fn a_retry_says_when_the_next_attempt_starts_and_a_last_attempt_says_which_it_was() {
+        let zone = "Europe/Berlin".parse().unwrap();
+        let detail = json!({
+            "job": "etl", "run": "etl/20261129T010000Z", "scheduled_at": "2026-11-29T01:00:00Z", "exit_code": 1,
+            "next_attempt": 2, "retry_at": "2026-11-29T01:12:00Z", "attempt": 1,
+        });
+        assert_eq!(
+            message(Lifecycle::RunRetrying, &detail, zone),
+            "fsched: job etl RETRYING, due Sun 2026-11-29 02:00 CET, exit code 1. Attempt 2 starts Sun 2026-11-29 \
+             02:12 CET. Details: fsched show etl/20261129T010000Z"
+        );
+        let last = json!({
+            "job": "etl", "run": "etl/20261129T010000Z-r3", "scheduled_at": "2026-11-29T01:00:00Z",
+            "exit_code": 1, "attempt": 3,
+        });
+        assert_eq!(
+            message(Lifecycle::RunFailed, &last, zone),
+            "fsched: job etl FAILED, due Sun 2026-11-29 02:00 CET, exit code 1. That was attempt 3. Details: fsched \
+             show etl/20261129T010000Z-r3"
         );
     }
 }

@@ -37,7 +37,7 @@ impl Observed {
 
 fn open_rank(status: RunStatus) -> u8 {
     match status {
-        RunStatus::Claimed => 0,
+        RunStatus::Waiting | RunStatus::Claimed => 0,
         RunStatus::Pending => 1,
         _ => 2,
     }

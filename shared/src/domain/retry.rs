@@ -1,10 +1,91 @@
-//! The one retry schedule fsched uses for calls that may pass on another try (RunTask, PutEvents): exponential
-//! from a base, doubling per attempt, capped, with a jitter in [0.5, 1.0) drawn from a seed instead of a random
-//! number generator, so retries of different runs spread apart and every schedule is repeatable in tests.
+//! Retries. The one retry schedule fsched uses for calls that may pass on another try (RunTask, PutEvents):
+//! exponential from a base, doubling per attempt, capped, with a jitter in [0.5, 1.0) drawn from a seed instead of a
+//! random number generator, so retries of different runs spread apart and every schedule is repeatable in tests.
+//! And what a job's `retry` says about running a run again that ended badly (domain::attempt decides).
 
 use std::time::Duration;
 
+use serde::{Deserialize, Serialize};
+
+use super::duration::Span;
 use super::hash::fnv128;
+
+/// An ending of a run that `retry` can run again.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Ending {
+    Failed,
+    TimedOut,
+    Interrupted,
+    /// ECS no longer knows the task and no final state was recorded (UNKNOWN).
+    Lost,
+}
+
+impl Ending {
+    pub const ALL: [Ending; 4] = [
+        Ending::Failed,
+        Ending::TimedOut,
+        Ending::Interrupted,
+        Ending::Lost,
+    ];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Ending::Failed => "failed",
+            Ending::TimedOut => "timed_out",
+            Ending::Interrupted => "interrupted",
+            Ending::Lost => "lost",
+        }
+    }
+}
+
+/// A job's `retry`: a run that ended in one of `on` is run again, as a new run (an attempt) linked to the first,
+/// `backoff` after it ended (doubling per attempt, up to `max_backoff`), while fewer than `attempts` runs were made
+/// and no later than `max_age` after the first was due. Exit codes narrow which FAILED runs qualify.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RetryPolicy {
+    /// Runs in all, the first included.
+    pub attempts: u32,
+    pub backoff: Span,
+    pub max_backoff: Span,
+    pub max_age: Span,
+    pub on: Vec<Ending>,
+    /// When not empty, a FAILED run is retried only if its exit code is one of these.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub only_exit_codes: Vec<i32>,
+    /// A FAILED run with one of these exit codes is never retried (a code meaning "bad input", say).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub never_exit_codes: Vec<i32>,
+}
+
+impl RetryPolicy {
+    pub const DEFAULT_BACKOFF: Span = Span::from_secs(60);
+    pub const DEFAULT_MAX_BACKOFF: Span = Span::from_secs(3600);
+    pub const DEFAULT_MAX_AGE: Span = Span::from_secs(86_400);
+
+    /// `attempts` runs with every other setting at its default.
+    pub fn new(attempts: u32) -> RetryPolicy {
+        RetryPolicy {
+            attempts,
+            backoff: Self::DEFAULT_BACKOFF,
+            max_backoff: Self::DEFAULT_MAX_BACKOFF,
+            max_age: Self::DEFAULT_MAX_AGE,
+            on: Ending::ALL.to_vec(),
+            only_exit_codes: Vec::new(),
+            never_exit_codes: Vec::new(),
+        }
+    }
+
+    /// The wait after the end of attempt `attempt` (1 for the first run) before the next starts: `backoff`,
+    /// doubled per attempt, capped at `max_backoff`. No jitter: the dispatcher starts it at its first tick after.
+    pub fn wait_after(&self, attempt: u32) -> Span {
+        let doubled = self
+            .backoff
+            .as_secs()
+            .saturating_mul(2u64.saturating_pow(attempt.saturating_sub(1)));
+        Span::from_secs(doubled.min(self.max_backoff.as_secs().max(self.backoff.as_secs())))
+    }
+}
 
 /// Exponential back-off with deterministic jitter.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

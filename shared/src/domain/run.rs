@@ -17,6 +17,8 @@ use super::task::TaskSnapshot;
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "SCREAMING_SNAKE_CASE")]
 pub enum RunStatus {
+    /// Due later: a retry waiting for its back-off to pass. The dispatcher takes it at its time.
+    Waiting,
     /// The scheduled time is claimed; the task is not launched yet (or the launcher died: a later tick relaunches).
     Claimed,
     /// RunTask accepted the task; ECS is provisioning it.
@@ -39,7 +41,8 @@ pub enum RunStatus {
 }
 
 impl RunStatus {
-    pub const ALL: [RunStatus; 13] = [
+    pub const ALL: [RunStatus; 14] = [
+        Self::Waiting,
         Self::Claimed,
         Self::Pending,
         Self::Running,
@@ -56,11 +59,15 @@ impl RunStatus {
     ];
 
     pub fn is_open(self) -> bool {
-        matches!(self, Self::Claimed | Self::Pending | Self::Running)
+        matches!(
+            self,
+            Self::Waiting | Self::Claimed | Self::Pending | Self::Running
+        )
     }
 
     pub fn as_str(self) -> &'static str {
         match self {
+            Self::Waiting => "WAITING",
             Self::Claimed => "CLAIMED",
             Self::Pending => "PENDING",
             Self::Running => "RUNNING",
@@ -149,6 +156,15 @@ impl RunId {
         RunId {
             job: job.clone(),
             key: format!("{}-{kind}{clean}", at.format(STAMP)),
+        }
+    }
+
+    /// The id of attempt `number` (2 for the first retry) of the run `first`: its key with `-r<number>`, so
+    /// attempts sort right after the run they retry and each is claimable once.
+    pub fn attempt(first: &RunId, number: u32) -> Self {
+        RunId {
+            job: first.job.clone(),
+            key: format!("{}-r{number}", first.key),
         }
     }
 
@@ -279,10 +295,40 @@ pub struct Run {
     /// the job takes any: every launch attempt of the run uses exactly these.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub overrides: Option<BTreeMap<String, ContainerOverride>>,
+    /// Which attempt of its scheduled time (or request) this run is: 1 for the first, 2 for its first retry, ...
+    #[serde(default = "first_attempt", skip_serializing_if = "is_first_attempt")]
+    pub attempt: u32,
+    /// On a retry: the first run of the chain.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub retry_of: Option<RunId>,
+    /// On a waiting retry: when it is due to start (its back-off after the previous attempt ended).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub not_before: Option<DateTime<Utc>>,
+    /// On a run that ended and is retried (the job's `retry`): the attempt that follows it, and when.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub retried_as: Option<NextAttempt>,
     /// Announcements written with the write that closed the run, not yet confirmed sent (the outbox): the writer
     /// sends them and empties it; if it cannot, the run's timer brings the dispatcher back to send them.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub outbox: Vec<Pending>,
+}
+
+/// The attempt that follows a run that ended badly: written on the ended run with its end, then claimed as a
+/// WAITING run of its own before the end's announcement leaves the outbox (so a writer that dies in between leaves
+/// it to whoever sends the outbox: exactly one attempt, whoever claims it).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct NextAttempt {
+    pub run: RunId,
+    pub number: u32,
+    pub at: DateTime<Utc>,
+}
+
+fn first_attempt() -> u32 {
+    1
+}
+
+fn is_first_attempt(n: &u32) -> bool {
+    *n == 1
 }
 
 impl Run {
@@ -314,8 +360,31 @@ impl Run {
             task: None,
             cost: None,
             overrides: None,
+            attempt: 1,
+            retry_of: None,
+            not_before: None,
+            retried_as: None,
             outbox: Vec::new(),
         }
+    }
+
+    /// The WAITING run of the attempt that follows this one: same job, trigger, due time, values and history; its
+    /// timer at the attempt's time, when the dispatcher takes it.
+    pub fn next_attempt(&self, next: &NextAttempt, now: DateTime<Utc>) -> Run {
+        let mut run = Run::claimed(
+            next.run.clone(),
+            self.trigger.clone(),
+            self.scheduled_at,
+            now,
+        );
+        run.status = RunStatus::Waiting;
+        run.attempt = next.number;
+        run.retry_of = Some(self.retry_of.clone().unwrap_or_else(|| self.id.clone()));
+        run.not_before = Some(next.at);
+        run.check_at = Some(next.at);
+        run.expires_at = self.expires_at;
+        run.overrides = self.overrides.clone();
+        run
     }
 
     /// Puts announcements in the run's outbox, to go out with the write that made them true; the run's timer
@@ -347,9 +416,14 @@ impl Run {
         }
     }
 
-    /// From the time it was due to its task's start: scheduling, launch and provisioning together.
+    /// When it was due to start: its scheduled time, or for a retry the end of its back-off.
+    pub fn due_at(&self) -> DateTime<Utc> {
+        self.not_before.unwrap_or(self.scheduled_at)
+    }
+
+    /// From the time it was due to start to its task's start: scheduling, launch and provisioning together.
     pub fn start_delay(&self) -> Option<chrono::Duration> {
-        self.started_at.map(|s| s - self.scheduled_at)
+        self.started_at.map(|s| s - self.due_at())
     }
 
     /// From its task's start to its stop.
@@ -443,7 +517,12 @@ mod tests {
         let open: Vec<_> = RunStatus::ALL.into_iter().filter(|s| s.is_open()).collect();
         assert_eq!(
             open,
-            [RunStatus::Claimed, RunStatus::Pending, RunStatus::Running]
+            [
+                RunStatus::Waiting,
+                RunStatus::Claimed,
+                RunStatus::Pending,
+                RunStatus::Running
+            ]
         );
     }
 }

@@ -8,6 +8,7 @@ use std::collections::BTreeMap;
 use chrono::{DateTime, SubsecRound, Utc};
 use serde::Serialize;
 
+use crate::domain::attempt;
 use crate::domain::cost::Prices;
 use crate::domain::dispatch::started_by_time;
 use crate::domain::event::{BusEvent, Lifecycle};
@@ -93,7 +94,7 @@ pub async fn apply_report<S: RunStore + JobStore, L: TaskLauncher>(
             return Ok(None);
         };
         if observed.announces() {
-            let announcements = closing(&observed.run, job.as_ref(), now);
+            let announcements = closing(&mut observed.run, job.as_ref(), now);
             observed
                 .run
                 .announce(announcements.iter().map(Pending::from), now);
@@ -158,22 +159,35 @@ pub struct Recorder<S, L, P> {
     publisher: P,
 }
 
-/// What a run's end announces: its closing lifecycle event and, when its job says `on_interruption: rerun` and it
-/// was interrupted, the "Run Job" command that reruns it (with the values the run was given, keyed by the run so
-/// that a duplicate asks once).
-pub fn closing(run: &Run, job: Option<&Job>, now: DateTime<Utc>) -> Vec<BusEvent> {
-    let mut end = BusEvent::run(
-        Lifecycle::closing(run.status),
-        run,
-        now,
-        serde_json::json!({}),
-    );
+/// What a run's end announces, deciding first whether the job's `retry` runs it again (domain::attempt: then
+/// `retried_as` names the attempt, claimed before the announcement leaves the outbox, and the end is announced as
+/// "Run Retrying": only a chain's last ending is the job's outcome for alerts and chained jobs). Otherwise its
+/// closing lifecycle event and, when its job says `on_interruption: rerun` and it was interrupted, the "Run Job"
+/// command that reruns it (with the values the run was given, keyed by the run so that a duplicate asks once).
+pub fn closing(run: &mut Run, job: Option<&Job>, now: DateTime<Utc>) -> Vec<BusEvent> {
+    if run.retried_as.is_none() {
+        run.retried_as = job.and_then(|j| attempt::next(&j.spec, run, now));
+    }
+    let (kind, extra) = match &run.retried_as {
+        Some(next) => (
+            Lifecycle::RunRetrying,
+            serde_json::json!({
+                "next_run": next.run.to_string(),
+                "next_attempt": next.number,
+                "retry_at": next.at,
+            }),
+        ),
+        None => (Lifecycle::closing(run.status), serde_json::json!({})),
+    };
+    let mut end = BusEvent::run(kind, run, now, extra);
     if let Some(job) = job {
         address(&mut end, &job.spec);
     }
     let mut events = vec![end];
     let Some(job) = job.filter(|j| {
-        run.status == RunStatus::Interrupted && j.spec.on_interruption == OnInterruption::Rerun
+        run.status == RunStatus::Interrupted
+            && j.spec.on_interruption == OnInterruption::Rerun
+            && run.retried_as.is_none()
     }) else {
         return events;
     };
@@ -201,18 +215,42 @@ pub fn closing(run: &Run, job: Option<&Job>, now: DateTime<Utc>) -> Vec<BusEvent
     events
 }
 
-/// Sends what a run's outbox holds, then takes what was sent out of it with a conditional write. A failed send
-/// leaves the outbox and its timer for the dispatcher. A write that loses to another writer (a report adding facts,
+/// Why a run's outbox could not be sent.
+#[derive(Debug, thiserror::Error)]
+pub enum OutboxError {
+    #[error(transparent)]
+    Publish(#[from] PublishError),
+    /// The attempt that follows the run could not be claimed: the outbox waits for it.
+    #[error("claiming its retry: {0}")]
+    Retry(#[from] StoreError),
+}
+
+/// Claims the attempt a run's end asked for (`retried_as`), as a WAITING run; claiming it again is harmless (the
+/// first claim wins), so whoever sends the outbox makes sure of it first.
+pub async fn claim_retry<S: RunStore>(store: &S, run: &Run) -> Result<(), StoreError> {
+    let Some(next) = &run.retried_as else {
+        return Ok(());
+    };
+    let created = run.outbox.first().map_or(run.claimed_at, |p| p.time);
+    store
+        .claim_run(&run.next_attempt(next, created))
+        .await
+        .map(|_| ())
+}
+
+/// Sends what a run's outbox holds, then takes what was sent out of it with a conditional write, after claiming the
+/// retry its end asked for (if any). A failed send leaves the outbox and its timer for the dispatcher. A write that loses to another writer (a report adding facts,
 /// which carries the outbox along) is made again on what that writer stored, so the events just sent are not sent
 /// again by whoever finds them later; only a failure to write leaves them to be sent again (at least once).
 pub async fn send_outbox<S: RunStore, P: EventPublisher>(
     store: &S,
     publisher: &P,
     run: &Run,
-) -> Result<(), PublishError> {
+) -> Result<(), OutboxError> {
     if run.outbox.is_empty() {
         return Ok(());
     }
+    claim_retry(store, run).await?;
     let events: Vec<BusEvent> = run.outbox.iter().map(BusEvent::from).collect();
     publisher.publish(&events).await?;
     clear_sent(store, run).await;

@@ -62,6 +62,8 @@ fn spec() -> JobSpec {
         params: Vec::new(),
         alerts: Vec::new(),
         expect: None,
+        retry: None,
+        jitter: None,
     }
 }
 

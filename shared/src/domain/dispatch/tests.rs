@@ -39,6 +39,8 @@ fn job(schedule: &str, catch_up_secs: u64) -> Job {
         params: Vec::new(),
         alerts: Vec::new(),
         expect: None,
+        retry: None,
+        jitter: None,
     };
     Job {
         name: JobName::new("etl").unwrap(),

@@ -173,5 +173,7 @@ pub(super) fn finish(r: &mut Reader, p: Partial, job_span: &Span) -> Option<JobS
         params: p.params.map(|(names, _)| names).unwrap_or_default(),
         alerts: p.alerts.unwrap_or_default(),
         expect: p.expect,
+        retry: p.retry,
+        jitter: p.jitter,
     })
 }

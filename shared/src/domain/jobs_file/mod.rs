@@ -8,6 +8,7 @@
 //! - `services`: the `services:` section; `fargate`: Fargate's sizes and task definition names.
 
 mod alerts;
+mod batch;
 mod fargate;
 mod fields;
 mod finish;

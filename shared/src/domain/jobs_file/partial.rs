@@ -6,6 +6,7 @@ use std::collections::BTreeMap;
 use marked_yaml::{Node, Span};
 
 use super::alerts::{read_alerts, read_expect};
+use super::batch::{read_jitter, read_retry};
 use super::fargate;
 use super::fields::{read_containers, read_network, read_pattern, read_prices, read_tags};
 use super::reader::{Fields, Reader};
@@ -13,6 +14,7 @@ use crate::domain::alert::{Alert, Expect};
 use crate::domain::cost::Prices;
 use crate::domain::duration::Span as Duration;
 use crate::domain::job::{ContainerOverride, Launch, Network, OnInterruption, Overlap, Retries};
+use crate::domain::retry::RetryPolicy;
 
 /// Keys a job and `defaults` share: set once in `defaults`, overridable per job.
 pub(super) const SHARED_KEYS: &[&str] = &[
@@ -33,6 +35,8 @@ pub(super) const SHARED_KEYS: &[&str] = &[
     "on_interruption",
     "alerts",
     "expect",
+    "retry",
+    "jitter",
 ];
 pub(super) const JOB_ONLY_KEYS: &[&str] = &[
     "schedule",
@@ -95,6 +99,8 @@ pub(super) struct Partial {
     pub(super) params: Option<(Vec<String>, Span)>,
     pub(super) alerts: Option<Vec<Alert>>,
     pub(super) expect: Option<Expect>,
+    pub(super) retry: Option<RetryPolicy>,
+    pub(super) jitter: Option<Duration>,
 }
 
 impl Partial {
@@ -117,7 +123,7 @@ impl Partial {
         }
         merged! {
             inherited: timezone, run_skipped_times, cluster, launch, platform_version, network, group, overlap,
-                catch_up, max_runtime, retries, history, prices, on_interruption, alerts, expect;
+                catch_up, max_runtime, retries, history, prices, on_interruption, alerts, expect, retry, jitter;
             own: schedule, start, end, paused, task_definition, containers, cpu, memory, size_span, on_event,
                 event_bus, params;
         }
@@ -252,5 +258,7 @@ pub(super) fn read_partial(r: &mut Reader, f: &Fields<'_>) -> Partial {
     }
     p.alerts = f.get("alerts").and_then(|n| read_alerts(r, n));
     p.expect = f.get("expect").and_then(|n| read_expect(r, n));
+    p.retry = f.get("retry").and_then(|n| read_retry(r, n));
+    p.jitter = f.get("jitter").and_then(|n| read_jitter(r, n));
     p
 }

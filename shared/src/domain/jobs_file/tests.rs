@@ -4,6 +4,7 @@ use super::*;
 use crate::domain::cost::Prices;
 use crate::domain::duration::Span as Duration;
 use crate::domain::job::{Launch, Overlap, Retries};
+use crate::domain::retry::{Ending, RetryPolicy};
 
 const EXAMPLE: &str = include_str!("../../../../examples/jobs.yaml");
 
@@ -143,7 +144,7 @@ fn duplicate_names_invalid_yaml_and_job_only_keys_in_defaults_are_errors() {
     let yaml = errors("jobs:\n  etl: [\n");
     assert!(yaml[0].starts_with("3:1: not valid YAML"), "{yaml:?}");
     let defaults = errors("defaults:\n  schedule: rate(1 hour)\njobs: {}\n");
-    assert_eq!(defaults, ["2:3: unknown key `schedule` in defaults (which sets only keys shared by all jobs) (known keys: timezone, cluster, launch, platform_version, network, tags, group, overlap, catch_up, max_runtime, retries, history, run_skipped_times, prices, on_interruption, alerts, expect)"]);
+    assert_eq!(defaults, ["2:3: unknown key `schedule` in defaults (which sets only keys shared by all jobs) (known keys: timezone, cluster, launch, platform_version, network, tags, group, overlap, catch_up, max_runtime, retries, history, run_skipped_times, prices, on_interruption, alerts, expect, retry, jitter)"]);
     assert_eq!(
         errors("{}"),
         ["1:1: `jobs:` is missing: a jobs file declares its jobs under `jobs:`"]
@@ -334,6 +335,8 @@ fn every_shared_key_is_inherited() {
             "[{to: 'arn:aws:sns:eu-west-1:123456789012:oncall', on: [failed]}]",
         ),
         ("expect", "{success_within: 26h}"),
+        ("retry", "{attempts: 3, backoff: 5m, never_exit_codes: [2]}"),
+        ("jitter", "5m"),
     ];
     for key in SHARED_KEYS {
         let (_, value) = samples
@@ -405,6 +408,48 @@ fn alerts_and_expect_are_read_with_defaults_and_checked() {
         assert!(
             bad.iter().any(|e| e.starts_with(expected)),
             "{expected}\n{bad:#?}"
+        );
+    }
+}
+
+#[test]
+fn retry_and_jitter_are_read_with_their_defaults_and_checked() {
+    let text = "defaults: {cluster: c, network: {subnets: [subnet-1]}}\njobs:\n  a: {schedule: rate(1 day), task_definition: t, retry: 3, jitter: 90s}\n  b:\n    schedule: rate(1 day)\n    task_definition: t\n    retry: {attempts: 4, backoff: 2m, max_backoff: 10m, max_age: 6h, on: [failed, lost], only_exit_codes: [137, 1, 137]}\n";
+    let file = JobsFile::parse(text).unwrap_or_else(|e| panic!("{e:#?}"));
+    let a = &file.jobs[&JobName::new("a").unwrap()];
+    let policy = a.retry.as_ref().expect("retry: 3");
+    assert_eq!(policy, &RetryPolicy::new(3));
+    assert_eq!(a.jitter, Some(Duration::from_secs(90)));
+    let b = file.jobs[&JobName::new("b").unwrap()]
+        .retry
+        .as_ref()
+        .expect("retry mapping");
+    assert_eq!(
+        (b.attempts, b.backoff, b.max_backoff, b.max_age),
+        (
+            4,
+            Duration::from_secs(120),
+            Duration::from_secs(600),
+            Duration::from_secs(6 * 3600)
+        )
+    );
+    assert_eq!(b.on, [Ending::Failed, Ending::Lost]);
+    assert_eq!(b.only_exit_codes, [1, 137]);
+
+    let bad = "defaults: {cluster: c, network: {subnets: [subnet-1]}}\njobs:\n  a:\n    schedule: rate(1 day)\n    task_definition: t\n    jitter: 2h\n    retry: {attempts: 1, backof: 1m}\n  b:\n    schedule: rate(1 day)\n    task_definition: t\n    retry: {attempts: 3, backoff: 10s, on: [exploded], only_exit_codes: [2], never_exit_codes: [2, 0]}\n  c: {schedule: rate(1 day), task_definition: t, retry: {backoff: 1m}}\n";
+    let errs = errors(bad);
+    for expected in [
+        "jitter: at most 1h",
+        "retry.attempts must be a whole number 2-10, found `1`",
+        "unknown key `backof` in retry (did you mean `backoff`?)",
+        "retry.backoff: at least 1m",
+        "retry.on must be one of `failed`, `timed_out`, `interrupted`, `lost`, found `exploded`",
+        "retry.never_exit_codes must be a whole number 1-255, found `0`",
+        "retry needs `attempts:`",
+    ] {
+        assert!(
+            errs.iter().any(|e| e.contains(expected)),
+            "{expected}: {errs:#?}"
         );
     }
 }

@@ -2,25 +2,23 @@
 //! task ECS reports stopped or no longer knows, and closed runs whose end was not announced yet (their outbox).
 
 use chrono::{DateTime, Utc};
-use serde_json::json;
 use tokio::time::Instant;
 
-use super::{Dispatcher, TickReport};
+use super::{not_launched, owe_end, Dispatcher, TickReport};
 use crate::domain::dispatch::next_check;
 use crate::domain::duration::Span;
-use crate::domain::event::{BusEvent, Lifecycle};
-use crate::domain::notify::address;
 use crate::domain::record::{stop_reason, TIMEOUT_WORDS};
 use crate::domain::run::{Pending, Run, RunStatus};
 use crate::domain::task::TaskSnapshot;
 use crate::ports::{EventPublisher, Store, StoreError, TaskLauncher};
-use crate::service::record::{apply_report, send_outbox};
+use crate::service::record::{apply_report, closing, send_outbox};
 
 impl<S: Store, L: TaskLauncher, P: EventPublisher> Dispatcher<S, L, P> {
     /// Looks at an open run whose check time has come.
     pub(super) async fn check(&self, run: Run, now: DateTime<Utc>, until: Instant) -> TickReport {
         let mut r = TickReport::default();
         match run.status {
+            RunStatus::Waiting => self.begin(run, now, until, &mut r).await,
             RunStatus::Claimed => self.recover(run, now, until, &mut r).await,
             RunStatus::Pending | RunStatus::Running => {
                 let (Some(arn), Some(cluster)) = (run.task_arn.clone(), run.cluster.clone()) else {
@@ -89,6 +87,35 @@ impl<S: Store, L: TaskLauncher, P: EventPublisher> Dispatcher<S, L, P> {
         match self.launcher.find(&job.spec.cluster, &run.id).await {
             Ok(Some(found)) => self.launched(run, found, &job.spec, now, r).await,
             Ok(None) => self.launch(run, &job.spec, now, until, r).await,
+            Err(e) => r.errors.push(format!("run {}: {e}", run.id)),
+        }
+    }
+
+    /// A retry whose time has come: taken with a conditional write (of two ticks that find it, one launches it),
+    /// then launched like a claimed run. Nothing was launched for it before it was taken, so there is no task to
+    /// look for; if this invocation dies after taking it, it is a claimed run whose launch did not finish
+    /// (`recover`). A retry of a job paused or removed since is closed SKIPPED or LAUNCH_FAILED, with why.
+    async fn begin(&self, mut run: Run, now: DateTime<Utc>, until: Instant, r: &mut TickReport) {
+        run.status = RunStatus::Claimed;
+        run.check_at = Some(self.lease(now, until));
+        if !self.save(&mut run, r).await {
+            return;
+        }
+        match self.store.get_job(run.id.job()).await {
+            Ok(Some(job)) if job.spec.paused => {
+                run.status = RunStatus::Skipped;
+                run.reason = Some("the job was paused before this retry was due".to_owned());
+                run.check_at = None;
+                owe_end(&mut run, &job.spec, now);
+                if self.save(&mut run, r).await {
+                    not_launched(run, r);
+                }
+            }
+            Ok(Some(job)) => self.launch(run, &job.spec, now, until, r).await,
+            Ok(None) => {
+                let reason = "the job was removed before this retry was due".to_owned();
+                self.fail(run, None, reason, now, r).await;
+            }
             Err(e) => r.errors.push(format!("run {}: {e}", run.id)),
         }
     }
@@ -189,16 +216,17 @@ impl<S: Store, L: TaskLauncher, P: EventPublisher> Dispatcher<S, L, P> {
         run.reason = Some(reason);
         run.stopped_at = stopped_at.or(Some(now));
         run.check_at = None;
-        let mut end = BusEvent::run(Lifecycle::closing(status), &run, now, json!({}));
-        // Who is alerted is the job's to say: one read, on this rare path only (a timeout, a lost task).
-        match self.store.get_job(run.id.job()).await {
-            Ok(Some(job)) => address(&mut end, &job.spec),
-            Ok(None) => {}
+        // Who is alerted, and whether it is retried, is the job's to say: one read, on this rare path only (a
+        // timeout, a lost task).
+        let job = match self.store.get_job(run.id.job()).await {
+            Ok(job) => job,
             Err(e) => {
-                tracing::warn!(run = %run.id, error = %e, "job unreadable: its end is announced without alerts")
+                tracing::warn!(run = %run.id, error = %e, "job unreadable: its end is announced without alerts or retry");
+                None
             }
-        }
-        run.announce([Pending::from(&end)], now);
+        };
+        let events = closing(&mut run, job.as_ref(), now);
+        run.announce(events.iter().map(Pending::from), now);
         if self.save(&mut run, r).await {
             r.closed.push(run.id.clone());
             self.send(&run, r).await;

@@ -184,7 +184,7 @@ impl<S: Store, L: TaskLauncher, P: EventPublisher> Dispatcher<S, L, P> {
         run.reason = None;
         if self.save(&mut run, r).await {
             r.launched.push(run.id.clone());
-            let delay = (self.settings.clock.0)() - run.scheduled_at;
+            let delay = (self.settings.clock.0)() - run.due_at();
             r.start_delays
                 .push(delay.num_milliseconds().max(0) as f64 / 1000.0);
             r.event(Lifecycle::RunStarted, &run, spec, now, json!({}));

@@ -275,6 +275,8 @@ impl<S: Store, L: TaskLauncher, P: EventPublisher> Dispatcher<S, L, P> {
         for (t, action) in &decision.actions {
             let mut run = Run::claimed(RunId::scheduled(&job.name, *t), Trigger::Schedule, *t, now);
             run.expires_at = expiry(spec, *t);
+            // With `jitter`, the start delay counts from the offset time the fire was due at.
+            run.not_before = Some(job.due_at(*t)).filter(|d| d != t);
             match action {
                 Action::Launch => match values_for(spec, &schedule_event(&job.name, *t)) {
                     Ok(overrides) => {

@@ -40,5 +40,7 @@ pub fn job_spec(schedule: &str) -> JobSpec {
         params: Vec::new(),
         alerts: Vec::new(),
         expect: None,
+        retry: None,
+        jitter: None,
     }
 }

@@ -1,0 +1,157 @@
+//! Readers of what a job does beyond one run per fire: `retry` (running a run again that ended badly) and `jitter`
+//! (spreading a fire's start).
+
+use marked_yaml::Node;
+
+use super::reader::Reader;
+use crate::domain::duration::Span;
+use crate::domain::retry::{Ending, RetryPolicy};
+
+/// The most runs `retry.attempts` may ask for (the first included).
+pub(super) const MAX_ATTEMPTS: u32 = 10;
+/// The longest `jitter`: a spread, not a second schedule.
+const MAX_JITTER: u64 = 3600;
+
+fn endings() -> Vec<(&'static str, Ending)> {
+    Ending::ALL.iter().map(|e| (e.as_str(), *e)).collect()
+}
+
+fn span(r: &mut Reader, node: &Node, what: &str, min_secs: u64, min_words: &str) -> Option<Span> {
+    let text = r.string(node, what)?;
+    match text.parse::<Span>() {
+        Ok(d) if d.as_secs() < min_secs => {
+            r.error(node.span(), format!("{what}: at least {min_words}"));
+            None
+        }
+        Ok(d) => Some(d),
+        Err(e) => {
+            r.error(node.span(), format!("{what}: {e}"));
+            None
+        }
+    }
+}
+
+fn exit_codes(r: &mut Reader, node: &Node, what: &str) -> Vec<i32> {
+    let Node::Sequence(items) = node else {
+        r.error(
+            node.span(),
+            format!("{what} must be a list of exit codes, like [1, 137]"),
+        );
+        return Vec::new();
+    };
+    let mut codes: Vec<i32> = items
+        .iter()
+        .filter_map(|n| r.number(n, what, 1..=255))
+        .map(|c| c as i32)
+        .collect();
+    codes.sort_unstable();
+    codes.dedup();
+    codes
+}
+
+/// `retry: {attempts: 3, backoff: 2m, max_backoff: 1h, max_age: 1d, on: [...], only_exit_codes: [...],
+/// never_exit_codes: [...]}`; `retry: 3` is short for `{attempts: 3}`.
+pub(super) fn read_retry(r: &mut Reader, node: &Node) -> Option<RetryPolicy> {
+    let attempts = |r: &mut Reader, n: &Node| r.number(n, "retry.attempts", 2..=MAX_ATTEMPTS);
+    if let Node::Scalar(_) = node {
+        return attempts(r, node).map(RetryPolicy::new);
+    }
+    let map = r.mapping(node, "retry")?;
+    let f = r.fields(
+        map,
+        "retry",
+        &[
+            "attempts",
+            "backoff",
+            "max_backoff",
+            "max_age",
+            "on",
+            "only_exit_codes",
+            "never_exit_codes",
+        ],
+    );
+    let Some(n) = f.get("attempts") else {
+        r.error(
+            node.span(),
+            "retry needs `attempts:` (runs in all, the first included, like `attempts: 3`)",
+        );
+        return None;
+    };
+    // Every field is read (and its problems reported) even when one is wrong.
+    let mut policy = RetryPolicy::new(attempts(r, n).unwrap_or(2));
+    let read = |r: &mut Reader, key: &str, min: &str| {
+        let n = f.get(key)?;
+        span(r, n, &format!("retry.{key}"), 60, min)
+    };
+    if let Some(d) = read(r, "backoff", "1m (the dispatcher looks once a minute)") {
+        policy.backoff = d;
+    }
+    if let Some(d) = read(r, "max_backoff", "1m") {
+        policy.max_backoff = d;
+    }
+    if let Some(d) = read(r, "max_age", "1m") {
+        policy.max_age = d;
+    }
+    if policy.max_backoff < policy.backoff {
+        r.error(
+            &f.span,
+            format!(
+                "retry.max_backoff ({}) is shorter than retry.backoff ({})",
+                policy.max_backoff, policy.backoff
+            ),
+        );
+    }
+    if let Some(n) = f.get("on") {
+        if let Node::Sequence(names) = n {
+            let options = endings();
+            let mut on: Vec<Ending> = names
+                .iter()
+                .filter_map(|n| r.choice(n, "retry.on", &options))
+                .collect();
+            on.sort();
+            on.dedup();
+            if names.is_empty() {
+                r.error(
+                    n.span(),
+                    "retry.on: name at least one ending (or leave `on` out for all four)",
+                );
+            }
+            policy.on = on;
+        } else {
+            r.error(
+                n.span(),
+                "retry.on must be a list of endings, like [failed, timed_out]",
+            );
+        }
+    }
+    if let Some(n) = f.get("only_exit_codes") {
+        policy.only_exit_codes = exit_codes(r, n, "retry.only_exit_codes");
+    }
+    if let Some(n) = f.get("never_exit_codes") {
+        policy.never_exit_codes = exit_codes(r, n, "retry.never_exit_codes");
+    }
+    if let Some(c) = policy
+        .only_exit_codes
+        .iter()
+        .find(|c| policy.never_exit_codes.contains(c))
+    {
+        r.error(
+            &f.span,
+            format!("retry: exit code {c} is in both only_exit_codes and never_exit_codes"),
+        );
+    }
+    Some(policy)
+}
+
+/// `jitter: 5m`: up to an hour.
+pub(super) fn read_jitter(r: &mut Reader, node: &Node) -> Option<Span> {
+    let d = span(r, node, "jitter", 1, "1s")?;
+    if d.as_secs() > MAX_JITTER {
+        r.error(
+            node.span(),
+            "jitter: at most 1h (spread a fire's start; for a later time, change the schedule)",
+        );
+        return None;
+    }
+    Some(d)
+}

@@ -1,0 +1,204 @@
+//! Batch semantics over the in-memory ports: runs retried as attempts of their own (exactly one per failure, even
+//! when the writer dies between the end and the retry's claim), and fires spread by `jitter`.
+
+use chrono::{Duration, Utc};
+use fsched_core::domain::duration::Span;
+use fsched_core::domain::job::JobSpec;
+use fsched_core::domain::retry::RetryPolicy;
+use fsched_core::domain::run::{RunId, RunStatus};
+use fsched_core::ports::{JobStore, RunStore, StoreError};
+use fsched_core::testing::contract::job_spec;
+use fsched_core::testing::Fate;
+
+mod common;
+use common::{t, Fakes};
+
+/// Fakes whose tasks exit with `codes[n]` on attempt n+1 (the last code for any later attempt).
+fn exiting(codes: &'static [i32]) -> Fakes {
+    let f = Fakes::new();
+    Fakes {
+        ecs: f.ecs.with_fates(move |request| {
+            let attempt = request
+                .run
+                .key()
+                .rsplit_once("-r")
+                .and_then(|(_, n)| n.parse::<usize>().ok())
+                .unwrap_or(1);
+            Fate {
+                exit_code: codes[(attempt - 1).min(codes.len() - 1)],
+                ..Fate::default()
+            }
+        }),
+        ..f
+    }
+}
+
+fn retrying(attempts: u32) -> JobSpec {
+    JobSpec {
+        retry: Some(RetryPolicy {
+            backoff: Span::from_secs(120),
+            never_exit_codes: vec![2],
+            ..RetryPolicy::new(attempts)
+        }),
+        ..job_spec("cron(0 2 * * ? *)")
+    }
+}
+
+/// Records every report ECS has sent so far, at `now`.
+async fn record_all(f: &Fakes, now: chrono::DateTime<Utc>) {
+    f.ecs.set_now(now);
+    for report in f.ecs.take_reports() {
+        f.recorder().record(report, now).await.unwrap();
+    }
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_failed_run_is_retried_once_after_its_backoff_even_if_the_retry_claim_fails_first() {
+    let f = exiting(&[1, 0]);
+    let job = f.job("etl", retrying(3), t(2, 0)).await;
+    f.tick(t(2, 0)).await;
+
+    // The task exits 1. The recorder writes the end; the retry's claim is throttled, so the end's announcement
+    // stays in the outbox for the dispatcher, which claims the retry before sending it.
+    f.store.fail_next(
+        "claim_run",
+        StoreError::Transient {
+            message: "throttled".into(),
+        },
+    );
+    record_all(&f, t(2, 10)).await;
+    let first = f.run(&job, t(2, 0)).await;
+    assert_eq!(first.status, RunStatus::Failed);
+    let next = first.retried_as.clone().expect("retried");
+    assert_eq!(next.run.to_string(), "etl/20261130T020000Z-r2");
+    assert_eq!((next.number, next.at), (2, t(2, 12)));
+    assert!(f.store.get_run(&next.run).await.unwrap().is_none());
+    assert_eq!(
+        f.announced("Run Retrying"),
+        0,
+        "kept until the retry is claimed"
+    );
+
+    // The next ticks: the outbox's timer claims the retry and announces; duplicates change nothing.
+    for now in [t(2, 11), t(2, 11)] {
+        f.tick(now).await;
+    }
+    let waiting = f.store.get_run(&next.run).await.unwrap().expect("claimed");
+    assert_eq!(waiting.status, RunStatus::Waiting);
+    assert_eq!(
+        (waiting.attempt, waiting.retry_of.as_ref()),
+        (2, Some(&first.id))
+    );
+    assert_eq!(f.announced("Run Retrying"), 1);
+    assert_eq!(f.announced("Run Failed"), 0, "not the job's outcome yet");
+
+    // At its time, two concurrent ticks: one launches it.
+    let (a, b) = tokio::join!(f.tick(t(2, 12)), f.tick(t(2, 12)));
+    assert_eq!(a.launched.len() + b.launched.len(), 1);
+    assert_eq!(f.ecs.tasks().len(), 2, "one task per attempt");
+    record_all(&f, t(2, 20)).await;
+    let second = f.store.get_run(&next.run).await.unwrap().unwrap();
+    assert_eq!(second.status, RunStatus::Succeeded);
+    assert_eq!(second.retried_as, None);
+    assert_eq!(f.announced("Run Succeeded"), 1);
+    assert_eq!(
+        f.ecs.run_task_calls(),
+        2,
+        "no RunTask beyond one per attempt"
+    );
+}
+
+#[tokio::test(start_paused = true)]
+async fn retries_stop_at_attempts_and_at_an_exit_code_never_retried() {
+    let f = exiting(&[1, 1, 1, 1]);
+    let job = f.job("etl", retrying(3), t(2, 0)).await;
+    let mut now = t(2, 0);
+    for _ in 0..6 {
+        f.tick(now).await;
+        now += Duration::minutes(10);
+        record_all(&f, now).await;
+    }
+    let runs = f.store.runs_of_job(&job, 10).await.unwrap();
+    let attempts: Vec<(u32, RunStatus)> = runs.iter().map(|r| (r.attempt, r.status)).collect();
+    assert_eq!(
+        attempts,
+        [
+            (3, RunStatus::Failed),
+            (2, RunStatus::Failed),
+            (1, RunStatus::Failed)
+        ]
+    );
+    assert_eq!(f.announced("Run Retrying"), 2);
+    assert_eq!(f.announced("Run Failed"), 1, "the last attempt's end");
+
+    let f = exiting(&[2]);
+    let job = f.job("etl", retrying(3), t(2, 0)).await;
+    f.tick(t(2, 0)).await;
+    record_all(&f, t(2, 10)).await;
+    f.tick(t(2, 20)).await;
+    assert_eq!(f.store.runs_of_job(&job, 10).await.unwrap().len(), 1);
+    assert_eq!(f.announced("Run Failed"), 1);
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_retry_of_a_job_paused_meanwhile_is_skipped_with_why() {
+    let f = exiting(&[1]);
+    let job = f.job("etl", retrying(3), t(2, 0)).await;
+    f.tick(t(2, 0)).await;
+    record_all(&f, t(2, 10)).await;
+    let mut stored = f.store.get_job(&job).await.unwrap().unwrap();
+    stored.spec.paused = true;
+    stored.version += 1;
+    f.store
+        .put_job(&stored, Some(stored.version - 1))
+        .await
+        .unwrap();
+    f.tick(t(2, 12)).await;
+    let retry = f
+        .store
+        .get_run(&RunId::attempt(&RunId::scheduled(&job, t(2, 0)), 2))
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(retry.status, RunStatus::Skipped);
+    assert!(retry.reason.unwrap().contains("paused"));
+    assert_eq!(f.ecs.tasks().len(), 1);
+}
+
+#[tokio::test(start_paused = true)]
+async fn jitter_delays_each_fire_by_its_own_stable_offset_within_the_window() {
+    let f = Fakes::new();
+    let spec = JobSpec {
+        jitter: Some(Span::from_secs(600)),
+        ..job_spec("cron(0 2 * * ? *)")
+    };
+    let names: Vec<String> = (0..8).map(|i| format!("job-{i}")).collect();
+    for name in &names {
+        f.job(name, spec.clone(), t(2, 0)).await;
+    }
+    // Minute by minute from 02:00 to 02:10: each job starts once, at its offset, none before 02:00.
+    let mut started = Vec::new();
+    for minute in 0..=10 {
+        let report = f.tick(t(2, minute)).await;
+        for id in report.launched {
+            started.push((id.job().to_string(), minute));
+        }
+    }
+    assert_eq!(started.len(), names.len(), "{started:?}");
+    let minutes: std::collections::BTreeSet<u32> = started.iter().map(|(_, m)| *m).collect();
+    assert!(minutes.len() > 2, "spread over the window: {started:?}");
+    for name in &names {
+        let run = f
+            .store
+            .get_run(&RunId::scheduled(
+                &fsched_core::domain::job::JobName::new(name).unwrap(),
+                t(2, 0),
+            ))
+            .await
+            .unwrap()
+            .unwrap();
+        let due = run.due_at();
+        assert!(due >= t(2, 0) && due < t(2, 10), "{name}: {due}");
+        assert!(run.launched_at.unwrap() >= due);
+    }
+}
