@@ -103,6 +103,23 @@ pub fn show(r: &Run) -> String {
     if let Some(reason) = &r.reason {
         lines.push(("reason".into(), reason.clone()));
     }
+    if let Some(first) = &r.retry_of {
+        lines.push((
+            "attempt".into(),
+            format!("{}, a retry of {first}", r.attempt),
+        ));
+    }
+    if let Some(next) = &r.retried_as {
+        lines.push((
+            "retried as".into(),
+            format!(
+                "{} (attempt {}), due {}",
+                next.run,
+                next.number,
+                stamp(Some(next.at))
+            ),
+        ));
+    }
     if let Some(code) = r.exit_code() {
         lines.push(("exit code".into(), code.to_string()));
     }
@@ -123,7 +140,7 @@ pub fn show(r: &Run) -> String {
         ));
     }
     lines.push((
-        "attempts".into(),
+        "launch".into(),
         format!(
             "{} RunTask call(s){}",
             r.attempts,
@@ -169,6 +186,10 @@ pub fn show(r: &Run) -> String {
     let task = r.task.as_ref();
     let mut events: Vec<(DateTime<Utc>, &str)> =
         vec![(r.scheduled_at, "due"), (r.claimed_at, "claimed")];
+    events.extend(
+        r.not_before
+            .map(|t| (t, "due to start (retry back-off, jitter)")),
+    );
     events.extend(r.launched_at.map(|t| (t, "launched (RunTask accepted)")));
     if let Some(t) = task {
         for (at, what) in [
@@ -219,6 +240,22 @@ pub fn show(r: &Run) -> String {
         }
     }
     out
+}
+
+/// The attempts of one scheduled time (or request), first to last, when it was retried.
+pub fn attempts_table(chain: &[Run]) -> String {
+    let mut t = table(&["ATTEMPT", "RUN", "STATUS", "EXIT", "DUE", "STOPPED"]);
+    for r in chain {
+        t.add_row(vec![
+            r.attempt.to_string(),
+            r.id.to_string(),
+            r.status.to_string(),
+            r.exit_code().map_or("-".to_owned(), |c| c.to_string()),
+            stamp(Some(r.due_at())),
+            stamp(r.stopped_at),
+        ]);
+    }
+    format!("attempts\n{t}\n")
 }
 
 /// Cost per job over some runs, and in total.

@@ -166,3 +166,104 @@ async fn unknown_and_malformed_run_ids_are_clear_errors() {
     assert_eq!(bad.status.code(), Some(2));
     assert!(String::from_utf8_lossy(&bad.stderr).contains("expected JOB/YYYYMMDDTHHMMSSZ"));
 }
+
+async fn tick(w: &World, now: DateTime<Utc>) {
+    let report = w
+        .dispatcher()
+        .tick(
+            now,
+            tokio::time::Instant::now() + StdDuration::from_secs(60),
+        )
+        .await
+        .unwrap();
+    assert!(report.errors.is_empty(), "{report:?}");
+}
+
+#[tokio::test]
+async fn show_prints_every_attempt_of_a_retried_run_and_runs_lists_the_waiting_one() {
+    use fsched_core::domain::retry::RetryPolicy;
+    use fsched_core::ports::RunStore;
+    let w = world().await;
+    let spec = fsched_core::domain::job::JobSpec {
+        retry: Some(RetryPolicy::new(3)),
+        ..w.spec("cron(0 2 * * ? *)")
+    };
+    let job = w.add("import", spec, at(1, 0)).await;
+    tick(&w, at(2, 0)).await;
+    let first = w.run(&job, at(2, 0)).await;
+    let report = w.report(&first, "stopped-exit-code").await;
+    fsched_recorder::handler::handle(&w.recorder(), report)
+        .await
+        .unwrap();
+    let first = w.run(&job, at(2, 0)).await;
+    let next = first.retried_as.clone().expect("retried");
+
+    let waiting = stdout(&fsched(
+        &w,
+        &["runs", "--job", "import", "--since", "2026-11-28T00:00:00Z"],
+    ));
+    assert!(
+        waiting.contains(&next.run.to_string()) && waiting.contains("WAITING"),
+        "{waiting}"
+    );
+
+    tick(&w, next.at).await;
+    let second = w.store.get_run(&next.run).await.unwrap().unwrap();
+    let report = w.report(&second, "stopped-success").await;
+    fsched_recorder::handler::handle(&w.recorder(), report)
+        .await
+        .unwrap();
+
+    let limited = stdout(&fsched(
+        &w,
+        &[
+            "runs",
+            "--job",
+            "import",
+            "--since",
+            "2026-11-28T00:00:00Z",
+            "--limit",
+            "1",
+        ],
+    ));
+    assert!(
+        limited.contains("Showing the newest 1 of 2 runs: --limit 2 shows them all."),
+        "{limited}"
+    );
+    let none = stdout(&fsched(&w, &["runs", "--job", "import", "--since", "1h"]));
+    let empty = none
+        .lines()
+        .find(|l| l.starts_with("No runs scheduled between"))
+        .unwrap_or_else(|| panic!("an empty state: {none}"));
+    // Times to the second, and the next step.
+    assert!(
+        !empty.contains(" UTC") && empty.ends_with("(e.g. --since 7d)."),
+        "{empty}"
+    );
+    let shown = stdout(&fsched(&w, &["show", &first.id.to_string()]));
+    assert!(
+        shown.lines().any(
+            |l| l.starts_with("retried as") && l.contains(&format!("{} (attempt 2)", next.run))
+        ),
+        "{shown}"
+    );
+    let shown = stdout(&fsched(&w, &["show", &next.run.to_string()]));
+    assert!(
+        shown.contains(&format!("2, a retry of {}", first.id)),
+        "{shown}"
+    );
+    let table: Vec<&str> = shown
+        .split("attempts\n")
+        .nth(1)
+        .expect("an attempts table")
+        .lines()
+        .collect();
+    assert!(
+        table[1].contains("FAILED") && table[1].contains(&first.id.to_string()),
+        "{table:?}"
+    );
+    assert!(
+        table[2].contains("SUCCEEDED") && table[2].contains(&next.run.to_string()),
+        "{table:?}"
+    );
+}

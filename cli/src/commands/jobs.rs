@@ -116,7 +116,14 @@ pub async fn describe(
             } else {
                 fires
                     .iter()
-                    .map(|t| local(*t, zone))
+                    .map(|t| match job.due_at(*t) {
+                        due if due == *t => local(*t, zone),
+                        due => format!(
+                            "{} (starts {} with jitter)",
+                            local(*t, zone),
+                            local(due, zone)
+                        ),
+                    })
                     .collect::<Vec<_>>()
                     .join("\n")
             },
@@ -124,6 +131,24 @@ pub async fn describe(
         ("health".to_owned(), health),
         ("version".to_owned(), job.version.to_string()),
     ];
+    if let Some(r) = &job.spec.retry {
+        let on: Vec<&str> = r.on.iter().map(|e| e.as_str()).collect();
+        let mut text = format!(
+            "{} attempts in all on {}, {} back-off doubling up to {}, within {} of the due time",
+            r.attempts,
+            on.join(", "),
+            r.backoff,
+            r.max_backoff,
+            r.max_age
+        );
+        if !r.only_exit_codes.is_empty() {
+            text.push_str(&format!("; only exit codes {:?}", r.only_exit_codes));
+        }
+        if !r.never_exit_codes.is_empty() {
+            text.push_str(&format!("; never exit codes {:?}", r.never_exit_codes));
+        }
+        lines.push(("retry".to_owned(), text));
+    }
     for alert in &job.spec.alerts {
         let on: Vec<&str> = alert.on.iter().map(|o| o.as_str()).collect();
         lines.push((

@@ -13,7 +13,7 @@ use fsched_core::ports::{JobStore, RunStore};
 use crate::aws::AwsArgs;
 use crate::output::Format;
 use crate::output::{Times, Tz};
-use crate::render::{cost_table, costs, run_json, runs_table, show, stamp};
+use crate::render::{attempts_table, cost_table, costs, run_json, runs_table, show, stamp};
 use crate::Failure;
 
 #[derive(clap::Args)]
@@ -139,11 +139,12 @@ pub async fn run(
             return Err(crate::unknown_job(&store, job.as_str()).await);
         }
     }
-    let runs: Vec<Run> = runs
+    let matching: Vec<Run> = runs
         .into_iter()
         .filter(|r| status.is_none_or(|s| r.status == s))
-        .take(args.limit)
         .collect();
+    let total = matching.len();
+    let runs: Vec<Run> = matching.into_iter().take(args.limit).collect();
     match args.output {
         Format::Json => {
             let rows: Vec<_> = runs.iter().map(run_json).collect();
@@ -153,8 +154,20 @@ pub async fn run(
             let times = times(&store, tz).await?;
             writeln!(out, "{}", runs_table(&runs, &times)).context("writing to stdout")?;
             if runs.is_empty() {
-                writeln!(out, "no runs scheduled between {since} and {until}")
-                    .context("writing to stdout")?;
+                writeln!(
+                    out,
+                    "No runs scheduled between {} and {}: a longer window shows more (e.g. --since 7d).",
+                    stamp(Some(since)),
+                    stamp(Some(until))
+                )
+                .context("writing to stdout")?;
+            } else if total > runs.len() {
+                writeln!(
+                    out,
+                    "Showing the newest {} of {total} runs: --limit {total} shows them all.",
+                    runs.len()
+                )
+                .context("writing to stdout")?;
             }
         }
     }
@@ -191,11 +204,39 @@ pub async fn show_cmd(args: ShowArgs, aws: &AwsArgs, out: &mut impl Write) -> Re
         Format::Json => writeln!(out, "{}", run_json(&run)),
         Format::Table => {
             write!(out, "{}", show(&run))?;
+            let chain = attempts(&store, &run).await?;
+            if chain.len() > 1 {
+                write!(out, "\n{}", attempts_table(&chain))?;
+            }
             writeln!(out, "\n{}", logs_at(&config, &store, &run).await)
         }
     }
     .context("writing to stdout")?;
     Ok(())
+}
+
+/// Every attempt of the run's scheduled time (or request), first to last: the chain `retried_as` links, from the
+/// first run (one read per attempt; `retry.attempts` is at most 10).
+async fn attempts(
+    store: &fsched_core::aws::dynamo::DynamoStore,
+    run: &Run,
+) -> Result<Vec<Run>, Failure> {
+    let mut next = Some(run.retry_of.clone().unwrap_or_else(|| run.id.clone()));
+    let mut chain = Vec::new();
+    while let Some(id) = next.take().filter(|_| chain.len() < 16) {
+        let found = if id == run.id {
+            Some(run.clone())
+        } else {
+            store
+                .get_run(&id)
+                .await
+                .with_context(|| format!("reading run `{id}`"))?
+        };
+        let Some(found) = found else { break };
+        next = found.retried_as.as_ref().map(|n| n.run.clone());
+        chain.push(found);
+    }
+    Ok(chain)
 }
 
 /// Where the run's output is, for `show`: each container's group and stream and the command that prints them, or

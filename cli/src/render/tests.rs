@@ -87,6 +87,27 @@ fn a_run_still_going() {
 }
 
 #[test]
+fn a_retried_run_names_its_next_attempt_and_the_attempts_line_up() {
+    use fsched_core::domain::run::NextAttempt;
+    let mut first = recorded("import", &["running", "stopped-exit-code"]);
+    let next = NextAttempt {
+        run: RunId::attempt(&first.id, 2),
+        number: 2,
+        at: first.stopped_at.unwrap() + Duration::minutes(2),
+    };
+    first.retried_as = Some(next.clone());
+    let mut second = first.next_attempt(&next, first.stopped_at.unwrap());
+    second.status = RunStatus::Succeeded;
+    second.stopped_at = Some(next.at + Duration::minutes(6));
+    insta::assert_snapshot!(format!(
+        "{}\n{}\n{}",
+        show(&first),
+        show(&second),
+        attempts_table(&[first.clone(), second.clone()])
+    ));
+}
+
+#[test]
 fn cost_per_job_and_in_total() {
     let mut runs = day();
     runs.push(recorded("etl", &["running", "stopped-success"]));
