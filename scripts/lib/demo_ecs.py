@@ -3,9 +3,10 @@ decides how each task fsched launched goes (from a scenario below), stops it in 
 would have exited, and delivers the "ECS Task State Change" events ECS would send, built from the real event
 fixtures in tests/events/ecs, to the recorder function.
 
-Scenario (the simulated day): every task starts 31 s after its run's time; crm-sync runs take 2-4 minutes and exit
-0, except the 21st run (exit code 1), the 34th (killed for memory, exit 137) and the 53rd, which hangs until the
-dispatcher stops it at its 14-minute max_runtime; the nightly ETL runs 47 minutes on Spot and exits 0; other jobs
+Scenario (the simulated day): every task starts 31 s after its run's time; crm-sync tasks take 2-4 minutes and
+exit 0, except the 21st (exit code 1: its job's `retry` runs it again a minute later, and that 22nd task succeeds),
+the 34th (killed for memory, exit 137) and the 53rd, which hangs until the dispatcher stops it at its 14-minute
+max_runtime; the nightly ETL runs 47 minutes on Spot and exits 0; other jobs
 (the import, the chained report) run about 6 minutes and exit 0."""
 
 import copy
