@@ -4,7 +4,8 @@
 use std::collections::BTreeMap;
 
 use chrono::{DateTime, Duration, Utc};
-use fsched_core::domain::job::next_fire;
+use fsched_core::domain::attempt::ending;
+use fsched_core::domain::job::{due_at, next_fire, JobName, JobSpec};
 use fsched_core::domain::record::outcome;
 use fsched_core::domain::run::{Run, RunStatus};
 use fsched_core::domain::service::{Phase, ServiceSpec};
@@ -136,14 +137,81 @@ pub fn fires(
             if is_paused || paused_before_caught_up || runs.contains_key(&id) {
                 continue;
             }
+            // With `jitter`, the fire is due (and late) from its offset time.
+            let due = match JobName::new(name) {
+                Ok(job) => due_at(&job, spec, t),
+                Err(_) => t,
+            };
             let late = outages.iter().any(|(a, b)| {
-                *a - Duration::minutes(1) <= t && t < *b && *b - t > spec.catch_up.to_chrono()
+                *a - Duration::minutes(1) <= due && due < *b && *b - due > spec.catch_up.to_chrono()
             });
             if late {
                 continue;
             }
             found.push(format!(
                 "job {name}: the fire at {t} has no run (not paused, no outage)"
+            ));
+        }
+    }
+    found
+}
+
+/// Retries: every attempt follows the one before it, which names it (`retried_as`), and only as many as the job's
+/// `retry` allows; every run whose end asked for a retry has it (unless that end is still in its outbox, to be sent);
+/// only endings `retry.on` names are retried. So no failure is retried twice, and none asked for is lost.
+pub fn attempts(
+    runs: &BTreeMap<String, &Run>,
+    specs: &BTreeMap<String, JobSpec>,
+    corrected: &std::collections::BTreeSet<String>,
+) -> Vec<String> {
+    let mut found = Vec::new();
+    for (id, run) in runs {
+        let policy = specs
+            .get(run.id.job().as_str())
+            .and_then(|s| s.retry.as_ref());
+        if let Some(next) = &run.retried_as {
+            match (ending(run.status), policy) {
+                (Some(e), Some(p)) if p.on.contains(&e) => {}
+                // Retried as LOST or TIMED_OUT, then corrected by the task's own report.
+                _ if corrected.contains(id) => {}
+                _ => found.push(format!(
+                    "run {id} ended {} and was retried, which its job's retry does not ask for",
+                    run.status.as_str()
+                )),
+            }
+            if !runs.contains_key(&next.run.to_string()) && run.outbox.is_empty() {
+                found.push(format!(
+                    "run {id} was retried as {}, which does not exist",
+                    next.run
+                ));
+            }
+        }
+        if run.attempt <= 1 {
+            continue;
+        }
+        if policy.is_some_and(|p| run.attempt > p.attempts) {
+            found.push(format!(
+                "run {id} is attempt {}: more than retry.attempts",
+                run.attempt
+            ));
+        }
+        let Some(first) = &run.retry_of else {
+            found.push(format!("run {id} is attempt {} of nothing", run.attempt));
+            continue;
+        };
+        let previous = if run.attempt == 2 {
+            first.clone()
+        } else {
+            fsched_core::domain::run::RunId::attempt(first, run.attempt - 1)
+        };
+        let named = runs
+            .get(&previous.to_string())
+            .and_then(|p| p.retried_as.as_ref())
+            .is_some_and(|n| n.run == run.id);
+        if !named {
+            found.push(format!(
+                "run {id} (attempt {}) does not follow {previous}, which never asked for it",
+                run.attempt
             ));
         }
     }

@@ -130,6 +130,16 @@ pub fn world(rng: &mut Rng, days: u32, jobs: usize, services: usize) -> World {
         if rng.chance(0.2) {
             file.push_str("    on_interruption: rerun\n");
         }
+        if rng.chance(0.3) {
+            let backoff = rng.pick(&["1m", "5m"]);
+            file.push_str(&format!(
+                "    retry: {{ attempts: {}, backoff: {backoff} }}\n",
+                2 + rng.below(2)
+            ));
+        }
+        if rng.chance(0.2) {
+            file.push_str("    jitter: 3m\n");
+        }
         profiles.insert(
             name,
             Profile {

@@ -9,9 +9,12 @@ use fsched_core::domain::event::{BusEvent, Lifecycle};
 use fsched_core::domain::run::{Run, RunStatus};
 use fsched_core::ports::ServiceNow;
 
-/// The announcement of a final status.
-pub fn final_detail(status: RunStatus) -> Option<&'static str> {
-    let kind = match status {
+/// The announcement of a run's final status ("Run Retrying" when its job's `retry` runs it again).
+pub fn final_detail(run: &Run) -> Option<&'static str> {
+    if run.retried_as.is_some() && fsched_core::domain::attempt::ending(run.status).is_some() {
+        return Some(Lifecycle::RunRetrying.detail_type());
+    }
+    let kind = match run.status {
         s if s.is_open() => return None,
         RunStatus::LaunchFailed => Lifecycle::RunLaunchFailed,
         RunStatus::Skipped => Lifecycle::RunSkipped,
@@ -22,7 +25,8 @@ pub fn final_detail(status: RunStatus) -> Option<&'static str> {
     Some(kind.detail_type())
 }
 
-const FINAL_DETAILS: [&str; 10] = [
+const FINAL_DETAILS: [&str; 11] = [
+    "Run Retrying",
     "Run Launch Failed",
     "Run Skipped",
     "Run Missed",
@@ -167,7 +171,7 @@ impl Ledger {
         for run in runs {
             let id = run.id.to_string();
             let said = by_run.remove(id.as_str()).unwrap_or_default();
-            let Some(want) = final_detail(run.status) else {
+            let Some(want) = final_detail(run) else {
                 if let Some(a) = said.first() {
                     found.push(format!(
                         "run {id} is {} but was announced `{}`",
@@ -205,10 +209,12 @@ impl Ledger {
                 // same content, which consumers and the trigger deduplicate.
                 let earlier = &said[i.saturating_sub(1)];
                 let concurrent = earlier.by != a.by && earlier.at == a.at;
+                // A corrected end is announced again, "Run Retrying" both times when it was retried.
                 if i > 0
                     && earlier.detail_type == a.detail_type
                     && !earlier.may_repeat
                     && !concurrent
+                    && !corrected
                 {
                     found.push(format!(
                         "run {id}: `{}` announced again at {} with no fault that could repeat it",

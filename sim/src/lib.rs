@@ -57,6 +57,8 @@ pub struct Summary {
     pub seed: u64,
     pub days: u32,
     pub runs: usize,
+    /// Runs that are retries of another (attempt 2 or later).
+    pub retries: usize,
     pub tasks: usize,
     pub invocations: u64,
     pub port_calls: u64,
@@ -132,11 +134,17 @@ async fn run(settings: Settings) -> Summary {
         &sim.outages,
         sim.end,
     ));
+    let specs = jobs
+        .iter()
+        .map(|(n, s, _)| (n.clone(), s.clone()))
+        .collect();
+    found.extend(checks::attempts(&by_id, &specs, &ledger.corrected));
     for f in found {
         ledger.violation(f);
     }
     summary.violations.extend(ledger.violations.iter().cloned());
     summary.runs = runs.len();
+    summary.retries = runs.iter().filter(|r| r.attempt > 1).count();
     summary.tasks = tasks.len();
     summary.invocations = faults.invocations;
     summary.port_calls = faults.calls;

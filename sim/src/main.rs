@@ -129,6 +129,7 @@ fn print_table(results: &[Summary], args: &Args, elapsed: f64) {
         args.jobs, args.services
     );
     println!("runs recorded         {}", sum(|r| r.runs as u64));
+    println!("  of which retries    {}", sum(|r| r.retries as u64));
     println!("tasks launched        {}", sum(|r| r.tasks as u64));
     println!("invocations           {}", sum(|r| r.invocations));
     println!("port calls            {}", sum(|r| r.port_calls));

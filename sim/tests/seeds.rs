@@ -49,8 +49,9 @@ fn the_fixed_seeds_keep_every_invariant() {
     // The seeds did something worth checking: runs launched, faults injected.
     let tasks: usize = results.iter().map(|r| r.tasks).sum();
     let faults: u64 = results.iter().flat_map(|r| r.faults.values()).sum();
+    let retries: usize = results.iter().map(|r| r.retries).sum();
     assert!(
-        tasks > 1000 && faults > 100,
-        "tasks {tasks}, faults {faults}"
+        tasks > 1000 && faults > 100 && retries > 20,
+        "tasks {tasks}, faults {faults}, retries {retries}"
     );
 }

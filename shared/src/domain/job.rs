@@ -270,16 +270,9 @@ impl Health {
 }
 
 impl Job {
-    /// When the scheduled time `t` is due: `t` itself, or with `jitter` a stable offset below it, drawn from the
-    /// job's name and `t` (whoever looks, whenever, finds the same).
+    /// When the scheduled time `t` is due (`due_at`).
     pub fn due_at(&self, t: DateTime<Utc>) -> DateTime<Utc> {
-        match self.spec.jitter.map(|j| j.as_secs()).filter(|j| *j > 0) {
-            Some(window) => {
-                let h = fnv128(&[self.name.as_str(), &t.timestamp().to_string()]);
-                t + chrono::Duration::seconds(((h >> 64) as u64 % window) as i64)
-            }
-            None => t,
-        }
+        due_at(&self.name, &self.spec, t)
     }
 
     /// When the dispatcher must look at the job next: its next fire (when it is due), the moment it becomes
@@ -292,6 +285,18 @@ impl Job {
             .into_iter()
             .flatten()
             .min()
+    }
+}
+
+/// When the scheduled time `t` of job `name` is due: `t` itself, or with `jitter` a stable offset below it, drawn
+/// from the job's name and `t` (whoever looks, whenever, finds the same).
+pub fn due_at(name: &JobName, spec: &JobSpec, t: DateTime<Utc>) -> DateTime<Utc> {
+    match spec.jitter.map(|j| j.as_secs()).filter(|j| *j > 0) {
+        Some(window) => {
+            let h = fnv128(&[name.as_str(), &t.timestamp().to_string()]);
+            t + chrono::Duration::seconds(((h >> 64) as u64 % window) as i64)
+        }
+        None => t,
     }
 }
 

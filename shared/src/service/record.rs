@@ -168,7 +168,13 @@ pub fn closing(run: &mut Run, job: Option<&Job>, now: DateTime<Utc>) -> Vec<BusE
     if run.retried_as.is_none() {
         run.retried_as = job.and_then(|j| attempt::next(&j.spec, run, now));
     }
-    let (kind, extra) = match &run.retried_as {
+    // A run closed as LOST or TIMED_OUT whose task then reports success keeps the retry it asked for (it may be
+    // running already), but is announced as what it was.
+    let retrying = run
+        .retried_as
+        .as_ref()
+        .filter(|_| attempt::ending(run.status).is_some());
+    let (kind, extra) = match retrying {
         Some(next) => (
             Lifecycle::RunRetrying,
             serde_json::json!({
@@ -187,7 +193,7 @@ pub fn closing(run: &mut Run, job: Option<&Job>, now: DateTime<Utc>) -> Vec<BusE
     let Some(job) = job.filter(|j| {
         run.status == RunStatus::Interrupted
             && j.spec.on_interruption == OnInterruption::Rerun
-            && run.retried_as.is_none()
+            && retrying.is_none()
     }) else {
         return events;
     };
