@@ -73,6 +73,11 @@ enum Command {
         after_help = "Examples:\n  fsched run nightly-etl --wait\n  fsched run daily-report --env FORMAT=csv"
     )]
     Run(commands::run::Args),
+    /// Run a job's past scheduled times that have no run (a range), at most --max-parallel at once.
+    #[command(
+        after_help = "Examples:\n  fsched backfill nightly-etl --from 2026-11-20 --to 2026-11-27 --dry-run\n  fsched backfill crm-sync --from '2026-11-28 08:00' --to '2026-11-28 12:00' --max-parallel 4"
+    )]
+    Backfill(commands::backfill::Args),
     /// Show one run in full: its record, the task's timeline, containers and exit codes, cost.
     #[command(after_help = "Examples:\n  fsched show nightly-etl/20261129T010000Z")]
     Show(commands::runs::ShowArgs),
@@ -199,6 +204,7 @@ async fn main() -> ExitCode {
         Command::Resume(args) => commands::jobs::resume_cmd(args, &cli.aws, now, &mut out).await,
         Command::Runs(args) => commands::runs::run(args, &cli.aws, &cli.tz, now, &mut out).await,
         Command::Run(args) => commands::run::run(args, &cli.aws, now, &mut out).await,
+        Command::Backfill(args) => commands::backfill::run(args, &cli.aws, now, &mut out).await,
         Command::Show(args) => commands::runs::show_cmd(args, &cli.aws, &mut out).await,
         Command::Logs(args) => commands::logs::run(args, &cli.aws, now, &mut out).await,
         Command::Cost(args) => commands::runs::cost_cmd(args, &cli.aws, now, &mut out).await,

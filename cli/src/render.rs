@@ -46,6 +46,7 @@ fn trigger(t: &Trigger) -> String {
         Trigger::Schedule => "schedule".to_owned(),
         Trigger::Event { source, id } => format!("event {id} from {source}"),
         Trigger::Manual { by } => format!("manual, by {by}"),
+        Trigger::Backfill { by } => format!("backfill, by {by}"),
     }
 }
 

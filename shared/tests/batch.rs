@@ -202,3 +202,77 @@ async fn jitter_delays_each_fire_by_its_own_stable_offset_within_the_window() {
         assert!(run.launched_at.unwrap() >= due);
     }
 }
+
+#[tokio::test(start_paused = true)]
+async fn a_backfill_runs_each_missing_time_once_at_most_two_at_once_and_resumes_where_it_stopped() {
+    use fsched_core::service::backfill::{plan, start};
+    let f = Fakes::new();
+    let job = f.job("etl", job_spec("cron(0 * * * ? *)"), t(12, 0)).await;
+    // 00:00 already ran; 01:00..05:00 did not.
+    f.store
+        .claim_run(&fsched_core::domain::run::Run::claimed(
+            RunId::scheduled(&job, t(0, 0)),
+            fsched_core::domain::run::Trigger::Schedule,
+            t(0, 0),
+            t(0, 0),
+        ))
+        .await
+        .unwrap();
+    let full = plan(&f.store, &job, t(0, 0), t(6, 0), t(10, 0))
+        .await
+        .unwrap();
+    assert_eq!(full.fires.len(), 6);
+    assert_eq!(full.missing().len(), 5);
+
+    // A first backfill is interrupted after two claims; the second one claims the rest, in lanes of its own.
+    let mut partial = full.clone();
+    partial.fires.truncate(3);
+    let first = start(&f.store, &partial, 2, "ops", t(10, 0)).await.unwrap();
+    assert_eq!(first.claimed.len(), 2);
+    let again = plan(&f.store, &job, t(0, 0), t(6, 0), t(10, 0))
+        .await
+        .unwrap();
+    let second = start(&f.store, &again, 2, "ops", t(10, 0)).await.unwrap();
+    assert_eq!(second.claimed.len(), 3);
+
+    // Two lanes from each backfill: four due at once; each end releases the next.
+    let mut now = t(10, 0);
+    let mut most = 0;
+    for _ in 0..6 {
+        f.tick(now).await;
+        let running = f
+            .store
+            .all_runs()
+            .iter()
+            .filter(|r| matches!(r.status, RunStatus::Pending | RunStatus::Running))
+            .count();
+        most = most.max(running);
+        now += Duration::minutes(10);
+        record_all(&f, now).await;
+        now += Duration::minutes(1);
+    }
+    assert_eq!(most, 4, "two lanes per backfill");
+    let runs = f.store.runs_of_job(&job, 20).await.unwrap();
+    let backfilled: Vec<_> = runs
+        .iter()
+        .filter(|r| {
+            matches!(
+                r.trigger,
+                fsched_core::domain::run::Trigger::Backfill { .. }
+            )
+        })
+        .collect();
+    assert_eq!(backfilled.len(), 5);
+    assert!(backfilled.iter().all(|r| r.status == RunStatus::Succeeded));
+    assert_eq!(f.ecs.tasks().len(), 5, "one task per time");
+
+    // Asked for again: nothing is missing, nothing runs twice.
+    let done = plan(&f.store, &job, t(0, 0), t(6, 0), t(10, 0))
+        .await
+        .unwrap();
+    assert!(done.missing().is_empty());
+    let none = start(&f.store, &done, 2, "ops", t(11, 0)).await.unwrap();
+    assert!(none.claimed.is_empty());
+    let future = plan(&f.store, &job, t(0, 0), t(11, 0), t(10, 0)).await;
+    assert!(future.unwrap_err().to_string().contains("in the future"));
+}

@@ -1,5 +1,6 @@
 //! One module per group of commands.
 
+pub mod backfill;
 pub mod doctor;
 pub mod jobs;
 pub mod jobs_file;

@@ -43,17 +43,45 @@ pub(crate) fn time_arg(
     value: &str,
     now: DateTime<Utc>,
 ) -> Result<DateTime<Utc>, Failure> {
+    zoned_time_arg(flag, value, now, chrono_tz::UTC)
+}
+
+/// A time argument: a duration ago (`24h`, `7d`), an RFC 3339 time, or a date or date and wall time read in `zone`
+/// (`2026-11-28`: its midnight; `2026-11-28 02:00` or `2026-11-28T02:00`).
+pub(crate) fn zoned_time_arg(
+    flag: &str,
+    value: &str,
+    now: DateTime<Utc>,
+    zone: chrono_tz::Tz,
+) -> Result<DateTime<Utc>, Failure> {
+    use chrono::{NaiveDate, NaiveDateTime, TimeZone};
     if let Ok(span) = value.parse::<Span>() {
         return Ok(now - span.to_chrono());
     }
-    DateTime::parse_from_rfc3339(value)
-        .map(|t| t.with_timezone(&Utc))
-        .map_err(|_| {
-            Failure::Invalid(format!(
-                "--{flag} `{value}`: expected a duration such as 24h or 7d, or an RFC 3339 time such as \
-                 2026-11-29T02:00:00Z"
-            ))
-        })
+    if let Ok(t) = DateTime::parse_from_rfc3339(value) {
+        return Ok(t.with_timezone(&Utc));
+    }
+    let wall = NaiveDate::parse_from_str(value, "%Y-%m-%d")
+        .ok()
+        .and_then(|d| d.and_hms_opt(0, 0, 0))
+        .or_else(|| {
+            [
+                "%Y-%m-%d %H:%M",
+                "%Y-%m-%dT%H:%M",
+                "%Y-%m-%d %H:%M:%S",
+                "%Y-%m-%dT%H:%M:%S",
+            ]
+            .iter()
+            .find_map(|f| NaiveDateTime::parse_from_str(value, f).ok())
+        });
+    // A wall time a DST change skips is not a time; one it repeats is its first occurrence.
+    if let Some(t) = wall.and_then(|w| zone.from_local_datetime(&w).earliest()) {
+        return Ok(t.with_timezone(&Utc));
+    }
+    Err(Failure::Invalid(format!(
+        "--{flag} `{value}`: expected a duration ago such as 24h or 7d, a date such as 2026-11-28 or \
+         2026-11-28 02:00 (in {zone}), or an RFC 3339 time such as 2026-11-29T02:00:00Z"
+    )))
 }
 
 /// A `--since`/`--until` window; without `--until` it ends at `open_end`.

@@ -20,7 +20,8 @@ mod id;
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "SCREAMING_SNAKE_CASE")]
 pub enum RunStatus {
-    /// Due later: a retry waiting for its back-off to pass. The dispatcher takes it at its time.
+    /// Due later: a retry waiting for its back-off to pass, or a run queued behind another (a backfill's lane).
+    /// The dispatcher takes it at its time; a queued one has no time until the run ahead of it ends.
     Waiting,
     /// The scheduled time is claimed; the task is not launched yet (or the launcher died: a later tick relaunches).
     Claimed,
@@ -116,8 +117,17 @@ impl FromStr for RunStatus {
 #[serde(tag = "kind", rename_all = "snake_case")]
 pub enum Trigger {
     Schedule,
-    Event { source: String, id: String },
-    Manual { by: String },
+    Event {
+        source: String,
+        id: String,
+    },
+    Manual {
+        by: String,
+    },
+    /// `fsched backfill`: a scheduled time in the past, run on request.
+    Backfill {
+        by: String,
+    },
 }
 
 /// One run as stored. Later stages (launch, task events, cost) fill in the optional parts.
@@ -181,6 +191,10 @@ pub struct Run {
     /// On a run that ended and is retried (the job's `retry`): the attempt that follows it, and when.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub retried_as: Option<NextAttempt>,
+    /// A WAITING run queued behind this one (a backfill's next in its lane): released when this one ends for good
+    /// (after its retries), by whoever sends its end's announcement.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub then: Option<RunId>,
     /// Announcements written with the write that closed the run, not yet confirmed sent (the outbox): the writer
     /// sends them and empties it; if it cannot, the run's timer brings the dispatcher back to send them.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
@@ -238,6 +252,7 @@ impl Run {
             retry_of: None,
             not_before: None,
             retried_as: None,
+            then: None,
             outbox: Vec::new(),
         }
     }
@@ -258,7 +273,14 @@ impl Run {
         run.check_at = Some(next.at);
         run.expires_at = self.expires_at;
         run.overrides = self.overrides.clone();
+        // What was queued behind this run waits for the retry's end instead.
+        run.then = self.then.clone();
         run
+    }
+
+    /// Whether this run waits to be released by the run it is queued behind (a WAITING run without a timer).
+    pub fn is_queued(&self) -> bool {
+        self.status == RunStatus::Waiting && self.check_at.is_none()
     }
 
     /// Puts announcements in the run's outbox, to go out with the write that made them true; the run's timer

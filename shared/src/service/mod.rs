@@ -1,6 +1,7 @@
 //! Application services: the use cases, written over the ports so they run the same against DynamoDB and fakes.
 
 pub mod apply;
+pub mod backfill;
 pub mod dispatch;
 pub mod jobs;
 pub mod record;

@@ -16,7 +16,7 @@ use crate::domain::health;
 use crate::domain::job::{Job, OnInterruption};
 use crate::domain::notify::address;
 use crate::domain::record::{observe, Observed};
-use crate::domain::run::{Pending, Run, RunStatus};
+use crate::domain::run::{Pending, Run, RunId, RunStatus};
 use crate::domain::task::TaskSnapshot;
 use crate::domain::trigger::{settable, Command};
 use crate::ports::{EventPublisher, JobStore, PublishError, RunStore, StoreError, TaskLauncher};
@@ -226,22 +226,50 @@ pub fn closing(run: &mut Run, job: Option<&Job>, now: DateTime<Utc>) -> Vec<BusE
 pub enum OutboxError {
     #[error(transparent)]
     Publish(#[from] PublishError),
-    /// The attempt that follows the run could not be claimed: the outbox waits for it.
-    #[error("claiming its retry: {0}")]
-    Retry(#[from] StoreError),
+    /// The attempt that follows the run could not be claimed, or the run queued behind it released: the outbox
+    /// waits for it.
+    #[error("claiming its retry or releasing the run queued behind it: {0}")]
+    FollowUp(#[from] StoreError),
 }
 
-/// Claims the attempt a run's end asked for (`retried_as`), as a WAITING run; claiming it again is harmless (the
-/// first claim wins), so whoever sends the outbox makes sure of it first.
-pub async fn claim_retry<S: RunStore>(store: &S, run: &Run) -> Result<(), StoreError> {
-    let Some(next) = &run.retried_as else {
-        return Ok(());
-    };
+/// What a run's end asks of the runs after it, done before its announcement leaves the outbox (so whoever sends the
+/// outbox does it, at least once; each step is harmless twice): the attempt its job's `retry` asked for is claimed
+/// as a WAITING run (the first claim wins), or else the run queued behind it (`then`) is released.
+pub async fn follow_up<S: RunStore>(store: &S, run: &Run) -> Result<(), StoreError> {
     let created = run.outbox.first().map_or(run.claimed_at, |p| p.time);
-    store
-        .claim_run(&run.next_attempt(next, created))
-        .await
-        .map(|_| ())
+    if let Some(next) = &run.retried_as {
+        return store
+            .claim_run(&run.next_attempt(next, created))
+            .await
+            .map(|_| ());
+    }
+    match &run.then {
+        Some(queued) => release(store, queued, created).await,
+        None => Ok(()),
+    }
+}
+
+/// Gives a queued run its timer (`now`: the dispatcher takes it at its next tick). A run no longer queued (released
+/// already, or gone) is left as it is.
+async fn release<S: RunStore>(store: &S, id: &RunId, now: DateTime<Utc>) -> Result<(), StoreError> {
+    for _ in 0..WRITE_ATTEMPTS {
+        let Some(mut queued) = store.get_run(id).await? else {
+            return Ok(());
+        };
+        if !queued.is_queued() {
+            return Ok(());
+        }
+        queued.check_at = Some(now);
+        queued.not_before = Some(now);
+        queued.revision += 1;
+        match store.update_run(&queued).await {
+            Err(StoreError::Conflict { .. }) => continue,
+            other => return other,
+        }
+    }
+    Err(StoreError::Conflict {
+        what: format!("run `{id}` ({WRITE_ATTEMPTS} writes in a row lost)"),
+    })
 }
 
 /// Sends what a run's outbox holds, then takes what was sent out of it with a conditional write, after claiming the
@@ -256,7 +284,7 @@ pub async fn send_outbox<S: RunStore, P: EventPublisher>(
     if run.outbox.is_empty() {
         return Ok(());
     }
-    claim_retry(store, run).await?;
+    follow_up(store, run).await?;
     let events: Vec<BusEvent> = run.outbox.iter().map(BusEvent::from).collect();
     publisher.publish(&events).await?;
     clear_sent(store, run).await;

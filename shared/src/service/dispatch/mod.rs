@@ -29,7 +29,7 @@ use crate::domain::job::{ContainerOverride, Job, JobSpec};
 use crate::domain::run::{Run, RunId, RunStatus, Trigger};
 use crate::domain::trigger::{is_dynamic, resolve, schedule_event, Rejection};
 use crate::ports::{Claim, Due, EventPublisher, Store, StoreError, TaskLauncher};
-use crate::service::record::clear_sent;
+use crate::service::record::{clear_sent, follow_up};
 
 use overlap::replaced;
 use pacer::Pacer;
@@ -97,13 +97,13 @@ pub struct Dispatcher<S, L, P> {
     pacer: Pacer,
 }
 
-pub(super) fn expiry(spec: &JobSpec, scheduled_at: DateTime<Utc>) -> Option<i64> {
+pub(crate) fn expiry(spec: &JobSpec, scheduled_at: DateTime<Utc>) -> Option<i64> {
     Some((scheduled_at + spec.history.to_chrono()).timestamp())
 }
 
 /// The run's own container overrides when the job takes values from its triggering event (`None` when it takes
 /// none: the job's overrides are used as they are).
-fn values_for(
+pub(crate) fn values_for(
     spec: &JobSpec,
     event: &serde_json::Value,
 ) -> Result<Option<BTreeMap<String, ContainerOverride>>, Rejection> {
@@ -310,10 +310,21 @@ impl<S: Store, L: TaskLauncher, P: EventPublisher> Dispatcher<S, L, P> {
         Some((to_launch, to_stop))
     }
 
-    /// The tick's events and the outboxes of the runs it ended, in one publish (the publisher splits it into
-    /// EventBridge's batches), then each outbox emptied. A failed send leaves the outboxes to their timers.
+    /// The tick's events and the outboxes of the runs it ended (after what each end asks of the runs after it), in
+    /// one publish (the publisher splits it into EventBridge's batches), then each outbox emptied. A failed send
+    /// leaves the outboxes to their timers.
     async fn publish(&self, report: &mut TickReport) {
-        let unsent = std::mem::take(&mut report.unsent);
+        let mut unsent = std::mem::take(&mut report.unsent);
+        // What each end asks of the runs after it comes first; an end whose follow-up failed stays in its outbox,
+        // for its timer.
+        let mut ready = Vec::with_capacity(unsent.len());
+        for run in unsent.drain(..) {
+            match follow_up(&self.store, &run).await {
+                Ok(()) => ready.push(run),
+                Err(e) => report.errors.push(format!("run {}: {e}", run.id)),
+            }
+        }
+        let unsent = ready;
         let mut events = std::mem::take(&mut report.events);
         events.extend(
             unsent
