@@ -276,3 +276,93 @@ async fn a_backfill_runs_each_missing_time_once_at_most_two_at_once_and_resumes_
     let future = plan(&f.store, &job, t(0, 0), t(11, 0), t(10, 0)).await;
     assert!(future.unwrap_err().to_string().contains("in the future"));
 }
+
+#[tokio::test(start_paused = true)]
+async fn overlap_queue_starts_the_next_fire_when_the_run_ahead_ends_and_keeps_one() {
+    // Runs take 25 minutes; the job is due every 10: one queues behind the run going, the next is skipped.
+    let f = Fakes::new();
+    let f = Fakes {
+        ecs: f.ecs.with_fates(|_| Fate {
+            runs_for: Duration::minutes(25),
+            ..Fate::default()
+        }),
+        ..f
+    };
+    let spec = JobSpec {
+        overlap: fsched_core::domain::job::Overlap::Queue,
+        ..job_spec("rate(10 minutes)")
+    };
+    let job = f.job("etl", spec, t(2, 0)).await;
+    f.tick(t(2, 0)).await;
+    let queued = f.tick(t(2, 10)).await;
+    assert_eq!(queued.queued.len(), 1, "{queued:?}");
+    let second = f.run(&job, t(2, 10)).await;
+    assert_eq!(
+        (second.status, second.queued_behind.clone()),
+        (RunStatus::Waiting, Some(RunId::scheduled(&job, t(2, 0))))
+    );
+    assert_eq!(
+        f.run(&job, t(2, 0)).await.then,
+        Some(second.id.clone()),
+        "linked"
+    );
+    f.tick(t(2, 20)).await;
+    let third = f.run(&job, t(2, 20)).await;
+    assert_eq!(third.status, RunStatus::Skipped);
+    assert!(third.reason.unwrap().contains("already queued"));
+
+    // The first ends at about 02:26; its end releases the second, which starts at the next tick.
+    record_all(&f, t(2, 27)).await;
+    assert_eq!(f.run(&job, t(2, 0)).await.status, RunStatus::Succeeded);
+    let released = f.run(&job, t(2, 10)).await;
+    assert_eq!(
+        (released.status, released.check_at),
+        (RunStatus::Waiting, Some(t(2, 27)))
+    );
+    let report = f.tick(t(2, 28)).await;
+    assert_eq!(report.launched, std::slice::from_ref(&second.id));
+    assert_eq!(f.ecs.tasks().len(), 2);
+    // 02:30's fire queues behind the second, now going.
+    assert_eq!(f.tick(t(2, 30)).await.queued.len(), 1);
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_queued_run_whose_link_was_lost_starts_once_the_dispatcher_sees_the_run_ahead_ended() {
+    let f = Fakes::new();
+    let f = Fakes {
+        ecs: f.ecs.with_fates(|_| Fate {
+            runs_for: Duration::minutes(25),
+            ..Fate::default()
+        }),
+        ..f
+    };
+    let spec = JobSpec {
+        overlap: fsched_core::domain::job::Overlap::Queue,
+        ..job_spec("rate(10 minutes)")
+    };
+    let job = f.job("etl", spec, t(2, 0)).await;
+    f.tick(t(2, 0)).await;
+    f.tick(t(2, 10)).await;
+    // The link was lost (its writer died before writing it): nothing releases the queued run when the first ends.
+    let mut first = f.run(&job, t(2, 0)).await;
+    first.then = None;
+    first.revision += 1;
+    f.store.update_run(&first).await.unwrap();
+    record_all(&f, t(2, 27)).await;
+    assert_eq!(f.run(&job, t(2, 0)).await.status, RunStatus::Succeeded);
+    assert_eq!(f.run(&job, t(2, 10)).await.status, RunStatus::Waiting);
+    // The job's next fire (02:20, found at 02:28) finds the queued run's run ahead ended: it is released and
+    // starts at the next tick; the fire itself is skipped (one waits already). Without fires, its hourly check
+    // would.
+    let mut started = None;
+    let mut now = t(2, 28);
+    while now < t(3, 20) {
+        if !f.tick(now).await.launched.is_empty() {
+            started = Some(now);
+            break;
+        }
+        now += Duration::minutes(1);
+    }
+    assert_eq!(started, Some(t(2, 29)));
+    assert_eq!(f.run(&job, t(2, 20)).await.status, RunStatus::Skipped);
+}

@@ -218,6 +218,37 @@ pub fn attempts(
     found
 }
 
+/// WAITING runs: none is left behind its timer (the dispatcher takes each at its time: a retry after its back-off,
+/// a released or orphaned queued run at its check), and a job never has two queued at once (`overlap: queue` keeps
+/// one).
+pub fn waiting(
+    runs: &BTreeMap<String, &Run>,
+    outages: &[Window],
+    end: DateTime<Utc>,
+) -> Vec<String> {
+    let mut found = Vec::new();
+    let mut queued: BTreeMap<String, usize> = BTreeMap::new();
+    for (id, run) in runs.iter().filter(|(_, r)| r.status == RunStatus::Waiting) {
+        if run.is_queued() {
+            *queued.entry(run.id.job().to_string()).or_default() += 1;
+        }
+        let Some(at) = run.check_at else {
+            found.push(format!("run {id} is WAITING with no timer"));
+            continue;
+        };
+        let late = end - at - overlap(outages, at, end);
+        if late > Duration::minutes(10) {
+            found.push(format!(
+                "run {id} is still WAITING, {late} after its timer ({at})"
+            ));
+        }
+    }
+    for (job, n) in queued.into_iter().filter(|(_, n)| *n > 1) {
+        found.push(format!("job {job} has {n} runs queued at once"));
+    }
+    found
+}
+
 /// What a service should be at `t`: its periods, unless a hold asked for keeps it awake.
 pub fn wanted(spec: &ServiceSpec, holds: &[Window], t: DateTime<Utc>) -> Phase {
     if holds.iter().any(|(a, b)| *a <= t && t < *b) {

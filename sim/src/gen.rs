@@ -109,7 +109,7 @@ pub fn world(rng: &mut Rng, days: u32, jobs: usize, services: usize) -> World {
         let name = format!("job-{i:02}");
         let (schedule, period) = schedule(rng, start, days);
         let zone = rng.pick(&ZONES);
-        let overlap = rng.pick(&["allow", "forbid", "replace"]);
+        let overlap = rng.pick(&["allow", "forbid", "replace", "queue"]);
         let launch = rng.pick(&["fargate", "spot", "spot-with-fallback"]);
         let catch_up = rng.pick(&["5m", "15m", "1h", "3h"]);
         // Most runs take a fraction of the period; some outlast it, so overlap policies decide.

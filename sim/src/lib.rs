@@ -139,6 +139,7 @@ async fn run(settings: Settings) -> Summary {
         .map(|(n, s, _)| (n.clone(), s.clone()))
         .collect();
     found.extend(checks::attempts(&by_id, &specs, &ledger.corrected));
+    found.extend(checks::waiting(&by_id, &sim.outages, sim.end));
     for f in found {
         ledger.violation(f);
     }

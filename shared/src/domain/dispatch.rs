@@ -92,6 +92,8 @@ pub enum Action {
     Launch,
     /// Record the time as SKIPPED, with this reason.
     Skip(String),
+    /// Claim it WAITING, queued behind this run (`overlap: queue`): it starts when that one ends.
+    Queue(RunId),
 }
 
 /// The overlap policy applied to a tick's due times, given the job's runs still in progress.
@@ -102,11 +104,14 @@ pub struct Decision {
     pub stop: Vec<RunId>,
 }
 
+/// `in_progress`: the job's runs still going, newest first; `queued`: whether one already waits behind them
+/// (`overlap: queue` keeps one).
 pub fn decide(
     job: &JobName,
     overlap: Overlap,
     due: &[DateTime<Utc>],
     in_progress: &[RunId],
+    queued: bool,
 ) -> Decision {
     let id = |t: DateTime<Utc>| RunId::scheduled(job, t);
     let actions = match overlap {
@@ -122,6 +127,32 @@ pub fn decide(
                     None => {
                         blocker = Some(id(*t));
                         (*t, Action::Launch)
+                    }
+                })
+                .collect()
+        }
+        Overlap::Queue => {
+            let mut ahead = in_progress.first().cloned();
+            let mut waiting = queued;
+            due.iter()
+                .map(|t| match &ahead {
+                    _ if waiting => (
+                        *t,
+                        Action::Skip(format!(
+                            "a run was already queued{} (overlap: queue keeps one)",
+                            ahead
+                                .as_ref()
+                                .map(|a| format!(" behind run {a}"))
+                                .unwrap_or_default()
+                        )),
+                    ),
+                    None => {
+                        ahead = Some(id(*t));
+                        (*t, Action::Launch)
+                    }
+                    Some(a) => {
+                        waiting = true;
+                        (*t, Action::Queue(a.clone()))
                     }
                 })
                 .collect()

@@ -35,6 +35,8 @@ pub enum Overlap {
     Allow,
     Forbid,
     Replace,
+    /// Start once the run in progress ends (at most one waiting; later ones are skipped), like Temporal's BufferOne.
+    Queue,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]

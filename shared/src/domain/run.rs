@@ -16,12 +16,17 @@ pub use id::{RunId, RunIdError};
 
 mod id;
 
+/// A queued run (overlap `queue`, a backfill's lane) is released by the end of the run ahead of it; should that
+/// release be lost (its writer died before it was linked), the dispatcher looks at it this often and starts it
+/// once the run ahead has ended.
+pub const QUEUE_CHECK: chrono::Duration = chrono::Duration::hours(1);
+
 /// Where a run's status stands. Open statuses can still change; the others are final.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "SCREAMING_SNAKE_CASE")]
 pub enum RunStatus {
-    /// Due later: a retry waiting for its back-off to pass, or a run queued behind another (a backfill's lane).
-    /// The dispatcher takes it at its time; a queued one has no time until the run ahead of it ends.
+    /// Due later: a retry waiting for its back-off to pass, or a run queued behind another (`overlap: queue`, a
+    /// backfill's lane) until that one ends. The dispatcher takes it at its time.
     Waiting,
     /// The scheduled time is claimed; the task is not launched yet (or the launcher died: a later tick relaunches).
     Claimed,
@@ -191,10 +196,14 @@ pub struct Run {
     /// On a run that ended and is retried (the job's `retry`): the attempt that follows it, and when.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub retried_as: Option<NextAttempt>,
-    /// A WAITING run queued behind this one (a backfill's next in its lane): released when this one ends for good
-    /// (after its retries), by whoever sends its end's announcement.
+    /// A WAITING run queued behind this one (`overlap: queue`, a backfill's next in its lane): released when this
+    /// one ends for good (after its retries), by whoever sends its end's announcement.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub then: Option<RunId>,
+    /// On a queued WAITING run: the run it waits for. Its timer is only a backstop (`QUEUE_CHECK`) for a
+    /// release that was lost.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub queued_behind: Option<RunId>,
     /// Announcements written with the write that closed the run, not yet confirmed sent (the outbox): the writer
     /// sends them and empties it; if it cannot, the run's timer brings the dispatcher back to send them.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
@@ -253,6 +262,7 @@ impl Run {
             not_before: None,
             retried_as: None,
             then: None,
+            queued_behind: None,
             outbox: Vec::new(),
         }
     }
@@ -278,9 +288,25 @@ impl Run {
         run
     }
 
-    /// Whether this run waits to be released by the run it is queued behind (a WAITING run without a timer).
+    /// Whether this run waits to be released by the run it is queued behind.
     pub fn is_queued(&self) -> bool {
-        self.status == RunStatus::Waiting && self.check_at.is_none()
+        self.status == RunStatus::Waiting && self.queued_behind.is_some()
+    }
+
+    /// Queues this (WAITING) run behind `ahead`, from `now`: released when `ahead` ends, looked at by the
+    /// dispatcher every `QUEUE_CHECK` meanwhile.
+    pub fn queue_behind(&mut self, ahead: RunId, now: DateTime<Utc>) {
+        self.status = RunStatus::Waiting;
+        self.queued_behind = Some(ahead);
+        self.check_at = Some(now + QUEUE_CHECK);
+        self.not_before = None;
+    }
+
+    /// Releases a queued run: due at `now`.
+    pub fn release(&mut self, now: DateTime<Utc>) {
+        self.queued_behind = None;
+        self.check_at = Some(now);
+        self.not_before = Some(now);
     }
 
     /// Puts announcements in the run's outbox, to go out with the write that made them true; the run's timer

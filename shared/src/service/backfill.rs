@@ -2,7 +2,8 @@
 //! at once. Each missing time is claimed as a WAITING run keyed by its scheduled time, as the schedule would have
 //! claimed it (so a time is run once, whoever gets there, and a backfill asked for twice runs nothing twice). The
 //! runs form `max_parallel` lanes: the first of each is due at once, each of the others is queued behind the one
-//! before it in its lane (`Run::then`) and released when that one ends (domain::run, service::record::follow_up).
+//! before it in its lane (`Run::then`, `queued_behind`) and released when that one ends (service::record::follow_up;
+//! the dispatcher's hourly look at a queued run is the backstop).
 //! An interrupted backfill leaves lanes that end early; asking again claims what is still missing.
 
 use chrono::{DateTime, Duration, Utc};
@@ -140,8 +141,11 @@ pub async fn start<S: RunStore>(
         let mut run = Run::claimed(id.clone(), Trigger::Backfill { by: by.to_owned() }, *t, now);
         run.status = RunStatus::Waiting;
         run.expires_at = expiry(&job.spec, (*t).max(now));
-        run.check_at = due_now[i].then_some(now);
-        run.not_before = run.check_at;
+        if due_now[i] {
+            run.release(now);
+        } else if let Some(ahead) = i.checked_sub(lanes).and_then(|a| missing.get(a)) {
+            run.queue_behind(RunId::scheduled(&job.name, *ahead), now);
+        }
         run.then = missing
             .get(i + lanes)
             .map(|next| RunId::scheduled(&job.name, *next));

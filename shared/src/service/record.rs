@@ -249,9 +249,13 @@ pub async fn follow_up<S: RunStore>(store: &S, run: &Run) -> Result<(), StoreErr
     }
 }
 
-/// Gives a queued run its timer (`now`: the dispatcher takes it at its next tick). A run no longer queued (released
+/// Releases a queued run (due at `now`: the dispatcher takes it at its next tick). A run no longer queued (released
 /// already, or gone) is left as it is.
-async fn release<S: RunStore>(store: &S, id: &RunId, now: DateTime<Utc>) -> Result<(), StoreError> {
+pub async fn release<S: RunStore>(
+    store: &S,
+    id: &RunId,
+    now: DateTime<Utc>,
+) -> Result<(), StoreError> {
     for _ in 0..WRITE_ATTEMPTS {
         let Some(mut queued) = store.get_run(id).await? else {
             return Ok(());
@@ -259,8 +263,7 @@ async fn release<S: RunStore>(store: &S, id: &RunId, now: DateTime<Utc>) -> Resu
         if !queued.is_queued() {
             return Ok(());
         }
-        queued.check_at = Some(now);
-        queued.not_before = Some(now);
+        queued.release(now);
         queued.revision += 1;
         match store.update_run(&queued).await {
             Err(StoreError::Conflict { .. }) => continue,

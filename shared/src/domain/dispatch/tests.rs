@@ -133,7 +133,7 @@ fn name() -> JobName {
 #[test]
 fn allow_launches_everything() {
     let busy = [RunId::scheduled(&name(), at(0, 0))];
-    let d = decide(&name(), Overlap::Allow, &[at(1, 0), at(1, 1)], &busy);
+    let d = decide(&name(), Overlap::Allow, &[at(1, 0), at(1, 1)], &busy, false);
     assert_eq!(
         d.actions,
         [(at(1, 0), Action::Launch), (at(1, 1), Action::Launch)]
@@ -144,7 +144,7 @@ fn allow_launches_everything() {
 #[test]
 fn forbid_skips_while_a_run_is_in_progress_including_one_launched_in_the_same_tick() {
     let busy = [RunId::scheduled(&name(), at(0, 0))];
-    let d = decide(&name(), Overlap::Forbid, &[at(1, 0)], &busy);
+    let d = decide(&name(), Overlap::Forbid, &[at(1, 0)], &busy, false);
     assert_eq!(
         d.actions,
         [(
@@ -152,7 +152,7 @@ fn forbid_skips_while_a_run_is_in_progress_including_one_launched_in_the_same_ti
             Action::Skip("run etl/20261129T000000Z was still in progress (overlap: forbid)".into())
         )]
     );
-    let d = decide(&name(), Overlap::Forbid, &[at(1, 0), at(1, 1)], &[]);
+    let d = decide(&name(), Overlap::Forbid, &[at(1, 0), at(1, 1)], &[], false);
     assert_eq!(d.actions[0], (at(1, 0), Action::Launch));
     assert!(
         matches!(&d.actions[1], (_, Action::Skip(r)) if r.contains("etl/20261129T010000Z")),
@@ -164,13 +164,42 @@ fn forbid_skips_while_a_run_is_in_progress_including_one_launched_in_the_same_ti
 #[test]
 fn replace_stops_what_is_running_and_launches_only_the_latest_time() {
     let busy = [RunId::scheduled(&name(), at(0, 0))];
-    let d = decide(&name(), Overlap::Replace, &[at(1, 0), at(1, 1)], &busy);
+    let d = decide(
+        &name(),
+        Overlap::Replace,
+        &[at(1, 0), at(1, 1)],
+        &busy,
+        false,
+    );
     assert!(matches!(&d.actions[0], (_, Action::Skip(r)) if r.contains("superseded")));
     assert_eq!(d.actions[1], (at(1, 1), Action::Launch));
     assert_eq!(d.stop, busy);
-    assert!(decide(&name(), Overlap::Replace, &[], &busy)
+    assert!(decide(&name(), Overlap::Replace, &[], &busy, false)
         .stop
         .is_empty());
+}
+
+#[test]
+fn queue_waits_behind_the_newest_run_keeps_one_and_skips_the_rest() {
+    let busy = [RunId::scheduled(&name(), at(0, 0))];
+    let d = decide(&name(), Overlap::Queue, &[at(1, 0), at(1, 1)], &busy, false);
+    assert_eq!(d.actions[0], (at(1, 0), Action::Queue(busy[0].clone())));
+    assert!(
+        matches!(&d.actions[1], (_, Action::Skip(r)) if r.contains("already queued")),
+        "{:?}",
+        d.actions
+    );
+    assert!(d.stop.is_empty());
+    // Nothing going: the first launches, the next queues behind it.
+    let d = decide(&name(), Overlap::Queue, &[at(1, 0), at(1, 1)], &[], false);
+    assert_eq!(d.actions[0], (at(1, 0), Action::Launch));
+    assert_eq!(
+        d.actions[1],
+        (at(1, 1), Action::Queue(RunId::scheduled(&name(), at(1, 0))))
+    );
+    // One already waits: this one is skipped.
+    let d = decide(&name(), Overlap::Queue, &[at(1, 0)], &busy, true);
+    assert!(matches!(&d.actions[0], (_, Action::Skip(_))));
 }
 
 #[test]

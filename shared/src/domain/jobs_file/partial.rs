@@ -65,6 +65,7 @@ const OVERLAP: &[(&str, Overlap)] = &[
     ("allow", Overlap::Allow),
     ("forbid", Overlap::Forbid),
     ("replace", Overlap::Replace),
+    ("queue", Overlap::Queue),
 ];
 
 /// A job or `defaults` as written: every key optional, with the spans later checks point at.

@@ -107,7 +107,7 @@ jobs:
         "15:10: job `report`: memory 1024 MiB does not go with cpu 1024 on Fargate: use 2048, 3072, 4096, 5120 MiB ... 8192",
         "17:3: job `bad name`: job name `bad name` contains ` `: use only letters, digits, `-` and `_`",
         "23:15: job `sync`: catch_up: `soon` is not a duration: expected number at 0 (write it like `90s`, `10m`, `2h`, `1h 30m` or `90d`)",
-        "24:14: job `sync`: overlap must be one of `allow`, `forbid`, `replace`, found `never`",
+        "24:14: job `sync`: overlap must be one of `allow`, `forbid`, `replace`, `queue`, found `never`",
         "25:26: job `sync`: retries.attempts must be a whole number 1-10, found `0`",
     ];
     assert_eq!(got, want);

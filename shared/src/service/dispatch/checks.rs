@@ -8,7 +8,7 @@ use super::{not_launched, owe_end, Dispatcher, TickReport};
 use crate::domain::dispatch::next_check;
 use crate::domain::duration::Span;
 use crate::domain::record::{stop_reason, TIMEOUT_WORDS};
-use crate::domain::run::{Pending, Run, RunStatus};
+use crate::domain::run::{Pending, Run, RunStatus, QUEUE_CHECK};
 use crate::domain::task::TaskSnapshot;
 use crate::ports::{EventPublisher, Store, StoreError, TaskLauncher};
 use crate::service::record::{apply_report, closing, send_outbox};
@@ -91,11 +91,28 @@ impl<S: Store, L: TaskLauncher, P: EventPublisher> Dispatcher<S, L, P> {
         }
     }
 
-    /// A retry whose time has come: taken with a conditional write (of two ticks that find it, one launches it),
-    /// then launched like a claimed run. Nothing was launched for it before it was taken, so there is no task to
-    /// look for; if this invocation dies after taking it, it is a claimed run whose launch did not finish
-    /// (`recover`). A retry of a job paused or removed since is closed SKIPPED or LAUNCH_FAILED, with why.
+    /// A WAITING run whose time has come (a retry after its back-off, a released queued run, a backfill's): taken
+    /// with a conditional write (of two ticks that find it, one launches it), then launched like a claimed run.
+    /// Nothing was launched for it before it was taken, so there is no task to look for; if this invocation dies
+    /// after taking it, it is a claimed run whose launch did not finish (`recover`). A run of a job paused or
+    /// removed since is closed SKIPPED or LAUNCH_FAILED, with why. A queued run still behind a run going (its
+    /// release was lost, or this is the hourly backstop) waits another `QUEUE_CHECK`.
     async fn begin(&self, mut run: Run, now: DateTime<Utc>, until: Instant, r: &mut TickReport) {
+        // A queued run whose release did not come (yet): started only once the run ahead has ended.
+        if let Some(ahead) = run.queued_behind.clone() {
+            match self.store.get_run(&ahead).await {
+                Ok(Some(a)) if a.status.is_open() => {
+                    run.check_at = Some(now + QUEUE_CHECK);
+                    self.save(&mut run, r).await;
+                    return;
+                }
+                Ok(_) => run.queued_behind = None,
+                Err(e) => {
+                    r.errors.push(format!("run {}: {e}", run.id));
+                    return;
+                }
+            }
+        }
         run.status = RunStatus::Claimed;
         run.check_at = Some(self.lease(now, until));
         if !self.save(&mut run, r).await {

@@ -271,37 +271,54 @@ impl<S: Store, L: TaskLauncher, P: EventPublisher> Dispatcher<S, L, P> {
     ) -> Option<(Vec<Run>, Vec<(Run, String)>)> {
         let spec = &job.spec;
         let (decision, in_progress) = self.overlap(job, due, now, r).await?;
-        let mut to_launch = Vec::new();
+        let mut to_launch: Vec<Run> = Vec::new();
+        let mut queued = Vec::new();
         for (t, action) in &decision.actions {
             let mut run = Run::claimed(RunId::scheduled(&job.name, *t), Trigger::Schedule, *t, now);
             run.expires_at = expiry(spec, *t);
             // With `jitter`, the start delay counts from the offset time the fire was due at.
             run.not_before = Some(job.due_at(*t)).filter(|d| d != t);
-            match action {
-                Action::Launch => match values_for(spec, &schedule_event(&job.name, *t)) {
-                    Ok(overrides) => {
-                        run.overrides = overrides;
-                        run.check_at = Some(self.lease(now, until));
-                    }
-                    Err(rejection) => {
-                        run.status = RunStatus::Rejected;
-                        run.reason = Some(rejection.to_string());
-                    }
-                },
-                Action::Skip(reason) => {
+            match (action, values_for(spec, &schedule_event(&job.name, *t))) {
+                (Action::Skip(reason), _) => {
                     run.status = RunStatus::Skipped;
                     run.reason = Some(reason.clone());
+                }
+                (_, Err(rejection)) => {
+                    run.status = RunStatus::Rejected;
+                    run.reason = Some(rejection.to_string());
+                }
+                (Action::Launch, Ok(overrides)) => {
+                    run.overrides = overrides;
+                    run.check_at = Some(self.lease(now, until));
+                }
+                (Action::Queue(ahead), Ok(overrides)) => {
+                    run.overrides = overrides;
+                    run.queue_behind(ahead.clone(), now);
                 }
             }
             if !run.status.is_open() {
                 owe_end(&mut run, spec, now);
             }
             match self.store.claim_run(&run).await {
+                // Queued behind a run claimed in this tick: that run's next write (its launch) carries the link.
+                Ok(Claim::Won) if run.is_queued() => match to_launch
+                    .iter_mut()
+                    .find(|l| Some(&l.id) == run.queued_behind.as_ref())
+                {
+                    Some(ahead) => {
+                        ahead.then = Some(run.id.clone());
+                        r.queued.push(run.id.clone());
+                    }
+                    None => queued.push(run),
+                },
                 Ok(Claim::Won) if run.status.is_open() => to_launch.push(run),
                 Ok(Claim::Won) => not_launched(run, r),
                 Ok(Claim::Lost(_)) => {}
                 Err(e) => r.errors.push(e.to_string()),
             }
+        }
+        for run in queued {
+            self.link(run, now, r).await;
         }
         let to_stop = match to_launch.last() {
             Some(newest) => replaced(in_progress, &decision, &newest.id),

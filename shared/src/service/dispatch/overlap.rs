@@ -12,6 +12,7 @@ use crate::domain::job::{Job, Overlap};
 use crate::domain::run::{Run, RunId, RunStatus};
 use crate::domain::task::TaskSnapshot;
 use crate::ports::{Claim, EventPublisher, Store, StoreError, TaskLauncher};
+use crate::service::record::release;
 
 /// The runs that `overlap: replace` stops for `newest`, each with the reason recorded on it.
 pub(super) fn replaced(
@@ -47,8 +48,31 @@ impl<S: Store, L: TaskLauncher, P: EventPublisher> Dispatcher<S, L, P> {
                 }
             },
         };
-        let ids: Vec<RunId> = in_progress.iter().map(|run| run.id.clone()).collect();
-        Some((decide(&job.name, job.spec.overlap, due, &ids), in_progress))
+        // A queued run whose run ahead is no longer going lost its release (its writer died before linking it):
+        // released now, and still the one that waits.
+        let going: Vec<RunId> = in_progress.iter().map(|run| run.id.clone()).collect();
+        for run in in_progress.iter().filter(|run| run.is_queued()) {
+            if run
+                .queued_behind
+                .as_ref()
+                .is_some_and(|a| !going.contains(a))
+            {
+                if let Err(e) = release(&self.store, &run.id, now).await {
+                    r.errors.push(format!("run {}: releasing it: {e}", run.id));
+                }
+            }
+        }
+        // Newest first; a queued run is not ahead of anything, but says one already waits.
+        let ids: Vec<RunId> = in_progress
+            .iter()
+            .filter(|run| !run.is_queued())
+            .map(|run| run.id.clone())
+            .collect();
+        let queued = in_progress.iter().any(Run::is_queued);
+        Some((
+            decide(&job.name, job.spec.overlap, due, &ids, queued),
+            in_progress,
+        ))
     }
 
     /// Starts a run asked for by an event, a command or a person (`run` is freshly claimed, keyed by what asked for
@@ -86,6 +110,7 @@ impl<S: Store, L: TaskLauncher, P: EventPublisher> Dispatcher<S, L, P> {
                         run.status = RunStatus::Skipped;
                         run.reason = Some(reason.clone());
                     }
+                    Some(Action::Queue(ahead)) => run.queue_behind(ahead.clone(), now),
                     _ => {
                         run.check_at = Some(self.lease(now, until));
                         to_stop = replaced(in_progress, &decision, &run.id);
@@ -107,7 +132,9 @@ impl<S: Store, L: TaskLauncher, P: EventPublisher> Dispatcher<S, L, P> {
                 return r;
             }
         }
-        if run.status.is_open() {
+        if run.is_queued() {
+            self.link(run, now, &mut r).await;
+        } else if run.status.is_open() {
             for (old, reason) in to_stop {
                 self.stop_run(old, RunStatus::Stopped, &reason, now, &mut r)
                     .await;
@@ -118,6 +145,66 @@ impl<S: Store, L: TaskLauncher, P: EventPublisher> Dispatcher<S, L, P> {
         }
         self.publish(&mut r).await;
         r
+    }
+
+    /// Links a just-claimed queued run to the stored run ahead of it (`then`), so that one's end releases it. If
+    /// that run ended meanwhile, the queued one is released at once; if another run is linked there already, this
+    /// one is SKIPPED (`overlap: queue` keeps one). A link not made is caught by the queued run's timer.
+    pub(super) async fn link(&self, mut queued: Run, now: DateTime<Utc>, r: &mut TickReport) {
+        let Some(ahead_id) = queued.queued_behind.clone() else {
+            return;
+        };
+        for _ in 0..5 {
+            let ahead = match self.store.get_run(&ahead_id).await {
+                Ok(found) => found,
+                Err(e) => {
+                    r.errors.push(format!("run {}: linking it: {e}", queued.id));
+                    return;
+                }
+            };
+            match ahead {
+                Some(mut ahead) if ahead.status.is_open() && ahead.then.is_none() => {
+                    ahead.then = Some(queued.id.clone());
+                    ahead.revision += 1;
+                    match self.store.update_run(&ahead).await {
+                        Ok(()) => {
+                            r.queued.push(queued.id.clone());
+                            return;
+                        }
+                        Err(StoreError::Conflict { .. }) => continue,
+                        Err(e) => {
+                            r.errors.push(format!("run {}: linking it: {e}", queued.id));
+                            return;
+                        }
+                    }
+                }
+                Some(ahead) if ahead.status.is_open() => {
+                    queued.status = RunStatus::Skipped;
+                    queued.reason = Some(format!(
+                        "a run ({}) was already queued behind run {ahead_id} (overlap: queue keeps one)",
+                        ahead.then.map(|t| t.to_string()).unwrap_or_default()
+                    ));
+                    queued.check_at = None;
+                    queued.queued_behind = None;
+                    let spec = self.store.get_job(queued.id.job()).await.ok().flatten();
+                    if let Some(job) = &spec {
+                        owe_end(&mut queued, &job.spec, now);
+                    }
+                    if self.save(&mut queued, r).await {
+                        not_launched(queued, r);
+                    }
+                    return;
+                }
+                // Ended (or gone) before it could be linked: nothing will release the queued run, so now.
+                _ => {
+                    queued.release(now);
+                    if self.save(&mut queued, r).await {
+                        r.queued.push(queued.id.clone());
+                    }
+                    return;
+                }
+            }
+        }
     }
 
     /// The job's runs that are still going, according to ECS where a task exists. Runs ECS reports stopped (or no

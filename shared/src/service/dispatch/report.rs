@@ -24,6 +24,8 @@ pub struct TickReport {
     pub launch_failed: Vec<RunId>,
     /// Runs left claimed for a later tick (out of time, or still being throttled).
     pub deferred: Vec<RunId>,
+    /// Runs claimed WAITING behind a run still going (`overlap: queue`), or released because it had just ended.
+    pub queued: Vec<RunId>,
     /// Runs closed after a check: finished, timed out, replaced or lost.
     pub closed: Vec<RunId>,
     /// Runs not started because the values they were given are not acceptable (recorded REJECTED).
@@ -65,6 +67,7 @@ impl TickReport {
         self.missed_total += other.missed_total;
         self.launch_failed.extend(other.launch_failed);
         self.deferred.extend(other.deferred);
+        self.queued.extend(other.queued);
         self.closed.extend(other.closed);
         self.rejected.extend(other.rejected);
         self.duplicates.extend(other.duplicates);
