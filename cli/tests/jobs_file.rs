@@ -86,7 +86,7 @@ async fn apply_plan_change_prune_pause_and_resume() {
 
     let o = env.fsched(&["validate", &example]);
     assert!(o.status.success(), "{}", text(&o.stderr));
-    assert!(text(&o.stdout).ends_with("valid, 6 job(s)\n"));
+    assert!(text(&o.stdout).ends_with("valid, 7 job(s)\n"));
 
     let o = env.fsched(&["apply", &example]);
     assert!(o.status.success(), "{}", text(&o.stderr));
@@ -97,7 +97,7 @@ async fn apply_plan_change_prune_pause_and_resume() {
     );
     assert!(
         out.contains(
-            "Plan: 11 to add, 0 to change, 0 to remove (jobs +6; services +2; rules +3); 0 unchanged."
+            "Plan: 12 to add, 0 to change, 0 to remove (jobs +7; services +2; rules +3); 0 unchanged."
         ),
         "{out}"
     );
@@ -172,7 +172,7 @@ async fn apply_plan_change_prune_pause_and_resume() {
     assert!(text(&o.stderr).contains("did you mean `nightly-etl`?"));
 
     let up_to_date =
-        "No changes: 6 job(s) and 2 service(s) up to date, EventBridge rules as wanted.\n";
+        "No changes: 7 job(s) and 2 service(s) up to date, EventBridge rules as wanted.\n";
     let o = env.fsched(&["plan", &example, "--detailed-exitcode"]);
     assert_eq!(text(&o.stdout), up_to_date);
     assert_eq!(o.status.code(), Some(0), "no drift: 0");
@@ -208,7 +208,7 @@ async fn apply_plan_change_prune_pause_and_resume() {
     assert_eq!(
         text(&o.stdout),
         "~ crm-sync\n    schedule: rate(15 minutes) -> rate(10 minutes)\n~ nightly-etl\n    cpu: 2048 -> 4096\n\
-         Plan: 0 to add, 2 to change, 0 to remove (jobs ~2); 6 unchanged.\n"
+         Plan: 0 to add, 2 to change, 0 to remove (jobs ~2); 7 unchanged.\n"
     );
     assert_eq!(o.status.code(), Some(3), "drift: 3");
     let o = env.fsched(&["plan", &changed, "--output", "json"]);

@@ -6,7 +6,8 @@ fixtures in tests/events/ecs, to the recorder function.
 Scenario (the simulated day): every task starts 31 s after its run's time; crm-sync tasks take 2-4 minutes and
 exit 0, except the 21st (exit code 1: its job's `retry` runs it again a minute later, and that 22nd task succeeds),
 the 34th (killed for memory, exit 137) and the 53rd, which hangs until the dispatcher stops it at its 14-minute
-max_runtime; the nightly ETL runs 47 minutes on Spot and exits 0; other jobs
+max_runtime; the nightly ETL runs 47 minutes on Spot and exits 0; the first four warehouse refreshes take 41
+minutes (longer than their 30-minute schedule: the next waits, overlap: queue), later ones 12; other jobs
 (the import, the chained report) run about 6 minutes and exit 0."""
 
 import copy
@@ -59,6 +60,9 @@ class Ecs:
         }
         if job == "nightly-etl":
             plan["stop_at"] = t + dt.timedelta(minutes=47, seconds=31)
+        elif job == "warehouse-refresh":
+            # The morning's first refreshes outlast the 30-minute schedule (overlap: queue); later ones do not.
+            plan["stop_at"] = t + dt.timedelta(minutes=41 if n <= 4 else 12, seconds=31)
         elif job != "crm-sync":
             plan["stop_at"] = t + dt.timedelta(minutes=6, seconds=11)
         else:

@@ -147,6 +147,7 @@ pub const EXAMPLE_FAMILIES: &[(&str, &str, i32)] = &[
     ("orders-migrate", "migrate", 3),
     ("importer", "import", 2),
     ("report", "app", 4),
+    ("warehouse", "refresh", 1),
 ];
 
 /// Registers the task definitions examples/jobs.yaml names, each up to the revision it names.

@@ -28,7 +28,8 @@ fn the_example_parses_with_defaults_merged_into_each_job() {
             "import-upload",
             "migrate-orders-v2",
             "month-end-report",
-            "nightly-etl"
+            "nightly-etl",
+            "warehouse-refresh"
         ]
     );
 
