@@ -366,3 +366,34 @@ async fn a_queued_run_whose_link_was_lost_starts_once_the_dispatcher_sees_the_ru
     assert_eq!(started, Some(t(2, 29)));
     assert_eq!(f.run(&job, t(2, 20)).await.status, RunStatus::Skipped);
 }
+
+#[tokio::test(start_paused = true)]
+async fn max_running_skips_a_fire_while_the_limit_is_reached_and_launches_once_a_run_ends() {
+    // Due every 5 minutes, each run takes about 12: at most two at once.
+    let f = Fakes::new();
+    let f = Fakes {
+        ecs: f.ecs.with_fates(|_| Fate {
+            runs_for: Duration::minutes(12),
+            ..Fate::default()
+        }),
+        ..f
+    };
+    let spec = JobSpec {
+        max_running: Some(2),
+        ..job_spec("rate(5 minutes)")
+    };
+    let job = f.job("etl", spec, t(2, 0)).await;
+    f.tick(t(2, 0)).await;
+    f.tick(t(2, 5)).await;
+    f.tick(t(2, 10)).await;
+    let third = f.run(&job, t(2, 10)).await;
+    assert_eq!(third.status, RunStatus::Skipped);
+    assert_eq!(
+        third.reason.as_deref(),
+        Some("max_running 2: 2 run(s) of the job were going")
+    );
+    // The first ends at about 02:12:40 (ECS says so when the tick asks): 02:15 launches.
+    f.ecs.set_now(t(2, 15));
+    assert_eq!(f.tick(t(2, 15)).await.launched.len(), 1);
+    assert_eq!(f.ecs.tasks().len(), 3);
+}

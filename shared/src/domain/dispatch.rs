@@ -105,16 +105,16 @@ pub struct Decision {
 }
 
 /// `in_progress`: the job's runs still going, newest first; `queued`: whether one already waits behind them
-/// (`overlap: queue` keeps one).
+/// (`overlap: queue` keeps one). `max_running` then skips launches beyond the job's limit.
 pub fn decide(
     job: &JobName,
-    overlap: Overlap,
+    (overlap, max_running): (Overlap, Option<u32>),
     due: &[DateTime<Utc>],
     in_progress: &[RunId],
     queued: bool,
 ) -> Decision {
     let id = |t: DateTime<Utc>| RunId::scheduled(job, t);
-    let actions = match overlap {
+    let mut actions: Vec<(DateTime<Utc>, Action)> = match overlap {
         Overlap::Allow => due.iter().map(|t| (*t, Action::Launch)).collect(),
         Overlap::Forbid => {
             let mut blocker = in_progress.first().cloned();
@@ -173,6 +173,26 @@ pub fn decide(
                 .collect()
         }
     };
+    if let Some(limit) = max_running {
+        // `replace` stops what is going before it launches.
+        let mut going = if overlap == Overlap::Replace {
+            0
+        } else {
+            in_progress.len()
+        };
+        for (_, action) in actions.iter_mut() {
+            if *action != Action::Launch {
+                continue;
+            }
+            if going >= limit as usize {
+                *action = Action::Skip(format!(
+                    "max_running {limit}: {going} run(s) of the job were going"
+                ));
+            } else {
+                going += 1;
+            }
+        }
+    }
     let stop = match (overlap, due.is_empty()) {
         (Overlap::Replace, false) => in_progress.to_vec(),
         _ => Vec::new(),

@@ -116,6 +116,9 @@ pub struct JobSpec {
 
     #[serde(default)]
     pub overlap: Overlap,
+    /// At most this many of the job's runs going at once: a fire or triggered run beyond it is SKIPPED.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub max_running: Option<u32>,
     pub catch_up: Span,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub max_runtime: Option<Span>,
@@ -206,6 +209,7 @@ impl JobSpec {
             tags: BTreeMap::new(),
             group: None,
             overlap: Overlap::default(),
+            max_running: None,
             catch_up: Self::DEFAULT_CATCH_UP,
             max_runtime: None,
             retries: Retries::default(),

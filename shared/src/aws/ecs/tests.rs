@@ -51,6 +51,7 @@ fn spec() -> JobSpec {
         tags: [("team".to_owned(), "data".to_owned())].into(),
         group: Some("nightly".into()),
         overlap: Overlap::Forbid,
+        max_running: None,
         catch_up: Span::from_secs(600),
         max_runtime: None,
         retries: Retries::default(),

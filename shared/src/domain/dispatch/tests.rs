@@ -28,6 +28,7 @@ fn job(schedule: &str, catch_up_secs: u64) -> Job {
         tags: Default::default(),
         group: None,
         overlap: Overlap::Allow,
+        max_running: None,
         catch_up: Span::from_secs(catch_up_secs),
         max_runtime: None,
         retries: Retries::default(),
@@ -133,7 +134,13 @@ fn name() -> JobName {
 #[test]
 fn allow_launches_everything() {
     let busy = [RunId::scheduled(&name(), at(0, 0))];
-    let d = decide(&name(), Overlap::Allow, &[at(1, 0), at(1, 1)], &busy, false);
+    let d = decide(
+        &name(),
+        (Overlap::Allow, None),
+        &[at(1, 0), at(1, 1)],
+        &busy,
+        false,
+    );
     assert_eq!(
         d.actions,
         [(at(1, 0), Action::Launch), (at(1, 1), Action::Launch)]
@@ -144,7 +151,7 @@ fn allow_launches_everything() {
 #[test]
 fn forbid_skips_while_a_run_is_in_progress_including_one_launched_in_the_same_tick() {
     let busy = [RunId::scheduled(&name(), at(0, 0))];
-    let d = decide(&name(), Overlap::Forbid, &[at(1, 0)], &busy, false);
+    let d = decide(&name(), (Overlap::Forbid, None), &[at(1, 0)], &busy, false);
     assert_eq!(
         d.actions,
         [(
@@ -152,7 +159,13 @@ fn forbid_skips_while_a_run_is_in_progress_including_one_launched_in_the_same_ti
             Action::Skip("run etl/20261129T000000Z was still in progress (overlap: forbid)".into())
         )]
     );
-    let d = decide(&name(), Overlap::Forbid, &[at(1, 0), at(1, 1)], &[], false);
+    let d = decide(
+        &name(),
+        (Overlap::Forbid, None),
+        &[at(1, 0), at(1, 1)],
+        &[],
+        false,
+    );
     assert_eq!(d.actions[0], (at(1, 0), Action::Launch));
     assert!(
         matches!(&d.actions[1], (_, Action::Skip(r)) if r.contains("etl/20261129T010000Z")),
@@ -166,7 +179,7 @@ fn replace_stops_what_is_running_and_launches_only_the_latest_time() {
     let busy = [RunId::scheduled(&name(), at(0, 0))];
     let d = decide(
         &name(),
-        Overlap::Replace,
+        (Overlap::Replace, None),
         &[at(1, 0), at(1, 1)],
         &busy,
         false,
@@ -174,7 +187,7 @@ fn replace_stops_what_is_running_and_launches_only_the_latest_time() {
     assert!(matches!(&d.actions[0], (_, Action::Skip(r)) if r.contains("superseded")));
     assert_eq!(d.actions[1], (at(1, 1), Action::Launch));
     assert_eq!(d.stop, busy);
-    assert!(decide(&name(), Overlap::Replace, &[], &busy, false)
+    assert!(decide(&name(), (Overlap::Replace, None), &[], &busy, false)
         .stop
         .is_empty());
 }
@@ -182,7 +195,13 @@ fn replace_stops_what_is_running_and_launches_only_the_latest_time() {
 #[test]
 fn queue_waits_behind_the_newest_run_keeps_one_and_skips_the_rest() {
     let busy = [RunId::scheduled(&name(), at(0, 0))];
-    let d = decide(&name(), Overlap::Queue, &[at(1, 0), at(1, 1)], &busy, false);
+    let d = decide(
+        &name(),
+        (Overlap::Queue, None),
+        &[at(1, 0), at(1, 1)],
+        &busy,
+        false,
+    );
     assert_eq!(d.actions[0], (at(1, 0), Action::Queue(busy[0].clone())));
     assert!(
         matches!(&d.actions[1], (_, Action::Skip(r)) if r.contains("already queued")),
@@ -191,15 +210,48 @@ fn queue_waits_behind_the_newest_run_keeps_one_and_skips_the_rest() {
     );
     assert!(d.stop.is_empty());
     // Nothing going: the first launches, the next queues behind it.
-    let d = decide(&name(), Overlap::Queue, &[at(1, 0), at(1, 1)], &[], false);
+    let d = decide(
+        &name(),
+        (Overlap::Queue, None),
+        &[at(1, 0), at(1, 1)],
+        &[],
+        false,
+    );
     assert_eq!(d.actions[0], (at(1, 0), Action::Launch));
     assert_eq!(
         d.actions[1],
         (at(1, 1), Action::Queue(RunId::scheduled(&name(), at(1, 0))))
     );
     // One already waits: this one is skipped.
-    let d = decide(&name(), Overlap::Queue, &[at(1, 0)], &busy, true);
+    let d = decide(&name(), (Overlap::Queue, None), &[at(1, 0)], &busy, true);
     assert!(matches!(&d.actions[0], (_, Action::Skip(_))));
+}
+
+#[test]
+fn max_running_skips_launches_beyond_the_limit_counting_what_goes() {
+    let busy = [RunId::scheduled(&name(), at(0, 0))];
+    let d = decide(
+        &name(),
+        (Overlap::Allow, Some(2)),
+        &[at(1, 0), at(1, 1)],
+        &busy,
+        false,
+    );
+    assert_eq!(d.actions[0], (at(1, 0), Action::Launch));
+    assert!(
+        matches!(&d.actions[1], (_, Action::Skip(r)) if r == "max_running 2: 2 run(s) of the job were going"),
+        "{:?}",
+        d.actions
+    );
+    // `replace` stops what goes first: its one launch fits.
+    let d = decide(
+        &name(),
+        (Overlap::Replace, Some(1)),
+        &[at(1, 0)],
+        &busy,
+        false,
+    );
+    assert_eq!(d.actions[0], (at(1, 0), Action::Launch));
 }
 
 #[test]

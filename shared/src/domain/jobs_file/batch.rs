@@ -1,5 +1,5 @@
-//! Readers of what a job does beyond one run per fire: `retry` (running a run again that ended badly) and `jitter`
-//! (spreading a fire's start).
+//! Readers of what a job does beyond one run per fire: `retry` (running a run again that ended badly), `jitter`
+//! (spreading a fire's start) and `max_running` (how many of its runs may go at once).
 
 use marked_yaml::Node;
 
@@ -141,6 +141,11 @@ pub(super) fn read_retry(r: &mut Reader, node: &Node) -> Option<RetryPolicy> {
         );
     }
     Some(policy)
+}
+
+/// `max_running: 3`.
+pub(super) fn read_max_running(r: &mut Reader, node: &Node) -> Option<u32> {
+    r.number(node, "max_running", 1..=100)
 }
 
 /// `jitter: 5m`: up to an hour.

@@ -162,6 +162,7 @@ pub(super) fn finish(r: &mut Reader, p: Partial, job_span: &Span) -> Option<JobS
         tags: p.tags.unwrap_or_default(),
         group: p.group,
         overlap: p.overlap.unwrap_or_default(),
+        max_running: p.max_running,
         catch_up: p.catch_up.unwrap_or(JobSpec::DEFAULT_CATCH_UP),
         max_runtime: p.max_runtime,
         retries: p.retries.unwrap_or_default(),

@@ -6,7 +6,7 @@ use std::collections::BTreeMap;
 use marked_yaml::{Node, Span};
 
 use super::alerts::{read_alerts, read_expect};
-use super::batch::{read_jitter, read_retry};
+use super::batch::{read_jitter, read_max_running, read_retry};
 use super::fargate;
 use super::fields::{read_containers, read_network, read_pattern, read_prices, read_tags};
 use super::reader::{Fields, Reader};
@@ -37,6 +37,7 @@ pub(super) const SHARED_KEYS: &[&str] = &[
     "expect",
     "retry",
     "jitter",
+    "max_running",
 ];
 pub(super) const JOB_ONLY_KEYS: &[&str] = &[
     "schedule",
@@ -102,6 +103,7 @@ pub(super) struct Partial {
     pub(super) expect: Option<Expect>,
     pub(super) retry: Option<RetryPolicy>,
     pub(super) jitter: Option<Duration>,
+    pub(super) max_running: Option<u32>,
 }
 
 impl Partial {
@@ -124,7 +126,7 @@ impl Partial {
         }
         merged! {
             inherited: timezone, run_skipped_times, cluster, launch, platform_version, network, group, overlap,
-                catch_up, max_runtime, retries, history, prices, on_interruption, alerts, expect, retry, jitter;
+                catch_up, max_runtime, retries, history, prices, on_interruption, alerts, expect, retry, jitter, max_running;
             own: schedule, start, end, paused, task_definition, containers, cpu, memory, size_span, on_event,
                 event_bus, params;
         }
@@ -261,5 +263,6 @@ pub(super) fn read_partial(r: &mut Reader, f: &Fields<'_>) -> Partial {
     p.expect = f.get("expect").and_then(|n| read_expect(r, n));
     p.retry = f.get("retry").and_then(|n| read_retry(r, n));
     p.jitter = f.get("jitter").and_then(|n| read_jitter(r, n));
+    p.max_running = f.get("max_running").and_then(|n| read_max_running(r, n));
     p
 }

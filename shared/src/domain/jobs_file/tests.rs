@@ -145,7 +145,7 @@ fn duplicate_names_invalid_yaml_and_job_only_keys_in_defaults_are_errors() {
     let yaml = errors("jobs:\n  etl: [\n");
     assert!(yaml[0].starts_with("3:1: not valid YAML"), "{yaml:?}");
     let defaults = errors("defaults:\n  schedule: rate(1 hour)\njobs: {}\n");
-    assert_eq!(defaults, ["2:3: unknown key `schedule` in defaults (which sets only keys shared by all jobs) (known keys: timezone, cluster, launch, platform_version, network, tags, group, overlap, catch_up, max_runtime, retries, history, run_skipped_times, prices, on_interruption, alerts, expect, retry, jitter)"]);
+    assert_eq!(defaults, ["2:3: unknown key `schedule` in defaults (which sets only keys shared by all jobs) (known keys: timezone, cluster, launch, platform_version, network, tags, group, overlap, catch_up, max_runtime, retries, history, run_skipped_times, prices, on_interruption, alerts, expect, retry, jitter, max_running)"]);
     assert_eq!(
         errors("{}"),
         ["1:1: `jobs:` is missing: a jobs file declares its jobs under `jobs:`"]
@@ -338,6 +338,7 @@ fn every_shared_key_is_inherited() {
         ("expect", "{success_within: 26h}"),
         ("retry", "{attempts: 3, backoff: 5m, never_exit_codes: [2]}"),
         ("jitter", "5m"),
+        ("max_running", "2"),
     ];
     for key in SHARED_KEYS {
         let (_, value) = samples

@@ -39,7 +39,7 @@ impl<S: Store, L: TaskLauncher, P: EventPublisher> Dispatcher<S, L, P> {
         r: &mut TickReport,
     ) -> Option<(Decision, Vec<Run>)> {
         let in_progress = match job.spec.overlap {
-            Overlap::Allow => Vec::new(),
+            Overlap::Allow if job.spec.max_running.is_none() => Vec::new(),
             _ => match self.in_progress(job, now, r).await {
                 Ok(runs) => runs,
                 Err(e) => {
@@ -70,7 +70,13 @@ impl<S: Store, L: TaskLauncher, P: EventPublisher> Dispatcher<S, L, P> {
             .collect();
         let queued = in_progress.iter().any(Run::is_queued);
         Some((
-            decide(&job.name, job.spec.overlap, due, &ids, queued),
+            decide(
+                &job.name,
+                (job.spec.overlap, job.spec.max_running),
+                due,
+                &ids,
+                queued,
+            ),
             in_progress,
         ))
     }

@@ -29,6 +29,7 @@ pub fn job_spec(schedule: &str) -> JobSpec {
         tags: Default::default(),
         group: None,
         overlap: Overlap::Allow,
+        max_running: None,
         catch_up: JobSpec::DEFAULT_CATCH_UP,
         max_runtime: None,
         retries: Retries::default(),
