@@ -147,6 +147,105 @@ async fn serve(w: &World, queue_url: &str, ending: &str, child: std::process::Ch
     }
 }
 
+/// Like `serve`, for a chain of attempts: each run launched ends with the next of `endings`, and the dispatcher
+/// ticks (ten minutes ahead: a retry is due a back-off after its fixture's stop) to launch retries.
+async fn serve_chain(
+    w: &World,
+    queue_url: &str,
+    endings: &[&str],
+    mut child: std::process::Child,
+) -> Output {
+    let triggers = w.triggers();
+    let recorder = w.recorder();
+    let deadline = tokio::time::Instant::now() + StdDuration::from_secs(60);
+    let mut ended: Vec<String> = Vec::new();
+    loop {
+        if child.try_wait().unwrap().is_some() {
+            return child.wait_with_output().unwrap();
+        }
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "fsched run --wait did not end"
+        );
+        let delivered = w.receive(queue_url).await;
+        if !delivered.records.is_empty() {
+            fsched_trigger::handler::batch(&triggers, delivered, DEFAULT_SKEW, deadline).await;
+        }
+        let runs = w.store.runs_of_job(&"report".parse_job(), 5).await.unwrap();
+        for run in runs.iter().filter(|r| r.status == RunStatus::Pending) {
+            let id = run.id.to_string();
+            if ended.contains(&id) || ended.len() == endings.len() {
+                continue;
+            }
+            for name in ["running", endings[ended.len()]] {
+                let event = w.report(run, name).await;
+                fsched_recorder::handler::handle(&recorder, event)
+                    .await
+                    .unwrap();
+            }
+            ended.push(id);
+        }
+        w.dispatcher()
+            .tick(
+                chrono::Utc::now() + chrono::Duration::minutes(10),
+                tokio::time::Instant::now() + StdDuration::from_secs(30),
+            )
+            .await
+            .unwrap();
+        tokio::time::sleep(StdDuration::from_millis(200)).await;
+    }
+}
+
+#[tokio::test]
+async fn run_wait_follows_a_failed_run_to_its_retry_and_exits_with_the_chains_outcome() {
+    use fsched_core::ports::JobStore;
+    let w = world().await;
+    let (queue_url, queue) = w.trigger_queue().await;
+    w.commands_rule(&queue).await;
+    let file = jobs_file(&w, "File Uploaded");
+    assert!(fsched(&w, &queue)
+        .args(["apply", &file])
+        .output()
+        .unwrap()
+        .status
+        .success());
+    let mut job = w
+        .store
+        .get_job(&"report".parse_job())
+        .await
+        .unwrap()
+        .unwrap();
+    job.spec.retry = Some(fsched_core::domain::retry::RetryPolicy::new(2));
+    job.version += 1;
+    w.store.put_job(&job, Some(job.version - 1)).await.unwrap();
+
+    let child = fsched(&w, &queue)
+        .args(["run", "report", "--wait", "--poll", "200ms"])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let done = serve_chain(
+        &w,
+        &queue_url,
+        &["stopped-exit-code", "stopped-success"],
+        child,
+    )
+    .await;
+    let out = text(&done.stdout);
+    assert!(done.status.success(), "{out}\n{}", text(&done.stderr));
+    let first = out.lines().next().unwrap();
+    assert!(
+        out.contains(&format!("retrying as {first}-r2 (attempt 2)")),
+        "{out}"
+    );
+    assert!(
+        out.contains("FAILED  container `app` exited with code 1")
+            && out.trim_end().lines().last().unwrap().contains("SUCCEEDED"),
+        "{out}"
+    );
+}
+
 trait ParseJob {
     fn parse_job(&self) -> fsched_core::domain::job::JobName;
 }

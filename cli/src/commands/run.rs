@@ -99,9 +99,11 @@ async fn follow(
     args: &Args,
     out: &mut impl Write,
 ) -> Result<(), Failure> {
-    let record_by = tokio::time::Instant::now() + StdDuration::from(args.record_timeout);
+    let mut record_by = tokio::time::Instant::now() + StdDuration::from(args.record_timeout);
     let mut last: Option<RunStatus> = None;
+    let mut current = id.clone();
     loop {
+        let id = &current;
         let run = store
             .get_run(id)
             .await
@@ -141,6 +143,22 @@ async fn follow(
                     None => writeln!(out, "{at}  {}", run.status),
                 }
                 .context("writing to stdout")?;
+                // A run its job's `retry` runs again: follow the attempt to the chain's end.
+                if let Some(next) = run.retried_as.as_ref().filter(|_| !run.status.is_open()) {
+                    writeln!(
+                        out,
+                        "{at}  retrying as {} (attempt {}), due {}",
+                        next.run,
+                        next.number,
+                        next.at.format("%H:%M:%S")
+                    )
+                    .context("writing to stdout")?;
+                    current = next.run.clone();
+                    last = None;
+                    record_by =
+                        tokio::time::Instant::now() + StdDuration::from(args.record_timeout);
+                    continue;
+                }
                 if !run.status.is_open() {
                     return if run.status == RunStatus::Succeeded {
                         Ok(())
