@@ -235,7 +235,7 @@ async fn the_template_deploys_twice_side_by_side_and_the_cli_finds_each_stack() 
         "function Dispatcher",
         "queue FailedTicks",
         "queue UndeliveredTaskEvents",
-        "all 6 stored job(s) within the stack's permissions",
+        "all 7 stored job(s) within the stack's permissions",
     ] {
         assert!(report.contains(line), "{line}: {report}");
     }

@@ -216,7 +216,7 @@ async fn apply_plan_change_prune_pause_and_resume() {
     assert_eq!(plan["changed"], true);
     assert_eq!(
         plan["summary"]["jobs"],
-        serde_json::json!({"add": 0, "change": 2, "remove": 0, "unchanged": 4})
+        serde_json::json!({"add": 0, "change": 2, "remove": 0, "unchanged": 5})
     );
     assert_eq!(plan["summary"]["rules"]["add"], 0);
     let o = env.fsched(&["apply", &changed, "--detailed-exitcode"]);
@@ -421,7 +421,7 @@ async fn a_prune_that_would_remove_everything_needs_yes_and_a_second_document_is
     );
     assert_eq!(
         env.store.list_jobs().await.unwrap().len(),
-        6,
+        7,
         "nothing removed"
     );
 
@@ -436,14 +436,14 @@ async fn a_prune_that_would_remove_everything_needs_yes_and_a_second_document_is
     assert_eq!(o.status.code(), Some(2), "{}", text(&o.stderr));
     let err = text(&o.stderr);
     assert!(
-        err.contains("--prune would remove every stored job (6)")
+        err.contains("--prune would remove every stored job (7)")
             && err.contains("job crm-sync")
             && err.contains("--yes"),
         "{err}"
     );
     assert_eq!(
         env.store.list_jobs().await.unwrap().len(),
-        6,
+        7,
         "nothing removed"
     );
 
