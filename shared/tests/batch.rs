@@ -397,3 +397,46 @@ async fn max_running_skips_a_fire_while_the_limit_is_reached_and_launches_once_a
     assert_eq!(f.tick(t(2, 15)).await.launched.len(), 1);
     assert_eq!(f.ecs.tasks().len(), 3);
 }
+
+#[tokio::test(start_paused = true)]
+async fn a_queued_run_waits_for_a_run_ahead_older_than_the_newest_runs_read() {
+    // Due every 5 minutes, the first run takes two and a half hours: 27 fires are skipped meanwhile, more than the
+    // open-run check reads, and still the queued run waits for the first to end.
+    let f = Fakes::new();
+    let f = Fakes {
+        ecs: f.ecs.with_fates(|_| Fate {
+            runs_for: Duration::minutes(150),
+            ..Fate::default()
+        }),
+        ..f
+    };
+    let spec = JobSpec {
+        overlap: fsched_core::domain::job::Overlap::Queue,
+        ..job_spec("rate(5 minutes)")
+    };
+    let job = f.job("etl", spec, t(2, 0)).await;
+    let mut now = t(2, 0);
+    while now <= t(4, 25) {
+        f.tick(now).await;
+        now += Duration::minutes(5);
+    }
+    assert_eq!(f.ecs.tasks().len(), 1, "only the first runs");
+    assert_eq!(f.run(&job, t(2, 5)).await.status, RunStatus::Waiting);
+    let skipped = f
+        .store
+        .runs_of_job(&job, 100)
+        .await
+        .unwrap()
+        .iter()
+        .filter(|r| r.status == RunStatus::Skipped)
+        .count();
+    assert!(skipped > 20, "{skipped}");
+    // The first ends at about 04:30:40; its end releases the queued one.
+    // (At 04:32 the 04:30 fire queues behind it in the same tick, whose link write can beat its take: then it
+    // starts at the tick after.)
+    record_all(&f, t(4, 31)).await;
+    let launched = f.tick(t(4, 32)).await.launched.len() + f.tick(t(4, 33)).await.launched.len();
+    assert_eq!(launched, 1);
+    assert_eq!(f.run(&job, t(2, 5)).await.status, RunStatus::Pending);
+    assert_eq!(f.run(&job, t(4, 30)).await.status, RunStatus::Waiting);
+}

@@ -117,8 +117,13 @@ pub fn fires(
     let mut found = Vec::new();
     for (name, spec, first) in jobs {
         let mut at = Some(*first);
-        while let Some(t) = at.filter(|t| *t < end - Duration::hours(1)) {
-            at = next_fire(spec, t);
+        while let Some(scheduled) = at.filter(|t| *t < end - Duration::hours(1)) {
+            at = next_fire(spec, scheduled);
+            // With `jitter`, the fire is due (so late, or paused) from its offset time.
+            let t = match JobName::new(name) {
+                Ok(job) => due_at(&job, spec, scheduled),
+                Err(_) => scheduled,
+            };
             let is_paused = paused.get(name).is_some_and(|v| {
                 v.iter()
                     .any(|(a, b)| *a - Duration::minutes(1) <= t && t <= *b + Duration::minutes(2))
@@ -133,23 +138,18 @@ pub fn fires(
                             .any(|(o1, o2)| *o1 - Duration::minutes(1) <= t && t < *o2 && *a < *o2)
                 })
             });
-            let id = crate::world::run_id(name, t).to_string();
+            let id = crate::world::run_id(name, scheduled).to_string();
             if is_paused || paused_before_caught_up || runs.contains_key(&id) {
                 continue;
             }
-            // With `jitter`, the fire is due (and late) from its offset time.
-            let due = match JobName::new(name) {
-                Ok(job) => due_at(&job, spec, t),
-                Err(_) => t,
-            };
             let late = outages.iter().any(|(a, b)| {
-                *a - Duration::minutes(1) <= due && due < *b && *b - due > spec.catch_up.to_chrono()
+                *a - Duration::minutes(1) <= t && t < *b && *b - t > spec.catch_up.to_chrono()
             });
             if late {
                 continue;
             }
             found.push(format!(
-                "job {name}: the fire at {t} has no run (not paused, no outage)"
+                "job {name}: the fire at {scheduled} has no run (not paused, no outage)"
             ));
         }
     }

@@ -205,10 +205,12 @@ impl Ledger {
                     ));
                 }
                 // A repeat is allowed after a fault that left the outbox unemptied, or from two senders of the same
-                // outbox at once (the recorder, and the dispatcher finding the outbox due): at least once, with the
-                // same content, which consumers and the trigger deduplicate.
+                // outbox at once: the recorder and the dispatcher finding the outbox due, or, within one tick, a
+                // job's overlap check and the run's own check both closing the run from ECS's answer (the loser
+                // of the write carries the winner's outbox and sends it too). At least once, with the same
+                // content, which consumers and the trigger deduplicate.
                 let earlier = &said[i.saturating_sub(1)];
-                let concurrent = earlier.by != a.by && earlier.at == a.at;
+                let concurrent = earlier.at == a.at;
                 // A corrected end is announced again, "Run Retrying" both times when it was retried.
                 if i > 0
                     && earlier.detail_type == a.detail_type

@@ -200,6 +200,10 @@ pub struct Run {
     /// one ends for good (after its retries), by whoever sends its end's announcement.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub then: Option<RunId>,
+    /// On a run SKIPPED by its job's `overlap` (or `max_running`): the run that was in the way, so that a later fire
+    /// finds it even when many skipped runs came after it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub blocked_by: Option<RunId>,
     /// On a queued WAITING run: the run it waits for. Its timer is only a backstop (`QUEUE_CHECK`) for a
     /// release that was lost.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -263,6 +267,7 @@ impl Run {
             retried_as: None,
             then: None,
             queued_behind: None,
+            blocked_by: None,
             outbox: Vec::new(),
         }
     }

@@ -121,7 +121,7 @@ impl<S: Store, L: TaskLauncher, P: EventPublisher> Dispatcher<S, L, P> {
         match self.store.get_job(run.id.job()).await {
             Ok(Some(job)) if job.spec.paused => {
                 run.status = RunStatus::Skipped;
-                run.reason = Some("the job was paused before this retry was due".to_owned());
+                run.reason = Some("the job was paused before this run could start".to_owned());
                 run.check_at = None;
                 owe_end(&mut run, &job.spec, now);
                 if self.save(&mut run, r).await {
@@ -130,7 +130,7 @@ impl<S: Store, L: TaskLauncher, P: EventPublisher> Dispatcher<S, L, P> {
             }
             Ok(Some(job)) => self.launch(run, &job.spec, now, until, r).await,
             Ok(None) => {
-                let reason = "the job was removed before this retry was due".to_owned();
+                let reason = "the job was removed before this run could start".to_owned();
                 self.fail(run, None, reason, now, r).await;
             }
             Err(e) => r.errors.push(format!("run {}: {e}", run.id)),

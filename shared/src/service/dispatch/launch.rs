@@ -51,7 +51,11 @@ impl<S: Store, L: TaskLauncher, P: EventPublisher> Dispatcher<S, L, P> {
         let caps = capacities(spec.launch);
         let per_capacity = spec.retries.attempts.max(1);
         let limit = per_capacity * caps.len() as u32;
-        let mut index = 0;
+        // A run recovered after a fallback starts on the capacity recorded for it (the same client token).
+        let mut index = run
+            .capacity
+            .and_then(|c| caps.iter().position(|x| *x == c))
+            .unwrap_or(0);
         let mut tries = 0;
         let mut last: Option<LaunchError> = None;
         // Whether an attempt may have started a task whose answer was lost (throttled or timed out: RunTask may
@@ -93,6 +97,13 @@ impl<S: Store, L: TaskLauncher, P: EventPublisher> Dispatcher<S, L, P> {
                     run = back;
                     tracing::info!(run = %run.id, error = %e, "no Spot capacity: falling back");
                     index += 1;
+                    // The fallback's token is new: recorded before it is used, so that a recovery of this run (if
+                    // this invocation dies after RunTask answered) asks again with it instead of starting a
+                    // second task on the first capacity, which may have room by then.
+                    run.capacity = Some(caps[index]);
+                    if !self.save(&mut run, r).await {
+                        return;
+                    }
                     tries = 0;
                     last = Some(e);
                 }

@@ -282,6 +282,7 @@ impl<S: Store, L: TaskLauncher, P: EventPublisher> Dispatcher<S, L, P> {
                 (Action::Skip(reason), _) => {
                     run.status = RunStatus::Skipped;
                     run.reason = Some(reason.clone());
+                    run.blocked_by = r.blocker.clone();
                 }
                 (_, Err(rejection)) => {
                     run.status = RunStatus::Rejected;

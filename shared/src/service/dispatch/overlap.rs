@@ -6,13 +6,17 @@ use std::collections::BTreeMap;
 use chrono::{DateTime, Utc};
 use tokio::time::Instant;
 
-use super::{expiry, not_launched, owe_end, Dispatcher, Start, TickReport};
+use super::{expiry, not_launched, owe, owe_end, Dispatcher, Start, TickReport};
 use crate::domain::dispatch::{decide, Action, Decision};
+use crate::domain::event::Lifecycle;
 use crate::domain::job::{Job, Overlap};
 use crate::domain::run::{Run, RunId, RunStatus};
 use crate::domain::task::TaskSnapshot;
 use crate::ports::{Claim, EventPublisher, Store, StoreError, TaskLauncher};
 use crate::service::record::release;
+
+/// The newest runs of a job read to find the ones still going.
+const IN_PROGRESS_READ: usize = 20;
 
 /// The runs that `overlap: replace` stops for `newest`, each with the reason recorded on it.
 pub(super) fn replaced(
@@ -48,15 +52,22 @@ impl<S: Store, L: TaskLauncher, P: EventPublisher> Dispatcher<S, L, P> {
                 }
             },
         };
-        // A queued run whose run ahead is no longer going lost its release (its writer died before linking it):
-        // released now, and still the one that waits.
+        // A queued run whose run ahead has ended lost its release (its writer died before linking it): released
+        // now, and still the one that waits. The open runs read are the newest few, so a run ahead not among them
+        // is read to be sure it ended.
         let going: Vec<RunId> = in_progress.iter().map(|run| run.id.clone()).collect();
         for run in in_progress.iter().filter(|run| run.is_queued()) {
-            if run
-                .queued_behind
-                .as_ref()
-                .is_some_and(|a| !going.contains(a))
-            {
+            let Some(ahead) = run.queued_behind.as_ref().filter(|a| !going.contains(a)) else {
+                continue;
+            };
+            let ended = match self.store.get_run(ahead).await {
+                Ok(found) => found.is_none_or(|a| !a.status.is_open()),
+                Err(e) => {
+                    r.errors.push(format!("run {ahead}: {e}"));
+                    false
+                }
+            };
+            if ended {
                 if let Err(e) = release(&self.store, &run.id, now).await {
                     r.errors.push(format!("run {}: releasing it: {e}", run.id));
                 }
@@ -69,6 +80,12 @@ impl<S: Store, L: TaskLauncher, P: EventPublisher> Dispatcher<S, L, P> {
             .map(|run| run.id.clone())
             .collect();
         let queued = in_progress.iter().any(Run::is_queued);
+        // What a skip names as in the way: the queued run if one waits, else the newest run going.
+        r.blocker = in_progress
+            .iter()
+            .find(|run| run.is_queued())
+            .or_else(|| in_progress.iter().find(|run| !run.is_queued()))
+            .map(|run| run.id.clone());
         Some((
             decide(
                 &job.name,
@@ -115,6 +132,7 @@ impl<S: Store, L: TaskLauncher, P: EventPublisher> Dispatcher<S, L, P> {
                     Some(Action::Skip(reason)) => {
                         run.status = RunStatus::Skipped;
                         run.reason = Some(reason.clone());
+                        run.blocked_by = r.blocker.clone();
                     }
                     Some(Action::Queue(ahead)) => run.queue_behind(ahead.clone(), now),
                     _ => {
@@ -192,10 +210,15 @@ impl<S: Store, L: TaskLauncher, P: EventPublisher> Dispatcher<S, L, P> {
                     ));
                     queued.check_at = None;
                     queued.queued_behind = None;
-                    let spec = self.store.get_job(queued.id.job()).await.ok().flatten();
-                    if let Some(job) = &spec {
-                        owe_end(&mut queued, &job.spec, now);
-                    }
+                    // Announced like any skip; addressed to the job's alerts when the job can be read.
+                    let job = self.store.get_job(queued.id.job()).await.ok().flatten();
+                    owe(
+                        &mut queued,
+                        job.as_ref().map(|j| &j.spec),
+                        Lifecycle::RunSkipped,
+                        now,
+                        serde_json::json!({}),
+                    );
                     if self.save(&mut queued, r).await {
                         not_launched(queued, r);
                     }
@@ -221,11 +244,22 @@ impl<S: Store, L: TaskLauncher, P: EventPublisher> Dispatcher<S, L, P> {
         now: DateTime<Utc>,
         r: &mut TickReport,
     ) -> Result<Vec<Run>, StoreError> {
-        let open: Vec<Run> = self
-            .store
-            .runs_of_job(&job.name, 20)
-            .await?
+        let newest = self.store.runs_of_job(&job.name, IN_PROGRESS_READ).await?;
+        // A run going for longer than the newest runs read reach back (each fire meanwhile SKIPPED) is the one the
+        // newest skip names, or, when that one is queued, the run it waits for: read directly.
+        let mut further = Vec::new();
+        if !newest.iter().any(|run| run.status.is_open()) {
+            let mut next = newest.iter().find_map(|run| run.blocked_by.clone());
+            while let Some(id) = next.take().filter(|_| further.len() < 2) {
+                if let Some(run) = self.store.get_run(&id).await? {
+                    next = run.queued_behind.clone();
+                    further.push(run);
+                }
+            }
+        }
+        let open: Vec<Run> = newest
             .into_iter()
+            .chain(further)
             .filter(|run| run.status.is_open())
             .collect();
         // One DescribeTasks per cluster for all of the job's launched open runs.

@@ -24,6 +24,9 @@ pub struct TickReport {
     pub launch_failed: Vec<RunId>,
     /// Runs left claimed for a later tick (out of time, or still being throttled).
     pub deferred: Vec<RunId>,
+    /// The run a job's overlap check found in the way (for the skips it decides).
+    #[serde(skip)]
+    pub(super) blocker: Option<RunId>,
     /// Runs claimed WAITING behind a run still going (`overlap: queue`), or released because it had just ended.
     pub queued: Vec<RunId>,
     /// Runs closed after a check: finished, timed out, replaced or lost.
