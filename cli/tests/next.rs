@@ -117,7 +117,7 @@ fn invalid_expressions_zones_and_instants_exit_2_with_the_message_on_stderr() {
         ),
         (
             vec!["next", "rate(5 minutes)", "--after", "yesterday"],
-            "--after `yesterday` is not an RFC3339 instant",
+            "--after `yesterday`: expected a duration ago such as 24h or 7d, a date such as 2026-11-28",
         ),
     ] {
         let o = fsched(&args);
@@ -126,6 +126,32 @@ fn invalid_expressions_zones_and_instants_exit_2_with_the_message_on_stderr() {
         let err = String::from_utf8(o.stderr).unwrap();
         assert!(err.contains(message), "{args:?}: {err}");
     }
+}
+
+#[test]
+fn after_takes_a_plain_date_or_wall_time_in_the_schedules_zone() {
+    let o = fsched(&[
+        "next",
+        "cron(0 2 * * ? *)",
+        "--tz",
+        "Europe/Berlin",
+        "--after",
+        "2027-01-01",
+        "--count",
+        "1",
+    ]);
+    assert_eq!(stdout(&o), "2027-01-01T02:00:00+01:00\n");
+    let o = fsched(&[
+        "next",
+        "cron(0 2 * * ? *)",
+        "--tz",
+        "Europe/Berlin",
+        "--after",
+        "2027-01-01 02:00",
+        "--count",
+        "1",
+    ]);
+    assert_eq!(stdout(&o), "2027-01-02T02:00:00+01:00\n");
 }
 
 #[test]

@@ -14,7 +14,8 @@ use crate::Failure;
 pub struct Args {
     /// `cron(...)`, `rate(...)` or `at(...)`, as EventBridge Scheduler writes them.
     expr: String,
-    /// Print fires strictly after this RFC3339 instant [default: now].
+    /// Print fires strictly after this time: RFC 3339, or a date or date and time in the zone (2027-01-01,
+    /// "2027-01-01 08:00") [default: now].
     #[arg(long)]
     after: Option<String>,
     /// How many fires to print (fewer when the schedule ends).
@@ -59,7 +60,7 @@ pub fn run(args: Args, tz: &Tz, now: DateTime<Utc>, out: &mut impl Write) -> Res
         schedule = schedule.skipped_times(SkippedTimes::RunAfter);
     }
     let after = match &args.after {
-        Some(text) => instant("after", text)?,
+        Some(text) => super::runs::zoned_time_arg("after", text, now, schedule.zone())?,
         None => now,
     };
     let mut printed = 0;
