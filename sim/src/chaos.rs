@@ -193,7 +193,7 @@ impl Faults {
     pub fn published(&mut self, events: &[BusEvent]) {
         let now = self.ledger.now;
         for e in events {
-            if let Some(i) = self.ledger.announced(e, now, current()) {
+            if let Some(i) = self.ledger.announced(e, now) {
                 self.unfaulted.entry(current()).or_default().push(i);
             }
         }

@@ -44,8 +44,6 @@ pub struct Announcement {
     pub run: String,
     pub detail_type: String,
     pub at: DateTime<Utc>,
-    /// The invocation that sent it.
-    pub by: u64,
     pub may_repeat: bool,
 }
 
@@ -118,7 +116,7 @@ impl Ledger {
     }
 
     /// An event that reached the bus: the announcement's index when it announces a final status.
-    pub fn announced(&mut self, event: &BusEvent, at: DateTime<Utc>, by: u64) -> Option<usize> {
+    pub fn announced(&mut self, event: &BusEvent, at: DateTime<Utc>) -> Option<usize> {
         if !FINAL_DETAILS.contains(&event.detail_type.as_str()) {
             return None;
         }
@@ -127,7 +125,6 @@ impl Ledger {
             run,
             detail_type: event.detail_type.clone(),
             at,
-            by,
             may_repeat: false,
         });
         Some(self.announcements.len() - 1)
