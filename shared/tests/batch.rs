@@ -280,14 +280,7 @@ async fn a_backfill_runs_each_missing_time_once_at_most_two_at_once_and_resumes_
 #[tokio::test(start_paused = true)]
 async fn overlap_queue_starts_the_next_fire_when_the_run_ahead_ends_and_keeps_one() {
     // Runs take 25 minutes; the job is due every 10: one queues behind the run going, the next is skipped.
-    let f = Fakes::new();
-    let f = Fakes {
-        ecs: f.ecs.with_fates(|_| Fate {
-            runs_for: Duration::minutes(25),
-            ..Fate::default()
-        }),
-        ..f
-    };
+    let f = Fakes::running(Duration::minutes(25));
     let spec = JobSpec {
         overlap: fsched_core::domain::job::Overlap::Queue,
         ..job_spec("rate(10 minutes)")
@@ -328,14 +321,7 @@ async fn overlap_queue_starts_the_next_fire_when_the_run_ahead_ends_and_keeps_on
 
 #[tokio::test(start_paused = true)]
 async fn a_queued_run_whose_link_was_lost_starts_once_the_dispatcher_sees_the_run_ahead_ended() {
-    let f = Fakes::new();
-    let f = Fakes {
-        ecs: f.ecs.with_fates(|_| Fate {
-            runs_for: Duration::minutes(25),
-            ..Fate::default()
-        }),
-        ..f
-    };
+    let f = Fakes::running(Duration::minutes(25));
     let spec = JobSpec {
         overlap: fsched_core::domain::job::Overlap::Queue,
         ..job_spec("rate(10 minutes)")
@@ -370,14 +356,7 @@ async fn a_queued_run_whose_link_was_lost_starts_once_the_dispatcher_sees_the_ru
 #[tokio::test(start_paused = true)]
 async fn max_running_skips_a_fire_while_the_limit_is_reached_and_launches_once_a_run_ends() {
     // Due every 5 minutes, each run takes about 12: at most two at once.
-    let f = Fakes::new();
-    let f = Fakes {
-        ecs: f.ecs.with_fates(|_| Fate {
-            runs_for: Duration::minutes(12),
-            ..Fate::default()
-        }),
-        ..f
-    };
+    let f = Fakes::running(Duration::minutes(12));
     let spec = JobSpec {
         max_running: Some(2),
         ..job_spec("rate(5 minutes)")
@@ -402,14 +381,7 @@ async fn max_running_skips_a_fire_while_the_limit_is_reached_and_launches_once_a
 async fn a_queued_run_waits_for_a_run_ahead_older_than_the_newest_runs_read() {
     // Due every 5 minutes, the first run takes two and a half hours: 27 fires are skipped meanwhile, more than the
     // open-run check reads, and still the queued run waits for the first to end.
-    let f = Fakes::new();
-    let f = Fakes {
-        ecs: f.ecs.with_fates(|_| Fate {
-            runs_for: Duration::minutes(150),
-            ..Fate::default()
-        }),
-        ..f
-    };
+    let f = Fakes::running(Duration::minutes(150));
     let spec = JobSpec {
         overlap: fsched_core::domain::job::Overlap::Queue,
         ..job_spec("rate(5 minutes)")

@@ -13,7 +13,6 @@ use fsched_core::domain::trigger::{Command, Inbound};
 use fsched_core::ports::{JobStore, LaunchError, RunStore, ServiceStore, StoreError};
 use fsched_core::service::trigger::{TriggerError, Triggers};
 use fsched_core::testing::contract::job_spec;
-use fsched_core::testing::Fate;
 use tokio::time::Instant;
 
 mod common;
@@ -132,14 +131,7 @@ async fn spot_without_capacity_falls_back_and_a_lost_answer_is_adopted_not_launc
 #[tokio::test(start_paused = true)]
 async fn overlap_forbid_skips_while_a_run_goes_and_the_skip_is_announced_even_if_the_first_send_fails(
 ) {
-    let f = Fakes::new();
-    let f = Fakes {
-        ecs: f.ecs.with_fates(|_| Fate {
-            runs_for: Duration::minutes(12),
-            ..Fate::default()
-        }),
-        ..f
-    };
+    let f = Fakes::running(Duration::minutes(12));
     let spec = JobSpec {
         overlap: Overlap::Forbid,
         ..job_spec("rate(5 minutes)")

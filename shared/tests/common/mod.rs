@@ -34,6 +34,18 @@ impl Fakes {
         }
     }
 
+    /// Fakes whose tasks each run `runs_for` (the fakes' other defaults kept).
+    pub fn running(runs_for: chrono::Duration) -> Fakes {
+        let f = Fakes::new();
+        Fakes {
+            ecs: f.ecs.with_fates(move |_| fsched_core::testing::Fate {
+                runs_for,
+                ..fsched_core::testing::Fate::default()
+            }),
+            ..f
+        }
+    }
+
     pub fn dispatcher(&self) -> Dispatcher<MemoryStore, FakeEcs, FakeBus> {
         let settings = Settings {
             run_task_rate: 1000.0,
