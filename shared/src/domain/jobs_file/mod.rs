@@ -50,12 +50,25 @@ impl JobsFile {
     pub fn parse(text: &str) -> Result<JobsFile, Vec<Diagnostic>> {
         let text = text.strip_prefix('\u{feff}').unwrap_or(text);
         limits::shape(text).map_err(|d| vec![d])?;
-        let options = LoaderOptions::default()
-            .error_on_duplicate_keys(true)
-            .prevent_coercion(true);
-        let root = marked_yaml::parse_yaml_with_options(0, text, options)
-            .map_err(|e| vec![load_error(e)])?;
+        let options = |strict| {
+            LoaderOptions::default()
+                .error_on_duplicate_keys(strict)
+                .prevent_coercion(true)
+        };
+        // A name defined twice is one problem among the others: the file is read again with the later definition
+        // winning, so that everything else in it is checked too.
+        let (root, duplicate) = match marked_yaml::parse_yaml_with_options(0, text, options(true)) {
+            Ok(root) => (root, None),
+            Err(e @ marked_yaml::LoadError::DuplicateKey(_)) => {
+                let twice = load_error(e);
+                let root = marked_yaml::parse_yaml_with_options(0, text, options(false))
+                    .map_err(|e| vec![twice.clone(), load_error(e)])?;
+                (root, Some(twice))
+            }
+            Err(e) => return Err(vec![load_error(e)]),
+        };
         let mut r = Reader::default();
+        r.diagnostics.extend(duplicate);
         let Some(top) = r.mapping(&root, "the jobs file") else {
             return Err(r.diagnostics);
         };

@@ -137,10 +137,18 @@ fn missing_required_settings_point_at_the_job() {
 
 #[test]
 fn duplicate_names_invalid_yaml_and_job_only_keys_in_defaults_are_errors() {
-    let dup = errors("jobs:\n  etl: {}\n  etl: {}\n");
-    assert_eq!(
-        dup,
-        ["3:3: `etl` is defined twice (first on line 2): names must be unique"]
+    // A duplicate is one problem among the others, which are all reported with it.
+    let dup = errors(
+        "jobs:\n  etl: {}\n  etl: {}\n  bad: {schedule: rate(1 day), task_definition: t, overlap: sometimes}\n",
+    );
+    assert!(
+        dup.iter()
+            .any(|e| e == "3:3: `etl` is defined twice (first on line 2): names must be unique"),
+        "{dup:#?}"
+    );
+    assert!(
+        dup.iter().any(|e| e.contains("overlap must be one of")),
+        "{dup:#?}"
     );
     let yaml = errors("jobs:\n  etl: [\n");
     assert!(yaml[0].starts_with("3:1: not valid YAML"), "{yaml:?}");
