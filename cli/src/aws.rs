@@ -106,14 +106,30 @@ impl AwsArgs {
         loader.load().await
     }
 
+    /// A setting as given, unless it came from the environment while `--stack` was named on the command line:
+    /// an explicit flag beats an environment variable, so `--stack prod` means prod's table, bus and queue even
+    /// with FSCHED_TABLE (or FSCHED_EVENT_BUS, FSCHED_TRIGGER_QUEUE) set for another stack in the shell.
+    fn given<'a>(&self, value: &'a Option<String>, flag: &str) -> Option<&'a String> {
+        let args: Vec<String> = std::env::args().collect();
+        let on_command_line = |f: &str| {
+            args.iter()
+                .any(|a| a == f || a.starts_with(&format!("{f}=")))
+        };
+        if self.stack.is_some() && on_command_line("--stack") && !on_command_line(flag) {
+            return None;
+        }
+        value.as_ref()
+    }
+
     /// A setting given directly, or else read from the stack's outputs; `None` when neither is available.
     async fn setting(
         &self,
         config: &aws_config::SdkConfig,
         given: &Option<String>,
+        flag: &str,
         output: &str,
     ) -> anyhow::Result<Option<String>> {
-        match (given, &self.stack) {
+        match (self.given(given, flag), &self.stack) {
             (Some(v), _) => Ok(Some(v.clone())),
             (None, Some(stack)) => Ok(Some(self.stack_output(config, stack, output).await?)),
             (None, None) => Ok(None),
@@ -122,7 +138,7 @@ impl AwsArgs {
 
     /// The stack's event bus, for commands.
     pub async fn bus(&self, config: &aws_config::SdkConfig) -> anyhow::Result<String> {
-        self.setting(config, &self.bus, "EventBusName")
+        self.setting(config, &self.bus, "--bus", "EventBusName")
             .await?
             .ok_or_else(|| {
                 crate::Usage(
@@ -155,9 +171,16 @@ impl AwsArgs {
         config: &aws_config::SdkConfig,
         table: &str,
     ) -> anyhow::Result<Option<RuleScope>> {
-        let bus = self.setting(config, &self.bus, "EventBusName").await?;
+        let bus = self
+            .setting(config, &self.bus, "--bus", "EventBusName")
+            .await?;
         let queue = self
-            .setting(config, &self.trigger_queue, "TriggerQueueArn")
+            .setting(
+                config,
+                &self.trigger_queue,
+                "--trigger-queue",
+                "TriggerQueueArn",
+            )
             .await?;
         Ok(bus.zip(queue).map(|(bus, queue)| RuleScope {
             stack: stack_tag(table),
@@ -219,7 +242,7 @@ impl AwsArgs {
 
     pub async fn store_with(&self, config: &aws_config::SdkConfig) -> anyhow::Result<DynamoStore> {
         let config = config.clone();
-        let table = match (&self.table, &self.stack) {
+        let table = match (self.given(&self.table, "--table"), &self.stack) {
             (Some(table), _) => table.clone(),
             (None, Some(stack)) => self.stack_output(&config, stack, "TableName").await?,
             (None, None) => {

@@ -43,6 +43,36 @@ async fn the_table_comes_from_the_stack_outputs_when_not_given() {
     assert_eq!(o.status.code(), Some(1));
     assert!(String::from_utf8_lossy(&o.stderr).contains("reading stack `no-such-stack`"));
 
+    // A stack named on the command line beats a table set in the environment for another one; a table flag beats
+    // both.
+    let with_env = |args: &[&str]| {
+        Command::new(env!("CARGO_BIN_EXE_fsched"))
+            .args(args)
+            .env("FSCHED_TABLE", "someone-elses-table")
+            .output()
+            .unwrap()
+    };
+    let o = with_env(&["jobs", "--stack", &stack, "-o", "json"]);
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    assert_eq!(String::from_utf8_lossy(&o.stdout), "[]\n");
+    let o = with_env(&["--stack", "no-such-stack", "jobs"]);
+    assert_eq!(
+        o.status.code(),
+        Some(1),
+        "the stack named is read, not ignored"
+    );
+    assert!(String::from_utf8_lossy(&o.stderr).contains("reading stack `no-such-stack`"));
+    let o = with_env(&[
+        "jobs",
+        "--stack",
+        "no-such-stack",
+        "--table",
+        &table,
+        "-o",
+        "json",
+    ]);
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+
     // A setting the command needs and nobody gave is how it was called: exit 2, as the README says.
     let o = fsched(&["jobs"]);
     assert_eq!(o.status.code(), Some(2));
