@@ -114,41 +114,11 @@ async fn plan_and_apply_keep_the_on_event_rules() {
 
 /// Plays Lambda's SQS poller and ECS until `child` ends: commands become runs, runs end with `ending`.
 async fn serve(w: &World, queue_url: &str, ending: &str, child: std::process::Child) -> Output {
-    let triggers = w.triggers();
-    let recorder = w.recorder();
-    let deadline = tokio::time::Instant::now() + StdDuration::from_secs(60);
-    let mut ended = false;
-    let mut child = child;
-    loop {
-        if let Some(_status) = child.try_wait().unwrap() {
-            return child.wait_with_output().unwrap();
-        }
-        assert!(
-            tokio::time::Instant::now() < deadline,
-            "fsched run --wait did not end"
-        );
-        let delivered = w.receive(queue_url).await;
-        if !delivered.records.is_empty() {
-            fsched_trigger::handler::batch(&triggers, delivered, DEFAULT_SKEW, deadline).await;
-        }
-        if !ended {
-            let runs = w.store.runs_of_job(&"report".parse_job(), 5).await.unwrap();
-            if let Some(run) = runs.iter().find(|r| r.status == RunStatus::Pending) {
-                for name in ["running", ending] {
-                    let event = w.report(run, name).await;
-                    fsched_recorder::handler::handle(&recorder, event)
-                        .await
-                        .unwrap();
-                }
-                ended = true;
-            }
-        }
-        tokio::time::sleep(StdDuration::from_millis(200)).await;
-    }
+    serve_chain(w, queue_url, &[ending], child).await
 }
 
-/// Like `serve`, for a chain of attempts: each run launched ends with the next of `endings`, and the dispatcher
-/// ticks (ten minutes ahead: a retry is due a back-off after its fixture's stop) to launch retries.
+/// Like `serve`, for a chain of attempts: each run launched ends with the next of `endings`, and a retry waiting
+/// is launched by a dispatcher tick at its time (a back-off after its fixture's stop).
 async fn serve_chain(
     w: &World,
     queue_url: &str,
@@ -185,13 +155,16 @@ async fn serve_chain(
             }
             ended.push(id);
         }
-        w.dispatcher()
-            .tick(
-                chrono::Utc::now() + chrono::Duration::minutes(10),
-                tokio::time::Instant::now() + StdDuration::from_secs(30),
-            )
-            .await
-            .unwrap();
+        if let Some(at) = runs
+            .iter()
+            .filter(|r| r.status == RunStatus::Waiting)
+            .find_map(|r| r.check_at)
+        {
+            w.dispatcher()
+                .tick(at, tokio::time::Instant::now() + StdDuration::from_secs(30))
+                .await
+                .unwrap();
+        }
         tokio::time::sleep(StdDuration::from_millis(200)).await;
     }
 }

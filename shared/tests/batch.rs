@@ -44,6 +44,15 @@ fn retrying(attempts: u32) -> JobSpec {
     }
 }
 
+/// A job `etl` on `schedule` with `overlap: queue`, first due at 02:00.
+async fn queueing(f: &Fakes, schedule: &str) -> fsched_core::domain::job::JobName {
+    let spec = JobSpec {
+        overlap: fsched_core::domain::job::Overlap::Queue,
+        ..job_spec(schedule)
+    };
+    f.job("etl", spec, t(2, 0)).await
+}
+
 /// Records every report ECS has sent so far, at `now`.
 async fn record_all(f: &Fakes, now: chrono::DateTime<Utc>) {
     f.ecs.set_now(now);
@@ -281,11 +290,7 @@ async fn a_backfill_runs_each_missing_time_once_at_most_two_at_once_and_resumes_
 async fn overlap_queue_starts_the_next_fire_when_the_run_ahead_ends_and_keeps_one() {
     // Runs take 25 minutes; the job is due every 10: one queues behind the run going, the next is skipped.
     let f = Fakes::running(Duration::minutes(25));
-    let spec = JobSpec {
-        overlap: fsched_core::domain::job::Overlap::Queue,
-        ..job_spec("rate(10 minutes)")
-    };
-    let job = f.job("etl", spec, t(2, 0)).await;
+    let job = queueing(&f, "rate(10 minutes)").await;
     f.tick(t(2, 0)).await;
     let queued = f.tick(t(2, 10)).await;
     assert_eq!(queued.queued.len(), 1, "{queued:?}");
@@ -322,11 +327,7 @@ async fn overlap_queue_starts_the_next_fire_when_the_run_ahead_ends_and_keeps_on
 #[tokio::test(start_paused = true)]
 async fn a_queued_run_whose_link_was_lost_starts_once_the_dispatcher_sees_the_run_ahead_ended() {
     let f = Fakes::running(Duration::minutes(25));
-    let spec = JobSpec {
-        overlap: fsched_core::domain::job::Overlap::Queue,
-        ..job_spec("rate(10 minutes)")
-    };
-    let job = f.job("etl", spec, t(2, 0)).await;
+    let job = queueing(&f, "rate(10 minutes)").await;
     f.tick(t(2, 0)).await;
     f.tick(t(2, 10)).await;
     // The link was lost (its writer died before writing it): nothing releases the queued run when the first ends.
@@ -382,11 +383,7 @@ async fn a_queued_run_waits_for_a_run_ahead_older_than_the_newest_runs_read() {
     // Due every 5 minutes, the first run takes two and a half hours: 27 fires are skipped meanwhile, more than the
     // open-run check reads, and still the queued run waits for the first to end.
     let f = Fakes::running(Duration::minutes(150));
-    let spec = JobSpec {
-        overlap: fsched_core::domain::job::Overlap::Queue,
-        ..job_spec("rate(5 minutes)")
-    };
-    let job = f.job("etl", spec, t(2, 0)).await;
+    let job = queueing(&f, "rate(5 minutes)").await;
     let mut now = t(2, 0);
     while now <= t(4, 25) {
         f.tick(now).await;

@@ -5,7 +5,6 @@ use std::io::Write;
 
 use anyhow::Context;
 use chrono::{DateTime, Utc};
-use fsched_core::domain::job::JobName;
 use fsched_core::service::backfill::{plan, start, BackfillError, MAX_PARALLEL};
 use serde_json::json;
 
@@ -43,7 +42,7 @@ pub async fn run(
     now: DateTime<Utc>,
     out: &mut impl Write,
 ) -> Result<(), Failure> {
-    let name = JobName::new(&args.job).map_err(|e| Failure::Invalid(e.to_string()))?;
+    let name = super::jobs::job_name(&args.job)?;
     if !(1..=MAX_PARALLEL).contains(&args.max_parallel) {
         return Err(Failure::Invalid(format!(
             "--max-parallel {}: give 1 to {MAX_PARALLEL}",

@@ -182,7 +182,8 @@ pub async fn describe(
     Ok(())
 }
 
-fn job_name(name: &str) -> Result<JobName, Failure> {
+/// A job name as a command was given it; one that cannot be a name is invalid input (exit 2).
+pub(crate) fn job_name(name: &str) -> Result<JobName, Failure> {
     JobName::new(name).map_err(|e| Failure::Invalid(e.to_string()))
 }
 

@@ -8,7 +8,6 @@ use std::time::Duration as StdDuration;
 use anyhow::Context;
 use chrono::{DateTime, SubsecRound, Utc};
 use fsched_core::domain::hash::fnv128;
-use fsched_core::domain::job::JobName;
 use fsched_core::domain::run::{RunId, RunStatus};
 use fsched_core::domain::trigger::{resolve, triggered_run_id, Command};
 use fsched_core::ports::RunStore;
@@ -52,7 +51,7 @@ pub async fn run(
     now: DateTime<Utc>,
     out: &mut impl Write,
 ) -> Result<(), Failure> {
-    let job = JobName::new(&args.job).map_err(|e| Failure::Invalid(e.to_string()))?;
+    let job = super::jobs::job_name(&args.job)?;
     let given = values(&args.env)?;
     let config = aws.config().await;
     let store = aws.store_with(&config).await?;
