@@ -47,6 +47,7 @@ fn trigger(t: &Trigger) -> String {
         Trigger::Event { source, id } => format!("event {id} from {source}"),
         Trigger::Manual { by } => format!("manual, by {by}"),
         Trigger::Backfill { by } => format!("backfill, by {by}"),
+        Trigger::After => "after its jobs succeeded".to_owned(),
     }
 }
 

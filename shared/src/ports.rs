@@ -3,6 +3,9 @@
 
 use std::future::Future;
 
+mod pools;
+pub use pools::{PoolStore, Slot};
+
 use chrono::{DateTime, Utc};
 
 pub use crate::domain::event::BusEvent;
@@ -168,9 +171,9 @@ pub trait Timers: Send + Sync + 'static {
 }
 
 /// The whole table: what the functions wire up. Use cases name the narrower ports they use.
-pub trait Store: JobStore + RunStore + ServiceStore + Timers {}
+pub trait Store: JobStore + RunStore + ServiceStore + PoolStore + Timers {}
 
-impl<T: JobStore + RunStore + ServiceStore + Timers> Store for T {}
+impl<T: JobStore + RunStore + ServiceStore + PoolStore + Timers> Store for T {}
 
 /// What to launch: everything RunTask needs, resolved from the job and the run.
 #[derive(Debug, Clone, PartialEq)]

@@ -11,6 +11,7 @@ mod checks;
 mod deliver;
 mod gen;
 mod ledger;
+mod pools;
 mod ports;
 mod rng;
 mod world;

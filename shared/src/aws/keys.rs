@@ -67,6 +67,13 @@ pub fn timers_upto(now: DateTime<Utc>) -> String {
 }
 
 pub const SERVICE_SK: &str = "SVC";
+/// A pool's item: who holds its slots (`holders`, a string set of run ids).
+pub const POOL_SK: &str = "POOL";
+pub const POOL_HOLDERS: &str = "holders";
+
+pub fn pool_pk(name: &crate::domain::job::PoolName) -> String {
+    format!("POOL#{name}")
+}
 pub const SERVICES_PARTITION: &str = "SERVICES";
 
 pub fn service_pk(name: &ServiceName) -> String {

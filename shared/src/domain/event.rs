@@ -29,6 +29,8 @@ pub enum Lifecycle {
     RunLost,
     /// A run that ended badly and is run again (the job's `retry`): its status says how it ended.
     RunRetrying,
+    /// One task of a parallel run ended (its run's end, once all did, is the job's outcome).
+    TaskEnded,
     ServiceSlept,
     ServiceWoke,
     /// A job with `expect` went longer than `success_within` without a successful run.
@@ -38,7 +40,7 @@ pub enum Lifecycle {
 }
 
 impl Lifecycle {
-    pub const ALL: [Lifecycle; 16] = [
+    pub const ALL: [Lifecycle; 17] = [
         Lifecycle::RunStarted,
         Lifecycle::RunLaunchFailed,
         Lifecycle::RunSkipped,
@@ -51,6 +53,7 @@ impl Lifecycle {
         Lifecycle::RunStopped,
         Lifecycle::RunLost,
         Lifecycle::RunRetrying,
+        Lifecycle::TaskEnded,
         Lifecycle::ServiceSlept,
         Lifecycle::ServiceWoke,
         Lifecycle::JobOverdue,
@@ -72,6 +75,7 @@ impl Lifecycle {
             Lifecycle::RunStopped => "Run Stopped",
             Lifecycle::RunLost => "Run Lost",
             Lifecycle::RunRetrying => "Run Retrying",
+            Lifecycle::TaskEnded => "Run Task Ended",
             Lifecycle::ServiceSlept => "Service Slept",
             Lifecycle::ServiceWoke => "Service Woke",
             Lifecycle::JobOverdue => "Job Overdue",
@@ -194,6 +198,12 @@ impl BusEvent {
                 "retry_of",
                 run.retry_of.as_ref().map(|r| json!(r.to_string())),
             ),
+            (
+                "task_of",
+                run.fan.part.as_ref().map(|p| json!(p.of.to_string())),
+            ),
+            ("task_index", run.fan.part.as_ref().map(|p| json!(p.index))),
+            ("tasks", run.fan.parts.as_ref().map(|p| json!(p.count))),
         ];
         if let Some(map) = detail.as_object_mut() {
             for (key, value) in optional {

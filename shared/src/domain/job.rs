@@ -9,12 +9,13 @@ use serde::{Deserialize, Serialize};
 use super::alert::{Alert, Expect};
 use super::cost::Prices;
 use super::duration::Span;
+use super::fan::Together;
 use super::hash::fnv128;
 use super::outbox::Pending;
 use super::retry::RetryPolicy;
 use super::schedule::{Expression, Schedule, SkippedTimes, Zone, DEFAULT_RATE_ANCHOR};
 
-pub use super::name::{JobName, JobNameError, JOB_NAME_MAX};
+pub use super::name::{JobName, JobNameError, PoolName, JOB_NAME_MAX};
 
 /// How a task gets Fargate capacity.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
@@ -151,10 +152,12 @@ pub struct JobSpec {
     /// Running a run again that ended badly (domain::attempt).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub retry: Option<RetryPolicy>,
-    /// Each scheduled time starts up to this much later, by an offset that is the same every time that time is
-    /// looked at (`Job::due_at`): many jobs due at 00:00 spread over the window instead of starting together.
+    /// Each scheduled time starts up to this much later, by an offset the same every time (`Job::due_at`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub jitter: Option<Span>,
+    /// Pools, parallel tasks and fan-in (domain::fan).
+    #[serde(flatten)]
+    pub together: Together,
 }
 
 /// What to do with a run Fargate Spot interrupted.
@@ -223,6 +226,7 @@ impl JobSpec {
             expect: None,
             retry: None,
             jitter: None,
+            together: Together::default(),
         }
     }
 }

@@ -7,6 +7,7 @@ pub mod cost;
 pub mod dispatch;
 pub mod duration;
 pub mod event;
+pub mod fan;
 pub mod fargate;
 pub mod hash;
 pub mod health;

@@ -127,6 +127,12 @@ name_type!(
     ServiceNameError,
     "service"
 );
+name_type!(
+    /// A pool's name (`pools:` in the jobs file).
+    PoolName,
+    PoolNameError,
+    "pool"
+);
 
 #[cfg(test)]
 mod tests {

@@ -12,8 +12,10 @@ use super::fargate::Capacity;
 use super::job::{ContainerOverride, JobSpec};
 pub use super::outbox::{Pending, OUTBOX_RETRY};
 use super::task::TaskSnapshot;
+pub use fan::{Part, PartEnd, Parts, RunFan, Waits};
 pub use id::{RunId, RunIdError};
 
+mod fan;
 mod id;
 
 /// A queued run (overlap `queue`, a backfill's lane) is released by the end of the run ahead of it; should that
@@ -133,6 +135,8 @@ pub enum Trigger {
     Backfill {
         by: String,
     },
+    /// Its job's `after`: the jobs it waits for succeeded for its day.
+    After,
 }
 
 /// One run as stored. Later stages (launch, task events, cost) fill in the optional parts.
@@ -208,6 +212,9 @@ pub struct Run {
     /// release that was lost.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub queued_behind: Option<RunId>,
+    /// Pools, parallel tasks and fan-in (run::fan).
+    #[serde(flatten)]
+    pub fan: RunFan,
     /// Announcements written with the write that closed the run, not yet confirmed sent (the outbox): the writer
     /// sends them and empties it; if it cannot, the run's timer brings the dispatcher back to send them.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
@@ -268,6 +275,7 @@ impl Run {
             then: None,
             queued_behind: None,
             blocked_by: None,
+            fan: RunFan::default(),
             outbox: Vec::new(),
         }
     }
@@ -288,6 +296,8 @@ impl Run {
         run.check_at = Some(next.at);
         run.expires_at = self.expires_at;
         run.overrides = self.overrides.clone();
+        run.fan.part = self.fan.part.clone();
+        run.fan.waits = self.fan.waits.clone();
         // What was queued behind this run waits for the retry's end instead.
         run.then = self.then.clone();
         run

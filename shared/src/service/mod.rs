@@ -3,6 +3,7 @@
 pub mod apply;
 pub mod backfill;
 pub mod dispatch;
+pub mod follow;
 pub mod jobs;
 pub mod record;
 pub mod rules;

@@ -16,10 +16,13 @@ use crate::domain::health;
 use crate::domain::job::{Job, OnInterruption};
 use crate::domain::notify::address;
 use crate::domain::record::{observe, Observed};
-use crate::domain::run::{Pending, Run, RunId, RunStatus};
+use crate::domain::run::{Pending, Run, RunStatus};
 use crate::domain::task::TaskSnapshot;
 use crate::domain::trigger::{settable, Command};
-use crate::ports::{EventPublisher, JobStore, PublishError, RunStore, StoreError, TaskLauncher};
+use crate::ports::{
+    EventPublisher, JobStore, PoolStore, PublishError, RunStore, StoreError, TaskLauncher,
+};
+use crate::service::follow::follow_up;
 
 /// Conditional writes lost in a row before giving up (each loss means someone else just wrote the run).
 const WRITE_ATTEMPTS: usize = 5;
@@ -165,8 +168,14 @@ pub struct Recorder<S, L, P> {
 /// closing lifecycle event and, when its job says `on_interruption: rerun` and it was interrupted, the "Run Job"
 /// command that reruns it (with the values the run was given, keyed by the run so that a duplicate asks once).
 pub fn closing(run: &mut Run, job: Option<&Job>, now: DateTime<Utc>) -> Vec<BusEvent> {
-    if run.retried_as.is_none() {
+    // A parallel run is not retried as a whole: each of its tasks is, by its own ending.
+    if run.retried_as.is_none() && run.fan.parts.is_none() {
         run.retried_as = job.and_then(|j| attempt::next(&j.spec, run, now));
+    }
+    if run.status == RunStatus::Succeeded && run.fan.part.is_none() {
+        run.fan.feeds = job
+            .map(|j| j.spec.together.feeds.clone())
+            .unwrap_or_default();
     }
     // A run closed as LOST or TIMED_OUT whose task then reports success keeps the retry it asked for (it may be
     // running already), but is announced as what it was.
@@ -185,6 +194,10 @@ pub fn closing(run: &mut Run, job: Option<&Job>, now: DateTime<Utc>) -> Vec<BusE
         ),
         None => (Lifecycle::closing(run.status), serde_json::json!({})),
     };
+    // A task of a parallel run: announced for who watches the bus, not the job's outcome (alerts, chaining).
+    if run.fan.part.is_some() {
+        return vec![BusEvent::run(Lifecycle::TaskEnded, run, now, extra)];
+    }
     let mut end = BusEvent::run(kind, run, now, extra);
     if let Some(job) = job {
         address(&mut end, &job.spec);
@@ -232,65 +245,23 @@ pub enum OutboxError {
     FollowUp(#[from] StoreError),
 }
 
-/// What a run's end asks of the runs after it, done before its announcement leaves the outbox (so whoever sends the
-/// outbox does it, at least once; each step is harmless twice): the attempt its job's `retry` asked for is claimed
-/// as a WAITING run (the first claim wins), or else the run queued behind it (`then`) is released.
-pub async fn follow_up<S: RunStore>(store: &S, run: &Run) -> Result<(), StoreError> {
-    let created = run.outbox.first().map_or(run.claimed_at, |p| p.time);
-    if let Some(next) = &run.retried_as {
-        return store
-            .claim_run(&run.next_attempt(next, created))
-            .await
-            .map(|_| ());
-    }
-    match &run.then {
-        Some(queued) => release(store, queued, created).await,
-        None => Ok(()),
-    }
-}
-
-/// Releases a queued run (due at `now`: the dispatcher takes it at its next tick). A run no longer queued (released
-/// already, or gone) is left as it is.
-pub async fn release<S: RunStore>(
-    store: &S,
-    id: &RunId,
-    now: DateTime<Utc>,
-) -> Result<(), StoreError> {
-    for _ in 0..WRITE_ATTEMPTS {
-        let Some(mut queued) = store.get_run(id).await? else {
-            return Ok(());
-        };
-        if !queued.is_queued() {
-            return Ok(());
-        }
-        queued.release(now);
-        queued.revision += 1;
-        match store.update_run(&queued).await {
-            Err(StoreError::Conflict { .. }) => continue,
-            other => return other,
-        }
-    }
-    Err(StoreError::Conflict {
-        what: format!("run `{id}` ({WRITE_ATTEMPTS} writes in a row lost)"),
-    })
-}
-
 /// Sends what a run's outbox holds, then takes what was sent out of it with a conditional write, after claiming the
 /// retry its end asked for (if any). A failed send leaves the outbox and its timer for the dispatcher. A write that loses to another writer (a report adding facts,
 /// which carries the outbox along) is made again on what that writer stored, so the events just sent are not sent
 /// again by whoever finds them later; only a failure to write leaves them to be sent again (at least once).
-pub async fn send_outbox<S: RunStore, P: EventPublisher>(
+pub async fn send_outbox<S: RunStore + JobStore + PoolStore, P: EventPublisher>(
     store: &S,
     publisher: &P,
     run: &Run,
 ) -> Result<(), OutboxError> {
-    if run.outbox.is_empty() {
-        return Ok(());
+    let mut next = Some(run.clone()).filter(|r| !r.outbox.is_empty());
+    // The last task of a parallel run closes that run: its end is sent next, the same way.
+    while let Some(run) = next.take() {
+        next = follow_up(store, &run).await?;
+        let events: Vec<BusEvent> = run.outbox.iter().map(BusEvent::from).collect();
+        publisher.publish(&events).await?;
+        clear_sent(store, &run).await;
     }
-    follow_up(store, run).await?;
-    let events: Vec<BusEvent> = run.outbox.iter().map(BusEvent::from).collect();
-    publisher.publish(&events).await?;
-    clear_sent(store, run).await;
     Ok(())
 }
 
@@ -322,7 +293,7 @@ pub async fn clear_sent<S: RunStore>(store: &S, run: &Run) {
     tracing::warn!(run = %run.id, "outbox sent but not emptied: it will be sent again");
 }
 
-impl<S: RunStore + JobStore, L: TaskLauncher, P: EventPublisher> Recorder<S, L, P> {
+impl<S: RunStore + JobStore + PoolStore, L: TaskLauncher, P: EventPublisher> Recorder<S, L, P> {
     /// Whether the task's `startedBy` is the one fsched gave a run: the runs of its time stamp are read (one Query of
     /// a day's listing, for this rare case only) and their `startedBy` compared.
     async fn names_a_run(&self, task: &TaskSnapshot) -> Result<bool, StoreError> {

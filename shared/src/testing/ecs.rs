@@ -233,8 +233,7 @@ impl FakeEcs {
         self.ecs().script.push_back(Scripted::Fail(error));
     }
 
-    /// The next launch starts its task, but the caller gets `error` instead of the answer (a timeout after RunTask
-    /// succeeded).
+    /// The next launch starts its task, but the caller gets `error` instead of its answer (a lost answer).
     pub fn lose_next_answer(&self, error: LaunchError) {
         self.ecs().script.push_back(Scripted::LoseAnswer(error));
     }
@@ -246,8 +245,8 @@ impl FakeEcs {
 
     /// Every task ever started, with the run whose `startedBy` it carries.
     pub fn tasks(&self) -> Vec<(RunId, TaskSnapshot)> {
-        self.ecs()
-            .tasks
+        let ecs = self.ecs();
+        ecs.tasks
             .values()
             .map(|t| (t.run.clone(), t.snapshot.clone()))
             .collect()
@@ -290,10 +289,8 @@ impl TaskLauncher for FakeEcs {
                 });
             }
         }
-        let fate = match ecs.fates.as_mut() {
-            Some(f) => f(request),
-            None => Fate::default(),
-        };
+        let fates = ecs.fates.as_mut();
+        let fate = fates.map_or_else(Fate::default, |f| f(request));
         let arn = format!(
             "arn:aws:ecs:us-east-1:123456789012:task/{}/{:032x}",
             request.spec.cluster,
@@ -307,6 +304,9 @@ impl TaskLauncher for FakeEcs {
             capacity: Some(request.capacity),
             task_definition_arn: Some(request.spec.task_definition.clone()),
             created_at: Some(now),
+            cpu: Some(request.spec.cpu.unwrap_or(256)), // Fargate's smallest size: for the price
+            memory: Some(request.spec.memory.unwrap_or(512)),
+            pull_started_at: Some(now),
             ..TaskSnapshot::default()
         };
         ecs.reports.push(snapshot.clone());

@@ -39,7 +39,10 @@ impl MemoryStore {
     }
 
     /// The table, unless a failure was asked for `operation`.
-    fn open(&self, operation: &'static str) -> Result<MutexGuard<'_, Table>, StoreError> {
+    pub(super) fn open(
+        &self,
+        operation: &'static str,
+    ) -> Result<MutexGuard<'_, Table>, StoreError> {
         let mut table = self.table();
         match table.failures.iter().position(|(op, _)| *op == operation) {
             Some(i) => Err(table.failures.remove(i).1),

@@ -64,6 +64,8 @@ pub(super) struct Table {
     listing: BTreeSet<(String, String, String, String)>,
     /// (task_arn, pk, sk)
     pub(super) by_task: BTreeSet<(String, String, String)>,
+    /// Each pool's holders (its one item).
+    pub(super) pools: BTreeMap<crate::domain::job::PoolName, BTreeSet<crate::domain::run::RunId>>,
 }
 
 impl Table {

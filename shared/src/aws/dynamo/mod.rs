@@ -3,6 +3,7 @@
 
 pub(crate) mod items;
 mod jobs;
+mod pools;
 mod runs;
 mod services;
 

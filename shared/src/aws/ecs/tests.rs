@@ -65,6 +65,7 @@ fn spec() -> JobSpec {
         expect: None,
         retry: None,
         jitter: None,
+        together: Default::default(),
     }
 }
 

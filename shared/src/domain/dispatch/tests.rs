@@ -42,6 +42,7 @@ fn job(schedule: &str, catch_up_secs: u64) -> Job {
         expect: None,
         retry: None,
         jitter: None,
+        together: Default::default(),
     };
     Job {
         name: JobName::new("etl").unwrap(),

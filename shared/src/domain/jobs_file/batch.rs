@@ -1,10 +1,15 @@
 //! Readers of what a job does beyond one run per fire: `retry` (running a run again that ended badly), `jitter`
-//! (spreading a fire's start) and `max_running` (how many of its runs may go at once).
+//! (spreading a fire's start), `max_running` (how many of its runs may go at once), and what it shares with other
+//! jobs or fans out to: `pool` (and the file's `pools:`), `parallel` and `after`.
 
-use marked_yaml::Node;
+use std::collections::BTreeMap;
+
+use marked_yaml::{Node, Span as MarkedSpan};
 
 use super::reader::Reader;
 use crate::domain::duration::Span;
+use crate::domain::fan::{After, DEFAULT_AFTER_WINDOW, MAX_PARALLEL, MAX_POOL_SIZE};
+use crate::domain::job::{JobName, PoolName};
 use crate::domain::retry::{Ending, RetryPolicy};
 
 /// The most runs `retry.attempts` may ask for (the first included).
@@ -159,4 +164,86 @@ pub(super) fn read_jitter(r: &mut Reader, node: &Node) -> Option<Span> {
         return None;
     }
     Some(d)
+}
+
+/// `pool: warehouse`: the name of one of the file's `pools:` (checked against them once every job is read).
+pub(super) fn read_pool(r: &mut Reader, node: &Node) -> Option<(PoolName, MarkedSpan)> {
+    let text = r.string(node, "pool")?;
+    match PoolName::new(&text) {
+        Ok(name) => Some((name, node.span().to_owned())),
+        Err(e) => {
+            r.error(node.span(), format!("pool: {e}"));
+            None
+        }
+    }
+}
+
+/// `parallel: 4`: tasks per run.
+pub(super) fn read_parallel(r: &mut Reader, node: &Node) -> Option<u32> {
+    r.number(node, "parallel", 2..=MAX_PARALLEL)
+}
+
+/// `after: [extract-a, extract-b]`, or `after: {jobs: [...], window: 6h}` (at most 7 days).
+pub(super) fn read_after(r: &mut Reader, node: &Node) -> Option<(After, MarkedSpan)> {
+    let (list, window) = match node {
+        Node::Mapping(m) => {
+            let f = r.fields(m, "after", &["jobs", "window"]);
+            let Some(jobs) = f.get("jobs") else {
+                r.error(
+                    node.span(),
+                    "after needs `jobs:` (the jobs to wait for, like [extract-a, extract-b])",
+                );
+                return None;
+            };
+            let window = match f.get("window") {
+                Some(n) => {
+                    let d = span(r, n, "after.window", 60, "1m")?;
+                    if d.as_secs() > 7 * 86_400 {
+                        r.error(n.span(), "after.window: at most 7d");
+                        return None;
+                    }
+                    d
+                }
+                None => DEFAULT_AFTER_WINDOW,
+            };
+            (jobs, window)
+        }
+        _ => (node, DEFAULT_AFTER_WINDOW),
+    };
+    let names = r.strings(list, "after.jobs")?;
+    if names.is_empty() {
+        r.error(list.span(), "after.jobs: name at least one job");
+        return None;
+    }
+    let mut jobs = Vec::new();
+    for name in names {
+        match JobName::new(&name) {
+            Ok(n) if !jobs.contains(&n) => jobs.push(n),
+            Ok(_) => {}
+            Err(e) => r.error(list.span(), format!("after: {e}")),
+        }
+    }
+    Some((After { jobs, window }, node.span().to_owned()))
+}
+
+/// `pools: {warehouse: 3, api: 10}`: each a name and how many runs may go at once in it.
+pub(super) fn read_pools(r: &mut Reader, node: &Node) -> BTreeMap<PoolName, u32> {
+    let mut pools = BTreeMap::new();
+    let Some(map) = r.mapping(node, "pools") else {
+        return pools;
+    };
+    for (key, size) in map.iter() {
+        let name = match PoolName::new(key.as_str()) {
+            Ok(n) => n,
+            Err(e) => {
+                r.error(key.span(), format!("pools: {e}"));
+                continue;
+            }
+        };
+        let what = format!("pools.{name}");
+        if let Some(size) = r.number(size, &what, 1..=MAX_POOL_SIZE) {
+            pools.insert(name, size);
+        }
+    }
+    pools
 }

@@ -7,6 +7,7 @@ use marked_yaml::Span;
 use super::fargate;
 use super::partial::Partial;
 use super::reader::Reader;
+use crate::domain::fan::{Pool, Together};
 use crate::domain::job::JobSpec;
 use crate::domain::schedule::{Expression, Zone};
 use crate::domain::trigger::{check_templates, overrides_size, OVERRIDES_MAX};
@@ -54,10 +55,10 @@ pub(super) fn finish(r: &mut Reader, p: Partial, job_span: &Span) -> Option<JobS
     };
     // A schedule is read only in a valid zone: a bad zone is one problem, not two.
     let schedule = match (&p.schedule, zone) {
-        (None, _) if p.on_event.is_none() => {
+        (None, _) if p.on_event.is_none() && p.after.is_none() => {
             r.error(
                 job_span,
-                "schedule is missing: add e.g. `schedule: cron(0 2 * * ? *)`, or `on_event:` for a job that runs on events",
+                "schedule is missing: add e.g. `schedule: cron(0 2 * * ? *)`, `on_event:` for a job that runs on events, or `after:` for one that runs after others",
             );
             None
         }
@@ -176,5 +177,12 @@ pub(super) fn finish(r: &mut Reader, p: Partial, job_span: &Span) -> Option<JobS
         expect: p.expect,
         retry: p.retry,
         jitter: p.jitter,
+        together: Together {
+            // Its size is the file's `pools:` entry, filled in once every job is read (`link`).
+            pool: p.pool.map(|(name, _)| Pool { name, size: 0 }),
+            parallel: p.parallel,
+            after: p.after.map(|(a, _)| a),
+            feeds: Vec::new(),
+        },
     })
 }

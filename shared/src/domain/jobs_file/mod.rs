@@ -4,7 +4,8 @@
 //! - `reader`: typed reads of YAML nodes that record problems instead of stopping;
 //! - `partial`: a job or `defaults` as written, and the merge of a job over `defaults`;
 //! - `fields`: the structured keys (network, containers, tags, prices, event patterns);
-//! - `finish`: whole-job checks and the spec they build;
+//! - `finish`: whole-job checks and the spec they build; `link`: what ties jobs together (pools, `after`);
+//! - `batch`: retry, jitter, limits, pools, parallel and `after`;
 //! - `services`: the `services:` section; `fargate`: Fargate's sizes and task definition names.
 
 mod alerts;
@@ -13,6 +14,7 @@ mod fargate;
 mod fields;
 mod finish;
 mod limits;
+mod link;
 mod partial;
 mod reader;
 mod services;
@@ -37,7 +39,7 @@ pub struct JobsFile {
     pub services: BTreeMap<ServiceName, ServiceSpec>,
 }
 
-const TOP_KEYS: &[&str] = &["version", "defaults", "jobs", "services"];
+const TOP_KEYS: &[&str] = &["version", "defaults", "pools", "jobs", "services"];
 
 impl JobsFile {
     /// Reads a jobs file's bytes (at most `MAX_FILE_BYTES` of UTF-8), then parses it.
@@ -100,7 +102,13 @@ impl JobsFile {
             }
             None => Partial::default(),
         };
+        let pools = match f.get("pools") {
+            Some(n) => batch::read_pools(&mut r, n),
+            None => BTreeMap::new(),
+        };
         let mut jobs = BTreeMap::new();
+        let mut spans = BTreeMap::new();
+        let mut declared = Vec::new();
         match f.get("jobs").and_then(|n| r.mapping(n, "jobs")) {
             Some(m) => {
                 let known: Vec<&str> = SHARED_KEYS.iter().chain(JOB_ONLY_KEYS).copied().collect();
@@ -118,6 +126,14 @@ impl JobsFile {
                     };
                     let jf = r.fields(jm, "a job", &known);
                     let partial = read_partial(&mut r, &jf).over(&defaults);
+                    let at = link::Spans {
+                        pool: partial.pool.as_ref().map(|(_, s)| s.to_owned()),
+                        after: partial.after.as_ref().map(|(_, s)| s.to_owned()),
+                    };
+                    if let Some(name) = &name {
+                        declared.push(name.to_string());
+                        spans.insert(name.clone(), at);
+                    }
                     if let (Some(name), Some(spec)) = (name, finish(&mut r, partial, key.span())) {
                         jobs.insert(name, spec);
                     }
@@ -130,6 +146,7 @@ impl JobsFile {
             ),
             None => {}
         }
+        link::link(&mut r, &mut jobs, &pools, &spans, &declared);
         let services = match f.get("services") {
             Some(n) => services::read_services(
                 &mut r,

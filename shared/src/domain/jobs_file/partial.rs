@@ -6,14 +6,19 @@ use std::collections::BTreeMap;
 use marked_yaml::{Node, Span};
 
 use super::alerts::{read_alerts, read_expect};
-use super::batch::{read_jitter, read_max_running, read_retry};
+use super::batch::{
+    read_after, read_jitter, read_max_running, read_parallel, read_pool, read_retry,
+};
 use super::fargate;
 use super::fields::{read_containers, read_network, read_pattern, read_prices, read_tags};
 use super::reader::{Fields, Reader};
 use crate::domain::alert::{Alert, Expect};
 use crate::domain::cost::Prices;
 use crate::domain::duration::Span as Duration;
-use crate::domain::job::{ContainerOverride, Launch, Network, OnInterruption, Overlap, Retries};
+use crate::domain::fan::After;
+use crate::domain::job::{
+    ContainerOverride, Launch, Network, OnInterruption, Overlap, PoolName, Retries,
+};
 use crate::domain::retry::RetryPolicy;
 
 /// Keys a job and `defaults` share: set once in `defaults`, overridable per job.
@@ -38,6 +43,7 @@ pub(super) const SHARED_KEYS: &[&str] = &[
     "retry",
     "jitter",
     "max_running",
+    "pool",
 ];
 pub(super) const JOB_ONLY_KEYS: &[&str] = &[
     "schedule",
@@ -51,6 +57,8 @@ pub(super) const JOB_ONLY_KEYS: &[&str] = &[
     "on_event",
     "event_bus",
     "params",
+    "parallel",
+    "after",
 ];
 
 const LAUNCH: &[(&str, Launch)] = &[
@@ -104,6 +112,9 @@ pub(super) struct Partial {
     pub(super) retry: Option<RetryPolicy>,
     pub(super) jitter: Option<Duration>,
     pub(super) max_running: Option<u32>,
+    pub(super) pool: Option<(PoolName, Span)>,
+    pub(super) parallel: Option<u32>,
+    pub(super) after: Option<(After, Span)>,
 }
 
 impl Partial {
@@ -126,9 +137,9 @@ impl Partial {
         }
         merged! {
             inherited: timezone, run_skipped_times, cluster, launch, platform_version, network, group, overlap,
-                catch_up, max_runtime, retries, history, prices, on_interruption, alerts, expect, retry, jitter, max_running;
+                catch_up, max_runtime, retries, history, prices, on_interruption, alerts, expect, retry, jitter, max_running, pool;
             own: schedule, start, end, paused, task_definition, containers, cpu, memory, size_span, on_event,
-                event_bus, params;
+                event_bus, params, parallel, after;
         }
     }
 }
@@ -264,5 +275,8 @@ pub(super) fn read_partial(r: &mut Reader, f: &Fields<'_>) -> Partial {
     p.retry = f.get("retry").and_then(|n| read_retry(r, n));
     p.jitter = f.get("jitter").and_then(|n| read_jitter(r, n));
     p.max_running = f.get("max_running").and_then(|n| read_max_running(r, n));
+    p.pool = f.get("pool").and_then(|n| read_pool(r, n));
+    p.parallel = f.get("parallel").and_then(|n| read_parallel(r, n));
+    p.after = f.get("after").and_then(|n| read_after(r, n));
     p
 }

@@ -127,7 +127,7 @@ fn missing_required_settings_point_at_the_job() {
     assert_eq!(
         got,
         [
-            "2:3: job `lonely`: schedule is missing: add e.g. `schedule: cron(0 2 * * ? *)`, or `on_event:` for a job that runs on events",
+            "2:3: job `lonely`: schedule is missing: add e.g. `schedule: cron(0 2 * * ? *)`, `on_event:` for a job that runs on events, or `after:` for one that runs after others",
             "2:3: job `lonely`: cluster is missing: set it on the job or in `defaults`",
             "2:3: job `lonely`: task_definition is missing: add e.g. `task_definition: etl:7` (FAMILY, FAMILY:REVISION or an ARN)",
             "2:3: job `lonely`: network is missing: Fargate tasks use awsvpc networking; set `network.subnets` on the job or in `defaults`",
@@ -153,7 +153,7 @@ fn duplicate_names_invalid_yaml_and_job_only_keys_in_defaults_are_errors() {
     let yaml = errors("jobs:\n  etl: [\n");
     assert!(yaml[0].starts_with("3:1: not valid YAML"), "{yaml:?}");
     let defaults = errors("defaults:\n  schedule: rate(1 hour)\njobs: {}\n");
-    assert_eq!(defaults, ["2:3: unknown key `schedule` in defaults (which sets only keys shared by all jobs) (known keys: timezone, cluster, launch, platform_version, network, tags, group, overlap, catch_up, max_runtime, retries, history, run_skipped_times, prices, on_interruption, alerts, expect, retry, jitter, max_running)"]);
+    assert_eq!(defaults, ["2:3: unknown key `schedule` in defaults (which sets only keys shared by all jobs) (known keys: timezone, cluster, launch, platform_version, network, tags, group, overlap, catch_up, max_runtime, retries, history, run_skipped_times, prices, on_interruption, alerts, expect, retry, jitter, max_running, pool)"]);
     assert_eq!(
         errors("{}"),
         ["1:1: `jobs:` is missing: a jobs file declares its jobs under `jobs:`"]
@@ -347,8 +347,15 @@ fn every_shared_key_is_inherited() {
         ("retry", "{attempts: 3, backoff: 5m, never_exit_codes: [2]}"),
         ("jitter", "5m"),
         ("max_running", "2"),
+        ("pool", "w"),
     ];
     for key in SHARED_KEYS {
+        // A pool is one the file declares.
+        let pools = if *key == "pool" {
+            "pools: {w: 2}\n"
+        } else {
+            ""
+        };
         let (_, value) = samples
             .iter()
             .find(|(k, _)| k == key)
@@ -360,7 +367,7 @@ fn every_shared_key_is_inherited() {
             .collect();
         let job = "schedule: rate(1 day), task_definition: t";
         let from_defaults = format!(
-            "defaults: {{{}}}\njobs:\n  a: {{{job}}}\n",
+            "{pools}defaults: {{{}}}\njobs:\n  a: {{{job}}}\n",
             base.iter()
                 .cloned()
                 .chain([format!("{key}: {value}")])
@@ -368,7 +375,7 @@ fn every_shared_key_is_inherited() {
                 .join(", ")
         );
         let own = format!(
-            "defaults: {{{}}}\njobs:\n  a: {{{job}, {key}: {value}}}\n",
+            "{pools}defaults: {{{}}}\njobs:\n  a: {{{job}, {key}: {value}}}\n",
             base.join(", ")
         );
         let inherited = JobsFile::parse(&from_defaults)
@@ -462,4 +469,67 @@ fn retry_and_jitter_are_read_with_their_defaults_and_checked() {
             "{expected}: {errs:#?}"
         );
     }
+}
+
+#[test]
+fn pools_parallel_and_after_are_read_and_tied_together() {
+    let file = "pools: {warehouse: 2}\ndefaults: {cluster: c, network: {subnets: [subnet-1]}, pool: warehouse}\njobs:\n  extract-a: {schedule: rate(1 day), task_definition: t, parallel: 4}\n  extract-b: {schedule: rate(1 day), task_definition: t}\n  load:\n    task_definition: t\n    after: {jobs: [extract-a, extract-b], window: 6h}\n";
+    let jobs = JobsFile::parse(file).unwrap().jobs;
+    let spec = |n: &str| &jobs[&JobName::new(n).unwrap()].together;
+    assert_eq!(spec("extract-a").pool.as_ref().map(|p| p.size), Some(2));
+    assert_eq!(spec("extract-a").tasks(), 4);
+    assert_eq!(spec("extract-a").feeds, [JobName::new("load").unwrap()]);
+    assert_eq!(spec("extract-b").feeds, [JobName::new("load").unwrap()]);
+    let after = spec("load").after.as_ref().unwrap();
+    assert_eq!(after.jobs.len(), 2);
+    assert_eq!(after.window.to_string(), "6h");
+    assert!(spec("load").feeds.is_empty());
+}
+
+#[test]
+fn unknown_pools_missing_jobs_and_loops_of_after_are_errors() {
+    let base = "defaults: {cluster: c, network: {subnets: [subnet-1]}}\njobs:\n";
+    let got = errors(&format!(
+        "pools: {{warehouse: 2}}\n{base}  a: {{schedule: rate(1 day), task_definition: t, pool: warehous}}\n"
+    ));
+    assert_eq!(
+        got,
+        ["4:56: job `a`: pool: `warehous` is not in `pools:`; did you mean `warehouse`?"]
+    );
+    let got = errors(&format!(
+        "{base}  a: {{task_definition: t, after: [b]}}\n  b: {{task_definition: t, after: [a]}}\n  c: {{task_definition: t, after: [c, extract]}}\n"
+    ));
+    assert!(
+        got.iter()
+            .any(|e| e.contains("job `c`: after: a job cannot wait for itself")),
+        "{got:#?}"
+    );
+    assert!(
+        got.iter()
+            .any(|e| e.contains("after: no job `extract` in this file")),
+        "{got:#?}"
+    );
+    assert!(
+        got.iter()
+            .any(|e| e.contains("a -> b -> a wait for each other")),
+        "{got:#?}"
+    );
+    let got = errors(&format!(
+        "pools: {{w: 0}}\n{base}  a: {{schedule: rate(1 day), task_definition: t, parallel: 1, after: {{jobs: []}}}}\n"
+    ));
+    assert!(
+        got.iter()
+            .any(|e| e.contains("pools.w must be a whole number 1-100")),
+        "{got:#?}"
+    );
+    assert!(
+        got.iter()
+            .any(|e| e.contains("parallel must be a whole number 2-100")),
+        "{got:#?}"
+    );
+    assert!(
+        got.iter()
+            .any(|e| e.contains("after.jobs: name at least one job")),
+        "{got:#?}"
+    );
 }

@@ -50,6 +50,14 @@ impl RunId {
         }
     }
 
+    /// The id of task `index` (0-based) of a parallel run: its key with `-t<index>`.
+    pub fn task(run: &RunId, index: u32) -> Self {
+        RunId {
+            job: run.job.clone(),
+            key: format!("{}-t{index}", run.key),
+        }
+    }
+
     /// The id of attempt `number` (2 for the first retry) of the run `first`: its key with `-r<number>`, so
     /// attempts sort right after the run they retry and each is claimable once.
     pub fn attempt(first: &RunId, number: u32) -> Self {

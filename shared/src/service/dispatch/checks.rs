@@ -20,6 +20,9 @@ impl<S: Store, L: TaskLauncher, P: EventPublisher> Dispatcher<S, L, P> {
         match run.status {
             RunStatus::Waiting => self.begin(run, now, until, &mut r).await,
             RunStatus::Claimed => self.recover(run, now, until, &mut r).await,
+            RunStatus::Running if run.fan.parts.is_some() => {
+                self.tasks(run, now, until, &mut r).await
+            }
             RunStatus::Pending | RunStatus::Running => {
                 let (Some(arn), Some(cluster)) = (run.task_arn.clone(), run.cluster.clone()) else {
                     self.close(
@@ -112,6 +115,34 @@ impl<S: Store, L: TaskLauncher, P: EventPublisher> Dispatcher<S, L, P> {
                     return;
                 }
             }
+        }
+        // A fan-in run whose window ended before every job it waits for succeeded.
+        if let Some(missing) = run
+            .fan
+            .waits
+            .as_ref()
+            .map(|w| w.missing())
+            .filter(|m| !m.is_empty())
+        {
+            let names: Vec<String> = missing.iter().map(|j| format!("`{j}`")).collect();
+            run.status = RunStatus::Skipped;
+            run.reason = Some(format!(
+                "waited for {} to succeed that day; the window ended first",
+                names.join(" and ")
+            ));
+            run.check_at = None;
+            let job = self.store.get_job(run.id.job()).await.ok().flatten();
+            super::owe(
+                &mut run,
+                job.as_ref().map(|j| &j.spec),
+                crate::domain::event::Lifecycle::RunSkipped,
+                now,
+                serde_json::json!({}),
+            );
+            if self.save(&mut run, r).await {
+                not_launched(run, r);
+            }
+            return;
         }
         run.status = RunStatus::Claimed;
         run.check_at = Some(self.lease(now, until));

@@ -36,9 +36,9 @@ enum Found {
 const MAX_BACKOFF: StdDuration = StdDuration::from_secs(600);
 
 impl<S: Store, L: TaskLauncher, P: EventPublisher> Dispatcher<S, L, P> {
-    /// Launches a claimed run: paced, retried with backoff and jitter, falling back from Spot when it has no
+    /// Launches a claimed run's task: paced, retried with backoff and jitter, falling back from Spot when it has no
     /// capacity, within the invocation's time. Out of time, the run stays claimed for a later tick.
-    pub(super) async fn launch(
+    pub(super) async fn launch_one(
         &self,
         mut run: Run,
         spec: &JobSpec,
@@ -198,7 +198,10 @@ impl<S: Store, L: TaskLauncher, P: EventPublisher> Dispatcher<S, L, P> {
             let delay = (self.settings.clock.0)() - run.due_at();
             r.start_delays
                 .push(delay.num_milliseconds().max(0) as f64 / 1000.0);
-            r.event(Lifecycle::RunStarted, &run, spec, now, json!({}));
+            // A parallel run's start was announced when its tasks were claimed.
+            if run.fan.part.is_none() {
+                r.event(Lifecycle::RunStarted, &run, spec, now, json!({}));
+            }
         }
     }
 

@@ -12,6 +12,7 @@ mod overlap;
 mod pacer;
 mod report;
 mod timer;
+mod together;
 
 use std::collections::BTreeMap;
 use std::time::Duration as StdDuration;
@@ -29,13 +30,15 @@ use crate::domain::job::{ContainerOverride, Job, JobSpec};
 use crate::domain::run::{Run, RunId, RunStatus, Trigger};
 use crate::domain::trigger::{is_dynamic, resolve, schedule_event, Rejection};
 use crate::ports::{Claim, Due, EventPublisher, Store, StoreError, TaskLauncher};
-use crate::service::record::{clear_sent, follow_up};
+use crate::service::follow::follow_up;
+use crate::service::record::clear_sent;
 
 use overlap::replaced;
 use pacer::Pacer;
 use report::owe;
 pub use report::TickReport;
 use timer::clear_job_outbox;
+pub use together::{COUNT_VAR, INDEX_VAR};
 
 /// The function's own clock, for leases only: decisions use the tick's or event's time, which a retried delivery
 /// carries unchanged, but how long a claimer may still be launching is counted from when it really runs.
@@ -336,9 +339,13 @@ impl<S: Store, L: TaskLauncher, P: EventPublisher> Dispatcher<S, L, P> {
         // What each end asks of the runs after it comes first; an end whose follow-up failed stays in its outbox,
         // for its timer.
         let mut ready = Vec::with_capacity(unsent.len());
-        for run in unsent.drain(..) {
+        while let Some(run) = unsent.pop() {
             match follow_up(&self.store, &run).await {
-                Ok(()) => ready.push(run),
+                Ok(closed) => {
+                    // The last task of a parallel run closed it: its end goes out too.
+                    unsent.extend(closed);
+                    ready.push(run);
+                }
                 Err(e) => report.errors.push(format!("run {}: {e}", run.id)),
             }
         }

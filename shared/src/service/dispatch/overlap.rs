@@ -13,7 +13,7 @@ use crate::domain::job::{Job, Overlap};
 use crate::domain::run::{Run, RunId, RunStatus};
 use crate::domain::task::TaskSnapshot;
 use crate::ports::{Claim, EventPublisher, Store, StoreError, TaskLauncher};
-use crate::service::record::release;
+use crate::service::follow::release;
 
 /// The newest runs of a job read to find the ones still going.
 const IN_PROGRESS_READ: usize = 20;
@@ -257,10 +257,11 @@ impl<S: Store, L: TaskLauncher, P: EventPublisher> Dispatcher<S, L, P> {
                 }
             }
         }
+        // A parallel run's tasks are its own: the run stands for them.
         let open: Vec<Run> = newest
             .into_iter()
             .chain(further)
-            .filter(|run| run.status.is_open())
+            .filter(|run| run.status.is_open() && run.fan.part.is_none())
             .collect();
         // One DescribeTasks per cluster for all of the job's launched open runs.
         let mut by_cluster: BTreeMap<String, Vec<String>> = BTreeMap::new();

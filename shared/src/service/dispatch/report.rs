@@ -29,6 +29,8 @@ pub struct TickReport {
     pub(super) blocker: Option<RunId>,
     /// Runs claimed WAITING behind a run still going (`overlap: queue`), or released because it had just ended.
     pub queued: Vec<RunId>,
+    /// Runs waiting for a slot of their job's full pool (asking again at the next tick).
+    pub pooled: Vec<RunId>,
     /// Runs closed after a check: finished, timed out, replaced or lost.
     pub closed: Vec<RunId>,
     /// Runs not started because the values they were given are not acceptable (recorded REJECTED).
@@ -71,6 +73,7 @@ impl TickReport {
         self.launch_failed.extend(other.launch_failed);
         self.deferred.extend(other.deferred);
         self.queued.extend(other.queued);
+        self.pooled.extend(other.pooled);
         self.closed.extend(other.closed);
         self.rejected.extend(other.rejected);
         self.duplicates.extend(other.duplicates);

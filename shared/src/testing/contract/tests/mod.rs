@@ -43,5 +43,6 @@ pub fn job_spec(schedule: &str) -> JobSpec {
         expect: None,
         retry: None,
         jitter: None,
+        together: Default::default(),
     }
 }
