@@ -43,9 +43,7 @@ pub(super) fn link(
                             }
                             None => format!("declared: {}", declared.join(", ")),
                         };
-                    let span = at
-                        .and_then(|s| s.pool)
-                        .unwrap_or_else(Span::new_blank);
+                    let span = at.and_then(|s| s.pool).unwrap_or_else(Span::new_blank);
                     r.error(
                         &span,
                         format!("pool: `{}` is not in `pools:`; {hint}", pool.name),
@@ -56,9 +54,7 @@ pub(super) fn link(
         let Some(after) = &spec.together.after else {
             continue;
         };
-        let span = at
-            .and_then(|s| s.after)
-            .unwrap_or_else(Span::new_blank);
+        let span = at.and_then(|s| s.after).unwrap_or_else(Span::new_blank);
         for upstream in &after.jobs {
             if upstream == name {
                 r.error(&span, "after: a job cannot wait for itself");

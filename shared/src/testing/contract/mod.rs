@@ -19,7 +19,8 @@ macro_rules! store_contract {
             runs_are_listed_newest_first_by_job_and_by_time_range,
             services_are_versioned_and_their_actions_listed_by_time,
             writes_to_items_that_do_not_exist_conflict,
-            a_closed_run_stays_due_only_while_its_outbox_holds_something
+            a_closed_run_stays_due_only_while_its_outbox_holds_something,
+            a_pools_slots_are_taken_up_to_its_size_and_given_back
         );
     };
     (@each $fresh:expr; $($name:ident),*) => {

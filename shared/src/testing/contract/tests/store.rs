@@ -11,7 +11,7 @@ use crate::domain::run::{Pending, Run, RunId, RunStatus, Trigger};
 use crate::domain::service::{
     Awake, Phase, Saved, ScaleAction, ScaleTrigger, ServiceName, ServiceSpec, ServiceState,
 };
-use crate::ports::{Claim, Due, Store, StoreError};
+use crate::ports::{Claim, Due, PoolStore, Store, StoreError};
 
 /// A time on the contract's day.
 pub fn at(h: u32, m: u32) -> DateTime<Utc> {
@@ -433,4 +433,53 @@ pub async fn a_closed_run_stays_due_only_while_its_outbox_holds_something<S: Sto
     store.update_run(&run).await.unwrap();
     assert!(store.due(at(23, 0)).await.unwrap().is_empty());
     assert_eq!(store.get_run(&run.id).await.unwrap(), Some(run));
+}
+
+/// A pool's slots: taken up to its size, once per run (asking again is harmless), given back once, and a full pool
+/// names who holds it. Giving back a slot of a pool nobody used is harmless.
+pub async fn a_pools_slots_are_taken_up_to_its_size_and_given_back<S: Store>(store: S) {
+    use crate::domain::fan::Pool;
+    use crate::domain::job::PoolName;
+    use crate::ports::Slot;
+    let pool = Pool {
+        name: PoolName::new("warehouse").expect("a pool name"),
+        size: 2,
+    };
+    let run = |n: &str| RunId::scheduled(&JobName::new(n).expect("a job name"), at(2, 0));
+    let (a, b, c) = (run("a"), run("b"), run("c"));
+    store
+        .give_slot(&pool.name, &a)
+        .await
+        .expect("nothing to give back");
+    assert!(store.holders(&pool.name).await.expect("read").is_empty());
+    for r in [&a, &a, &b] {
+        assert_eq!(store.take_slot(&pool, r).await.expect("take"), Slot::Taken);
+    }
+    assert_eq!(
+        store.take_slot(&pool, &c).await.expect("take"),
+        Slot::Full {
+            holders: vec![a.clone(), b.clone()]
+        }
+    );
+    assert_eq!(
+        store.take_slot(&pool, &b).await.expect("take"),
+        Slot::Taken,
+        "a holder asks again"
+    );
+    store.give_slot(&pool.name, &a).await.expect("give");
+    store.give_slot(&pool.name, &a).await.expect("give twice");
+    assert_eq!(
+        store.holders(&pool.name).await.expect("read"),
+        vec![b.clone()]
+    );
+    assert_eq!(store.take_slot(&pool, &c).await.expect("take"), Slot::Taken);
+    let bigger = Pool {
+        size: 3,
+        ..pool.clone()
+    };
+    assert_eq!(
+        store.take_slot(&bigger, &a).await.expect("take"),
+        Slot::Taken,
+        "the size asked with counts"
+    );
 }
