@@ -5,7 +5,7 @@ use std::collections::BTreeMap;
 
 use chrono::{DateTime, Duration, Utc};
 use fsched_core::domain::duration::Span;
-use fsched_core::domain::run::{Run, Trigger};
+use fsched_core::domain::run::{Run, RunStatus, Trigger};
 use fsched_core::domain::schedule::Zone;
 use serde_json::json;
 
@@ -122,6 +122,7 @@ pub fn show(r: &Run) -> String {
             ),
         ));
     }
+    lines.extend(together(r));
     if let Some(code) = r.exit_code() {
         lines.push(("exit code".into(), code.to_string()));
     }
@@ -242,6 +243,64 @@ pub fn show(r: &Run) -> String {
         }
     }
     out
+}
+
+/// What the run shares or fans out to: its pool, its place among a parallel run's tasks, its own tasks, what a
+/// fan-in run waits for.
+fn together(r: &Run) -> Vec<(String, String)> {
+    let mut lines = Vec::new();
+    if let Some(pool) = &r.fan.pool {
+        lines.push(("pool".into(), pool.to_string()));
+    }
+    if let Some(part) = &r.fan.part {
+        let of = format!("{} of {}, of run {}", part.index, part.count, part.of);
+        lines.push(("task".into(), of));
+    }
+    if let Some(parts) = &r.fan.parts {
+        let ok = parts
+            .ended
+            .iter()
+            .filter(|e| e.status == RunStatus::Succeeded)
+            .count();
+        let ended = parts.ended.len();
+        let words = format!(
+            "{} ({ended} ended, {ok} succeeded; `fsched show {}-t0` shows the first)",
+            parts.count, r.id
+        );
+        lines.push(("tasks".into(), words));
+    }
+    if let Some(w) = &r.fan.waits {
+        let each: Vec<String> = w
+            .jobs
+            .iter()
+            .map(|j| match w.met.iter().find(|m| m.job() == j) {
+                Some(run) => format!("{j} (succeeded: {run})"),
+                None => format!("{j} (not yet)"),
+            })
+            .collect();
+        lines.push((format!("after ({})", w.day), each.join(", ")));
+    }
+    lines
+}
+
+/// A parallel run's tasks that ended, in index order.
+pub fn tasks_table(r: &Run) -> Option<String> {
+    let parts = r.fan.parts.as_ref()?;
+    let mut t = table(&["TASK", "RUN", "STATUS", "EXIT", "COST"]);
+    for e in &parts.ended {
+        t.add_row(vec![
+            e.index.to_string(),
+            e.run.to_string(),
+            e.status.to_string(),
+            e.exit_code.map_or("-".to_owned(), |c| c.to_string()),
+            e.cost.as_ref().map_or("-".to_owned(), |c| dollars(c.usd)),
+        ]);
+    }
+    Some(format!(
+        "tasks ({} of {} ended)\n{t}\n",
+        parts.ended.len(),
+        parts.count
+    ))
 }
 
 /// The attempts of one scheduled time (or request), first to last, when it was retried.

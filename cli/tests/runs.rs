@@ -267,3 +267,72 @@ async fn show_prints_every_attempt_of_a_retried_run_and_runs_lists_the_waiting_o
         "{table:?}"
     );
 }
+
+#[tokio::test]
+async fn a_parallel_run_is_one_row_in_runs_and_show_prints_its_tasks() {
+    use fsched_core::domain::fan::Together;
+    use fsched_core::domain::run::RunId;
+    use fsched_core::ports::RunStore;
+    let w = world().await;
+    let spec = fsched_core::domain::job::JobSpec {
+        together: Together {
+            parallel: Some(3),
+            ..Together::default()
+        },
+        ..w.spec("cron(0 2 * * ? *)")
+    };
+    let job = w.add("shards", spec, at(1, 0)).await;
+    tick(&w, at(2, 0)).await;
+    let run = w.run(&job, at(2, 0)).await;
+    for index in 0..3 {
+        let task = w
+            .store
+            .get_run(&RunId::task(&run.id, index))
+            .await
+            .unwrap()
+            .unwrap();
+        let end = if index == 1 {
+            "stopped-exit-code"
+        } else {
+            "stopped-success"
+        };
+        let report = w.report(&task, end).await;
+        fsched_recorder::handler::handle(&w.recorder(), report)
+            .await
+            .unwrap();
+    }
+    let listed = stdout(&fsched(
+        &w,
+        &["runs", "--job", "shards", "--since", "2026-11-28T00:00:00Z"],
+    ));
+    let rows: Vec<&str> = listed
+        .lines()
+        .filter(|l| l.trim_start().starts_with("shards/"))
+        .collect();
+    assert_eq!(rows.len(), 1, "{listed}");
+    assert!(rows[0].contains("FAILED"), "{listed}");
+    let shown = stdout(&fsched(&w, &["show", &run.id.to_string()]));
+    assert!(
+        shown.contains("1 of 3 tasks did not succeed: task 1 FAILED (exit 1)"),
+        "{shown}"
+    );
+    let tasks: Vec<&str> = shown
+        .split("tasks (3 of 3 ended)\n")
+        .nth(1)
+        .expect("a tasks table")
+        .lines()
+        .take_while(|l| !l.is_empty())
+        .filter(|l| l.contains("shards/"))
+        .collect();
+    assert_eq!(tasks.len(), 3, "{shown}");
+    assert!(
+        tasks[1].contains("FAILED") && tasks[1].contains(" 1 "),
+        "{shown}"
+    );
+    let task = stdout(&fsched(&w, &["show", &format!("{}-t1", run.id)]));
+    assert!(
+        task.contains(&format!("1 of 3, of run {}", run.id)),
+        "{task}"
+    );
+    assert!(task.contains("FSCHED_INDEX=1"), "{task}");
+}

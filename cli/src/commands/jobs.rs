@@ -149,6 +149,34 @@ pub async fn describe(
         }
         lines.push(("retry".to_owned(), text));
     }
+    let together = &job.spec.together;
+    if let Some(pool) = &together.pool {
+        let text = format!(
+            "{} (at most {} runs of its jobs at once)",
+            pool.name, pool.size
+        );
+        lines.push(("pool".to_owned(), text));
+    }
+    if let Some(n) = together.parallel {
+        let text = format!(
+            "{n} tasks per run (FSCHED_INDEX 0-{}, FSCHED_COUNT {n})",
+            n - 1
+        );
+        lines.push(("parallel".to_owned(), text));
+    }
+    if let Some(after) = &together.after {
+        let names: Vec<String> = after.jobs.iter().map(|j| j.to_string()).collect();
+        let text = format!(
+            "{} succeeded the same day (waits at most {} after the first)",
+            names.join(" and "),
+            after.window
+        );
+        lines.push(("after".to_owned(), text));
+    }
+    if !together.feeds.is_empty() {
+        let names: Vec<String> = together.feeds.iter().map(|j| j.to_string()).collect();
+        lines.push(("feeds".to_owned(), names.join(", ")));
+    }
     for alert in &job.spec.alerts {
         let on: Vec<&str> = alert.on.iter().map(|o| o.as_str()).collect();
         lines.push((

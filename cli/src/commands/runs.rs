@@ -13,7 +13,9 @@ use fsched_core::ports::{JobStore, RunStore};
 use crate::aws::AwsArgs;
 use crate::output::Format;
 use crate::output::{Times, Tz};
-use crate::render::{attempts_table, cost_table, costs, run_json, runs_table, show, stamp};
+use crate::render::{
+    attempts_table, cost_table, costs, run_json, runs_table, show, stamp, tasks_table,
+};
 use crate::Failure;
 
 #[derive(clap::Args)]
@@ -167,9 +169,10 @@ pub async fn run(
             return Err(crate::unknown_job(&store, job.as_str()).await);
         }
     }
+    // A parallel run's tasks are shown by `fsched show` of their run, which stands for them here.
     let matching: Vec<Run> = runs
         .into_iter()
-        .filter(|r| status.is_none_or(|s| r.status == s))
+        .filter(|r| r.fan.part.is_none() && status.is_none_or(|s| r.status == s))
         .collect();
     let total = matching.len();
     let runs: Vec<Run> = matching.into_iter().take(args.limit).collect();
@@ -235,6 +238,9 @@ pub async fn show_cmd(args: ShowArgs, aws: &AwsArgs, out: &mut impl Write) -> Re
             let chain = attempts(&store, &run).await?;
             if chain.len() > 1 {
                 write!(out, "\n{}", attempts_table(&chain))?;
+            }
+            if let Some(tasks) = tasks_table(&run) {
+                write!(out, "\n{tasks}")?;
             }
             writeln!(out, "\n{}", logs_at(&config, &store, &run).await)
         }

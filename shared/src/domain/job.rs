@@ -16,6 +16,9 @@ use super::retry::RetryPolicy;
 use super::schedule::{Expression, Schedule, SkippedTimes, Zone, DEFAULT_RATE_ANCHOR};
 
 pub use super::name::{JobName, JobNameError, PoolName, JOB_NAME_MAX};
+pub use repair::{repair, Repair};
+
+mod repair;
 
 /// How a task gets Fargate capacity.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
@@ -187,7 +190,13 @@ impl JobSpec {
             (Some(s), None) => s.to_string(),
             (Some(s), Some(_)) => format!("{s} + on event"),
             (None, Some(_)) => "on event".to_owned(),
-            (None, None) => "on demand".to_owned(),
+            (None, None) => match &self.together.after {
+                Some(after) => {
+                    let names: Vec<&str> = after.jobs.iter().map(JobName::as_str).collect();
+                    format!("after {}", names.join(" + "))
+                }
+                None => "on demand".to_owned(),
+            },
         }
     }
 
@@ -345,38 +354,6 @@ pub fn next_fire(spec: &JobSpec, after: DateTime<Utc>) -> Option<DateTime<Utc>> 
 /// `cron` naming a day that never comes, an `end` already passed): valid, and worth a warning.
 pub fn never_fires(spec: &JobSpec, now: DateTime<Utc>) -> bool {
     spec.schedule.is_some() && !spec.paused && next_fire(spec, now).is_none()
-}
-
-/// A stored job's scheduling state, corrected.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct Repair {
-    pub next_fire: Option<DateTime<Utc>>,
-    pub last_fire: Option<DateTime<Utc>>,
-}
-
-/// The scheduling state a stored job should have when the one it has cannot be right, `None` when it can. No tick
-/// runs more than `slack` (the clock skew fsched allows) ahead of the clock, so a next fire later than the
-/// schedule's first fire after `now + slack`, a last fire after `now + slack`, or no next fire while the schedule
-/// still fires, were left by a clock fsched no longer believes (a forged tick or command from before clocks were
-/// checked). `apply` repairs them: the next fire from `now`, a future last fire forgotten.
-pub fn repair(job: &Job, now: DateTime<Utc>, slack: Span) -> Option<Repair> {
-    let latest = now + slack.to_chrono();
-    let bound = next_fire(&job.spec, latest);
-    let next_wrong = match (job.next_fire, bound) {
-        (Some(stored), Some(bound)) => stored > bound,
-        (Some(stored), None) => stored >= super::schedule::horizon(),
-        (None, Some(_)) => true,
-        (None, None) => false,
-    };
-    let last_wrong = job.last_fire.is_some_and(|t| t > latest);
-    (next_wrong || last_wrong).then(|| Repair {
-        next_fire: if next_wrong {
-            next_fire(&job.spec, now)
-        } else {
-            job.next_fire
-        },
-        last_fire: job.last_fire.filter(|_| !last_wrong),
-    })
 }
 
 /// Whether a change of spec moves the job's fire times (so its stored next fire must be recomputed).

@@ -11,7 +11,7 @@ use crate::domain::run::{Pending, Run, RunId, RunStatus, Trigger};
 use crate::domain::service::{
     Awake, Phase, Saved, ScaleAction, ScaleTrigger, ServiceName, ServiceSpec, ServiceState,
 };
-use crate::ports::{Claim, Due, PoolStore, Store, StoreError};
+use crate::ports::{Claim, Due, Store, StoreError};
 
 /// A time on the contract's day.
 pub fn at(h: u32, m: u32) -> DateTime<Utc> {
