@@ -184,7 +184,7 @@ async fn the_template_deploys_twice_side_by_side_and_the_cli_finds_each_stack() 
     assert!(before.status.success(), "{}", text(&before.stderr));
     assert_eq!(text(&before.stdout), text(&after.stdout));
     let jobs: serde_json::Value = serde_json::from_slice(&before.stdout).unwrap();
-    assert_eq!(jobs.as_array().map(Vec::len), Some(7), "{jobs}");
+    assert_eq!(jobs.as_array().map(Vec::len), Some(9), "{jobs}");
 
     // The example's on_event rules were created on the stack's own bus, pointing at its trigger queue.
     let rules = aws_sdk_eventbridge::Client::new(&config)
@@ -235,7 +235,7 @@ async fn the_template_deploys_twice_side_by_side_and_the_cli_finds_each_stack() 
         "function Dispatcher",
         "queue FailedTicks",
         "queue UndeliveredTaskEvents",
-        "all 7 stored job(s) within the stack's permissions",
+        "all 9 stored job(s) within the stack's permissions",
     ] {
         assert!(report.contains(line), "{line}: {report}");
     }

@@ -86,7 +86,7 @@ async fn apply_plan_change_prune_pause_and_resume() {
 
     let o = env.fsched(&["validate", &example]);
     assert!(o.status.success(), "{}", text(&o.stderr));
-    assert!(text(&o.stdout).ends_with("valid, 7 job(s)\n"));
+    assert!(text(&o.stdout).ends_with("valid, 9 job(s)\n"));
 
     let o = env.fsched(&["apply", &example]);
     assert!(o.status.success(), "{}", text(&o.stderr));
@@ -97,7 +97,7 @@ async fn apply_plan_change_prune_pause_and_resume() {
     );
     assert!(
         out.contains(
-            "Plan: 12 to add, 0 to change, 0 to remove (jobs +7; services +2; rules +3); 0 unchanged."
+            "Plan: 14 to add, 0 to change, 0 to remove (jobs +9; services +2; rules +3); 0 unchanged."
         ),
         "{out}"
     );
@@ -109,8 +109,10 @@ async fn apply_plan_change_prune_pause_and_resume() {
         "{out}"
     );
     for job in [
+        "compact-events",
         "crm-sync",
         "daily-report",
+        "kpi-dashboard",
         "import-upload",
         "migrate-orders-v2",
         "month-end-report",
@@ -172,7 +174,7 @@ async fn apply_plan_change_prune_pause_and_resume() {
     assert!(text(&o.stderr).contains("did you mean `nightly-etl`?"));
 
     let up_to_date =
-        "No changes: 7 job(s) and 2 service(s) up to date, EventBridge rules as wanted.\n";
+        "No changes: 9 job(s) and 2 service(s) up to date, EventBridge rules as wanted.\n";
     let o = env.fsched(&["plan", &example, "--detailed-exitcode"]);
     assert_eq!(text(&o.stdout), up_to_date);
     assert_eq!(o.status.code(), Some(0), "no drift: 0");
@@ -188,7 +190,10 @@ async fn apply_plan_change_prune_pause_and_resume() {
     let o = env.fsched(&["jobs"]);
     let listing = text(&o.stdout);
     assert!(listing.contains("NAME"), "{listing}");
-    let row = listing.lines().find(|l| l.contains("nightly-etl")).unwrap();
+    let row = listing
+        .lines()
+        .find(|l| l.trim_start().starts_with("nightly-etl"))
+        .unwrap();
     assert!(
         row.contains("cron(0 2 * * ? *)")
             && row.contains("Europe/Berlin")
@@ -208,7 +213,7 @@ async fn apply_plan_change_prune_pause_and_resume() {
     assert_eq!(
         text(&o.stdout),
         "~ crm-sync\n    schedule: rate(15 minutes) -> rate(10 minutes)\n~ nightly-etl\n    cpu: 2048 -> 4096\n\
-         Plan: 0 to add, 2 to change, 0 to remove (jobs ~2); 7 unchanged.\n"
+         Plan: 0 to add, 2 to change, 0 to remove (jobs ~2); 9 unchanged.\n"
     );
     assert_eq!(o.status.code(), Some(3), "drift: 3");
     let o = env.fsched(&["plan", &changed, "--output", "json"]);
@@ -216,7 +221,7 @@ async fn apply_plan_change_prune_pause_and_resume() {
     assert_eq!(plan["changed"], true);
     assert_eq!(
         plan["summary"]["jobs"],
-        serde_json::json!({"add": 0, "change": 2, "remove": 0, "unchanged": 5})
+        serde_json::json!({"add": 0, "change": 2, "remove": 0, "unchanged": 7})
     );
     assert_eq!(plan["summary"]["rules"]["add"], 0);
     let o = env.fsched(&["apply", &changed, "--detailed-exitcode"]);
@@ -421,7 +426,7 @@ async fn a_prune_that_would_remove_everything_needs_yes_and_a_second_document_is
     );
     assert_eq!(
         env.store.list_jobs().await.unwrap().len(),
-        7,
+        9,
         "nothing removed"
     );
 
@@ -436,14 +441,14 @@ async fn a_prune_that_would_remove_everything_needs_yes_and_a_second_document_is
     assert_eq!(o.status.code(), Some(2), "{}", text(&o.stderr));
     let err = text(&o.stderr);
     assert!(
-        err.contains("--prune would remove every stored job (7)")
+        err.contains("--prune would remove every stored job (9)")
             && err.contains("job crm-sync")
             && err.contains("--yes"),
         "{err}"
     );
     assert_eq!(
         env.store.list_jobs().await.unwrap().len(),
-        7,
+        9,
         "nothing removed"
     );
 

@@ -8,7 +8,8 @@ exit 0, except the 21st (exit code 1: its job's `retry` runs it again a minute l
 the 34th (killed for memory, exit 137) and the 53rd, which hangs until the dispatcher stops it at its 14-minute
 max_runtime; the nightly ETL runs 47 minutes on Spot and exits 0; the first four warehouse refreshes take 41
 minutes (longer than their 30-minute schedule: the next waits, overlap: queue), later ones 12; other jobs
-(the import, the chained report) run about 6 minutes and exit 0."""
+(the import, the chained report, each of the compaction's four tasks, the KPI dashboard) run about 6 minutes and
+exit 0."""
 
 import copy
 import datetime as dt

@@ -148,6 +148,8 @@ pub const EXAMPLE_FAMILIES: &[(&str, &str, i32)] = &[
     ("importer", "import", 2),
     ("report", "app", 4),
     ("warehouse", "refresh", 1),
+    ("compactor", "compact", 1),
+    ("kpi", "app", 1),
 ];
 
 /// Registers the task definitions examples/jobs.yaml names, each up to the revision it names.
