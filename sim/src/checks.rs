@@ -286,3 +286,77 @@ pub fn settled(
     }
     Some(want)
 }
+
+/// How soon a task no run records is stopped (by the launch that lost its write, else by the recorder at its
+/// next report).
+pub const ORPHAN_STOPPED: Duration = Duration::minutes(5);
+
+/// Pools: never more of their jobs' recorded tasks going at once than their size. A task goes from its launch until
+/// ECS begins to stop it (a StopTask's stop completes a moment after fsched closed the run and gave its slot back).
+/// A task its run does not record (RunTask answered as `overlap: replace` closed the claimed run) holds no slot: it
+/// must be stopped within `ORPHAN_STOPPED` instead.
+pub fn pools(
+    tasks: &[(fsched_core::domain::run::RunId, TaskSnapshot)],
+    runs: &BTreeMap<String, &Run>,
+    specs: &BTreeMap<String, JobSpec>,
+    end: DateTime<Utc>,
+) -> Vec<String> {
+    let mut found = Vec::new();
+    // Per pool: its size, and each task's start (+1) and end (-1) with its run.
+    type Edges = (u32, Vec<(DateTime<Utc>, i32, String)>);
+    let mut edges: BTreeMap<String, Edges> = BTreeMap::new();
+    for (run, task) in tasks {
+        let pool = specs
+            .get(run.job().as_str())
+            .and_then(|s| s.together.pool.as_ref());
+        let (Some(pool), Some(from)) = (pool, task.created_at) else {
+            continue;
+        };
+        let to = task.stopping_at.or(task.stopped_at);
+        let recorded = runs
+            .get(&run.to_string())
+            .is_some_and(|r| r.task_arn.as_deref() == Some(task.task_arn.as_str()));
+        if !recorded {
+            let went = to.unwrap_or(end) - from;
+            if went > ORPHAN_STOPPED {
+                found.push(format!(
+                    "task {} of run {run}, which does not record it, went {went}",
+                    task.task_arn
+                ));
+            }
+            continue;
+        }
+        // Stopped as it started: it never went.
+        if to.is_some_and(|to| to <= from) {
+            continue;
+        }
+        let (_, e) = edges
+            .entry(pool.name.to_string())
+            .or_insert((pool.size, Vec::new()));
+        e.push((from, 1, run.to_string()));
+        if let Some(to) = to {
+            e.push((to, -1, run.to_string()));
+        }
+    }
+    for (pool, (size, mut e)) in edges {
+        // At one instant, ends (-1) before starts.
+        e.sort();
+        let mut going: Vec<String> = Vec::new();
+        for (t, d, run) in e {
+            if d > 0 {
+                going.push(run);
+            } else {
+                going.retain(|r| *r != run);
+            }
+            if going.len() > size as usize {
+                found.push(format!(
+                    "pool {pool}: {} tasks going at {t} ({}), more than its size {size}",
+                    going.len(),
+                    going.join(", ")
+                ));
+                break;
+            }
+        }
+    }
+    found
+}

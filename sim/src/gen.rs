@@ -100,8 +100,9 @@ pub fn world(rng: &mut Rng, days: u32, jobs: usize, services: usize) -> World {
         .with_ymd_and_hms(y, m, d, rng.below(24) as u32, 0, 0)
         .single()
         .unwrap_or_else(Utc::now);
+    // Two pools the jobs may share (some jobs in each), so their limits are checked under every fault.
     let mut file = String::from(
-        "version: 1\ndefaults:\n  cluster: batch\n  network:\n    subnets: [subnet-1]\n    security_groups: [sg-1]\n  \
+        "version: 1\npools: { p0: 2, p1: 3 }\ndefaults:\n  cluster: batch\n  network:\n    subnets: [subnet-1]\n    security_groups: [sg-1]\n  \
          retries: { attempts: 3, backoff: 2s }\njobs:\n",
     );
     let mut profiles = BTreeMap::new();
@@ -139,6 +140,16 @@ pub fn world(rng: &mut Rng, days: u32, jobs: usize, services: usize) -> World {
         }
         if rng.chance(0.2) {
             file.push_str("    jitter: 3m\n");
+        }
+        if rng.chance(0.3) {
+            file.push_str(&format!("    pool: {}\n", rng.pick(&["p0", "p1"])));
+        }
+        if rng.chance(0.15) {
+            file.push_str(&format!("    parallel: {}\n", 2 + rng.below(2)));
+        }
+        // After an earlier job only, so the file has no loop.
+        if i >= 2 && rng.chance(0.1) {
+            file.push_str(&format!("    after: [job-{:02}]\n", rng.below(i as u64)));
         }
         profiles.insert(
             name,

@@ -11,6 +11,10 @@ use fsched_core::ports::ServiceNow;
 
 /// The announcement of a run's final status ("Run Retrying" when its job's `retry` runs it again).
 pub fn final_detail(run: &Run) -> Option<&'static str> {
+    // A parallel run's task: its end, retried or not, is the task's, not the job's.
+    if run.fan.part.is_some() && !run.status.is_open() {
+        return Some(Lifecycle::TaskEnded.detail_type());
+    }
     if run.retried_as.is_some() && fsched_core::domain::attempt::ending(run.status).is_some() {
         return Some(Lifecycle::RunRetrying.detail_type());
     }
@@ -25,8 +29,9 @@ pub fn final_detail(run: &Run) -> Option<&'static str> {
     Some(kind.detail_type())
 }
 
-const FINAL_DETAILS: [&str; 11] = [
+const FINAL_DETAILS: [&str; 12] = [
     "Run Retrying",
+    "Run Task Ended",
     "Run Launch Failed",
     "Run Skipped",
     "Run Missed",

@@ -141,6 +141,7 @@ async fn run(settings: Settings) -> Summary {
         .collect();
     found.extend(checks::attempts(&by_id, &specs, &ledger.corrected));
     found.extend(checks::waiting(&by_id, &sim.outages, sim.end));
+    found.extend(checks::pools(&tasks, &by_id, &specs, sim.end));
     for f in found {
         ledger.violation(f);
     }

@@ -246,7 +246,12 @@ fn ecs_transient(message: String) -> EcsError {
 impl TaskLauncher for Ecs {
     async fn launch(&self, request: &LaunchRequest) -> Result<Launched, LaunchError> {
         let op = || format!("RunTask {} {:?}", request.run, request.capacity);
-        if request.capacity == Capacity::FargateSpot && lock(&self.faults).spot_is_short(op) {
+        // A token ECS remembers is answered with its task, whatever the capacity now: no shortage to inject.
+        let known = self.inner.knows_token(&request.client_token);
+        if request.capacity == Capacity::FargateSpot
+            && !known
+            && lock(&self.faults).spot_is_short(op)
+        {
             return Err(LaunchError::NoCapacity {
                 capacity: request.capacity,
                 message: "RESOURCE:FARGATE_SPOT (injected)".to_owned(),

@@ -116,6 +116,10 @@ impl Lifecycle {
             RunStatus::TimedOut => Lifecycle::RunTimedOut,
             RunStatus::Interrupted => Lifecycle::RunInterrupted,
             RunStatus::Stopped => Lifecycle::RunStopped,
+            RunStatus::LaunchFailed => Lifecycle::RunLaunchFailed,
+            RunStatus::Skipped => Lifecycle::RunSkipped,
+            RunStatus::Missed => Lifecycle::RunMissed,
+            RunStatus::Rejected => Lifecycle::RunRejected,
             _ => Lifecycle::RunLost,
         }
     }

@@ -350,6 +350,12 @@ pub fn next_fire(spec: &JobSpec, after: DateTime<Utc>) -> Option<DateTime<Utc>> 
         .filter(|t| spec.end.is_none_or(|end| *t < end))
 }
 
+/// The job's first fire at or after `t`: where a job applied, changed or resumed at `t` starts (a fire at that very
+/// instant is still the tick's to claim).
+pub fn fire_from(spec: &JobSpec, t: DateTime<Utc>) -> Option<DateTime<Utc>> {
+    next_fire(spec, t - chrono::Duration::seconds(1))
+}
+
 /// Whether the job is meant to fire on its own but its schedule has no fire after `now` (an `at()` in the past, a
 /// `cron` naming a day that never comes, an `end` already passed): valid, and worth a warning.
 pub fn never_fires(spec: &JobSpec, now: DateTime<Utc>) -> bool {

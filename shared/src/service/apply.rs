@@ -8,7 +8,7 @@ use chrono::{DateTime, Utc};
 use super::rules::{apply_rules, rule_plan, RuleScope};
 use crate::domain::clock::DEFAULT_SKEW;
 use crate::domain::health;
-use crate::domain::job::{moves_fires, next_fire, repair, Job, JobName};
+use crate::domain::job::{fire_from, moves_fires, repair, Job, JobName};
 use crate::domain::jobs_file::JobsFile;
 use crate::domain::plan::{plan, Change, Declared, FieldChange, Plan};
 use crate::domain::service::{Phase, ServiceName, ServiceState};
@@ -314,7 +314,7 @@ async fn apply_job<S: JobStore>(
                 name: name.clone(),
                 spec: (**spec).clone(),
                 version: 1,
-                next_fire: next_fire(spec, now),
+                next_fire: fire_from(spec, now),
                 last_fire: None,
                 health: health::applied(None, spec, now),
             };
@@ -323,7 +323,7 @@ async fn apply_job<S: JobStore>(
         Change::Update { current, spec, .. } => {
             let repaired = repair(current, now, DEFAULT_SKEW);
             let next_fire = match repaired {
-                _ if moves_fires(&current.spec, spec) => next_fire(spec, now),
+                _ if moves_fires(&current.spec, spec) => fire_from(spec, now),
                 Some(fixed) => fixed.next_fire,
                 None => current.next_fire,
             };

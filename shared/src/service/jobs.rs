@@ -2,7 +2,7 @@
 
 use chrono::{DateTime, Utc};
 
-use crate::domain::job::{next_fire, Job, JobName};
+use crate::domain::job::{fire_from, next_fire, Job, JobName};
 use crate::ports::{JobStore, StoreError};
 
 #[derive(Debug, thiserror::Error)]
@@ -49,12 +49,10 @@ pub async fn resume<S: JobStore>(
 ) -> Result<Job, JobError> {
     rewrite(store, name, |job| {
         job.spec.paused = false;
-        let from = if replay {
-            job.last_fire.unwrap_or(now)
-        } else {
-            now
+        job.next_fire = match job.last_fire.filter(|_| replay) {
+            Some(last) => next_fire(&job.spec, last),
+            None => fire_from(&job.spec, now),
         };
-        job.next_fire = next_fire(&job.spec, from);
         // A paused job is not expected to succeed: its success window starts again at its first fire.
         if job.spec.expect.is_some() && job.health.overdue_since.is_none() {
             job.health.since = Some(next_fire(&job.spec, now).unwrap_or(now));

@@ -294,22 +294,43 @@ pub async fn clear_sent<S: RunStore>(store: &S, run: &Run) {
 }
 
 impl<S: RunStore + JobStore + PoolStore, L: TaskLauncher, P: EventPublisher> Recorder<S, L, P> {
-    /// Whether the task's `startedBy` is the one fsched gave a run: the runs of its time stamp are read (one Query of
-    /// a day's listing, for this rare case only) and their `startedBy` compared.
-    async fn names_a_run(&self, task: &TaskSnapshot) -> Result<bool, StoreError> {
+    /// The run the task's `startedBy` names, if fsched gave it to one: the runs of its time stamp are read (one
+    /// Query of a day's listing, for this rare case only) and their `startedBy` compared.
+    async fn named_run(&self, task: &TaskSnapshot) -> Result<Option<Run>, StoreError> {
         let Some(by) = task.started_by.as_deref() else {
-            return Ok(false);
+            return Ok(None);
         };
         let Some(at) = started_by_time(by) else {
-            return Ok(false);
+            return Ok(None);
         };
         let runs = self
             .store
             .runs_between(at, at + chrono::Duration::seconds(1), 1000)
             .await?;
         Ok(runs
-            .iter()
-            .any(|run| self.launcher.started_by(&run.id) == by))
+            .into_iter()
+            .find(|run| self.launcher.started_by(&run.id) == by))
+    }
+
+    /// A task whose run was closed before its launch was recorded (`overlap: replace` closed the claimed run while
+    /// RunTask was answering): nobody would watch it, so it is stopped.
+    async fn stop_orphan(&self, run: &Run, task: &TaskSnapshot) -> Result<(), StoreError> {
+        let Some(job) = self.store.get_job(run.id.job()).await? else {
+            return Ok(());
+        };
+        let why = format!(
+            "run {} was closed {} before its task was recorded",
+            run.id, run.status
+        );
+        let reason = crate::domain::record::stop_reason(&run.id, &why);
+        if let Err(e) = self
+            .launcher
+            .stop(&job.spec.cluster, &task.task_arn, &reason)
+            .await
+        {
+            tracing::warn!(run = %run.id, task = %task.task_arn, error = %e, "orphan task not stopped");
+        }
+        Ok(())
     }
 
     /// Sends a run's outbox; a failure is the dispatcher's to retry, at the run's timer.
@@ -334,12 +355,19 @@ impl<S: RunStore + JobStore + PoolStore, L: TaskLauncher, P: EventPublisher> Rec
         now: DateTime<Utc>,
     ) -> Result<Recorded, RecordError> {
         let Some(run) = self.store.run_by_task(&task.task_arn).await? else {
-            // A stopped task of one of fsched's runs whose launch is not recorded yet: a retry will find it. Any
-            // other task (started by hand with a `startedBy` that looks like fsched's) is not fsched's to record.
-            if task.is_stopped() && self.names_a_run(&task).await? {
-                return Err(RecordError::RunNotFound {
-                    task_arn: task.task_arn,
-                });
+            // A stopped task of one of fsched's runs whose launch is not recorded yet: a retry will find it. A task
+            // of a run closed without it is stopped. Any other task (started by hand with a `startedBy` that looks
+            // like fsched's) is not fsched's to record.
+            match self.named_run(&task).await? {
+                Some(run) if run.status.is_open() && task.is_stopped() => {
+                    return Err(RecordError::RunNotFound {
+                        task_arn: task.task_arn,
+                    })
+                }
+                Some(run) if !run.status.is_open() && !task.is_stopped() => {
+                    self.stop_orphan(&run, &task).await?
+                }
+                _ => {}
             }
             return Ok(Recorded::Ignored {
                 task_arn: task.task_arn,

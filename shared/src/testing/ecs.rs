@@ -4,7 +4,6 @@
 //! after it stopped (DescribeTasks then leaves it out). Each task's fate (how long it takes to start, how long it
 //! runs, its exit code, a Spot reclaim) is decided at launch by a function the test gives; launches can be made to
 //! fail (throttling, `failures[]` of no capacity, a rejected request) one by one.
-//!
 //! Every change of a task's status is kept as a report, as ECS sends "ECS Task State Change" events: the test takes
 //! them with `take_reports` and delivers them (or loses, repeats, reorders them) to the recorder.
 
@@ -30,28 +29,7 @@ pub const STOP_TAKES: Duration = Duration::seconds(30);
 /// The one container every fake task runs.
 pub const CONTAINER: &str = "app";
 
-/// How a launched task will go.
-#[derive(Debug, Clone, PartialEq)]
-pub struct Fate {
-    /// From RunTask to RUNNING.
-    pub starts_after: Duration,
-    /// From RUNNING to STOPPED, unless stopped earlier.
-    pub runs_for: Duration,
-    pub exit_code: i32,
-    /// Fargate Spot reclaims it after it ran this long (on Spot capacity only).
-    pub reclaimed_after: Option<Duration>,
-}
-
-impl Default for Fate {
-    fn default() -> Self {
-        Fate {
-            starts_after: Duration::seconds(40),
-            runs_for: Duration::minutes(5),
-            exit_code: 0,
-            reclaimed_after: None,
-        }
-    }
-}
+pub use super::fate::Fate;
 
 type Fates = Box<dyn FnMut(&LaunchRequest) -> Fate + Send>;
 
@@ -128,8 +106,7 @@ struct Ecs {
 }
 
 impl Ecs {
-    /// Moves every task to its status at `now`, keeping a report of each change (a task that started and stopped
-    /// since the last look is reported RUNNING, then STOPPED, as ECS would).
+    /// Moves every task to its status at `now`, reporting each change (started and stopped since: both, as ECS).
     fn play(&mut self) {
         let now = self.now;
         let mut stopped = Vec::new();
@@ -162,7 +139,8 @@ impl Ecs {
             s.last_status = status;
             if let Some((at, code, reason)) = end {
                 s.stopped_at = Some(at);
-                s.stopping_at = Some(at);
+                // Stopping from when StopTask asked (ECS's `stoppingAt`), else from the stop.
+                s.stopping_at.get_or_insert(at);
                 s.stop_code = Some(code.to_owned());
                 s.stopped_reason = Some(reason);
                 let exit = if code == "EssentialContainerExited" {
@@ -250,6 +228,14 @@ impl FakeEcs {
             .values()
             .map(|t| (t.run.clone(), t.snapshot.clone()))
             .collect()
+    }
+
+    /// Whether RunTask still remembers `token` (it answers it with the task it started, whatever capacity says).
+    pub fn knows_token(&self, token: &str) -> bool {
+        let ecs = self.ecs();
+        ecs.tokens
+            .get(token)
+            .is_some_and(|(_, at)| ecs.now - *at < TOKEN_MEMORY)
     }
 
     /// RunTask calls made, including failed and idempotent ones.
@@ -344,6 +330,7 @@ impl TaskLauncher for FakeEcs {
         };
         if task.stop.is_none() && task.snapshot.last_status != TaskStatus::Stopped {
             task.stop = Some((now, reason.to_owned()));
+            task.snapshot.stopping_at = Some(now);
         }
         ecs.play();
         Ok(())

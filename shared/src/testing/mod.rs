@@ -6,6 +6,7 @@
 mod aws;
 pub mod contract;
 mod ecs;
+mod fate;
 mod pools;
 mod store;
 mod table;

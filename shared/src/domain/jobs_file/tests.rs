@@ -23,9 +23,11 @@ fn the_example_parses_with_defaults_merged_into_each_job() {
     assert_eq!(
         names,
         [
+            "compact-events",
             "crm-sync",
             "daily-report",
             "import-upload",
+            "kpi-dashboard",
             "migrate-orders-v2",
             "month-end-report",
             "nightly-etl",

@@ -200,7 +200,8 @@ impl<S: Store, L: TaskLauncher, P: EventPublisher> Dispatcher<S, L, P> {
         }
     }
 
-    /// Stops a run's task (if it has one) and closes the run with `status`.
+    /// Stops a run's task (if it has one) and closes the run with `status`. A claimed run may have a task its launch
+    /// did not get to record (its write failed after RunTask): that one is looked for, and stopped too.
     pub(super) async fn stop_run(
         &self,
         run: Run,
@@ -209,9 +210,20 @@ impl<S: Store, L: TaskLauncher, P: EventPublisher> Dispatcher<S, L, P> {
         now: DateTime<Utc>,
         r: &mut TickReport,
     ) {
-        if let (Some(arn), Some(cluster)) = (&run.task_arn, &run.cluster) {
+        let task = match (&run.task_arn, &run.cluster, run.status) {
+            (Some(arn), Some(cluster), _) => Some((arn.clone(), cluster.clone())),
+            (None, _, RunStatus::Claimed) => match self.unrecorded_task(&run).await {
+                Ok(found) => found,
+                Err(e) => {
+                    r.errors.push(format!("run {}: {e}", run.id));
+                    return;
+                }
+            },
+            _ => None,
+        };
+        if let Some((arn, cluster)) = task {
             let message = stop_reason(&run.id, reason);
-            if let Err(e) = self.launcher.stop(cluster, arn, &message).await {
+            if let Err(e) = self.launcher.stop(&cluster, &arn, &message).await {
                 // Keep the run open: its timer brings it back to try again.
                 r.errors.push(format!("run {}: {e}", run.id));
                 return;
@@ -219,6 +231,22 @@ impl<S: Store, L: TaskLauncher, P: EventPublisher> Dispatcher<S, L, P> {
         }
         self.close(run, status, reason.to_owned(), now, None, r)
             .await;
+    }
+
+    /// The task (and its cluster) a claimed run's launch started without recording it, if ECS lists one.
+    async fn unrecorded_task(&self, run: &Run) -> Result<Option<(String, String)>, String> {
+        let job = self
+            .store
+            .get_job(run.id.job())
+            .await
+            .map_err(|e| e.to_string());
+        let Some(job) = job? else {
+            return Ok(None);
+        };
+        let found = self.launcher.find(&job.spec.cluster, &run.id).await;
+        Ok(found
+            .map_err(|e| e.to_string())?
+            .map(|l| (l.task_arn, job.spec.cluster)))
     }
 
     /// Closes a run from what ECS reports of its stopped task (`None`: ECS no longer knows it).

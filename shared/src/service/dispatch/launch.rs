@@ -12,6 +12,7 @@ use crate::domain::dispatch::{client_token, next_check};
 use crate::domain::event::Lifecycle;
 use crate::domain::fargate::Capacity;
 use crate::domain::job::{JobSpec, Launch};
+use crate::domain::record::stop_reason;
 use crate::domain::retry::Backoff;
 use crate::domain::run::{Run, RunStatus};
 use crate::ports::{EventPublisher, LaunchError, LaunchRequest, Launched, Store, TaskLauncher};
@@ -185,6 +186,7 @@ impl<S: Store, L: TaskLauncher, P: EventPublisher> Dispatcher<S, L, P> {
         now: DateTime<Utc>,
         r: &mut TickReport,
     ) {
+        let arn = launched.task_arn.clone();
         run.status = RunStatus::Pending;
         run.task_arn = Some(launched.task_arn);
         run.cluster = Some(spec.cluster.clone());
@@ -201,6 +203,19 @@ impl<S: Store, L: TaskLauncher, P: EventPublisher> Dispatcher<S, L, P> {
             // A parallel run's start was announced when its tasks were claimed.
             if run.fan.part.is_none() {
                 r.event(Lifecycle::RunStarted, &run, spec, now, json!({}));
+            }
+            return;
+        }
+        // Closed by someone else while its task was being launched (`overlap: replace` stopping the claimed run): a
+        // task no run records would go unseen (and outside its pool), so it is stopped.
+        if let Ok(Some(stored)) = self.store.get_run(&run.id).await {
+            if !stored.status.is_open() && stored.task_arn.is_none() {
+                let why = format!("run {} was closed {} as it launched", run.id, stored.status);
+                let reason = stop_reason(&run.id, &why);
+                if let Err(e) = self.launcher.stop(&spec.cluster, &arn, &reason).await {
+                    r.errors
+                        .push(format!("run {}: stopping {arn}: {e}", run.id));
+                }
             }
         }
     }

@@ -103,7 +103,8 @@ impl TickReport {
 
 /// Puts the announcement of a run's end in its outbox, to be written with the run and sent after the write: an
 /// invocation that dies in between leaves it for the dispatcher's timer instead of losing it.
-/// `spec` (the job's, when it can be read) says who is alerted.
+/// `spec` (the job's, when it can be read) says who is alerted. A parallel run's task announces "Run Task Ended"
+/// whatever its end, alerting no one: its run's end is the job's outcome.
 pub(super) fn owe(
     run: &mut Run,
     spec: Option<&JobSpec>,
@@ -111,8 +112,10 @@ pub(super) fn owe(
     now: DateTime<Utc>,
     extra: serde_json::Value,
 ) {
+    let task = run.fan.part.is_some();
+    let kind = if task { Lifecycle::TaskEnded } else { kind };
     let mut event = BusEvent::run(kind, run, now, extra);
-    if let Some(spec) = spec {
+    if let Some(spec) = spec.filter(|_| !task) {
         address(&mut event, spec);
     }
     run.announce([Pending::from(&event)], now);
