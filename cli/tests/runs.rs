@@ -336,3 +336,28 @@ async fn a_parallel_run_is_one_row_in_runs_and_show_prints_its_tasks() {
     );
     assert!(task.contains("FSCHED_INDEX=1"), "{task}");
 }
+
+#[tokio::test]
+async fn show_says_why_a_failed_run_was_not_retried() {
+    use fsched_core::domain::retry::RetryPolicy;
+    let w = world().await;
+    let spec = fsched_core::domain::job::JobSpec {
+        retry: Some(RetryPolicy {
+            never_exit_codes: vec![1],
+            ..RetryPolicy::new(3)
+        }),
+        ..w.spec("cron(0 2 * * ? *)")
+    };
+    let job = w.add("import", spec, at(1, 0)).await;
+    tick(&w, at(2, 0)).await;
+    let run = w.run(&job, at(2, 0)).await;
+    let report = w.report(&run, "stopped-exit-code").await;
+    fsched_recorder::handler::handle(&w.recorder(), report)
+        .await
+        .unwrap();
+    let shown = stdout(&fsched(&w, &["show", &run.id.to_string()]));
+    assert!(
+        shown.contains("not retried: exit code 1 is in retry.never_exit_codes"),
+        "{shown}"
+    );
+}

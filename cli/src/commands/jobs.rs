@@ -147,6 +147,12 @@ pub async fn describe(
         if !r.never_exit_codes.is_empty() {
             text.push_str(&format!("; never exit codes {:?}", r.never_exit_codes));
         }
+        if !r.only_reasons.is_empty() {
+            text.push_str(&format!("; only stop reasons {:?}", r.only_reasons));
+        }
+        if !r.never_reasons.is_empty() {
+            text.push_str(&format!("; never stop reasons {:?}", r.never_reasons));
+        }
         lines.push(("retry".to_owned(), text));
     }
     let together = &job.spec.together;

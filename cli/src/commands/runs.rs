@@ -235,6 +235,9 @@ pub async fn show_cmd(args: ShowArgs, aws: &AwsArgs, out: &mut impl Write) -> Re
         Format::Json => writeln!(out, "{}", run_json(&run)),
         Format::Table => {
             write!(out, "{}", show(&run))?;
+            if let Some(why) = why_not_retried(&store, &run).await {
+                writeln!(out, "not retried: {why}")?;
+            }
             let chain = attempts(&store, &run).await?;
             if chain.len() > 1 {
                 write!(out, "\n{}", attempts_table(&chain))?;
@@ -345,4 +348,16 @@ pub async fn cost_cmd(
     }
     .context("writing to stdout")?;
     Ok(())
+}
+
+/// Why a run that ended badly was not run again, when its job has a `retry` (it ended in a way `retry` leaves, its
+/// exit code or stop reason is ruled out, or it had no attempts or time left).
+async fn why_not_retried(store: &impl JobStore, run: &Run) -> Option<String> {
+    if run.retried_as.is_some() || run.status.is_open() {
+        return None;
+    }
+    let job = store.get_job(run.id.job()).await.ok().flatten()?;
+    let policy = job.spec.retry.as_ref()?;
+    let ended = run.stopped_at.unwrap_or(run.claimed_at);
+    fsched_core::domain::attempt::not_retried(policy, run, ended)
 }

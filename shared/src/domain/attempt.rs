@@ -38,6 +38,19 @@ pub fn not_retried(policy: &RetryPolicy, run: &Run, now: DateTime<Utc>) -> Optio
             return Some(format!("{code} is not in retry.only_exit_codes"));
         }
     }
+    let reasons = stop_reasons(run);
+    let matched = |patterns: &[String]| {
+        patterns
+            .iter()
+            .find(|p| reasons.iter().any(|r| super::retry::matches(p, r)))
+            .cloned()
+    };
+    if let Some(p) = matched(&policy.never_reasons) {
+        return Some(format!("its stop reason matches retry.never_reasons `{p}`"));
+    }
+    if !policy.only_reasons.is_empty() && matched(&policy.only_reasons).is_none() {
+        return Some("no stop reason of it matches retry.only_reasons".to_owned());
+    }
     if run.attempt >= policy.attempts {
         return Some(format!(
             "attempt {} of {}: no attempts left",
@@ -53,6 +66,17 @@ pub fn not_retried(policy: &RetryPolicy, run: &Run, now: DateTime<Utc>) -> Optio
         ));
     }
     None
+}
+
+/// What a run's end says about why: ECS's reason for stopping the task, each container's reason, and fsched's own.
+fn stop_reasons(run: &Run) -> Vec<&str> {
+    let task = run.task.as_ref();
+    let containers = task.into_iter().flat_map(|t| t.containers.iter());
+    task.and_then(|t| t.stopped_reason.as_deref())
+        .into_iter()
+        .chain(containers.filter_map(|c| c.reason.as_deref()))
+        .chain(run.reason.as_deref())
+        .collect()
 }
 
 /// The attempt that follows `run`, which just ended at `now`, if the job's `retry` asks for one.

@@ -56,6 +56,33 @@ pub struct RetryPolicy {
     /// A FAILED run with one of these exit codes is never retried (a code meaning "bad input", say).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub never_exit_codes: Vec<i32>,
+    /// When not empty, a run is retried only if one of its stop reasons matches one of these patterns (`*` is any
+    /// text), as AWS Batch's `evaluateOnExit.onReason`.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub only_reasons: Vec<String>,
+    /// A run with a stop reason matching one of these is never retried (`CannotPullContainerError*`, say).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub never_reasons: Vec<String>,
+}
+
+/// Whether `text` matches `pattern`, where `*` stands for any text (none included) and everything else for itself.
+pub fn matches(pattern: &str, text: &str) -> bool {
+    let mut parts = pattern.split('*');
+    let first = parts.next().unwrap_or_default();
+    let Some(mut rest) = text.strip_prefix(first) else {
+        return false;
+    };
+    let parts: Vec<&str> = parts.collect();
+    let Some((last, middle)) = parts.split_last() else {
+        return rest.is_empty();
+    };
+    for part in middle {
+        match rest.find(part) {
+            Some(i) => rest = &rest[i + part.len()..],
+            None => return false,
+        }
+    }
+    rest.len() >= last.len() && rest.ends_with(last)
 }
 
 impl RetryPolicy {
@@ -73,6 +100,8 @@ impl RetryPolicy {
             on: Ending::ALL.to_vec(),
             only_exit_codes: Vec::new(),
             never_exit_codes: Vec::new(),
+            only_reasons: Vec::new(),
+            never_reasons: Vec::new(),
         }
     }
 
@@ -120,6 +149,27 @@ pub fn jitter(seed: &str, retry: u32) -> f64 {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn reason_patterns_match_with_stars_anywhere() {
+        let oom = "OutOfMemoryError: Container killed due to memory usage";
+        for (pattern, want) in [
+            ("OutOfMemoryError*", true),
+            ("*memory usage", true),
+            ("*killed*", true),
+            (
+                "OutOfMemoryError: Container killed due to memory usage",
+                true,
+            ),
+            ("*", true),
+            ("OutOfMemory", false),
+            ("*Pull*", false),
+            ("Out*Error*x", false),
+        ] {
+            assert_eq!(matches(pattern, oom), want, "{pattern}");
+        }
+        assert!(matches("a*a", "aa") && !matches("a*a", "a"));
+    }
 
     #[test]
     fn delays_double_stay_under_the_cap_and_spread_by_seed() {

@@ -141,3 +141,45 @@ fn jobs_without_retry_never_retry() {
     let run = ended(RunStatus::Failed, Some(1));
     assert_eq!(next(&JobSpec::placeholder(), &run, at(5)), None);
 }
+
+#[test]
+fn stop_reason_patterns_decide_over_any_ending() {
+    let mut pull = ended(RunStatus::Failed, None);
+    pull.task = Some(TaskSnapshot {
+        stopped_reason: Some(
+            "CannotPullContainerError: pull image manifest has been retried 5 time(s)".into(),
+        ),
+        ..TaskSnapshot::default()
+    });
+    let mut oom = ended(RunStatus::Failed, Some(137));
+    if let Some(task) = oom.task.as_mut() {
+        task.containers[0].reason =
+            Some("OutOfMemoryError: Container killed due to memory usage".into());
+    }
+    let never = RetryPolicy {
+        never_reasons: vec!["CannotPullContainerError*".into()],
+        ..RetryPolicy::new(3)
+    };
+    assert_eq!(
+        not_retried(&never, &pull, at(5)).as_deref(),
+        Some("its stop reason matches retry.never_reasons `CannotPullContainerError*`")
+    );
+    assert!(next(&spec(never.clone()), &oom, at(5)).is_some());
+    let only = RetryPolicy {
+        only_reasons: vec!["*OutOfMemory*".into()],
+        ..RetryPolicy::new(3)
+    };
+    assert!(next(&spec(only.clone()), &oom, at(5)).is_some());
+    assert_eq!(
+        not_retried(&only, &ended(RunStatus::Failed, Some(1)), at(5)).as_deref(),
+        Some("no stop reason of it matches retry.only_reasons")
+    );
+    // fsched's own words count too: a timeout's reason names max_runtime.
+    let mut slow = ended(RunStatus::TimedOut, None);
+    slow.reason = Some("stopped by fsched: max_runtime exceeded (2h)".into());
+    let never_slow = RetryPolicy {
+        never_reasons: vec!["*max_runtime*".into()],
+        ..RetryPolicy::new(3)
+    };
+    assert!(next(&spec(never_slow), &slow, at(5)).is_none());
+}

@@ -73,6 +73,8 @@ pub(super) fn read_retry(r: &mut Reader, node: &Node) -> Option<RetryPolicy> {
             "on",
             "only_exit_codes",
             "never_exit_codes",
+            "only_reasons",
+            "never_reasons",
         ],
     );
     let Some(n) = f.get("attempts") else {
@@ -134,6 +136,24 @@ pub(super) fn read_retry(r: &mut Reader, node: &Node) -> Option<RetryPolicy> {
     }
     if let Some(n) = f.get("never_exit_codes") {
         policy.never_exit_codes = exit_codes(r, n, "retry.never_exit_codes");
+    }
+    for key in ["only_reasons", "never_reasons"] {
+        let Some(n) = f.get(key) else { continue };
+        let what = format!("retry.{key}");
+        let patterns = r.strings(n, &what).unwrap_or_default();
+        if patterns.iter().any(|p| p.is_empty() || p.len() > 255) {
+            r.error(
+                n.span(),
+                format!(
+                    "{what}: each pattern is 1-255 characters, like `CannotPullContainerError*`"
+                ),
+            );
+        }
+        if key == "only_reasons" {
+            policy.only_reasons = patterns;
+        } else {
+            policy.never_reasons = patterns;
+        }
     }
     if let Some(c) = policy
         .only_exit_codes

@@ -535,3 +535,22 @@ fn unknown_pools_missing_jobs_and_loops_of_after_are_errors() {
         "{got:#?}"
     );
 }
+
+#[test]
+fn retry_reads_stop_reason_patterns() {
+    let base = "jobs:\n  a:\n    schedule: rate(1 day)\n    cluster: c\n    task_definition: t\n    network: {subnets: [subnet-1]}\n";
+    let ok = JobsFile::parse(&format!(
+        "{base}    retry: {{attempts: 3, never_reasons: ['CannotPullContainerError*'], only_reasons: ['*OutOfMemory*']}}\n"
+    ))
+    .unwrap();
+    let policy = ok.jobs.values().next().unwrap().retry.clone().unwrap();
+    assert_eq!(policy.never_reasons, ["CannotPullContainerError*"]);
+    assert_eq!(policy.only_reasons, ["*OutOfMemory*"]);
+    let got = errors(&format!(
+        "{base}    retry: {{attempts: 3, never_reasons: ['']}}\n"
+    ));
+    assert!(
+        got[0].contains("retry.never_reasons: each pattern is 1-255 characters"),
+        "{got:?}"
+    );
+}
