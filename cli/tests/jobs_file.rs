@@ -349,6 +349,21 @@ async fn an_invalid_file_reports_every_problem_and_writes_nothing() {
             "{err}"
         );
     }
+    // The common type mistakes are told with the fix.
+    let typed = env.file(
+        "typed.yaml",
+        &EXAMPLE
+            .replace("memory: 8192", "memory: 8 GB")
+            .replace("catch_up: 2h", "catch_up: 2"),
+    );
+    let o = env.fsched(&["validate", &typed]);
+    assert_eq!(o.status.code(), Some(2));
+    let err = text(&o.stderr);
+    assert!(
+        err.contains("memory is a plain number of MiB: write `8192` for 8 GB"),
+        "{err}"
+    );
+    assert!(err.contains("a number needs a unit: `2m` is 2 minutes"), "{err}");
     // Scripts get the problems as data on standard output (`-o json`), with the same exit code.
     let o = env.fsched(&["validate", &bad, "-o", "json"]);
     assert_eq!(o.status.code(), Some(2));

@@ -58,7 +58,14 @@ impl FromStr for Span {
     type Err = SpanError;
 
     fn from_str(s: &str) -> Result<Self, Self::Err> {
-        let d = humantime::parse_duration(s.trim()).map_err(|e| SpanError {
+        let text = s.trim();
+        if !text.is_empty() && text.chars().all(|c| c.is_ascii_digit()) {
+            return Err(SpanError {
+                input: s.to_owned(),
+                reason: format!("a number needs a unit: `{text}m` is {text} minutes (or `{text}s`, `{text}h`, `{text}d`)"),
+            });
+        }
+        let d = humantime::parse_duration(text).map_err(|e| SpanError {
             input: s.to_owned(),
             reason: e.to_string(),
         })?;

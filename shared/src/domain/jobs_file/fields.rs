@@ -83,7 +83,7 @@ pub(super) fn read_containers(
         let f = r.fields(m, &what, &["command", "environment", "cpu", "memory"]);
         let mut c = ContainerOverride::default();
         if let Some(n) = f.get("command") {
-            c.command = r.strings(n, &format!("{what}.command"));
+            c.command = read_command(r, n, &format!("{what}.command"));
         }
         if let Some(n) = f.get("environment") {
             let env = r
@@ -102,10 +102,10 @@ pub(super) fn read_containers(
             c.environment = env;
         }
         if let Some(n) = f.get("cpu") {
-            c.cpu = r.number(n, &format!("{what}.cpu"), 0..=16384);
+            c.cpu = read_size(r, n, &format!("{what}.cpu"), 0..=16384);
         }
         if let Some(n) = f.get("memory") {
-            c.memory = r.number(n, &format!("{what}.memory"), 6..=122_880);
+            c.memory = read_size(r, n, &format!("{what}.memory"), 6..=122_880);
         }
         out.insert(name.as_str().to_owned(), c);
     }
@@ -233,4 +233,65 @@ pub(super) fn read_prices(r: &mut Reader, node: &Node) -> Option<Prices> {
         prices.discount_percent = r.decimal(n, "prices.discount_percent", 0.0..=100.0)?;
     }
     Some(prices)
+}
+
+/// A command: a list of words. Written as one line (`command: ./run --full`), it is refused with the list to write.
+fn read_command(r: &mut Reader, node: &Node, what: &str) -> Option<Vec<String>> {
+    if let Node::Scalar(line) = node {
+        let words: Vec<String> = line
+            .as_str()
+            .split_whitespace()
+            .map(|w| format!("{w:?}"))
+            .collect();
+        r.error(
+            node.span(),
+            format!(
+                "{what} is a list of words (ECS runs it without a shell): write `[{}]`",
+                words.join(", ")
+            ),
+        );
+        return None;
+    }
+    r.strings(node, what)
+}
+
+/// A task or container size: CPU units (1024 = 1 vCPU) for a `cpu` key, MiB for a `memory` key. A size written with
+/// a unit (`2 GB`, `1 vCPU`) is refused with the number to write instead.
+pub(super) fn read_size(
+    r: &mut Reader,
+    node: &Node,
+    what: &str,
+    range: std::ops::RangeInclusive<u32>,
+) -> Option<u32> {
+    let text = match node {
+        Node::Scalar(s) => s.as_str().trim().to_owned(),
+        _ => return r.number(node, what, range),
+    };
+    let split = text
+        .find(|c: char| !(c.is_ascii_digit() || c == '.'))
+        .unwrap_or(text.len());
+    let (amount, unit) = (
+        text[..split].trim(),
+        text[split..].trim().to_ascii_lowercase(),
+    );
+    let amount: Option<f64> = amount.parse().ok();
+    let factor = match unit.as_str() {
+        "gb" | "gib" | "g" if what.ends_with("memory") => Some((1024.0, "MiB")),
+        "mb" | "mib" | "m" if what.ends_with("memory") => Some((1.0, "MiB")),
+        "vcpu" | "vcpus" | "cpu" | "cpus" if what.ends_with("cpu") => {
+            Some((1024.0, "CPU units, 1024 = 1 vCPU"))
+        }
+        _ => None,
+    };
+    match (amount, factor) {
+        (Some(a), Some((f, words))) if !unit.is_empty() => {
+            let n = (a * f).round() as u64;
+            r.error(
+                node.span(),
+                format!("{what} is a plain number of {words}: write `{n}` for {text}"),
+            );
+            None
+        }
+        _ => r.number(node, what, range),
+    }
 }

@@ -10,7 +10,9 @@ use super::batch::{
     read_after, read_jitter, read_max_running, read_parallel, read_pool, read_retry,
 };
 use super::fargate;
-use super::fields::{read_containers, read_network, read_pattern, read_prices, read_tags};
+use super::fields::{
+    read_containers, read_network, read_pattern, read_prices, read_size, read_tags,
+};
 use super::reader::{Fields, Reader};
 use crate::domain::alert::{Alert, Expect};
 use crate::domain::cost::Prices;
@@ -188,10 +190,12 @@ pub(super) fn read_partial(r: &mut Reader, f: &Fields<'_>) -> Partial {
         .get("network")
         .and_then(|n| read_network(r, n).map(|net| (net, n.span().to_owned())));
     p.containers = f.get("containers").and_then(|n| read_containers(r, n));
-    p.cpu = f.get("cpu").and_then(|n| r.number(n, "cpu", 0..=u32::MAX));
+    p.cpu = f
+        .get("cpu")
+        .and_then(|n| read_size(r, n, "cpu", 0..=u32::MAX));
     p.memory = f
         .get("memory")
-        .and_then(|n| r.number(n, "memory", 0..=u32::MAX));
+        .and_then(|n| read_size(r, n, "memory", 0..=u32::MAX));
     p.size_span = f
         .get("cpu")
         .or(f.get("memory"))

@@ -554,3 +554,31 @@ fn retry_reads_stop_reason_patterns() {
         "{got:?}"
     );
 }
+
+#[test]
+fn common_type_mistakes_get_the_fix_in_their_message() {
+    let base = "jobs:\n  a:\n    schedule: rate(1 day)\n    cluster: c\n    task_definition: t\n    network: {subnets: [subnet-1]}\n";
+    let got = errors(&format!(
+        "{base}    memory: 2 GB\n    cpu: 1 vCPU\n    catch_up: 10\n    containers: {{app: {{command: ./run --full}}}}\n"
+    ));
+    let has = |needle: &str| got.iter().any(|e| e.contains(needle));
+    assert!(
+        has("memory is a plain number of MiB: write `2048` for 2 GB"),
+        "{got:#?}"
+    );
+    assert!(
+        has("cpu is a plain number of CPU units, 1024 = 1 vCPU: write `1024` for 1 vCPU"),
+        "{got:#?}"
+    );
+    assert!(
+        has("`10` is not a duration: a number needs a unit: `10m` is 10 minutes"),
+        "{got:#?}"
+    );
+    assert!(
+        has("containers.app.command is a list of words (ECS runs it without a shell): write `[\"./run\", \"--full\"]`"),
+        "{got:#?}"
+    );
+    // A plain number still reads as before.
+    let ok = JobsFile::parse(&format!("{base}    memory: 2048\n    cpu: 1024\n")).unwrap();
+    assert_eq!(ok.jobs.values().next().unwrap().memory, Some(2048));
+}
