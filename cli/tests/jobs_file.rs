@@ -363,7 +363,10 @@ async fn an_invalid_file_reports_every_problem_and_writes_nothing() {
         err.contains("memory is a plain number of MiB: write `8192` for 8 GB"),
         "{err}"
     );
-    assert!(err.contains("a number needs a unit: `2m` is 2 minutes"), "{err}");
+    assert!(
+        err.contains("a number needs a unit: `2m` is 2 minutes"),
+        "{err}"
+    );
     // Scripts get the problems as data on standard output (`-o json`), with the same exit code.
     let o = env.fsched(&["validate", &bad, "-o", "json"]);
     assert_eq!(o.status.code(), Some(2));

@@ -299,6 +299,22 @@ async fn run_wait_follows_the_run_and_exits_with_its_outcome() {
         text(&refused.stderr)
     );
     assert!(w.receive(&queue_url).await.records.is_empty());
+    // A variable the job fills from its triggering event: a manual run is told which to give.
+    let missing = fsched(&w, &queue).args(["run", "import"]).output().unwrap();
+    assert_eq!(missing.status.code(), Some(2));
+    assert!(
+        text(&missing.stderr).contains(
+            "job `import` fills FILE (`$.detail.object.key`) from the event that triggers it; a manual run has no \
+             such event: give it with --env FILE=VALUE"
+        ),
+        "{}",
+        text(&missing.stderr)
+    );
+    let given = fsched(&w, &queue)
+        .args(["run", "import", "--env", "FILE=orders.csv"])
+        .output()
+        .unwrap();
+    assert!(given.status.success(), "{}", text(&given.stderr));
     let unknown = fsched(&w, &queue).args(["run", "nope"]).output().unwrap();
     assert_eq!(unknown.status.code(), Some(2));
 }

@@ -9,7 +9,7 @@ use anyhow::Context;
 use chrono::{DateTime, SubsecRound, Utc};
 use fsched_core::domain::hash::fnv128;
 use fsched_core::domain::run::{RunId, RunStatus};
-use fsched_core::domain::trigger::{resolve, triggered_run_id, Command};
+use fsched_core::domain::trigger::{resolve, triggered_run_id, unfilled, Command};
 use fsched_core::ports::RunStore;
 
 use crate::aws::{requester, AwsArgs};
@@ -78,6 +78,28 @@ pub async fn run(
     let event = command.to_event(time).context("encoding the command")?;
     let delivered = serde_json::json!({"source": event.source, "detail-type": event.detail_type,
                                        "time": time, "detail": event.detail});
+    // What the job reads from the event that triggers it, a manual run has to be given (or cannot be).
+    let (vars, words) = unfilled(&stored.spec, &delivered, &given);
+    if !words.is_empty() {
+        return Err(Failure::Invalid(format!(
+            "job `{job}`'s command reads {} from the event that triggers it, which `fsched run` has none of: \
+             send that event instead (docs/events.md)",
+            words.iter().map(|w| format!("`{w}`")).collect::<Vec<_>>().join(", ")
+        )));
+    }
+    if !vars.is_empty() {
+        let each: Vec<String> = vars.iter().map(|(k, v)| format!("{k} (`{v}`)")).collect();
+        let flags: Vec<String> = vars
+            .iter()
+            .map(|(k, _)| format!("--env {k}=VALUE"))
+            .collect();
+        return Err(Failure::Invalid(format!(
+            "job `{job}` fills {} from the event that triggers it; a manual run has no such event: give {} with {}",
+            each.join(", "),
+            if vars.len() == 1 { "it" } else { "them" },
+            flags.join(" ")
+        )));
+    }
     if let Err(rejection) = resolve(&stored.spec, &delivered, &given) {
         return Err(Failure::Invalid(format!(
             "job `{job}` cannot run with these values: {rejection}"

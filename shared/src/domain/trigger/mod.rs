@@ -28,8 +28,8 @@ pub use rules::{
     rule_prefix, stack_tag, EventRule, FoundRule, RuleChange, RuleTarget, DEFAULT_BUS, TARGET_ID,
 };
 pub use template::{
-    check_templates, is_dynamic, overrides_size, resolve, schedule_event, settable, Rejection,
-    Template, OVERRIDES_MAX,
+    check_templates, is_dynamic, overrides_size, resolve, schedule_event, settable, unfilled,
+    Rejection, Template, OVERRIDES_MAX,
 };
 
 use chrono::{DateTime, Utc};

@@ -77,6 +77,29 @@ pub fn is_dynamic(spec: &JobSpec) -> bool {
     })
 }
 
+/// What a run asked for by a command cannot fill from `event` (the command's own): each environment variable whose
+/// value reads the event and was not given in `values` (with what it reads), and each command word that reads it.
+pub fn unfilled(
+    spec: &JobSpec,
+    event: &Value,
+    values: &BTreeMap<String, String>,
+) -> (Vec<(String, String)>, Vec<String>) {
+    let fails = |text: &str| {
+        Template::parse(text).is_ok_and(|t| t.is_dynamic() && t.render(event).is_err())
+    };
+    let mut vars = Vec::new();
+    let mut words = Vec::new();
+    for c in spec.containers.values() {
+        for (key, value) in &c.environment {
+            if !values.contains_key(key) && fails(value) && !vars.iter().any(|(k, _)| k == key) {
+                vars.push((key.clone(), value.clone()));
+            }
+        }
+        words.extend(c.command.iter().flatten().filter(|w| fails(w)).cloned());
+    }
+    (vars, words)
+}
+
 /// The event a scheduled run's templates read: `$.time` and `$.detail.scheduled_at` are the scheduled time (RFC
 /// 3339, UTC), `$.detail.job` the job's name. For example `RUN_DATE: $.detail.scheduled_at`.
 pub fn schedule_event(job: &JobName, at: DateTime<Utc>) -> Value {

@@ -403,3 +403,21 @@ fn an_fsched_announcement_sent_twice_is_one_delivery_and_other_events_keep_their
         "other sources keep EventBridge's id"
     );
 }
+
+#[test]
+fn a_command_says_which_event_values_it_cannot_fill() {
+    let command =
+        json!({"source": "fsched.commands", "detail-type": "Run Job", "detail": {"job": "report"}});
+    let given = BTreeMap::from([("BUCKET".to_owned(), "inbox".to_owned())]);
+    let (vars, words) = unfilled(&spec(), &command, &given);
+    assert_eq!(vars, [("REPORT_ID".to_owned(), "$.detail.id".to_owned())]);
+    assert_eq!(
+        words,
+        ["--key={{$.detail.object.key}}", "$.detail.object.size"]
+    );
+    // The job's own event fills everything.
+    assert_eq!(
+        unfilled(&spec(), &upload(), &BTreeMap::new()),
+        (vec![], vec![])
+    );
+}
