@@ -106,6 +106,12 @@ enum Command {
     /// Print a shell completion script: `fsched completion bash > /etc/bash_completion.d/fsched`, or zsh, fish,
     /// powershell, elvish.
     Completion { shell: clap_complete::Shell },
+    /// Print the manual page (roff): `fsched man | man -l -`, or `fsched man > /usr/local/share/man/man1/fsched.1`;
+    /// `fsched man run` for one command's page (`fsched-run.1`).
+    Man {
+        /// The command whose page to print (default: fsched's own, listing every command).
+        command: Option<String>,
+    },
     /// Check a deployed stack (--stack): its resources, failure queues, alarms, table settings and stored jobs.
     Doctor(commands::doctor::Args),
 }
@@ -216,6 +222,7 @@ async fn main() -> ExitCode {
             clap_complete::generate(shell, &mut Cli::command(), "fsched", &mut out);
             Ok(())
         }
+        Command::Man { command } => man(command.as_deref(), &mut out),
         Command::Ui(args) => ui::run(args, &cli.aws, &mut out).await,
         Command::Doctor(args) => commands::doctor::run(args, &cli.aws, now, &mut out).await,
         Command::Savings(args) => {
@@ -234,4 +241,37 @@ async fn main() -> ExitCode {
         }
         Err(Failure::Changes) => ExitCode::from(3),
     }
+}
+
+/// The roff manual page of fsched, or of one of its commands.
+fn man(command: Option<&str>, out: &mut impl std::io::Write) -> Result<(), Failure> {
+    use anyhow::Context as _;
+    use clap::CommandFactory;
+    let root = Cli::command();
+    let (page, title) = match command {
+        None => (root, "fsched".to_owned()),
+        Some(name) => {
+            let Some(sub) = root.find_subcommand(name).cloned() else {
+                let names: Vec<String> = root
+                    .get_subcommands()
+                    .map(|c| c.get_name().to_owned())
+                    .collect();
+                return Err(Failure::Invalid(format!(
+                    "no command `{name}`: fsched has {}",
+                    names.join(", ")
+                )));
+            };
+            let title = format!("fsched-{name}");
+            let page = sub
+                .name(title.clone())
+                .bin_name(format!("fsched {name}"))
+                .version(env!("CARGO_PKG_VERSION"));
+            (page, title)
+        }
+    };
+    clap_mangen::Man::new(page)
+        .title(title)
+        .render(out)
+        .context("writing the manual page")?;
+    Ok(())
 }

@@ -44,3 +44,27 @@ fn completion_scripts_know_every_command() {
     let (ok, _) = fsched(&["completion", "tcsh"]);
     assert!(!ok, "an unknown shell is refused");
 }
+
+#[test]
+fn the_manual_page_lists_every_command_and_each_has_its_own() {
+    let (ok, page) = fsched(&["man"]);
+    assert!(ok);
+    assert!(page.contains(".TH fsched 1"), "{page}");
+    for command in ["apply", "backfill", "runs", "show", "wake", "doctor", "man"] {
+        assert!(
+            page.contains(&format!("fsched\\-{command}(1)")),
+            "{command}"
+        );
+        let (ok, own) = fsched(&["man", command]);
+        assert!(ok, "{command}");
+        assert!(own.contains(&format!(".TH fsched-{command} 1")), "{own}");
+    }
+    let (ok, run) = fsched(&["man", "run"]);
+    assert!(ok && run.contains("\\-\\-env"), "{run}");
+    let o = Command::new(env!("CARGO_BIN_EXE_fsched"))
+        .args(["man", "nope"])
+        .output()
+        .unwrap();
+    assert_eq!(o.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&o.stderr).contains("no command `nope`"));
+}
