@@ -78,3 +78,38 @@ async fn the_table_comes_from_the_stack_outputs_when_not_given() {
     assert_eq!(o.status.code(), Some(2));
     assert!(String::from_utf8_lossy(&o.stderr).contains("no table given: pass --table"));
 }
+
+/// A table that is not where the settings point, or an endpoint nobody answers at, is named with its region in the
+/// error, and an unreachable endpoint is said to be unreachable, not busy.
+#[tokio::test]
+async fn connection_errors_name_the_table_and_region_and_what_went_wrong() {
+    let config = local_sdk_config().await.unwrap();
+    let table = fresh_table(&aws_sdk_dynamodb::Client::new(&config))
+        .await
+        .unwrap();
+    let fsched = |args: &[&str], envs: &[(&str, &str)]| {
+        let mut c = Command::new(env!("CARGO_BIN_EXE_fsched"));
+        c.args(args).env("FSCHED_TABLE", &table);
+        for (k, v) in envs {
+            c.env(k, v);
+        }
+        c.output().unwrap()
+    };
+    let o = fsched(&["jobs", "--region", "eu-north-1"], &[]);
+    assert_eq!(o.status.code(), Some(1));
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert!(
+        err.contains(&format!(
+            "in table `{table}`, region eu-north-1: ResourceNotFoundException"
+        )),
+        "{err}"
+    );
+    let o = fsched(&["jobs"], &[("AWS_ENDPOINT_URL", "http://127.0.0.1:1")]);
+    assert_eq!(o.status.code(), Some(1));
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert!(err.contains("cannot reach DynamoDB"), "{err}");
+    assert!(
+        err.contains("Connection refused") && !err.contains("busy"),
+        "{err}"
+    );
+}

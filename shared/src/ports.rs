@@ -24,6 +24,10 @@ pub enum StoreError {
     /// DynamoDB is throttling or briefly unavailable: the caller may retry.
     #[error("the table is busy or unavailable ({message}); retrying later will succeed")]
     Transient { message: String },
+    /// DynamoDB could not be reached at all (no connection, or no answer in time): the network, the endpoint or the
+    /// region is wrong, or down. Retryable, like `Transient`, but said as what it is.
+    #[error("cannot reach DynamoDB ({message}): check the network, the region and AWS_ENDPOINT_URL if set")]
+    Unreachable { message: String },
     /// The table or its indexes are missing, or access is denied: retrying will not help.
     #[error("cannot use the table: {message}")]
     Unusable { message: String },
@@ -34,7 +38,10 @@ pub enum StoreError {
 
 impl StoreError {
     pub fn is_retryable(&self) -> bool {
-        matches!(self, StoreError::Transient { .. })
+        matches!(
+            self,
+            StoreError::Transient { .. } | StoreError::Unreachable { .. }
+        )
     }
 }
 

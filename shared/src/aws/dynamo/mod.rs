@@ -40,6 +40,23 @@ impl DynamoStore {
         E: ProvideErrorMetadata + std::error::Error + 'static,
         R: std::fmt::Debug + 'static,
     {
+        let region = self
+            .client
+            .config()
+            .region()
+            .map_or("no region".to_owned(), |r| r.to_string());
+        if matches!(
+            err,
+            SdkError::DispatchFailure(_) | SdkError::TimeoutError(_)
+        ) {
+            return StoreError::Unreachable {
+                message: format!(
+                    "{what} in table `{}`, region {region}: {}",
+                    self.table,
+                    super::sdk_error::describe(&err)
+                ),
+            };
+        }
         match classify(&err) {
             Failure::Transient { message } => StoreError::Transient {
                 message: format!("{what}: {message}"),
@@ -50,7 +67,10 @@ impl DynamoStore {
                 }
             }
             Failure::Service { code, message } => StoreError::Unusable {
-                message: format!("{what} in table `{}`: {code}: {message}", self.table),
+                message: format!(
+                    "{what} in table `{}`, region {region}: {code}: {message}",
+                    self.table
+                ),
             },
         }
     }
