@@ -95,15 +95,29 @@ impl AwsArgs {
         self.stack.as_deref()
     }
 
-    pub async fn config(&self) -> aws_config::SdkConfig {
+    /// The SDK's settings: the standard chain, with `--region` and `--profile` on top. A profile named with
+    /// `--profile` must exist, and its credentials beat keys in the environment (as the AWS CLI's `--profile`
+    /// does), so a wrong name is an error, not the environment's keys used silently.
+    pub async fn config(&self) -> Result<aws_config::SdkConfig, crate::Failure> {
         let mut loader = aws_config::defaults(BehaviorVersion::latest());
         if let Some(region) = &self.region {
             loader = loader.region(aws_config::Region::new(region.clone()));
         }
         if let Some(profile) = &self.profile {
-            loader = loader.profile_name(profile);
+            use aws_credential_types::provider::ProvideCredentials;
+            let provider = aws_config::profile::ProfileFileCredentialsProvider::builder()
+                .profile_name(profile)
+                .build();
+            if let Err(e) = provider.provide_credentials().await {
+                return Err(crate::Failure::Invalid(format!(
+                    "--profile `{profile}`: no credentials from it ({}): is it in ~/.aws/config or \
+                     ~/.aws/credentials (or AWS_CONFIG_FILE, AWS_SHARED_CREDENTIALS_FILE)?",
+                    fsched_core::aws::sdk_error::describe(&e)
+                )));
+            }
+            loader = loader.profile_name(profile).credentials_provider(provider);
         }
-        loader.load().await
+        Ok(loader.load().await)
     }
 
     /// A setting as given, unless it came from the environment while `--stack` was named on the command line:
@@ -235,9 +249,9 @@ impl AwsArgs {
         }))
     }
 
-    pub async fn store(&self) -> anyhow::Result<DynamoStore> {
-        let config = self.config().await;
-        self.store_with(&config).await
+    pub async fn store(&self) -> Result<DynamoStore, crate::Failure> {
+        let config = self.config().await?;
+        Ok(self.store_with(&config).await?)
     }
 
     pub async fn store_with(&self, config: &aws_config::SdkConfig) -> anyhow::Result<DynamoStore> {

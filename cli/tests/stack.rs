@@ -113,3 +113,40 @@ async fn connection_errors_name_the_table_and_region_and_what_went_wrong() {
         "{err}"
     );
 }
+
+/// `--profile` names the credentials to use (over keys in the environment: the emulator accepts any keys, so that
+/// is not observable here); a profile that does not exist is an error naming it (exit 2), not the environment's keys
+/// used silently.
+#[tokio::test]
+async fn a_named_profile_is_read_and_a_missing_one_is_an_error() {
+    let config = local_sdk_config().await.unwrap();
+    let table = fresh_table(&aws_sdk_dynamodb::Client::new(&config))
+        .await
+        .unwrap();
+    let dir = std::env::temp_dir().join(unique_name("aws-profiles"));
+    std::fs::create_dir_all(&dir).unwrap();
+    let region = config.region().unwrap().to_string();
+    std::fs::write(
+        dir.join("config"),
+        format!("[profile ci]\nregion = {region}\naws_access_key_id = ci-key\naws_secret_access_key = ci-secret\n"),
+    )
+    .unwrap();
+    let fsched = |profile: &str| {
+        Command::new(env!("CARGO_BIN_EXE_fsched"))
+            .args(["jobs", "--profile", profile, "-o", "json"])
+            .env("FSCHED_TABLE", &table)
+            .env("AWS_CONFIG_FILE", dir.join("config"))
+            .env("AWS_SHARED_CREDENTIALS_FILE", dir.join("credentials"))
+            .output()
+            .unwrap()
+    };
+    let o = fsched("ci");
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let o = fsched("nope");
+    assert_eq!(o.status.code(), Some(2));
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert!(
+        err.contains("--profile `nope`: no credentials from it"),
+        "{err}"
+    );
+}

@@ -201,7 +201,7 @@ pub async fn run(
             "doctor checks a deployed stack: pass --stack (or set FSCHED_STACK)".to_owned(),
         ));
     };
-    let config = aws.config().await;
+    let config = aws.config().await?;
     let cfn = aws_sdk_cloudformation::Client::new(&config);
     let listed: Vec<StackResourceSummary> = cfn
         .list_stack_resources()

@@ -153,7 +153,7 @@ async fn make_plan(
     aws: &AwsArgs,
 ) -> Result<(DynamoStore, EventBridgeRules, FilePlan), Failure> {
     let file = load(&args.file)?;
-    let config = aws.config().await;
+    let config = aws.config().await?;
     let store = aws.store_with(&config).await?;
     let rules = EventBridgeRules::new(aws_sdk_eventbridge::Client::new(&config));
     // With --stack, the file must stay within what the stack may launch and scale: refused here, not at every fire.

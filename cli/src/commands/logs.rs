@@ -47,7 +47,7 @@ pub async fn run(
         Some(text) => Some(super::runs::time_arg("since", text, now)?),
         None => None,
     };
-    let config = aws.config().await;
+    let config = aws.config().await?;
     let store = aws.store_with(&config).await?;
     let run = read_run(&store, &id).await?;
     let ecs = EcsLauncher::new(aws_sdk_ecs::Client::new(&config), stack_tag(store.table()));

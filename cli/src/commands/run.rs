@@ -53,7 +53,7 @@ pub async fn run(
 ) -> Result<(), Failure> {
     let job = super::jobs::job_name(&args.job)?;
     let given = values(&args.env)?;
-    let config = aws.config().await;
+    let config = aws.config().await?;
     let store = aws.store_with(&config).await?;
     let stored = crate::stored_job(&store, &job).await?;
 

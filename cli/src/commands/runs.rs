@@ -219,7 +219,7 @@ pub async fn show_cmd(args: ShowArgs, aws: &AwsArgs, out: &mut impl Write) -> Re
         .run
         .parse()
         .map_err(|e: fsched_core::domain::run::RunIdError| Failure::Invalid(e.to_string()))?;
-    let config = aws.config().await;
+    let config = aws.config().await?;
     let store = aws.store_with(&config).await?;
     let Some(run) = store
         .get_run(&id)

@@ -119,7 +119,7 @@ async fn send(
     command: impl FnOnce(ServiceName) -> Command,
 ) -> Result<ServiceName, Failure> {
     let service = ServiceName::new(name).map_err(|e| Failure::Invalid(e.to_string()))?;
-    let config = aws.config().await;
+    let config = aws.config().await?;
     let store = aws.store_with(&config).await?;
     if store
         .get_service(&service)

@@ -78,7 +78,7 @@ pub async fn run(args: Args, aws: &AwsArgs, out: &mut impl std::io::Write) -> Re
         ),
         None => None,
     };
-    let config = aws.config().await;
+    let config = aws.config().await?;
     let store = aws.store_with(&config).await?;
     let ui = Arc::new(Ui {
         store,
