@@ -109,10 +109,47 @@ async fn declare_sleep_wake_on_demand_and_see_the_savings() {
     let unknown = fsched(&w, &queue, &["sleep", "nope"]);
     assert_eq!(unknown.status.code(), Some(2));
     assert!(text(&unknown).contains("no service `nope` is declared"));
-    // An asleep service is never pruned away (it would stay at 0 with nobody to wake it).
-    fsched(&w, &queue, &["sleep", "staging-api"]);
-    let delivered = w.receive(&queue_url).await;
+    // `--wait` returns once the trigger has put it to sleep, with what waking will restore.
+    let waiting = Command::new(env!("CARGO_BIN_EXE_fsched"))
+        .args(["sleep", "staging-api", "--wait", "--wait-timeout", "60s"])
+        .env("FSCHED_TABLE", w.store.table())
+        .env("FSCHED_EVENT_BUS", &w.bus)
+        .env("FSCHED_TRIGGER_QUEUE", &queue)
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut delivered = w.receive(&queue_url).await;
+    for _ in 0..20 {
+        if !delivered.records.is_empty() {
+            break;
+        }
+        tokio::time::sleep(StdDuration::from_millis(250)).await;
+        delivered = w.receive(&queue_url).await;
+    }
     fsched_trigger::handler::batch(&w.triggers(), delivered, DEFAULT_SKEW, until).await;
+    let slept = waiting.wait_with_output().unwrap();
+    assert!(slept.status.success(), "{}", text(&slept));
+    assert!(
+        text(&slept)
+            .contains("staging-api is asleep: 0 tasks; 2 restored on waking (autoscaling 2-4)"),
+        "{}",
+        text(&slept)
+    );
+    // A wake nobody handles: exit 1 after the timeout, saying what to check.
+    let unhandled = fsched(
+        &w,
+        &queue,
+        &["wake", "staging-api", "--wait", "--wait-timeout", "2s"],
+    );
+    assert_eq!(unhandled.status.code(), Some(1));
+    assert!(
+        text(&unhandled).contains("staging-api is not awake after 2s"),
+        "{}",
+        text(&unhandled)
+    );
+    w.receive(&queue_url).await;
+    // An asleep service is never pruned away (it would stay at 0 with nobody to wake it).
     let empty = std::env::temp_dir().join(format!("{}-none.yaml", w.store.table()));
     std::fs::write(&empty, "jobs: {}\n").unwrap();
     let prune = fsched(

@@ -8,7 +8,7 @@ use chrono::{DateTime, Utc};
 use fsched_core::domain::cost::Prices;
 use fsched_core::domain::duration::Span;
 use fsched_core::domain::schedule::Zone;
-use fsched_core::domain::service::{savings, ServiceName, ServiceState};
+use fsched_core::domain::service::{savings, Phase, ServiceName, ServiceState};
 use fsched_core::domain::trigger::Command;
 use fsched_core::ports::ServiceStore;
 use serde_json::json;
@@ -32,12 +32,27 @@ pub struct WakeArgs {
     /// Keep it awake at least this long (e.g. 2h), then back to its periods.
     #[arg(long = "for", value_name = "DURATION")]
     hold: Option<String>,
+    #[command(flatten)]
+    wait: WaitArgs,
 }
 
 #[derive(clap::Args)]
 pub struct SleepArgs {
     /// The service, as declared under `services:`.
     service: String,
+    #[command(flatten)]
+    wait: WaitArgs,
+}
+
+#[derive(clap::Args)]
+pub struct WaitArgs {
+    /// Wait until fsched has scaled the service (recorded it awake or asleep), then print its scale; exit 1 if that
+    /// does not happen within --wait-timeout.
+    #[arg(long)]
+    wait: bool,
+    /// How long --wait waits.
+    #[arg(long, value_name = "DURATION", default_value = "5m")]
+    wait_timeout: String,
 }
 
 #[derive(clap::Args)]
@@ -156,6 +171,7 @@ pub async fn wake(
     })
     .await?;
     match hold {
+        _ if args.wait.wait => Ok(()),
         Some(h) => writeln!(
             out,
             "asked to wake {service}, awake until {} at least",
@@ -167,6 +183,9 @@ pub async fn wake(
         ),
     }
     .context("writing to stdout")?;
+    if args.wait.wait {
+        wait_for(aws, &service, Phase::Awake, &args.wait, out).await?;
+    }
     Ok(())
 }
 
@@ -181,12 +200,70 @@ pub async fn sleep(
         requested_by: requester("sleep"),
     })
     .await?;
+    if args.wait.wait {
+        return wait_for(aws, &service, Phase::Asleep, &args.wait, out).await;
+    }
     writeln!(
         out,
         "asked to put {service} to sleep, until its next period boundary"
     )
     .context("writing to stdout")?;
     Ok(())
+}
+
+/// Waits until the service's state says `want` (the sleeper records the phase once the scale change is made), then
+/// prints its scale. Exit 1 on timeout, saying what to check.
+async fn wait_for(
+    aws: &AwsArgs,
+    service: &ServiceName,
+    want: Phase,
+    wait: &WaitArgs,
+    out: &mut impl Write,
+) -> Result<(), Failure> {
+    let timeout = wait
+        .wait_timeout
+        .parse::<Span>()
+        .map_err(|e| Failure::Invalid(format!("--wait-timeout: {e}")))?;
+    let store = aws.store().await?;
+    let until = tokio::time::Instant::now() + std::time::Duration::from_secs(timeout.as_secs());
+    let word = if want == Phase::Awake {
+        "awake"
+    } else {
+        "asleep"
+    };
+    loop {
+        let state = store
+            .get_service(service)
+            .await
+            .context("reading the service")?;
+        let done = state.as_ref().filter(|s| s.phase == want);
+        if let Some(s) = done {
+            let scale = match &s.saved {
+                Some(saved) if want == Phase::Asleep => format!(
+                    "0 tasks; {} restored on waking{}",
+                    saved.desired_count,
+                    saved
+                        .autoscaling
+                        .map(|(a, b)| format!(" (autoscaling {a}-{b})"))
+                        .unwrap_or_default()
+                ),
+                _ => "its saved scale restored".to_owned(),
+            };
+            let hold = s
+                .hold_until
+                .map(|h| format!(", held until {}", stamp(Some(h))))
+                .unwrap_or_default();
+            writeln!(out, "{service} is {word}: {scale}{hold}").context("writing to stdout")?;
+            return Ok(());
+        }
+        if tokio::time::Instant::now() >= until {
+            return Err(Failure::Other(anyhow::anyhow!(
+                "{service} is not {word} after {timeout}: the trigger may not have handled the command \
+                 (`fsched doctor` checks the stack)"
+            )));
+        }
+        tokio::time::sleep(std::time::Duration::from_secs(1)).await;
+    }
 }
 
 pub async fn savings_cmd(
