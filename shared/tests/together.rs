@@ -277,3 +277,42 @@ async fn a_job_after_two_others_runs_once_both_succeeded_that_day() {
     let run = f.store.get_run(&day).await.unwrap().unwrap();
     assert_eq!(run.fan.waits.as_ref().map(|w| w.met.len()), Some(2));
 }
+
+#[tokio::test(start_paused = true)]
+async fn a_parallel_run_replaced_by_the_next_fire_stops_with_all_its_tasks() {
+    let f = Fakes::running(Duration::minutes(30));
+    let spec = JobSpec {
+        overlap: fsched_core::domain::job::Overlap::Replace,
+        schedule: Some("rate(5 minutes)".parse().unwrap()),
+        ..parallel(3)
+    };
+    let job = f.job("shards", spec, t(2, 0)).await;
+    f.tick(t(2, 0)).await;
+    assert_eq!(f.ecs.run_task_calls(), 3);
+    f.tick(t(2, 5)).await;
+    let old = f.run(&job, t(2, 0)).await;
+    assert_eq!(old.status, RunStatus::Stopped, "{:?}", old.reason);
+    for index in 0..3 {
+        let task = f
+            .store
+            .get_run(&RunId::task(&old.id, index))
+            .await
+            .unwrap()
+            .unwrap();
+        assert_eq!(task.status, RunStatus::Stopped);
+        let (_, snapshot) = f
+            .ecs
+            .tasks()
+            .into_iter()
+            .find(|(r, _)| *r == task.id)
+            .unwrap();
+        assert_eq!(
+            snapshot.stopping_at,
+            Some(t(2, 5)),
+            "task {index} stopped in ECS"
+        );
+    }
+    assert_eq!(f.ecs.run_task_calls(), 6, "the new run's three tasks");
+    assert_eq!(f.run(&job, t(2, 5)).await.status, RunStatus::Running);
+    assert_eq!(f.announced("Run Stopped"), 1);
+}

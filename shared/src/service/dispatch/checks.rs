@@ -8,7 +8,7 @@ use super::{not_launched, owe_end, Dispatcher, TickReport};
 use crate::domain::dispatch::next_check;
 use crate::domain::duration::Span;
 use crate::domain::record::{stop_reason, TIMEOUT_WORDS};
-use crate::domain::run::{Pending, Run, RunStatus, QUEUE_CHECK};
+use crate::domain::run::{Pending, Run, RunId, RunStatus, QUEUE_CHECK};
 use crate::domain::task::TaskSnapshot;
 use crate::ports::{EventPublisher, Store, StoreError, TaskLauncher};
 use crate::service::record::{apply_report, closing, send_outbox};
@@ -204,12 +204,37 @@ impl<S: Store, L: TaskLauncher, P: EventPublisher> Dispatcher<S, L, P> {
     /// did not get to record (its write failed after RunTask): that one is looked for, and stopped too.
     pub(super) async fn stop_run(
         &self,
-        run: Run,
+        mut run: Run,
         status: RunStatus,
         reason: &str,
         now: DateTime<Utc>,
         r: &mut TickReport,
     ) {
+        // A parallel run stops with its tasks: each one still going (or waiting) is stopped and closed first. The
+        // last one's end may close the run itself (with its tasks' combined outcome).
+        if let Some(parts) = run.fan.parts.clone() {
+            for index in 0..parts.count {
+                let first = RunId::task(&run.id, index);
+                match self.last_attempt(&first).await {
+                    Ok(Some(task)) if task.status.is_open() => {
+                        Box::pin(self.stop_run(task, status, reason, now, r)).await
+                    }
+                    Ok(_) => {}
+                    Err(e) => {
+                        r.errors.push(format!("run {first}: {e}"));
+                        return;
+                    }
+                }
+            }
+            match self.store.get_run(&run.id).await {
+                Ok(Some(fresh)) if fresh.status.is_open() => run = fresh,
+                Ok(_) => return,
+                Err(e) => {
+                    r.errors.push(format!("run {}: {e}", run.id));
+                    return;
+                }
+            }
+        }
         let task = match (&run.task_arn, &run.cluster, run.status) {
             (Some(arn), Some(cluster), _) => Some((arn.clone(), cluster.clone())),
             (None, _, RunStatus::Claimed) => match self.unrecorded_task(&run).await {

@@ -263,23 +263,16 @@ impl<S: Store, L: TaskLauncher, P: EventPublisher> Dispatcher<S, L, P> {
         let mut unclaimed = false;
         let mut closed = None;
         for index in (0..parts.count).filter(|i| !parts.ended.iter().any(|e| e.index == *i)) {
-            let mut id = RunId::task(&run.id, index);
-            // The last attempt of the task, if it was retried.
-            let task = loop {
-                match self.store.get_run(&id).await {
-                    Ok(Some(t)) => match &t.retried_as {
-                        Some(next) => id = next.run.clone(),
-                        None => break Some(t),
-                    },
-                    Ok(None) => break None,
-                    Err(e) => {
-                        r.errors.push(format!("run {id}: {e}"));
-                        return;
-                    }
+            let first = RunId::task(&run.id, index);
+            let task = match self.last_attempt(&first).await {
+                Ok(task) => task,
+                Err(e) => {
+                    r.errors.push(format!("run {first}: {e}"));
+                    return;
                 }
             };
             match task {
-                None if id == RunId::task(&run.id, index) => unclaimed = true,
+                None => unclaimed = true,
                 Some(t) if !t.status.is_open() && t.outbox.is_empty() => {
                     if let Some(part) = &t.fan.part {
                         match crate::service::follow::tally(&self.store, part, &t, now).await {
@@ -307,5 +300,25 @@ impl<S: Store, L: TaskLauncher, P: EventPublisher> Dispatcher<S, L, P> {
                 Err(e) => r.errors.push(format!("run {}: {e}", run.id)),
             }
         }
+    }
+}
+
+impl<S: Store, L: TaskLauncher, P: EventPublisher> Dispatcher<S, L, P> {
+    /// The last attempt of task `first` of a parallel run that exists (the task itself when it was not retried, or
+    /// whose retry is not claimed yet); `None` when the task was never claimed.
+    pub(super) async fn last_attempt(
+        &self,
+        first: &RunId,
+    ) -> Result<Option<Run>, crate::ports::StoreError> {
+        let mut id = first.clone();
+        let mut last = None;
+        while let Some(t) = self.store.get_run(&id).await? {
+            match &t.retried_as {
+                Some(next) => id = next.run.clone(),
+                None => return Ok(Some(t)),
+            }
+            last = Some(t);
+        }
+        Ok(last)
     }
 }
