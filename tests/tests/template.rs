@@ -236,10 +236,11 @@ fn every_checkov_skip_is_explained_in_the_security_doc() {
     }
 }
 
-/// The recorder queries two indexes: `by-task` (a task's run) and `listing` (whether a stopped task's `startedBy`
-/// names one of the stack's runs). The emulator does not enforce IAM, so a missing one would only show in AWS.
+/// The recorder queries two indexes: `by-task` (a task's run) and `listing` (whether a task's `startedBy` names one
+/// of the stack's runs), gives pools' slots back (UpdateItem) and stops a task whose run was closed without it. The
+/// emulator does not enforce IAM, so a missing permission would only show in AWS.
 #[test]
-fn the_recorder_may_query_every_index_it_uses() {
+fn the_recorder_may_make_every_call_it_makes() {
     let (_, recorder) = resources()
         .into_iter()
         .find(|(name, _)| name == "Recorder")
@@ -253,6 +254,9 @@ fn the_recorder_may_query_every_index_it_uses() {
             policies.contains(&format!("${{Table.Arn}}/index/{index}")),
             "{index}: {policies}"
         );
+    }
+    for action in ["dynamodb:UpdateItem", "ecs:StopTask"] {
+        assert!(policies.contains(action), "{action}: {policies}");
     }
 }
 

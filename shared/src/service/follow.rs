@@ -153,16 +153,15 @@ async fn feed<S: RunStore + JobStore>(
             Some(run) if run.status != RunStatus::Waiting => return Ok(()),
             Some(run) => run,
             None => {
-                let run = waiting(&job, &after, (id.clone(), at), day, now);
-                let mut first = run.clone();
-                if meets(&mut first, upstream, now) {
-                    match store.claim_run(&first).await {
-                        Ok(crate::ports::Claim::Won) => return Ok(()),
-                        Ok(crate::ports::Claim::Lost(_)) => continue,
-                        Err(e) => return Err(e),
-                    }
+                // The first success of the day (unless `after` no longer names its job).
+                let mut first = waiting(&job, &after, (id.clone(), at), day, now);
+                if !meets(&mut first, upstream, now) {
+                    return Ok(());
                 }
-                return Ok(());
+                match store.claim_run(&first).await? {
+                    crate::ports::Claim::Won => return Ok(()),
+                    crate::ports::Claim::Lost(_) => continue,
+                }
             }
         };
         if !meets(&mut run, upstream, now) {
