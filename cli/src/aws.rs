@@ -275,10 +275,21 @@ impl AwsArgs {
     }
 }
 
-/// Who is asking, for the records of what a command did: the local user and the command.
-pub fn requester(command: &str) -> String {
-    let user = std::env::var("USER")
-        .or_else(|_| std::env::var("USERNAME"))
-        .unwrap_or_else(|_| "someone".to_owned());
-    format!("{user} (fsched {command})")
+/// Who is asking, for the records of what a command did: the caller's AWS identity (STS GetCallerIdentity, which
+/// needs no permission) and the command, e.g. `arn:aws:iam::123456789012:user/alice (fsched run)`. When STS cannot
+/// be reached the local user stands in, and says so: the command itself still goes out.
+pub async fn requester(config: &aws_config::SdkConfig, command: &str) -> String {
+    let identity = aws_sdk_sts::Client::new(config)
+        .get_caller_identity()
+        .send()
+        .await;
+    match identity.ok().and_then(|i| i.arn) {
+        Some(arn) => format!("{arn} (fsched {command})"),
+        None => {
+            let user = std::env::var("USER")
+                .or_else(|_| std::env::var("USERNAME"))
+                .unwrap_or_else(|_| "someone".to_owned());
+            format!("{user} (fsched {command}; AWS identity unknown)")
+        }
+    }
 }

@@ -275,6 +275,14 @@ async fn run_wait_follows_the_run_and_exits_with_its_outcome() {
         .unwrap()
         .unwrap();
     assert_eq!(run.overrides.unwrap()["app"].environment["REPORT_ID"], "42");
+    // Who asked is the caller's AWS identity, as STS names it (the emulator's user), not the machine's login.
+    match &run.trigger {
+        fsched_core::domain::run::Trigger::Manual { by } => assert!(
+            by.starts_with("arn:aws:") && by.ends_with(" (fsched run)"),
+            "{by}"
+        ),
+        other => panic!("a manual run's trigger: {other:?}"),
+    }
 
     // The same wait for a run that fails exits 1 and says how it ended.
     tokio::time::sleep(StdDuration::from_millis(1100)).await;

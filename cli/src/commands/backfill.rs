@@ -49,7 +49,8 @@ pub async fn run(
             args.max_parallel
         )));
     }
-    let store = aws.store().await?;
+    let config = aws.config().await?;
+    let store = aws.store_with(&config).await?;
     let job = crate::stored_job(&store, &name).await?;
     let zone = job.spec.timezone.tz();
     let from = zoned_time_arg("from", &args.from, now, zone)?;
@@ -63,7 +64,7 @@ pub async fn run(
     let started = if args.dry_run || missing.is_empty() {
         None
     } else {
-        let by = requester("backfill");
+        let by = requester(&config, "backfill").await;
         match start(&store, &plan, args.max_parallel, &by, now).await {
             Ok(started) => Some(started),
             Err((started, e)) => {

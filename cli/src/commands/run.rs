@@ -71,7 +71,7 @@ pub async fn run(
         job: job.clone(),
         values: given.clone(),
         request_id: request_id.clone(),
-        requested_by: requester("run"),
+        requested_by: requester(&config, "run").await,
     };
     // The trigger resolves the values against the command's event: refuse here what it would reject, and send
     // nothing.

@@ -131,7 +131,8 @@ async fn send(
     aws: &AwsArgs,
     name: &str,
     now: DateTime<Utc>,
-    command: impl FnOnce(ServiceName) -> Command,
+    word: &str,
+    command: impl FnOnce(ServiceName, String) -> Command,
 ) -> Result<ServiceName, Failure> {
     let service = ServiceName::new(name).map_err(|e| Failure::Invalid(e.to_string()))?;
     let config = aws.config().await?;
@@ -146,7 +147,8 @@ async fn send(
             "no service `{service}` is declared (see `fsched services`)"
         )));
     }
-    aws.send(&config, &command(service.clone()), now).await?;
+    let by = requester(&config, word).await;
+    aws.send(&config, &command(service.clone(), by), now).await?;
     Ok(service)
 }
 
@@ -164,10 +166,12 @@ pub async fn wake(
                 .map_err(|e| Failure::Invalid(format!("--for: {e}")))
         })
         .transpose()?;
-    let service = send(aws, &args.service, now, |service| Command::WakeService {
-        service,
-        hold,
-        requested_by: requester("wake"),
+    let service = send(aws, &args.service, now, "wake", |service, requested_by| {
+        Command::WakeService {
+            service,
+            hold,
+            requested_by,
+        }
     })
     .await?;
     match hold {
@@ -195,9 +199,11 @@ pub async fn sleep(
     now: DateTime<Utc>,
     out: &mut impl Write,
 ) -> Result<(), Failure> {
-    let service = send(aws, &args.service, now, |service| Command::SleepService {
-        service,
-        requested_by: requester("sleep"),
+    let service = send(aws, &args.service, now, "sleep", |service, requested_by| {
+        Command::SleepService {
+            service,
+            requested_by,
+        }
     })
     .await?;
     if args.wait.wait {
