@@ -5,6 +5,7 @@
 
 mod aws;
 mod commands;
+mod contract;
 mod output;
 mod render;
 mod ui;
@@ -28,6 +29,10 @@ struct Cli {
     /// Times in each job's own zone (`job`, the default), `utc`, `local`, or an IANA zone like Europe/Berlin.
     #[arg(long, global = true, default_value = "job", env = "FSCHED_TZ")]
     tz: output::Tz,
+    /// `table` for people (fitted to the terminal), `wide` (every column, ids in full), or `json` / `yaml` for
+    /// scripts: versioned documents, docs/output.md.
+    #[arg(long, short = 'o', global = true, value_enum, default_value_t)]
+    output: output::Format,
 }
 
 #[derive(Subcommand)]
@@ -199,24 +204,36 @@ async fn main() -> ExitCode {
     let cli = Cli::parse();
     let mut out = std::io::stdout().lock();
     let now = chrono::Utc::now();
+    let (tz, o) = (&cli.tz, cli.output);
     let result = match cli.command {
-        Command::Next(args) => commands::next::run(args, &cli.tz, now, &mut out),
-        Command::Validate(args) => commands::jobs_file::validate(args, now, &mut out),
-        Command::Plan(args) => commands::jobs_file::plan_cmd(args, &cli.aws, &mut out).await,
-        Command::Apply(args) => commands::jobs_file::apply_cmd(args, &cli.aws, now, &mut out).await,
-        Command::Jobs(args) => commands::jobs::list(args, &cli.aws, &mut out).await,
-        Command::Job(args) => commands::jobs::describe(args, &cli.aws, &cli.tz, &mut out).await,
-        Command::Pause(args) => commands::jobs::pause_cmd(args, &cli.aws, &mut out).await,
-        Command::Resume(args) => commands::jobs::resume_cmd(args, &cli.aws, now, &mut out).await,
-        Command::Runs(args) => commands::runs::run(args, &cli.aws, &cli.tz, now, &mut out).await,
-        Command::Run(args) => commands::run::run(args, &cli.aws, now, &mut out).await,
-        Command::Backfill(args) => commands::backfill::run(args, &cli.aws, now, &mut out).await,
-        Command::Show(args) => commands::runs::show_cmd(args, &cli.aws, &mut out).await,
-        Command::Logs(args) => commands::logs::run(args, &cli.aws, now, &mut out).await,
-        Command::Cost(args) => commands::runs::cost_cmd(args, &cli.aws, now, &mut out).await,
-        Command::Services(args) => commands::services::list(args, &cli.aws, &mut out).await,
-        Command::Wake(args) => commands::services::wake(args, &cli.aws, now, &mut out).await,
-        Command::Sleep(args) => commands::services::sleep(args, &cli.aws, now, &mut out).await,
+        Command::Next(args) => commands::next::run(args, tz, o, now, &mut out),
+        Command::Validate(args) => commands::jobs_file::validate(args, o, now, &mut out),
+        Command::Plan(args) => commands::jobs_file::plan_cmd(args, &cli.aws, o, &mut out).await,
+        Command::Apply(args) => {
+            commands::jobs_file::apply_cmd(args, &cli.aws, o, now, &mut out).await
+        }
+        Command::Jobs(args) => commands::jobs::list(args, &cli.aws, tz, o, &mut out).await,
+        Command::Job(args) => commands::jobs::describe(args, &cli.aws, tz, o, &mut out).await,
+        Command::Pause(args) => commands::jobs::pause_cmd(args, &cli.aws, o, &mut out).await,
+        Command::Resume(args) => commands::jobs::resume_cmd(args, &cli.aws, o, now, &mut out).await,
+        Command::Runs(args) => commands::runs::run(args, &cli.aws, tz, o, now, &mut out).await,
+        Command::Run(args) => commands::run::run(args, &cli.aws, o, now, &mut out).await,
+        Command::Backfill(args) => commands::backfill::run(args, &cli.aws, o, now, &mut out).await,
+        Command::Show(args) => commands::runs::show_cmd(args, &cli.aws, tz, o, &mut out).await,
+        Command::Logs(args) => commands::logs::run(args, &cli.aws, o, now, &mut out).await,
+        Command::Cost(args) => commands::runs::cost_cmd(args, &cli.aws, tz, o, now, &mut out).await,
+        Command::Services(args) => commands::services::list(args, &cli.aws, tz, o, &mut out).await,
+        Command::Wake(args) => commands::services::wake(args, &cli.aws, o, now, &mut out).await,
+        Command::Sleep(args) => commands::services::sleep(args, &cli.aws, o, now, &mut out).await,
+        Command::Completion { .. } | Command::Man { .. } | Command::Ui(_)
+            if o != output::Format::Table =>
+        {
+            Err(Failure::Invalid(format!(
+                "--output {}: this command prints one form only (leave --output out)",
+                clap::ValueEnum::to_possible_value(&o)
+                    .map_or_else(String::new, |v| v.get_name().to_owned())
+            )))
+        }
         Command::Completion { shell } => {
             use clap::CommandFactory;
             clap_complete::generate(shell, &mut Cli::command(), "fsched", &mut out);
@@ -224,9 +241,9 @@ async fn main() -> ExitCode {
         }
         Command::Man { command } => man(command.as_deref(), &mut out),
         Command::Ui(args) => ui::run(args, &cli.aws, &mut out).await,
-        Command::Doctor(args) => commands::doctor::run(args, &cli.aws, now, &mut out).await,
+        Command::Doctor(args) => commands::doctor::run(args, &cli.aws, o, now, &mut out).await,
         Command::Savings(args) => {
-            commands::services::savings_cmd(args, &cli.aws, now, &mut out).await
+            commands::services::savings_cmd(args, &cli.aws, o, now, &mut out).await
         }
     };
     match result {

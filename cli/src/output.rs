@@ -1,10 +1,66 @@
-//! Output format shared by commands: a table for people, JSON for scripts.
+//! Output shared by commands: tables for people; versioned JSON and YAML documents for scripts (docs/output.md).
 
+use std::io::Write;
+
+use chrono::{DateTime, Utc};
+use serde_json::{json, Value};
+
+/// `--output`: how a command prints what it found.
 #[derive(clap::ValueEnum, Clone, Copy, Debug, PartialEq, Eq, Default)]
 pub enum Format {
+    /// Columns for people, fitted to the terminal, long run ids shortened.
     #[default]
     Table,
+    /// The table with every column and every id in full.
+    Wide,
+    /// One JSON document per line (docs/output.md).
     Json,
+    /// The same documents as YAML, each starting with `---`.
+    Yaml,
+}
+
+impl Format {
+    /// Whether this is a format for scripts (a document), not a table.
+    pub fn is_data(self) -> bool {
+        matches!(self, Format::Json | Format::Yaml)
+    }
+}
+
+/// The version of every document's shape: a field is never renamed, retyped or removed within it (new fields may
+/// appear); anything else is `fsched/v2`.
+pub const API_VERSION: &str = "fsched/v1";
+
+/// Writes one document of `kind`: `apiVersion` and `kind`, then the object's fields (a list goes under `items`).
+/// JSON is one line per document (JSON Lines, so a stream such as `logs --follow` reads the same way); YAML starts
+/// every document with `---`.
+pub fn emit(out: &mut impl Write, format: Format, kind: &str, body: Value) -> std::io::Result<()> {
+    let mut doc = serde_json::Map::new();
+    doc.insert("apiVersion".into(), json!(API_VERSION));
+    doc.insert("kind".into(), json!(kind));
+    match body {
+        Value::Object(fields) => doc.extend(fields),
+        items => {
+            doc.insert("items".into(), items);
+        }
+    }
+    let doc = Value::Object(doc);
+    match format {
+        Format::Yaml => {
+            let text = serde_yaml::to_string(&doc).map_err(std::io::Error::other)?;
+            write!(out, "---\n{text}")
+        }
+        _ => writeln!(out, "{doc}"),
+    }
+}
+
+/// A time in a document: RFC 3339 in UTC, to the second.
+pub fn at(t: DateTime<Utc>) -> Value {
+    json!(t.format("%Y-%m-%dT%H:%M:%SZ").to_string())
+}
+
+/// An optional time in a document: the time, or `null`.
+pub fn at_opt(t: Option<DateTime<Utc>>) -> Value {
+    t.map_or(Value::Null, at)
 }
 
 /// A table for people. On a terminal that says its width (`COLUMNS`), long cells wrap to fit it; otherwise (a pipe,
@@ -60,6 +116,38 @@ impl std::str::FromStr for Tz {
     }
 }
 
+impl Tz {
+    /// A time of something with its own zone (a job's, a service's) as `--tz` says, in chrono's `format`; `-` for
+    /// none.
+    pub fn show(
+        &self,
+        t: Option<DateTime<Utc>>,
+        own: fsched_core::domain::schedule::Zone,
+        format: &str,
+    ) -> String {
+        let Some(t) = t else {
+            return "-".to_owned();
+        };
+        match self {
+            Tz::Job => t.with_timezone(&own.tz()).format(format).to_string(),
+            Tz::Zone(zone) => t.with_timezone(&zone.tz()).format(format).to_string(),
+            Tz::Utc => t.format(format).to_string(),
+            Tz::Local => t.with_timezone(&chrono::Local).format(format).to_string(),
+        }
+    }
+
+    /// What a time column's header says about its zone: `JOB'S ZONE` (or `SERVICE'S ZONE`, as `own` says), `UTC`,
+    /// `LOCAL` or the zone's name.
+    pub fn label(&self, own: &str) -> String {
+        match self {
+            Tz::Job => format!("{}'S ZONE", own.to_uppercase()),
+            Tz::Utc => "UTC".to_owned(),
+            Tz::Local => "LOCAL".to_owned(),
+            Tz::Zone(zone) => zone.to_string().to_uppercase(),
+        }
+    }
+}
+
 /// Times as `--tz` says, with the jobs' own zones at hand.
 #[derive(Clone, Debug)]
 pub struct Times {
@@ -69,7 +157,6 @@ pub struct Times {
 
 impl Times {
     /// UTC, whatever the jobs say.
-    #[cfg(test)]
     pub fn utc() -> Times {
         Times {
             tz: Tz::Utc,
@@ -78,35 +165,50 @@ impl Times {
     }
 
     /// A time of `job`'s: `2026-11-29 02:00:00 CET`, or `...Z` in UTC.
-    pub fn at(&self, job: &str, t: chrono::DateTime<chrono::Utc>) -> String {
+    pub fn at(&self, job: &str, t: DateTime<Utc>) -> String {
+        self.with(job, t, "%Y-%m-%d %H:%M:%S")
+    }
+
+    /// A time of `job`'s in chrono's `format`, followed by its zone: its abbreviation (` CET`), `Z` for UTC, or the
+    /// offset for the machine's own zone.
+    pub fn with(&self, job: &str, t: DateTime<Utc>, format: &str) -> String {
         let zoned = |zone: fsched_core::domain::schedule::Zone| {
             t.with_timezone(&zone.tz())
-                .format("%Y-%m-%d %H:%M:%S %Z")
+                .format(&format!("{format} %Z"))
                 .to_string()
         };
+        let utc = || t.format(&format!("{format}Z")).to_string();
         match &self.tz {
-            Tz::Utc => t.format("%Y-%m-%d %H:%M:%SZ").to_string(),
+            Tz::Utc => utc(),
             Tz::Local => t
                 .with_timezone(&chrono::Local)
-                .format("%Y-%m-%d %H:%M:%S %:z")
+                .format(&format!("{format} %:z"))
                 .to_string(),
             Tz::Zone(zone) => zoned(*zone),
             Tz::Job => match self.jobs.get(job) {
                 Some(zone) => zoned(*zone),
                 // A removed job's zone is no longer known: UTC, which says so.
-                None => t.format("%Y-%m-%d %H:%M:%SZ").to_string(),
+                None => utc(),
+            },
+        }
+    }
+
+    /// The zone `job`'s times are shown in, in words (`Europe/Berlin, the job's`).
+    pub fn zone_of(&self, job: &str) -> String {
+        match &self.tz {
+            Tz::Utc => "UTC".to_owned(),
+            Tz::Local => "this machine's zone".to_owned(),
+            Tz::Zone(zone) => zone.to_string(),
+            Tz::Job => match self.jobs.get(job) {
+                Some(zone) => format!("{zone}, the job's"),
+                None => "UTC (the job's zone is not known)".to_owned(),
             },
         }
     }
 
     /// What a time column's header says about its zone.
     pub fn label(&self) -> String {
-        match &self.tz {
-            Tz::Job => "JOB'S ZONE".to_owned(),
-            Tz::Utc => "UTC".to_owned(),
-            Tz::Local => "LOCAL".to_owned(),
-            Tz::Zone(zone) => zone.to_string().to_uppercase(),
-        }
+        self.tz.label("job")
     }
 }
 

@@ -7,9 +7,8 @@ use chrono::{DateTime, Duration, Utc};
 use fsched_core::domain::duration::Span;
 use fsched_core::domain::run::{Run, RunStatus, Trigger};
 use fsched_core::domain::schedule::Zone;
-use serde_json::json;
 
-use crate::output::{table, Times};
+use crate::output::{table, Format, Times};
 
 pub fn stamp(t: Option<DateTime<Utc>>) -> String {
     t.map_or("-".to_owned(), |t| {
@@ -51,10 +50,43 @@ fn trigger(t: &Trigger) -> String {
     }
 }
 
-/// The `runs` table, newest first as given, its times as `times` says.
-pub fn runs_table(runs: &[Run], times: &Times) -> String {
+/// A run id short enough for a table: an event's long id (a UUID) cut to its first characters and `…`, keeping the
+/// `-t<i>` / `-r<n>` that name a task or an attempt. `fsched show` takes the short form as it is printed.
+pub fn short_id(id: &fsched_core::domain::run::RunId) -> String {
+    const KEEP: usize = 9;
+    let key = id.key();
+    let (stamp, suffix) = key.split_at(key.len().min(16));
+    // The task and attempt marks at the end stay whole.
+    let mut unique = suffix;
+    let mut tail_start = suffix.len();
+    while let Some(dash) = unique.rfind('-').filter(|d| *d > 0) {
+        let mark = &unique[dash + 1..];
+        let is_mark = mark.len() > 1
+            && matches!(mark.as_bytes()[0], b't' | b'r')
+            && mark[1..].bytes().all(|b| b.is_ascii_digit());
+        if !is_mark {
+            break;
+        }
+        tail_start = dash;
+        unique = &unique[..dash];
+    }
+    if unique.len() <= 16 {
+        return id.to_string();
+    }
+    format!(
+        "{}/{stamp}{}…{}",
+        id.job(),
+        &unique[..KEEP + 1],
+        &suffix[tail_start..]
+    )
+}
+
+/// The `runs` table, newest first as given, its times as `times` says; `wide` adds the trigger, attempt, launch
+/// and stop times and the task, and prints every id in full.
+pub fn runs_table(runs: &[Run], times: &Times, format: Format) -> String {
+    let wide = format == Format::Wide;
     let scheduled = format!("SCHEDULED ({})", times.label());
-    let mut t = table(&[
+    let mut header = vec![
         "RUN",
         &scheduled,
         "START DELAY",
@@ -63,39 +95,46 @@ pub fn runs_table(runs: &[Run], times: &Times) -> String {
         "EXIT",
         "COST",
         "REASON",
-    ]);
+    ];
+    if wide {
+        header.extend(["TRIGGER", "ATTEMPT", "LAUNCHED", "STOPPED", "TASK"]);
+    }
+    let mut t = table(&header);
     for r in runs {
-        t.add_row(vec![
-            r.id.to_string(),
-            times.at(r.id.job().as_str(), r.scheduled_at),
+        let job = r.id.job().as_str();
+        let mut row = vec![
+            if wide {
+                r.id.to_string()
+            } else {
+                short_id(&r.id)
+            },
+            times.at(job, r.scheduled_at),
             span(r.start_delay()),
             span(r.runtime()),
             r.status.to_string(),
             r.exit_code().map_or("-".to_owned(), |c| c.to_string()),
             r.cost.as_ref().map_or("-".to_owned(), |c| dollars(c.usd)),
             r.reason.as_deref().unwrap_or("-").to_owned(),
-        ]);
+        ];
+        if wide {
+            let time = |t: Option<DateTime<Utc>>| t.map_or("-".to_owned(), |t| times.at(job, t));
+            row.extend([
+                trigger(&r.trigger),
+                r.attempt.to_string(),
+                time(r.launched_at),
+                time(r.stopped_at),
+                r.task_arn.clone().unwrap_or_else(|| "-".to_owned()),
+            ]);
+        }
+        t.add_row(row);
     }
     t.to_string()
 }
 
-/// A run as JSON, with the derived figures next to the record.
-pub fn run_json(r: &Run) -> serde_json::Value {
-    let mut v = json!(r);
-    if let Some(map) = v.as_object_mut() {
-        let seconds = |d: Option<Duration>| d.map(|d| d.num_milliseconds() as f64 / 1000.0);
-        map.insert(
-            "start_delay_seconds".into(),
-            json!(seconds(r.start_delay())),
-        );
-        map.insert("runtime_seconds".into(), json!(seconds(r.runtime())));
-        map.insert("exit_code".into(), json!(r.exit_code()));
-    }
-    v
-}
-
-/// Everything about one run: its record, the task's timeline and its containers.
-pub fn show(r: &Run) -> String {
+/// Everything about one run: its record, the task's timeline and its containers, times as `times` says.
+pub fn show(r: &Run, times: &Times) -> String {
+    let job = r.id.job().as_str();
+    let stamp = |t: Option<DateTime<Utc>>| t.map_or("-".to_owned(), |t| times.at(job, t));
     let mut lines: Vec<(String, String)> = vec![
         ("run".into(), r.id.to_string()),
         ("job".into(), r.id.job().to_string()),
@@ -209,13 +248,13 @@ pub fn show(r: &Run) -> String {
         events.extend(r.stopped_at.map(|t| (t, "closed")));
     }
     events.sort_by_key(|(at, _)| *at);
-    out.push_str("\ntimeline\n");
+    out.push_str(&format!("\ntimeline ({})\n", times.zone_of(job)));
     for (at, what) in events {
         let offset = at - r.scheduled_at;
         let sign = if offset < Duration::zero() { "-" } else { "+" };
         out.push_str(&format!(
             "  {}  {sign}{:<8}  {what}\n",
-            at.format("%Y-%m-%d %H:%M:%S%.3fZ"),
+            times.with(job, at, "%Y-%m-%d %H:%M:%S%.3f"),
             span(Some(offset.abs()))
         ));
     }
@@ -304,16 +343,20 @@ pub fn tasks_table(r: &Run) -> Option<String> {
 }
 
 /// The attempts of one scheduled time (or request), first to last, when it was retried.
-pub fn attempts_table(chain: &[Run]) -> String {
-    let mut t = table(&["ATTEMPT", "RUN", "STATUS", "EXIT", "DUE", "STOPPED"]);
+pub fn attempts_table(chain: &[Run], times: &Times) -> String {
+    let due = format!("DUE ({})", times.label());
+    let mut t = table(&["ATTEMPT", "RUN", "STATUS", "EXIT", &due, "STOPPED"]);
+    let stamp = |r: &Run, t: Option<DateTime<Utc>>| {
+        t.map_or("-".to_owned(), |t| times.at(r.id.job().as_str(), t))
+    };
     for r in chain {
         t.add_row(vec![
             r.attempt.to_string(),
             r.id.to_string(),
             r.status.to_string(),
             r.exit_code().map_or("-".to_owned(), |c| c.to_string()),
-            stamp(Some(r.due_at())),
-            stamp(r.stopped_at),
+            stamp(r, Some(r.due_at())),
+            stamp(r, r.stopped_at),
         ]);
     }
     format!("attempts\n{t}\n")

@@ -184,7 +184,7 @@ async fn the_template_deploys_twice_side_by_side_and_the_cli_finds_each_stack() 
     assert!(before.status.success(), "{}", text(&before.stderr));
     assert_eq!(text(&before.stdout), text(&after.stdout));
     let jobs: serde_json::Value = serde_json::from_slice(&before.stdout).unwrap();
-    assert_eq!(jobs.as_array().map(Vec::len), Some(9), "{jobs}");
+    assert_eq!(jobs["items"].as_array().map(Vec::len), Some(9), "{jobs}");
 
     // The example's on_event rules were created on the stack's own bus, pointing at its trigger queue.
     let rules = aws_sdk_eventbridge::Client::new(&config)
@@ -224,7 +224,8 @@ async fn the_template_deploys_twice_side_by_side_and_the_cli_finds_each_stack() 
         );
     }
     let other = fsched(&["jobs", "--stack", &prod, "--output", "json"]);
-    assert_eq!(text(&other.stdout), "[]\n", "nothing was written");
+    let other: serde_json::Value = serde_json::from_slice(&other.stdout).unwrap();
+    assert_eq!(other["items"], serde_json::json!([]), "nothing was written");
 
     // doctor: healthy, then a tick in the failure queue makes it fail, naming the queue.
     let o = fsched(&["--stack", &staging, "doctor"]);
@@ -249,7 +250,12 @@ async fn the_template_deploys_twice_side_by_side_and_the_cli_finds_each_stack() 
         .unwrap();
     let o = fsched(&["doctor", "--stack", &staging, "--output", "json"]);
     assert_eq!(o.status.code(), Some(1), "{}", text(&o.stderr));
-    let findings: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+    let report: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+    assert_eq!(
+        (report["kind"].as_str(), report["ok"].as_bool()),
+        (Some("DoctorReport"), Some(false))
+    );
+    let findings = &report["findings"];
     let failed: Vec<&serde_json::Value> = findings
         .as_array()
         .unwrap()

@@ -167,7 +167,8 @@ async fn apply_plan_change_prune_pause_and_resume() {
     );
     let o = env.fsched(&["job", "nightly-etl", "-o", "json"]);
     let described: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
-    assert_eq!(described["job"]["name"], "nightly-etl");
+    assert_eq!(described["kind"], "Job");
+    assert_eq!(described["name"], "nightly-etl");
     assert_eq!(described["next_fires"].as_array().map(Vec::len), Some(5));
     let o = env.fsched(&["job", "nightly-et"]);
     assert_eq!(o.status.code(), Some(2));

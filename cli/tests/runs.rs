@@ -77,14 +77,17 @@ async fn runs_show_and_cost_read_what_the_recorder_wrote() {
         &[&["runs", "--output", "json"][..], &window].concat(),
     )))
     .unwrap();
-    let rows = json.as_array().unwrap();
+    assert_eq!(json["apiVersion"], "fsched/v1");
+    assert_eq!(json["kind"], "RunList");
+    let rows = json["items"].as_array().unwrap();
     assert_eq!(rows.len(), 2);
+    assert_eq!(json["total"], 2);
     let by_id = |id: &str| rows.iter().find(|r| r["id"] == id).unwrap().clone();
     let failed = by_id(&bad.id.to_string());
     assert_eq!(failed["status"], "FAILED");
     assert_eq!(failed["exit_code"], 1);
-    assert_eq!(failed["runtime_seconds"], 373.897);
-    assert_eq!(failed["start_delay_seconds"], 58.103);
+    assert_eq!(failed["runtime_seconds"], 373, "whole seconds");
+    assert_eq!(failed["start_delay_seconds"], 58);
     assert_eq!(by_id(&ok.id.to_string())["cost"]["billed_seconds"], 380);
 
     let table = stdout(&fsched(

@@ -33,9 +33,10 @@ async fn the_table_comes_from_the_stack_outputs_when_not_given() {
     };
     let o = fsched(&["jobs", "--stack", &stack, "--output", "json"]);
     assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let jobs: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
     assert_eq!(
-        String::from_utf8_lossy(&o.stdout),
-        "[]\n",
+        jobs["items"],
+        serde_json::json!([]),
         "the stack's (empty) table was read"
     );
 
@@ -54,7 +55,8 @@ async fn the_table_comes_from_the_stack_outputs_when_not_given() {
     };
     let o = with_env(&["jobs", "--stack", &stack, "-o", "json"]);
     assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
-    assert_eq!(String::from_utf8_lossy(&o.stdout), "[]\n");
+    let jobs: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+    assert_eq!(jobs["items"], serde_json::json!([]));
     let o = with_env(&["--stack", "no-such-stack", "jobs"]);
     assert_eq!(
         o.status.code(),

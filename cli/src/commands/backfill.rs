@@ -10,7 +10,7 @@ use serde_json::json;
 
 use super::runs::zoned_time_arg;
 use crate::aws::{requester, AwsArgs};
-use crate::output::{table, Format};
+use crate::output::{at, emit, table, Format};
 use crate::render::stamp;
 use crate::Failure;
 
@@ -31,14 +31,12 @@ pub struct Args {
     /// List the times and what they have, change nothing.
     #[arg(long)]
     dry_run: bool,
-    /// `table` for people, `json` for scripts.
-    #[arg(long, short = 'o', value_enum, default_value_t)]
-    output: Format,
 }
 
 pub async fn run(
     args: Args,
     aws: &AwsArgs,
+    format: Format,
     now: DateTime<Utc>,
     out: &mut impl Write,
 ) -> Result<(), Failure> {
@@ -76,26 +74,26 @@ pub async fn run(
             }
         }
     };
-    if args.output == Format::Json {
+    if format.is_data() {
         let fires: Vec<_> = plan
             .fires
             .iter()
-            .map(|(t, status)| json!({"scheduled_at": t, "run": format!("{name}/{}", t.format("%Y%m%dT%H%M%SZ")), "existing": status}))
+            .map(|(t, status)| {
+                let run = fsched_core::domain::run::RunId::scheduled(&name, *t).to_string();
+                json!({"scheduled_at": at(*t), "run": run, "existing": status})
+            })
             .collect();
         let claimed: Vec<String> = started
             .iter()
             .flat_map(|s| s.claimed.iter().map(|id| id.to_string()))
             .collect();
-        writeln!(
-            out,
-            "{}",
-            json!({"job": name.as_str(), "from": from, "to": to, "dry_run": args.dry_run,
-                   "max_parallel": args.max_parallel, "fires": fires, "claimed": claimed})
-        )
-        .context("writing to stdout")?;
+        let body = json!({"job": name.as_str(), "from": at(from), "to": at(to), "dry_run": args.dry_run,
+                          "max_parallel": args.max_parallel, "fires": fires, "claimed": claimed});
+        emit(out, format, "Backfill", body).context("writing to stdout")?;
         return Ok(());
     }
-    let mut t = table(&["SCHEDULED", "RUN", "NOW"]);
+    let scheduled = format!("SCHEDULED ({})", job.spec.timezone);
+    let mut t = table(&[&scheduled, "RUN", "NOW"]);
     for (at, status) in &plan.fires {
         t.add_row(vec![
             crate::render::in_zone(Some(*at), job.spec.timezone, "%Y-%m-%d %H:%M %Z"),

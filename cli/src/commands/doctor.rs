@@ -17,15 +17,11 @@ use serde::Serialize;
 use serde_json::json;
 
 use crate::aws::{stack_error, AwsArgs};
-use crate::output::Format;
+use crate::output::{emit, Format};
 use crate::Failure;
 
 #[derive(clap::Args)]
-pub struct Args {
-    /// `table` for people, `json` for scripts.
-    #[arg(long, short = 'o', value_enum, default_value_t)]
-    output: Format,
-}
+pub struct Args {}
 
 /// How one finding stands.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
@@ -191,8 +187,9 @@ async fn function_errors(
 }
 
 pub async fn run(
-    args: Args,
+    _: Args,
     aws: &AwsArgs,
+    format: Format,
     now: DateTime<Utc>,
     out: &mut impl Write,
 ) -> Result<(), Failure> {
@@ -330,9 +327,16 @@ pub async fn run(
         }
     }
 
-    match args.output {
-        Format::Json => writeln!(out, "{}", json!(findings))?,
-        Format::Table => {
+    let failed = findings
+        .iter()
+        .filter(|f| f.verdict == Verdict::Fail)
+        .count();
+    match format {
+        Format::Json | Format::Yaml => {
+            let body = json!({"stack": stack, "ok": failed == 0, "findings": findings});
+            emit(out, format, "DoctorReport", body)?;
+        }
+        Format::Table | Format::Wide => {
             for f in &findings {
                 let verdict = match f.verdict {
                     Verdict::Ok => "ok  ",
@@ -343,10 +347,6 @@ pub async fn run(
             }
         }
     }
-    let failed = findings
-        .iter()
-        .filter(|f| f.verdict == Verdict::Fail)
-        .count();
     if failed > 0 {
         return Err(Failure::Other(anyhow::anyhow!(
             "stack `{stack}`: {failed} check(s) failed"

@@ -13,24 +13,17 @@ use fsched_core::service::jobs::{pause, resume, JobError};
 use serde_json::json;
 
 use crate::aws::AwsArgs;
-use crate::output::{table, Format};
+use crate::output::{at_opt, emit, table, Format, Tz};
 use crate::render;
 use crate::Failure;
 
 #[derive(clap::Args)]
-pub struct ListArgs {
-    /// `table` for people, `json` for scripts.
-    #[arg(long, short = 'o', value_enum, default_value_t)]
-    output: Format,
-}
+pub struct ListArgs {}
 
 #[derive(clap::Args)]
 pub struct DescribeArgs {
     /// The job's name.
     job: String,
-    /// `table` for people, `json` for scripts.
-    #[arg(long, short = 'o', value_enum, default_value_t)]
-    output: Format,
 }
 
 #[derive(clap::Args)]
@@ -57,7 +50,8 @@ const DESCRIBE_RUNS: usize = 5;
 pub async fn describe(
     args: DescribeArgs,
     aws: &AwsArgs,
-    tz: &crate::output::Tz,
+    tz: &Tz,
+    format: Format,
     out: &mut impl Write,
 ) -> Result<(), Failure> {
     let name = job_name(&args.job)?;
@@ -77,12 +71,12 @@ pub async fn describe(
         after = Some(t);
     }
     let zone = job.spec.timezone;
-    if args.output == Format::Json {
-        let rows: Vec<_> = runs.iter().map(render::run_json).collect();
-        writeln!(
+    if format.is_data() {
+        emit(
             out,
-            "{}",
-            json!({"job": job, "next_fires": fires, "runs": rows})
+            format,
+            "Job",
+            crate::contract::job(&job, &fires, &runs),
         )
         .context("writing to stdout")?;
         return Ok(());
@@ -211,7 +205,8 @@ pub async fn describe(
             tz: tz.clone(),
             jobs: [(name.to_string(), zone)].into(),
         };
-        writeln!(out, "{}", render::runs_table(&runs, &times)).context("writing to stdout")?;
+        writeln!(out, "{}", render::runs_table(&runs, &times, format))
+            .context("writing to stdout")?;
     }
     Ok(())
 }
@@ -221,12 +216,18 @@ pub(crate) fn job_name(name: &str) -> Result<JobName, Failure> {
     JobName::new(name).map_err(|e| Failure::Invalid(e.to_string()))
 }
 
-/// A job's times are shown in its own zone.
-fn in_zone(t: Option<DateTime<Utc>>, zone: Zone) -> String {
-    render::in_zone(t, zone, "%Y-%m-%d %H:%M %:z")
+/// A job's time as `--tz` says (its own zone by default), to the minute.
+fn in_zone(t: Option<DateTime<Utc>>, zone: Zone, tz: &Tz) -> String {
+    tz.show(t, zone, "%Y-%m-%d %H:%M %:z")
 }
 
-pub async fn list(args: ListArgs, aws: &AwsArgs, out: &mut impl Write) -> Result<(), Failure> {
+pub async fn list(
+    _: ListArgs,
+    aws: &AwsArgs,
+    tz: &Tz,
+    format: Format,
+    out: &mut impl Write,
+) -> Result<(), Failure> {
     let store = aws.store().await?;
     let jobs = store.list_jobs().await.context("reading the stored jobs")?;
     let mut rows = Vec::new();
@@ -239,48 +240,51 @@ pub async fn list(args: ListArgs, aws: &AwsArgs, out: &mut impl Write) -> Result
             .next();
         rows.push((job, last));
     }
-    match args.output {
-        Format::Json => {
-            let items: Vec<_> = rows
-                .iter()
-                .map(|(j, last)| {
-                    json!({
-                        "name": j.name, "schedule": j.spec.schedule, "timezone": j.spec.timezone,
-                        "next_fire": j.next_fire, "paused": j.spec.paused,
-                        "last_run": last.as_ref().map(|r| json!({"id": r.id, "status": r.status, "scheduled_at": r.scheduled_at})),
-                    })
-                })
-                .collect();
-            writeln!(out, "{}", json!(items)).context("writing to stdout")?;
+    if format.is_data() {
+        let items: Vec<_> = rows
+            .iter()
+            .map(|(j, last)| crate::contract::job_row(j, last.as_ref()))
+            .collect();
+        emit(out, format, "JobList", json!(items)).context("writing to stdout")?;
+        return Ok(());
+    }
+    let next = format!("NEXT FIRE ({})", tz.label("job"));
+    let mut header = vec!["NAME", "SCHEDULE", "ZONE", &next, "LAST RUN", "PAUSED"];
+    if format == Format::Wide {
+        header.extend(["LAST RUN ID", "VERSION"]);
+    }
+    let mut t = table(&header);
+    for (j, last) in &rows {
+        let mut row = vec![
+            j.name.to_string(),
+            j.spec.triggers(),
+            j.spec.timezone.to_string(),
+            in_zone(j.next_fire, j.spec.timezone, tz),
+            last.as_ref()
+                .map_or("-".to_owned(), |r| r.status.to_string()),
+            if j.spec.paused { "yes" } else { "no" }.to_owned(),
+        ];
+        if format == Format::Wide {
+            row.push(last.as_ref().map_or("-".to_owned(), |r| r.id.to_string()));
+            row.push(j.version.to_string());
         }
-        Format::Table => {
-            let mut t = table(&[
-                "NAME",
-                "SCHEDULE",
-                "ZONE",
-                "NEXT FIRE",
-                "LAST RUN",
-                "PAUSED",
-            ]);
-            for (j, last) in &rows {
-                t.add_row(vec![
-                    j.name.to_string(),
-                    j.spec.triggers(),
-                    j.spec.timezone.to_string(),
-                    in_zone(j.next_fire, j.spec.timezone),
-                    last.as_ref()
-                        .map_or("-".to_owned(), |r| r.status.to_string()),
-                    if j.spec.paused {
-                        "yes".to_owned()
-                    } else {
-                        "no".to_owned()
-                    },
-                ]);
-            }
-            writeln!(out, "{t}").context("writing to stdout")?;
-        }
+        t.add_row(row);
+    }
+    writeln!(out, "{t}").context("writing to stdout")?;
+    if rows.is_empty() {
+        writeln!(
+            out,
+            "no jobs are stored yet: `fsched apply jobs.yaml` writes them (`fsched validate` checks the file first)"
+        )
+        .context("writing to stdout")?;
     }
     Ok(())
+}
+
+/// What `pause` and `resume` print for scripts (kind `JobState`).
+fn job_state(job: &fsched_core::domain::job::Job) -> serde_json::Value {
+    json!({"job": job.name.as_str(), "paused": job.spec.paused, "next_fire": at_opt(job.next_fire),
+           "version": job.version})
 }
 
 async fn job_failure<S: fsched_core::ports::JobStore>(store: &S, e: JobError) -> Failure {
@@ -293,6 +297,7 @@ async fn job_failure<S: fsched_core::ports::JobStore>(store: &S, e: JobError) ->
 pub async fn pause_cmd(
     args: PauseArgs,
     aws: &AwsArgs,
+    format: Format,
     out: &mut impl Write,
 ) -> Result<(), Failure> {
     let store = aws.store().await?;
@@ -300,13 +305,18 @@ pub async fn pause_cmd(
         Ok(job) => job,
         Err(e) => return Err(job_failure(&store, e).await),
     };
-    writeln!(out, "paused {}", job.name).context("writing to stdout")?;
+    if format.is_data() {
+        emit(out, format, "JobState", job_state(&job)).context("writing to stdout")?;
+    } else {
+        writeln!(out, "paused {}", job.name).context("writing to stdout")?;
+    }
     Ok(())
 }
 
 pub async fn resume_cmd(
     args: ResumeArgs,
     aws: &AwsArgs,
+    format: Format,
     now: DateTime<Utc>,
     out: &mut impl Write,
 ) -> Result<(), Failure> {
@@ -315,12 +325,16 @@ pub async fn resume_cmd(
         Ok(job) => job,
         Err(e) => return Err(job_failure(&store, e).await),
     };
-    writeln!(
-        out,
-        "resumed {}; next fire {}",
-        job.name,
-        in_zone(job.next_fire, job.spec.timezone)
-    )
-    .context("writing to stdout")?;
+    if format.is_data() {
+        emit(out, format, "JobState", job_state(&job)).context("writing to stdout")?;
+    } else {
+        writeln!(
+            out,
+            "resumed {}; next fire {}",
+            job.name,
+            in_zone(job.next_fire, job.spec.timezone, &Tz::Job)
+        )
+        .context("writing to stdout")?;
+    }
     Ok(())
 }

@@ -18,16 +18,13 @@ use serde_json::json;
 use super::plan_view::{has_changes, plan_json, print_plan};
 
 use crate::aws::AwsArgs;
-use crate::output::Format;
+use crate::output::{emit, Format};
 use crate::Failure;
 
 #[derive(clap::Args)]
 pub struct FileArgs {
     /// The jobs file (YAML); `-` reads standard input.
     file: PathBuf,
-    /// `table` for people, `json` for scripts.
-    #[arg(long, short = 'o', value_enum, default_value_t)]
-    output: Format,
 }
 
 #[derive(clap::Args)]
@@ -64,24 +61,27 @@ fn read_limited(path: &std::path::Path) -> std::io::Result<Vec<u8>> {
     Ok(bytes)
 }
 
-/// Reads and validates the file; invalid input is exit 2 with every problem listed.
-fn load(args: &FileArgs) -> Result<JobsFile, Failure> {
+/// Reads and validates the file; invalid input is exit 2 with every problem listed (and, for scripts, a
+/// `Validation` document of them on standard output).
+fn load(args: &FileArgs, format: Format) -> Result<JobsFile, Failure> {
     let bytes = read_limited(&args.file)
         .map_err(|e| Failure::Invalid(format!("cannot read {}: {e}", args.file.display())))?;
+    let file = args.file.display().to_string();
+    let text = String::from_utf8_lossy(&bytes);
     JobsFile::read(&bytes).map_err(|diagnostics| {
-        if args.output == Format::Json {
+        if format.is_data() {
             // Scripts get every problem on standard output, as data; the exit code still says invalid.
-            let file = args.file.display().to_string();
             let problems: Vec<_> = diagnostics
                 .iter()
                 .map(|d| {
-                    json!({"file": file, "line": d.line, "column": d.column, "job": d.job, "message": d.message})
+                    json!({"file": file, "line": d.line, "column": d.column, "job": d.job,
+                           "key": key_at(&text, d.line, d.job.as_deref()), "message": d.message})
                 })
                 .collect();
-            println!("{}", json!({"valid": false, "problems": problems}));
+            let body = json!({"file": file, "valid": false, "jobs": [], "services": [],
+                              "problems": problems, "warnings": []});
+            let _ = emit(&mut std::io::stdout().lock(), format, "Validation", body);
         }
-        let file = args.file.display().to_string();
-        let text = String::from_utf8_lossy(&bytes);
         let mut message: Vec<String> = diagnostics
             .iter()
             .map(|d| format!("{}{}", d.in_file(&file), excerpt(&text, d.line, d.column)))
@@ -92,6 +92,20 @@ fn load(args: &FileArgs) -> Result<JobsFile, Failure> {
         ));
         Failure::Invalid(message.join("\n"))
     })
+}
+
+/// The YAML key on a problem's line (`memory` for `    memory: 2 GB`), or `None` when the line is not a key's or
+/// is the job's own (a problem with the job as a whole).
+fn key_at(text: &str, line: usize, job: Option<&str>) -> Option<String> {
+    let source = text.lines().nth(line.checked_sub(1)?)?.trim_start();
+    let source = source.strip_prefix("- ").unwrap_or(source);
+    let (key, _) = source.split_once(':')?;
+    let key = key.trim().trim_matches(|c| c == '"' || c == '\'');
+    let plain = !key.is_empty()
+        && key
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '-' || c == '.');
+    (plain && Some(key) != job).then(|| key.to_owned())
 }
 
 /// The line a problem is on, and a caret under its column (as compilers show it); nothing when the problem has no
@@ -112,36 +126,47 @@ fn excerpt(text: &str, line: usize, column: usize) -> String {
     format!("\n    | {shown}\n    | {pad}^")
 }
 
-/// Warnings on standard error for jobs that are valid but will never fire after `now`.
-fn warn_silent(file: &JobsFile, now: DateTime<Utc>) {
+/// Warnings (on standard error, and returned for a document) for jobs that are valid but will never fire after
+/// `now`.
+fn warn_silent(file: &JobsFile, now: DateTime<Utc>) -> Vec<String> {
+    let mut warnings = Vec::new();
     for (name, spec) in &file.jobs {
         if never_fires(spec, now) {
             let schedule = spec.schedule.as_deref().unwrap_or_default();
-            eprintln!(
-                "warning: job `{name}`: `{schedule}` in {} never fires after {} (valid, but it will never run on \
-                 its own)",
+            let warning = format!(
+                "job `{name}`: `{schedule}` in {} never fires after {} (valid, but it will never run on its own)",
                 spec.timezone,
                 now.format("%Y-%m-%d %H:%M:%SZ")
             );
+            eprintln!("warning: {warning}");
+            warnings.push(warning);
         }
     }
+    warnings
 }
 
-pub fn validate(args: FileArgs, now: DateTime<Utc>, out: &mut impl Write) -> Result<(), Failure> {
-    let file = load(&args)?;
-    warn_silent(&file, now);
-    match args.output {
-        Format::Table => writeln!(
+pub fn validate(
+    args: FileArgs,
+    format: Format,
+    now: DateTime<Utc>,
+    out: &mut impl Write,
+) -> Result<(), Failure> {
+    let file = load(&args, format)?;
+    let warnings = warn_silent(&file, now);
+    if format.is_data() {
+        let body = json!({
+            "file": args.file.display().to_string(), "valid": true,
+            "jobs": file.jobs.keys().collect::<Vec<_>>(), "services": file.services.keys().collect::<Vec<_>>(),
+            "problems": [], "warnings": warnings,
+        });
+        emit(out, format, "Validation", body)
+    } else {
+        writeln!(
             out,
             "{}: valid, {} job(s)",
             args.file.display(),
             file.jobs.len()
-        ),
-        Format::Json => writeln!(
-            out,
-            "{}",
-            json!({"valid": true, "jobs": file.jobs.keys().collect::<Vec<_>>()})
-        ),
+        )
     }
     .context("writing to stdout")?;
     Ok(())
@@ -151,8 +176,9 @@ pub fn validate(args: FileArgs, now: DateTime<Utc>, out: &mut impl Write) -> Res
 async fn make_plan(
     args: &PlanArgs,
     aws: &AwsArgs,
+    format: Format,
 ) -> Result<(DynamoStore, EventBridgeRules, FilePlan), Failure> {
-    let file = load(&args.file)?;
+    let file = load(&args.file, format)?;
     let config = aws.config().await?;
     let store = aws.store_with(&config).await?;
     let rules = EventBridgeRules::new(aws_sdk_eventbridge::Client::new(&config));
@@ -178,12 +204,17 @@ async fn make_plan(
     Ok((store, rules, planned))
 }
 
-pub async fn plan_cmd(args: PlanArgs, aws: &AwsArgs, out: &mut impl Write) -> Result<(), Failure> {
-    let (_, _, planned) = make_plan(&args, aws).await?;
+pub async fn plan_cmd(
+    args: PlanArgs,
+    aws: &AwsArgs,
+    format: Format,
+    out: &mut impl Write,
+) -> Result<(), Failure> {
+    let (_, _, planned) = make_plan(&args, aws, format).await?;
     let changed = has_changes(&planned);
-    match args.file.output {
-        Format::Json => writeln!(out, "{}", plan_json(&planned))?,
-        Format::Table => {
+    match format {
+        Format::Json | Format::Yaml => emit(out, format, "Plan", plan_json(&planned))?,
+        Format::Table | Format::Wide => {
             print_plan(&planned, out)?;
             if let Some(why) = planned.needs_yes() {
                 writeln!(out, "apply will refuse without --yes: {why}")?;
@@ -211,6 +242,7 @@ fn outcome_line(what: &str, o: &Outcome, kept: &str) -> String {
 pub async fn apply_cmd(
     args: PlanArgs,
     aws: &AwsArgs,
+    format: Format,
     now: DateTime<Utc>,
     out: &mut impl Write,
 ) -> Result<(), Failure> {
@@ -220,17 +252,16 @@ pub async fn apply_cmd(
                 .to_owned(),
         ));
     }
-    let (store, rules, planned) = make_plan(&args, aws).await?;
-    let table = args.file.output == Format::Table;
-    if table {
+    let (store, rules, planned) = make_plan(&args, aws, format).await?;
+    if !format.is_data() {
         print_plan(&planned, out)?;
     }
     if let Some(why) = planned.needs_yes().filter(|_| !args.yes) {
         return Err(Failure::Invalid(format!("{why}; nothing was changed")));
     }
     let applied = apply_file(&store, &rules, planned, now).await;
-    match args.file.output {
-        Format::Json => {
+    match format {
+        Format::Json | Format::Yaml => {
             let detail = |o: &Outcome| match o {
                 Outcome::Conflict(m) | Outcome::Failed(m) => Some(m.clone()),
                 _ => None,
@@ -248,15 +279,13 @@ pub async fn apply_cmd(
             let rules: Vec<_> = applied
                 .rules
                 .iter()
-                .map(|(c, r)| json!({"rule": c.to_string(), "error": r.as_ref().err().map(|e| e.to_string())}))
+                .map(|(c, r)| json!({"rule": c.to_string(), "status": if r.is_ok() { "done" } else { "failed" },
+                                     "detail": r.as_ref().err().map(|e| e.to_string())}))
                 .collect();
-            writeln!(
-                out,
-                "{}",
-                json!({"results": rows, "services": services, "rules": rules})
-            )?;
+            let body = json!({"jobs": rows, "services": services, "rules": rules});
+            emit(out, format, "ApplyResult", body)?;
         }
-        Format::Table => {
+        Format::Table | Format::Wide => {
             for (name, o) in &applied.services {
                 let kept = match o {
                     Outcome::KeptAsleep => {

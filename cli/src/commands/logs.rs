@@ -13,11 +13,12 @@ use fsched_core::domain::trigger::stack_tag;
 use fsched_core::ports::{JobStore, RunStore, TaskLauncher};
 
 use crate::aws::AwsArgs;
+use crate::output::{at, emit, Format};
 use crate::Failure;
 
 #[derive(clap::Args)]
 pub struct Args {
-    /// The run's id, as `fsched runs` prints it.
+    /// The run's id, as `fsched runs` prints it (whole, or its short form with `…`).
     run: String,
     /// Only this container's output (default: every container that logs to CloudWatch).
     #[arg(long, short = 'c')]
@@ -36,20 +37,18 @@ pub struct Args {
 pub async fn run(
     args: Args,
     aws: &AwsArgs,
+    format: Format,
     now: DateTime<Utc>,
     out: &mut impl Write,
 ) -> Result<(), Failure> {
-    let id: RunId = args
-        .run
-        .parse()
-        .map_err(|e: fsched_core::domain::run::RunIdError| Failure::Invalid(e.to_string()))?;
     let since = match &args.since {
         Some(text) => Some(super::runs::time_arg("since", text, now)?),
         None => None,
     };
     let config = aws.config().await?;
     let store = aws.store_with(&config).await?;
-    let run = read_run(&store, &id).await?;
+    let run = super::runs::find_run(&store, &args.run).await?;
+    let id = run.id.clone();
     let ecs = EcsLauncher::new(aws_sdk_ecs::Client::new(&config), stack_tag(store.table()));
     let found = locate(&store, &ecs, &run, args.container.as_deref()).await?;
     let mut readers: Vec<Reader> = found
@@ -62,15 +61,27 @@ pub async fn run(
     loop {
         let mut printed = 0;
         for reader in &mut readers {
-            for (at, message) in reader.next(start).await? {
-                let at = Utc.timestamp_millis_opt(at).single().unwrap_or(now);
-                let prefix = if many {
-                    format!("[{}] ", reader.stream.container)
+            for (millis, message) in reader.next(start).await? {
+                let time = Utc.timestamp_millis_opt(millis).single().unwrap_or(now);
+                let container = &reader.stream.container;
+                if format.is_data() {
+                    // One document per line, so a script reads --follow's stream as it comes.
+                    let line = serde_json::json!({"run": id.to_string(), "container": container,
+                                                  "time": at(time), "message": message});
+                    emit(out, format, "LogLine", line).context("writing to stdout")?;
                 } else {
-                    String::new()
-                };
-                writeln!(out, "{} {prefix}{message}", at.format("%Y-%m-%dT%H:%M:%SZ"))
+                    let prefix = if many {
+                        format!("[{container}] ")
+                    } else {
+                        String::new()
+                    };
+                    writeln!(
+                        out,
+                        "{} {prefix}{message}",
+                        time.format("%Y-%m-%dT%H:%M:%SZ")
+                    )
                     .context("writing to stdout")?;
+                }
                 printed += 1;
             }
         }
@@ -83,6 +94,7 @@ pub async fn run(
     }
 }
 
+/// The run again, to see whether it has ended.
 async fn read_run<S: RunStore>(store: &S, id: &RunId) -> Result<Run, Failure> {
     store
         .get_run(id)

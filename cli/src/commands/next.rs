@@ -1,5 +1,5 @@
 //! `fsched next EXPR`: the next fire times of a schedule, one RFC3339 timestamp per line in the schedule's zone.
-//! Scripts rely on the output: nothing else is printed on stdout.
+//! Scripts rely on the output: nothing else is printed on stdout (or, with `-o json|yaml`, one `Fires` document).
 
 use std::io::Write;
 
@@ -7,7 +7,7 @@ use anyhow::Context;
 use chrono::{DateTime, Utc};
 use fsched_core::domain::schedule::{Schedule, SkippedTimes};
 
-use crate::output::Tz;
+use crate::output::{at, emit, Format, Tz};
 use crate::Failure;
 
 #[derive(clap::Args)]
@@ -41,7 +41,13 @@ fn instant(flag: &str, text: &str) -> Result<DateTime<Utc>, Failure> {
 
 /// `tz` (the global `--tz`) is the zone the expression's wall times are in, and the output's: a named zone, or UTC
 /// (also for `job`, the default, since there is no job here).
-pub fn run(args: Args, tz: &Tz, now: DateTime<Utc>, out: &mut impl Write) -> Result<(), Failure> {
+pub fn run(
+    args: Args,
+    tz: &Tz,
+    format: Format,
+    now: DateTime<Utc>,
+    out: &mut impl Write,
+) -> Result<(), Failure> {
     let zone =
         match tz {
             Tz::Zone(zone) => zone.as_str(),
@@ -63,11 +69,19 @@ pub fn run(args: Args, tz: &Tz, now: DateTime<Utc>, out: &mut impl Write) -> Res
         Some(text) => super::runs::zoned_time_arg("after", text, now, schedule.zone())?,
         None => now,
     };
-    let mut printed = 0;
-    for fire in schedule.fires_after(after).take(args.count) {
-        writeln!(out, "{}", fire.with_timezone(&schedule.zone()).to_rfc3339())
-            .context("writing to stdout")?;
-        printed += 1;
+    let fires: Vec<DateTime<Utc>> = schedule.fires_after(after).take(args.count).collect();
+    let printed = fires.len();
+    if format.is_data() {
+        let body = serde_json::json!({
+            "expression": args.expr, "timezone": zone, "after": at(after),
+            "fires": fires.iter().map(|t| at(*t)).collect::<Vec<_>>(),
+        });
+        emit(out, format, "Fires", body).context("writing to stdout")?;
+    } else {
+        for fire in &fires {
+            writeln!(out, "{}", fire.with_timezone(&schedule.zone()).to_rfc3339())
+                .context("writing to stdout")?;
+        }
     }
     // Valid but silent: exit 0 (the expression is fine), and say so where a person looks.
     if printed == 0 {

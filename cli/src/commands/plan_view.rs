@@ -159,7 +159,7 @@ pub(super) fn plan_json(planned: &FilePlan) -> serde_json::Value {
         .changes
         .iter()
         .map(|c| match c {
-            Change::Add { name, spec } => json!({"job": name, "action": "add", "spec": spec}),
+            Change::Add { name, spec } => json!({"job": name, "action": "add", "definition": spec}),
             Change::Update { current, fields, .. } => json!({
                 "job": current.name, "action": "change",
                 "fields": fields.iter().map(|f| json!({"field": f.field, "from": f.from, "to": f.to})).collect::<Vec<_>>(),
@@ -180,7 +180,7 @@ pub(super) fn plan_json(planned: &FilePlan) -> serde_json::Value {
     json!({
         "changed": has_changes(planned),
         "summary": summary,
-        "changes": changes,
+        "jobs": changes,
         "unchanged": planned.jobs.unchanged,
         "services": services,
         "rules": rules,

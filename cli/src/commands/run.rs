@@ -13,6 +13,7 @@ use fsched_core::domain::trigger::{resolve, triggered_run_id, unfilled, Command}
 use fsched_core::ports::RunStore;
 
 use crate::aws::{requester, AwsArgs};
+use crate::output::{at, emit, Format};
 use crate::render::{dollars, span};
 use crate::Failure;
 
@@ -48,6 +49,7 @@ fn values(pairs: &[String]) -> Result<BTreeMap<String, String>, Failure> {
 pub async fn run(
     args: Args,
     aws: &AwsArgs,
+    format: Format,
     now: DateTime<Utc>,
     out: &mut impl Write,
 ) -> Result<(), Failure> {
@@ -67,11 +69,12 @@ pub async fn run(
         ]) as u64
             & 0xffff_ffff_ffff
     );
+    let requested_by = requester(&config, "run").await;
     let command = Command::RunJob {
         job: job.clone(),
         values: given.clone(),
         request_id: request_id.clone(),
-        requested_by: requester(&config, "run").await,
+        requested_by: requested_by.clone(),
     };
     // The trigger resolves the values against the command's event: refuse here what it would reject, and send
     // nothing.
@@ -107,17 +110,27 @@ pub async fn run(
     }
     aws.send(&config, &command, time).await?;
     let id = triggered_run_id(&job, time, true, &request_id);
-    writeln!(out, "{id}").context("writing to stdout")?;
+    if format.is_data() {
+        let body = serde_json::json!({"run": id.to_string(), "job": job.as_str(), "requested_at": at(time),
+                                      "requested_by": requested_by, "values": given});
+        emit(out, format, "RunRequest", body)
+    } else {
+        writeln!(out, "{id}")
+    }
+    .context("writing to stdout")?;
     if !args.wait {
         return Ok(());
     }
-    follow(&store, &id, &args, out).await
+    follow(&store, &id, &args, format, out).await
 }
 
+/// Prints each status change of the run (and of the attempts its retries add) until the last one ends; for scripts,
+/// only the last attempt's `Run` document once it ended.
 async fn follow(
     store: &impl RunStore,
     id: &RunId,
     args: &Args,
+    format: Format,
     out: &mut impl Write,
 ) -> Result<(), Failure> {
     let mut record_by = tokio::time::Instant::now() + StdDuration::from(args.record_timeout);
@@ -140,7 +153,7 @@ async fn follow(
             None => {}
             Some(run) if Some(run.status) != last => {
                 last = Some(run.status);
-                let at = Utc::now().format("%H:%M:%S");
+                let now = Utc::now().format("%H:%M:%S");
                 let detail = match run.status {
                     RunStatus::Pending => run.task_arn.clone().map(|a| format!("task {a}")),
                     s if !s.is_open() => Some(format!(
@@ -160,20 +173,23 @@ async fn follow(
                     _ => None,
                 };
                 match detail {
-                    Some(d) => writeln!(out, "{at}  {}  {d}", run.status),
-                    None => writeln!(out, "{at}  {}", run.status),
+                    _ if format.is_data() => Ok(()),
+                    Some(d) => writeln!(out, "{now}  {}  {d}", run.status),
+                    None => writeln!(out, "{now}  {}", run.status),
                 }
                 .context("writing to stdout")?;
                 // A run its job's `retry` runs again: follow the attempt to the chain's end.
                 if let Some(next) = run.retried_as.as_ref().filter(|_| !run.status.is_open()) {
-                    writeln!(
-                        out,
-                        "{at}  retrying as {} (attempt {}), due {}",
-                        next.run,
-                        next.number,
-                        next.at.format("%H:%M:%S")
-                    )
-                    .context("writing to stdout")?;
+                    if !format.is_data() {
+                        writeln!(
+                            out,
+                            "{now}  retrying as {} (attempt {}), due {}",
+                            next.run,
+                            next.number,
+                            next.at.format("%H:%M:%S")
+                        )
+                        .context("writing to stdout")?;
+                    }
                     current = next.run.clone();
                     last = None;
                     record_by =
@@ -181,6 +197,10 @@ async fn follow(
                     continue;
                 }
                 if !run.status.is_open() {
+                    if format.is_data() {
+                        emit(out, format, "Run", crate::contract::run(&run))
+                            .context("writing to stdout")?;
+                    }
                     return if run.status == RunStatus::Succeeded {
                         Ok(())
                     } else {

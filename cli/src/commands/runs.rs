@@ -11,11 +11,8 @@ use fsched_core::domain::run::{Run, RunId, RunStatus, UnknownStatus};
 use fsched_core::ports::{JobStore, RunStore};
 
 use crate::aws::AwsArgs;
-use crate::output::Format;
-use crate::output::{Times, Tz};
-use crate::render::{
-    attempts_table, cost_table, costs, run_json, runs_table, show, stamp, tasks_table,
-};
+use crate::output::{at, emit, Format, Times, Tz};
+use crate::render::{attempts_table, cost_table, costs, runs_table, show, tasks_table};
 use crate::Failure;
 
 #[derive(clap::Args)]
@@ -35,9 +32,6 @@ pub struct Args {
     /// At most this many runs.
     #[arg(long, default_value_t = 50)]
     limit: usize,
-    /// `table` for people, `json` for scripts.
-    #[arg(long, short = 'o', value_enum, default_value_t)]
-    output: Format,
 }
 
 pub(crate) fn time_arg(
@@ -123,6 +117,7 @@ pub async fn run(
     args: Args,
     aws: &AwsArgs,
     tz: &Tz,
+    format: Format,
     now: DateTime<Utc>,
     out: &mut impl Write,
 ) -> Result<(), Failure> {
@@ -176,20 +171,22 @@ pub async fn run(
         .collect();
     let total = matching.len();
     let runs: Vec<Run> = matching.into_iter().take(args.limit).collect();
-    match args.output {
-        Format::Json => {
-            let rows: Vec<_> = runs.iter().map(run_json).collect();
-            writeln!(out, "{}", serde_json::json!(rows)).context("writing to stdout")?;
+    match format {
+        Format::Json | Format::Yaml => {
+            let items: Vec<_> = runs.iter().map(crate::contract::run).collect();
+            let body = serde_json::json!({"since": at(since), "until": at(until), "total": total,
+                                          "items": items});
+            emit(out, format, "RunList", body).context("writing to stdout")?;
         }
-        Format::Table => {
+        Format::Table | Format::Wide => {
             let times = times(&store, tz).await?;
-            writeln!(out, "{}", runs_table(&runs, &times)).context("writing to stdout")?;
+            writeln!(out, "{}", runs_table(&runs, &times, format)).context("writing to stdout")?;
             if runs.is_empty() {
                 writeln!(
                     out,
                     "No runs scheduled between {} and {}: a longer window shows more (e.g. --since 7d).",
-                    stamp(Some(since)),
-                    stamp(Some(until))
+                    times.at("", since),
+                    times.at("", until)
                 )
                 .context("writing to stdout")?;
             } else if total > runs.len() {
@@ -207,40 +204,88 @@ pub async fn run(
 
 #[derive(clap::Args)]
 pub struct ShowArgs {
-    /// The run's id, as `fsched runs` prints it (JOB/YYYYMMDDTHHMMSSZ...).
+    /// The run's id, as `fsched runs` prints it (JOB/YYYYMMDDTHHMMSSZ..., or its short form with `…`).
     run: String,
-    /// `table` for people, `json` for scripts.
-    #[arg(long, short = 'o', value_enum, default_value_t)]
-    output: Format,
 }
 
-pub async fn show_cmd(args: ShowArgs, aws: &AwsArgs, out: &mut impl Write) -> Result<(), Failure> {
-    let id: RunId = args
-        .run
+/// The run `given` names: its full id, or the short form a table prints (`JOB/STAMP-e0f1a2b3c…`), found among the
+/// runs of its job due at its time (one Query).
+pub(crate) async fn find_run(store: &impl RunStore, given: &str) -> Result<Run, Failure> {
+    let (head, tail) = given.split_once('…').unwrap_or((given, ""));
+    let id: RunId = head
         .parse()
         .map_err(|e: fsched_core::domain::run::RunIdError| Failure::Invalid(e.to_string()))?;
+    let missing = || {
+        Failure::Invalid(format!(
+            "no run `{given}`: `fsched runs --job {}` lists its runs (records expire after the job's `history`)",
+            id.job()
+        ))
+    };
+    if !given.contains('…') {
+        return store
+            .get_run(&id)
+            .await
+            .with_context(|| format!("reading run `{id}`"))?
+            .ok_or_else(missing);
+    }
+    let due = chrono::NaiveDateTime::parse_from_str(&id.key()[..16], "%Y%m%dT%H%M%SZ")
+        .map_err(|_| missing())?
+        .and_utc();
+    let found: Vec<Run> = store
+        .runs_between(due, due + chrono::Duration::seconds(1), usize::MAX)
+        .await
+        .with_context(|| format!("reading the runs due at {due}"))?
+        .into_iter()
+        .filter(|r| {
+            let full = r.id.to_string();
+            full.starts_with(head) && full.ends_with(tail) && full.len() > head.len() + tail.len()
+        })
+        .collect();
+    match found.len() {
+        0 => Err(missing()),
+        1 => Ok(found.into_iter().next().ok_or_else(missing)?),
+        _ => {
+            Err(Failure::Invalid(format!(
+            "`{given}` could be any of {}: give the whole id (`fsched runs -o wide` prints them)",
+            found.iter().map(|r| r.id.to_string()).collect::<Vec<_>>().join(", ")
+        )))
+        }
+    }
+}
+
+pub async fn show_cmd(
+    args: ShowArgs,
+    aws: &AwsArgs,
+    tz: &Tz,
+    format: Format,
+    out: &mut impl Write,
+) -> Result<(), Failure> {
     let config = aws.config().await?;
     let store = aws.store_with(&config).await?;
-    let Some(run) = store
-        .get_run(&id)
-        .await
-        .with_context(|| format!("reading run `{id}`"))?
-    else {
-        return Err(Failure::Invalid(format!(
-            "no run `{id}`: `fsched runs --job {}` lists its runs (records expire after the job's `history`)",
-            id.job()
-        )));
+    let run = find_run(&store, &args.run).await?;
+    // Only this run's job's zone is needed: one read, not every job's.
+    let zone = match tz {
+        Tz::Job => store
+            .get_job(run.id.job())
+            .await
+            .context("reading the run's job")?
+            .map(|j| (j.name.to_string(), j.spec.timezone)),
+        _ => None,
     };
-    match args.output {
-        Format::Json => writeln!(out, "{}", run_json(&run)),
-        Format::Table => {
-            write!(out, "{}", show(&run))?;
+    let times = Times {
+        tz: tz.clone(),
+        jobs: zone.into_iter().collect(),
+    };
+    match format {
+        Format::Json | Format::Yaml => emit(out, format, "Run", crate::contract::run(&run)),
+        Format::Table | Format::Wide => {
+            write!(out, "{}", show(&run, &times))?;
             if let Some(why) = why_not_retried(&store, &run).await {
                 writeln!(out, "not retried: {why}")?;
             }
             let chain = attempts(&store, &run).await?;
             if chain.len() > 1 {
-                write!(out, "\n{}", attempts_table(&chain))?;
+                write!(out, "\n{}", attempts_table(&chain, &times))?;
             }
             if let Some(tasks) = tasks_table(&run) {
                 write!(out, "\n{tasks}")?;
@@ -308,14 +353,13 @@ pub struct CostArgs {
     /// Runs scheduled before this RFC 3339 time (default: now).
     #[arg(long)]
     until: Option<String>,
-    /// `table` for people, `json` for scripts.
-    #[arg(long, short = 'o', value_enum, default_value_t)]
-    output: Format,
 }
 
 pub async fn cost_cmd(
     args: CostArgs,
     aws: &AwsArgs,
+    tz: &Tz,
+    format: Format,
     now: DateTime<Utc>,
     out: &mut impl Write,
 ) -> Result<(), Failure> {
@@ -331,20 +375,40 @@ pub async fn cost_cmd(
         .await
         .context("reading runs")?;
     let by_job = costs(&runs);
-    match args.output {
-        Format::Json => writeln!(
-            out,
-            "{}",
-            serde_json::json!({"since": since, "until": until, "jobs": by_job})
-        ),
-        Format::Table => writeln!(
-            out,
-            "runs scheduled {} .. {}\n\n{}\n\nCosts are Fargate compute and storage from each task's size and billed \
-             seconds (docs/jobs-file.md#prices); open runs are not priced yet.",
-            stamp(Some(since)),
-            stamp(Some(until)),
-            cost_table(&by_job)
-        ),
+    match format {
+        Format::Json | Format::Yaml => {
+            let jobs: Vec<_> = by_job
+                .iter()
+                .map(|(job, c)| {
+                    serde_json::json!({"job": job, "runs": c.runs, "priced": c.priced,
+                                       "billed_seconds": c.billed_seconds, "usd": c.usd})
+                })
+                .collect();
+            let total = serde_json::json!({
+                "runs": by_job.values().map(|c| c.runs).sum::<usize>(),
+                "priced": by_job.values().map(|c| c.priced).sum::<usize>(),
+                "billed_seconds": by_job.values().map(|c| c.billed_seconds).sum::<u64>(),
+                "usd": by_job.values().map(|c| c.usd).sum::<f64>(),
+            });
+            let body = serde_json::json!({"since": at(since), "until": at(until), "jobs": jobs,
+                                          "total": total});
+            emit(out, format, "CostReport", body)
+        }
+        Format::Table | Format::Wide => {
+            // A window is no one job's: in a named zone, UTC, or this machine's.
+            let times = Times {
+                tz: tz.clone(),
+                jobs: Default::default(),
+            };
+            writeln!(
+                out,
+                "runs scheduled {} .. {}\n\n{}\n\nCosts are Fargate compute and storage from each task's size and \
+                 billed seconds (docs/jobs-file.md#prices); open runs are not priced yet.",
+                times.at("", since),
+                times.at("", until),
+                cost_table(&by_job)
+            )
+        }
     }
     .context("writing to stdout")?;
     Ok(())

@@ -14,16 +14,12 @@ use fsched_core::ports::ServiceStore;
 use serde_json::json;
 
 use crate::aws::{requester, AwsArgs};
-use crate::output::{table, Format};
-use crate::render::{self, dollars, span, stamp};
+use crate::output::{at, at_opt, emit, table, Format, Tz};
+use crate::render::{dollars, span, stamp};
 use crate::Failure;
 
 #[derive(clap::Args)]
-pub struct ListArgs {
-    /// `table` for people, `json` for scripts.
-    #[arg(long, short = 'o', value_enum, default_value_t)]
-    output: Format,
-}
+pub struct ListArgs {}
 
 #[derive(clap::Args)]
 pub struct WakeArgs {
@@ -63,57 +59,63 @@ pub struct SavingsArgs {
     /// Until this RFC 3339 time (default: now).
     #[arg(long)]
     until: Option<String>,
-    /// `table` for people, `json` for scripts.
-    #[arg(long, short = 'o', value_enum, default_value_t)]
-    output: Format,
 }
 
-/// A service's times are shown in its own zone, with the weekday (its periods are weekly).
-fn in_zone(t: Option<DateTime<Utc>>, zone: Zone) -> String {
-    render::in_zone(t, zone, "%a %Y-%m-%d %H:%M %:z")
+/// A service's times as `--tz` says (its own zone by default), with the weekday (its periods are weekly).
+fn in_zone(t: Option<DateTime<Utc>>, zone: Zone, tz: &Tz) -> String {
+    tz.show(t, zone, "%a %Y-%m-%d %H:%M %:z")
 }
 
-fn state_words(s: &ServiceState) -> String {
+fn state_words(s: &ServiceState, tz: &Tz) -> String {
     match s.hold_until {
         Some(h) => format!(
             "{} (held until {})",
             s.phase,
-            in_zone(Some(h), s.spec.timezone)
+            in_zone(Some(h), s.spec.timezone, tz)
         ),
         None => s.phase.to_string(),
     }
 }
 
-pub async fn list(args: ListArgs, aws: &AwsArgs, out: &mut impl Write) -> Result<(), Failure> {
+pub async fn list(
+    _: ListArgs,
+    aws: &AwsArgs,
+    tz: &Tz,
+    format: Format,
+    out: &mut impl Write,
+) -> Result<(), Failure> {
     let store = aws.store().await?;
     let services = store
         .list_services()
         .await
         .context("reading the services")?;
-    if args.output == Format::Json {
-        writeln!(out, "{}", json!(services)).context("writing to stdout")?;
+    if format.is_data() {
+        let items: Vec<_> = services.iter().map(crate::contract::service).collect();
+        emit(out, format, "ServiceList", json!(items)).context("writing to stdout")?;
         return Ok(());
     }
-    let mut t = table(&[
-        "NAME",
-        "ECS SERVICE",
-        "AWAKE",
-        "STATE",
-        "SAVED",
-        "NEXT TRANSITION",
-    ]);
+    let next = format!("NEXT TRANSITION ({})", tz.label("service"));
+    let mut header = vec!["NAME", "ECS SERVICE", "AWAKE", "STATE", "SAVED", &next];
+    if format == Format::Wide {
+        header.push("VERSION");
+    }
+    let mut t = table(&header);
     for s in &services {
-        t.add_row(vec![
+        let mut row = vec![
             s.name.to_string(),
             format!("{}/{}", s.spec.cluster, s.spec.service),
             format!("{} ({})", s.spec.awake_words(), s.spec.timezone),
-            state_words(s),
+            state_words(s, tz),
             s.saved.map_or("-".to_owned(), |v| match v.autoscaling {
                 Some((min, max)) => format!("{} (autoscaling {min}-{max})", v.desired_count),
                 None => v.desired_count.to_string(),
             }),
-            in_zone(s.transition_at, s.spec.timezone),
-        ]);
+            in_zone(s.transition_at, s.spec.timezone, tz),
+        ];
+        if format == Format::Wide {
+            row.push(s.version.to_string());
+        }
+        t.add_row(row);
     }
     writeln!(out, "{t}").context("writing to stdout")?;
     if services.is_empty() {
@@ -133,7 +135,7 @@ async fn send(
     now: DateTime<Utc>,
     word: &str,
     command: impl FnOnce(ServiceName, String) -> Command,
-) -> Result<ServiceName, Failure> {
+) -> Result<(ServiceName, String), Failure> {
     let service = ServiceName::new(name).map_err(|e| Failure::Invalid(e.to_string()))?;
     let config = aws.config().await?;
     let store = aws.store_with(&config).await?;
@@ -148,13 +150,28 @@ async fn send(
         )));
     }
     let by = requester(&config, word).await;
-    aws.send(&config, &command(service.clone(), by), now).await?;
-    Ok(service)
+    aws.send(&config, &command(service.clone(), by.clone()), now)
+        .await?;
+    Ok((service, by))
+}
+
+/// What `wake` and `sleep` print for scripts (kind `ServiceRequest`): what was asked, by whom; after `--wait`,
+/// the service as it then is.
+fn request_doc(
+    service: &ServiceName,
+    action: &str,
+    by: &str,
+    hold_until: Option<DateTime<Utc>>,
+    after: Option<&ServiceState>,
+) -> serde_json::Value {
+    json!({"service": service.as_str(), "action": action, "requested_by": by, "hold_until": at_opt(hold_until),
+           "state": after.map_or(serde_json::Value::Null, crate::contract::service)})
 }
 
 pub async fn wake(
     args: WakeArgs,
     aws: &AwsArgs,
+    format: Format,
     now: DateTime<Utc>,
     out: &mut impl Write,
 ) -> Result<(), Failure> {
@@ -166,7 +183,7 @@ pub async fn wake(
                 .map_err(|e| Failure::Invalid(format!("--for: {e}")))
         })
         .transpose()?;
-    let service = send(aws, &args.service, now, "wake", |service, requested_by| {
+    let (service, by) = send(aws, &args.service, now, "wake", |service, requested_by| {
         Command::WakeService {
             service,
             hold,
@@ -174,12 +191,13 @@ pub async fn wake(
         }
     })
     .await?;
-    match hold {
-        _ if args.wait.wait => Ok(()),
+    let held = hold.map(|h| now + h.to_chrono());
+    match held {
+        _ if args.wait.wait || format.is_data() => Ok(()),
         Some(h) => writeln!(
             out,
             "asked to wake {service}, awake until {} at least",
-            stamp(Some(now + h.to_chrono()))
+            stamp(Some(h))
         ),
         None => writeln!(
             out,
@@ -187,8 +205,13 @@ pub async fn wake(
         ),
     }
     .context("writing to stdout")?;
-    if args.wait.wait {
-        wait_for(aws, &service, Phase::Awake, &args.wait, out).await?;
+    let after = match args.wait.wait {
+        true => Some(wait_for(aws, &service, Phase::Awake, &args.wait, format, out).await?),
+        false => None,
+    };
+    if format.is_data() {
+        let doc = request_doc(&service, "wake", &by, held, after.as_ref());
+        emit(out, format, "ServiceRequest", doc).context("writing to stdout")?;
     }
     Ok(())
 }
@@ -196,24 +219,31 @@ pub async fn wake(
 pub async fn sleep(
     args: SleepArgs,
     aws: &AwsArgs,
+    format: Format,
     now: DateTime<Utc>,
     out: &mut impl Write,
 ) -> Result<(), Failure> {
-    let service = send(aws, &args.service, now, "sleep", |service, requested_by| {
+    let (service, by) = send(aws, &args.service, now, "sleep", |service, requested_by| {
         Command::SleepService {
             service,
             requested_by,
         }
     })
     .await?;
-    if args.wait.wait {
-        return wait_for(aws, &service, Phase::Asleep, &args.wait, out).await;
+    let after = match args.wait.wait {
+        true => Some(wait_for(aws, &service, Phase::Asleep, &args.wait, format, out).await?),
+        false => None,
+    };
+    if format.is_data() {
+        let doc = request_doc(&service, "sleep", &by, None, after.as_ref());
+        emit(out, format, "ServiceRequest", doc).context("writing to stdout")?;
+    } else if after.is_none() {
+        writeln!(
+            out,
+            "asked to put {service} to sleep, until its next period boundary"
+        )
+        .context("writing to stdout")?;
     }
-    writeln!(
-        out,
-        "asked to put {service} to sleep, until its next period boundary"
-    )
-    .context("writing to stdout")?;
     Ok(())
 }
 
@@ -224,8 +254,9 @@ async fn wait_for(
     service: &ServiceName,
     want: Phase,
     wait: &WaitArgs,
+    format: Format,
     out: &mut impl Write,
-) -> Result<(), Failure> {
+) -> Result<ServiceState, Failure> {
     let timeout = wait
         .wait_timeout
         .parse::<Span>()
@@ -259,8 +290,10 @@ async fn wait_for(
                 .hold_until
                 .map(|h| format!(", held until {}", stamp(Some(h))))
                 .unwrap_or_default();
-            writeln!(out, "{service} is {word}: {scale}{hold}").context("writing to stdout")?;
-            return Ok(());
+            if !format.is_data() {
+                writeln!(out, "{service} is {word}: {scale}{hold}").context("writing to stdout")?;
+            }
+            return Ok(s.clone());
         }
         if tokio::time::Instant::now() >= until {
             return Err(Failure::Other(anyhow::anyhow!(
@@ -275,6 +308,7 @@ async fn wait_for(
 pub async fn savings_cmd(
     args: SavingsArgs,
     aws: &AwsArgs,
+    format: Format,
     now: DateTime<Utc>,
     out: &mut impl Write,
 ) -> Result<(), Failure> {
@@ -288,13 +322,21 @@ pub async fn savings_cmd(
         .context("reading scale actions")?;
     let prices = Prices::default();
     let by_service = savings(&actions, since, now, &prices);
-    if args.output == Format::Json {
-        writeln!(
-            out,
-            "{}",
-            json!({"since": since, "until": now, "services": by_service})
-        )
-        .context("writing to stdout")?;
+    if format.is_data() {
+        let services: Vec<_> = by_service
+            .iter()
+            .map(|(name, s)| {
+                json!({"service": name.as_str(), "asleep_seconds": s.asleep_seconds,
+                       "task_hours": s.task_hours, "usd": s.usd})
+            })
+            .collect();
+        let total = json!({
+            "task_hours": by_service.values().map(|s| s.task_hours).sum::<f64>(),
+            "usd": by_service.values().map(|s| s.usd).sum::<f64>(),
+        });
+        let body = json!({"since": at(since), "until": at(now), "services": services, "total": total,
+                          "prices": prices.source});
+        emit(out, format, "SavingsReport", body).context("writing to stdout")?;
         return Ok(());
     }
     let mut t = table(&["SERVICE", "ASLEEP", "TASK-HOURS NOT RUN", "SAVED"]);

@@ -67,23 +67,43 @@ fn day() -> Vec<Run> {
 
 #[test]
 fn the_runs_table() {
-    insta::assert_snapshot!(runs_table(&day(), &crate::output::Times::utc()));
+    insta::assert_snapshot!(runs_table(
+        &day(),
+        &crate::output::Times::utc(),
+        Format::Table
+    ));
+}
+
+#[test]
+fn the_wide_runs_table_adds_columns_and_times_read_in_the_jobs_zone() {
+    let times = crate::output::Times {
+        tz: crate::output::Tz::Job,
+        jobs: [("etl".to_owned(), "Europe/Berlin".parse().unwrap())].into(),
+    };
+    insta::assert_snapshot!(runs_table(&day(), &times, Format::Wide));
 }
 
 #[test]
 fn one_failed_run_in_full() {
-    insta::assert_snapshot!(show(&recorded(
-        "import",
-        &["provisioning", "pending", "running", "stopped-exit-code"]
-    )));
+    insta::assert_snapshot!(show(
+        &recorded(
+            "import",
+            &["provisioning", "pending", "running", "stopped-exit-code"]
+        ),
+        &crate::output::Times::utc()
+    ));
 }
 
 #[test]
 fn a_run_still_going() {
-    insta::assert_snapshot!(show(&recorded(
-        "crm-sync",
-        &["provisioning", "pending", "running"]
-    )));
+    let berlin = crate::output::Times {
+        tz: crate::output::Tz::Zone("Europe/Berlin".parse().unwrap()),
+        jobs: Default::default(),
+    };
+    insta::assert_snapshot!(show(
+        &recorded("crm-sync", &["provisioning", "pending", "running"]),
+        &berlin
+    ));
 }
 
 #[test]
@@ -101,9 +121,12 @@ fn a_retried_run_names_its_next_attempt_and_the_attempts_line_up() {
     second.stopped_at = Some(next.at + Duration::minutes(6));
     insta::assert_snapshot!(format!(
         "{}\n{}\n{}",
-        show(&first),
-        show(&second),
-        attempts_table(&[first.clone(), second.clone()])
+        show(&first, &crate::output::Times::utc()),
+        show(&second, &crate::output::Times::utc()),
+        attempts_table(
+            &[first.clone(), second.clone()],
+            &crate::output::Times::utc()
+        )
     ));
 }
 
@@ -114,17 +137,81 @@ fn cost_per_job_and_in_total() {
     insta::assert_snapshot!(cost_table(&costs(&runs)));
 }
 
+/// The `Run` document of every kind of run in the day: the shape scripts build on (docs/output.md).
 #[test]
-fn json_carries_the_derived_figures() {
-    let v = run_json(&recorded(
+fn the_run_documents() {
+    let docs: Vec<serde_json::Value> = day().iter().map(crate::contract::run).collect();
+    insta::assert_snapshot!(serde_json::to_string_pretty(&docs).unwrap());
+}
+
+#[test]
+fn a_run_document_carries_the_derived_figures_to_the_second() {
+    let v = crate::contract::run(&recorded(
         "etl",
         &["provisioning", "running", "stopped-success"],
     ));
     assert_eq!(v["status"], "SUCCEEDED");
     assert_eq!(v["exit_code"], 0);
-    assert_eq!(v["start_delay_seconds"], 58.103);
-    assert_eq!(v["runtime_seconds"], 373.897);
+    assert_eq!(v["start_delay_seconds"], 58);
+    assert_eq!(v["runtime_seconds"], 373);
     assert_eq!(v["cost"]["billed_seconds"], 380);
+    // One null policy: a field that does not apply is there, as null.
+    assert!(v["retried_as"].is_null() && v["tasks"].is_null(), "{v}");
+    let started = v["started_at"].as_str().unwrap();
+    assert!(started.len() == 20 && started.ends_with('Z'), "{started}");
+}
+
+#[test]
+fn a_document_is_the_same_in_json_and_yaml_and_says_its_version_and_kind() {
+    use crate::output::emit;
+    let body = crate::contract::run(&recorded("etl", &["running", "stopped-success"]));
+    let (mut json, mut yaml) = (Vec::new(), Vec::new());
+    emit(&mut json, Format::Json, "Run", body.clone()).unwrap();
+    emit(&mut yaml, Format::Yaml, "Run", body).unwrap();
+    let json = String::from_utf8(json).unwrap();
+    assert_eq!(json.lines().count(), 1, "one document per line");
+    let from_json: serde_json::Value = serde_json::from_str(&json).unwrap();
+    let yaml = String::from_utf8(yaml).unwrap();
+    assert!(yaml.starts_with("---\n"), "{yaml}");
+    let from_yaml: serde_json::Value = serde_yaml::from_str(&yaml).unwrap();
+    assert_eq!(from_json, from_yaml);
+    assert_eq!(from_json["apiVersion"], "fsched/v1");
+    assert_eq!(from_json["kind"], "Run");
+    assert_eq!(from_json["id"], "etl/20200123T175700Z");
+    // A list goes under `items`.
+    let mut list = Vec::new();
+    emit(
+        &mut list,
+        Format::Json,
+        "RunList",
+        serde_json::json!([1, 2]),
+    )
+    .unwrap();
+    let list: serde_json::Value = serde_json::from_slice(&list).unwrap();
+    assert_eq!(list["items"], serde_json::json!([1, 2]));
+}
+
+#[test]
+fn long_run_ids_are_shortened_keeping_task_and_attempt_marks() {
+    let job = JobName::new("import-upload").unwrap();
+    let at = Utc.with_ymd_and_hms(2026, 11, 29, 7, 55, 0).unwrap();
+    let event = RunId::triggered(&job, at, 'e', "f98afd67-2576-4e4c-a9a6-3db860e5440f");
+    assert_eq!(
+        short_id(&event),
+        "import-upload/20261129T075500Z-ef98afd67…"
+    );
+    let retried_task = RunId::attempt(&RunId::task(&event, 3), 2);
+    assert_eq!(
+        short_id(&retried_task),
+        "import-upload/20261129T075500Z-ef98afd67…-t3-r2"
+    );
+    // Short keys stay whole: scheduled, manual (`-m` and 12 hex digits), tasks and attempts of those.
+    let scheduled = RunId::scheduled(&job, at);
+    assert_eq!(short_id(&scheduled), scheduled.to_string());
+    let manual = RunId::triggered(&job, at, 'm', "0123456789ab");
+    assert_eq!(short_id(&manual), manual.to_string());
+    let task = RunId::attempt(&RunId::task(&scheduled, 1), 2);
+    assert_eq!(short_id(&task), task.to_string());
 }
 
 #[test]

@@ -238,7 +238,11 @@ async fn run_page(State(ui): State<Shared>, Query(q): Query<RunQuery>) -> Respon
         }
     };
     let logs = log_tail(&ui, &run).await;
-    let body = pages::run_page(&run, &crate::render::show(&run), &logs);
+    let body = pages::run_page(
+        &run,
+        &crate::render::show(&run, &crate::output::Times::utc()),
+        &logs,
+    );
     page(&ui, &format!("Run {id}"), "", Ok(body))
 }
 
