@@ -137,6 +137,18 @@ async fn logs_prints_the_containers_output_and_show_says_where_it_is() {
         text(&out.stdout),
         "2026-11-28T02:01:00Z starting\n2026-11-28T02:01:01Z loaded 1200 rows\n2026-11-28T02:01:02Z done\n"
     );
+    // For scripts: one `LogLine` document per line, the same lines.
+    let json = fsched(&w, &["logs", &id, "-o", "json"]);
+    let lines: Vec<serde_json::Value> = text(&json.stdout)
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    insta::assert_snapshot!(
+        "log_lines",
+        serde_json::to_string_pretty(&lines)
+            .unwrap()
+            .replace(&id, "[run]")
+    );
     let recent = fsched(&w, &["logs", &id, "--since", "2026-11-28T02:01:01Z"]);
     assert_eq!(
         text(&recent.stdout).lines().count(),

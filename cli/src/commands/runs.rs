@@ -388,7 +388,7 @@ pub async fn cost_cmd(
                 "runs": by_job.values().map(|c| c.runs).sum::<usize>(),
                 "priced": by_job.values().map(|c| c.priced).sum::<usize>(),
                 "billed_seconds": by_job.values().map(|c| c.billed_seconds).sum::<u64>(),
-                "usd": by_job.values().map(|c| c.usd).sum::<f64>(),
+                "usd": by_job.values().map(|c| c.usd).fold(0.0, |a, b| a + b),
             });
             let body = serde_json::json!({"since": at(since), "until": at(until), "jobs": jobs,
                                           "total": total});

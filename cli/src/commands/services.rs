@@ -331,8 +331,8 @@ pub async fn savings_cmd(
             })
             .collect();
         let total = json!({
-            "task_hours": by_service.values().map(|s| s.task_hours).sum::<f64>(),
-            "usd": by_service.values().map(|s| s.usd).sum::<f64>(),
+            "task_hours": by_service.values().map(|s| s.task_hours).fold(0.0, |a, b| a + b),
+            "usd": by_service.values().map(|s| s.usd).fold(0.0, |a, b| a + b),
         });
         let body = json!({"since": at(since), "until": at(now), "services": services, "total": total,
                           "prices": prices.source});
