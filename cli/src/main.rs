@@ -58,6 +58,9 @@ enum Command {
     )]
     Apply(commands::jobs_file::PlanArgs),
     /// List the stored jobs with their next fire and last run.
+    #[command(
+        after_help = "Examples:\n  fsched jobs\n  fsched jobs -o wide            # with each last run's id\n  fsched jobs --tz utc -o json"
+    )]
     Jobs(commands::jobs::ListArgs),
     /// Show one stored job in full: its definition, next fires in its zone, health, alerts and latest runs.
     #[command(
@@ -65,8 +68,14 @@ enum Command {
     )]
     Job(commands::jobs::DescribeArgs),
     /// Stop a job from firing until it is resumed.
+    #[command(
+        after_help = "Examples:\n  fsched pause nightly-etl\n  fsched pause nightly-etl -o json"
+    )]
     Pause(commands::jobs::PauseArgs),
     /// Let a paused job fire again, from now.
+    #[command(
+        after_help = "Examples:\n  fsched resume nightly-etl\n  fsched resume nightly-etl --replay   # also run what was missed, within catch_up"
+    )]
     Resume(commands::jobs::ResumeArgs),
     /// List recorded runs, newest first: when each was due and launched, its status and why.
     #[command(
@@ -84,7 +93,9 @@ enum Command {
     )]
     Backfill(commands::backfill::Args),
     /// Show one run in full: its record, the task's timeline, containers and exit codes, cost.
-    #[command(after_help = "Examples:\n  fsched show nightly-etl/20261129T010000Z")]
+    #[command(
+        after_help = "Examples:\n  fsched show nightly-etl/20261129T010000Z\n  fsched show 'import-upload/20261129T075500Z-ef98afd67…'   # the short form a table prints\n  fsched show nightly-etl/20261129T010000Z --tz utc -o yaml"
+    )]
     Show(commands::runs::ShowArgs),
     /// Print a run's container output from CloudWatch Logs; --follow keeps reading until it ends.
     #[command(
@@ -92,15 +103,27 @@ enum Command {
     )]
     Logs(commands::logs::Args),
     /// What runs cost, per job and in total.
+    #[command(
+        after_help = "Examples:\n  fsched cost --since 30d\n  fsched cost --since 2026-11-01 --until 2026-12-01 -o json"
+    )]
     Cost(commands::runs::CostArgs),
     /// List the declared services: when each is awake, its state, saved scale and next transition.
+    #[command(after_help = "Examples:\n  fsched services\n  fsched services --tz local -o wide")]
     Services(commands::services::ListArgs),
     /// Wake a service now ("Wake Service" command); --for keeps it awake at least that long.
-    #[command(after_help = "Examples:\n  fsched wake staging-api --for 2h")]
+    #[command(
+        after_help = "Examples:\n  fsched wake staging-api --for 2h\n  fsched wake staging-api --wait -o json"
+    )]
     Wake(commands::services::WakeArgs),
     /// Put a service to sleep now ("Sleep Service" command), until its next period boundary.
+    #[command(
+        after_help = "Examples:\n  fsched sleep staging-api\n  fsched sleep staging-api --wait"
+    )]
     Sleep(commands::services::SleepArgs),
     /// The estimated cost avoided while services slept.
+    #[command(
+        after_help = "Examples:\n  fsched savings --since 30d\n  fsched savings --since 2026-11-01 -o yaml"
+    )]
     Savings(commands::services::SavingsArgs),
     /// Serve a read-only dashboard on 127.0.0.1: jobs, a timeline of runs, each run with its log tail, services,
     /// cost.
@@ -118,6 +141,9 @@ enum Command {
         command: Option<String>,
     },
     /// Check a deployed stack (--stack): its resources, failure queues, alarms, table settings and stored jobs.
+    #[command(
+        after_help = "Examples:\n  fsched doctor --stack prod\n  fsched doctor --stack prod -o json | jq '.findings[] | select(.verdict != \"ok\")'"
+    )]
     Doctor(commands::doctor::Args),
 }
 

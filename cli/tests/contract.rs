@@ -253,4 +253,24 @@ async fn every_commands_document_is_versioned_and_pinned() {
     for (name, doc) in sent {
         insta::assert_snapshot!(name, serde_json::to_string_pretty(&doc).unwrap());
     }
+
+    // People's tables say their zone: the job's own by default (02:00 in Berlin is 01:00 UTC), or --tz's.
+    let page = |tz: &[&str]| {
+        let o = cli.call(&[&["show", "etl/20261128T010000Z"][..], tz].concat());
+        String::from_utf8_lossy(&o.stdout).into_owned()
+    };
+    let berlin = page(&[]);
+    assert!(
+        berlin.contains("timeline (Europe/Berlin, the job's)")
+            && berlin.contains("2026-11-28 02:00:00.000 CET  +0s        due"),
+        "{berlin}"
+    );
+    let utc = page(&["--tz", "utc"]);
+    assert!(
+        utc.contains("timeline (UTC)") && utc.contains("2026-11-28 01:00:00.000Z  +0s"),
+        "{utc}"
+    );
+    let o = cli.call(&["services", "--tz", "UTC"]);
+    let listing = String::from_utf8_lossy(&o.stdout);
+    assert!(listing.contains("NEXT TRANSITION (UTC)"), "{listing}");
 }

@@ -14,9 +14,10 @@ fn fsched(args: &[&str]) -> (bool, String) {
 }
 
 #[test]
-fn the_commands_people_start_with_show_examples_in_their_help() {
+fn every_command_shows_examples_in_its_help() {
     for command in [
-        "next", "validate", "plan", "apply", "runs", "run", "show", "logs", "job", "wake", "ui",
+        "next", "validate", "plan", "apply", "jobs", "job", "pause", "resume", "runs", "run",
+        "backfill", "show", "logs", "cost", "services", "wake", "sleep", "savings", "ui", "doctor",
     ] {
         let (ok, help) = fsched(&[command, "--help"]);
         assert!(ok, "{command}");
@@ -67,4 +68,30 @@ fn the_manual_page_lists_every_command_and_each_has_its_own() {
         .unwrap();
     assert_eq!(o.status.code(), Some(2));
     assert!(String::from_utf8_lossy(&o.stderr).contains("no command `nope`"));
+}
+
+#[test]
+fn runs_help_lists_every_status_it_accepts() {
+    let (ok, help) = fsched(&["runs", "--help"]);
+    assert!(ok);
+    let words = help.replace('\n', " ").replace("  ", " ");
+    for status in fsched_core::domain::run::RunStatus::ALL {
+        let word = status.as_str().to_ascii_lowercase().replace('_', "-");
+        assert!(words.contains(&word), "--status help lacks {word}: {help}");
+    }
+}
+
+#[test]
+fn output_and_tz_are_described_and_refused_where_they_mean_nothing() {
+    let (ok, help) = fsched(&["runs", "--help"]);
+    assert!(
+        ok && help.contains("wide") && help.contains("yaml") && help.contains("--tz"),
+        "{help}"
+    );
+    let o = Command::new(env!("CARGO_BIN_EXE_fsched"))
+        .args(["completion", "bash", "-o", "json"])
+        .output()
+        .unwrap();
+    assert_eq!(o.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&o.stderr).contains("prints one form only"));
 }

@@ -7,10 +7,6 @@ use std::io::Read;
 use std::process::{Command, Output, Stdio};
 use std::time::Duration as StdDuration;
 
-use aws_sdk_cloudwatchlogs::types::InputLogEvent;
-use aws_sdk_ecs::types::{
-    Compatibility, ContainerDefinition, LogConfiguration, LogDriver, NetworkMode,
-};
 use chrono::{DateTime, TimeZone, Utc};
 use fsched_core::domain::logs::task_id;
 use fsched_core::domain::run::Run;
@@ -33,42 +29,10 @@ fn text(b: &[u8]) -> String {
     String::from_utf8_lossy(b).into_owned()
 }
 
-/// A task definition whose `app` logs to CloudWatch (group `group`, prefix `etl`) and whose `proxy` logs to Splunk.
 async fn logging_definition(w: &World, group: &str) -> String {
-    let ecs = aws_sdk_ecs::Client::new(&w.config);
-    let container = |name: &str, logs: LogConfiguration| {
-        ContainerDefinition::builder()
-            .name(name)
-            .image("public.ecr.aws/docker/library/busybox:stable")
-            .memory(256)
-            .essential(name == "app")
-            .log_configuration(logs)
-            .build()
-    };
-    let awslogs = LogConfiguration::builder()
-        .log_driver(LogDriver::Awslogs)
-        .options("awslogs-group", group)
-        .options("awslogs-stream-prefix", "etl")
-        .build()
-        .unwrap();
-    let splunk = LogConfiguration::builder()
-        .log_driver(LogDriver::Splunk)
-        .build()
-        .unwrap();
-    let family = unique_name("logging");
-    let out = ecs
-        .register_task_definition()
-        .family(&family)
-        .requires_compatibilities(Compatibility::Fargate)
-        .network_mode(NetworkMode::Awsvpc)
-        .cpu("256")
-        .memory("512")
-        .container_definitions(container("app", awslogs))
-        .container_definitions(container("proxy", splunk))
-        .send()
+    fsched_tests::logs::logging_definition(&w.config, group)
         .await
-        .unwrap();
-    format!("{family}:{}", out.task_definition().unwrap().revision())
+        .unwrap()
 }
 
 /// A run of a job on that definition, launched by the dispatcher at 02:00.
@@ -88,31 +52,11 @@ async fn launched(w: &World, definition: &str) -> Run {
     w.run(&job, at(2, 0)).await
 }
 
-/// Writes `lines` to the stream ECS's awslogs driver writes the run's `app` container to, one second apart.
 async fn write(w: &World, group: &str, run: &Run, lines: &[&str], from: DateTime<Utc>) {
-    let logs = aws_sdk_cloudwatchlogs::Client::new(&w.config);
-    let stream = format!("etl/app/{}", task_id(run.task_arn.as_deref().unwrap()));
-    let _ = logs.create_log_group().log_group_name(group).send().await;
-    let _ = logs
-        .create_log_stream()
-        .log_group_name(group)
-        .log_stream_name(&stream)
-        .send()
-        .await;
-    let mut put = logs
-        .put_log_events()
-        .log_group_name(group)
-        .log_stream_name(&stream);
-    for (i, line) in lines.iter().enumerate() {
-        put = put.log_events(
-            InputLogEvent::builder()
-                .timestamp((from + chrono::Duration::seconds(i as i64)).timestamp_millis())
-                .message(*line)
-                .build()
-                .unwrap(),
-        );
-    }
-    put.send().await.unwrap();
+    let task = run.task_arn.as_deref().unwrap();
+    fsched_tests::logs::write(&w.config, group, task, lines, from)
+        .await
+        .unwrap();
 }
 
 #[tokio::test]

@@ -20,7 +20,8 @@ pub struct Args {
     /// Only this job's runs.
     #[arg(long)]
     job: Option<String>,
-    /// Only runs with this status (e.g. failed, launch-failed, missed).
+    /// Only runs with this status: waiting, claimed, pending, running, succeeded, failed, timed-out, stopped,
+    /// interrupted, unknown, launch-failed, skipped, missed or rejected (any case; `_` or `-`).
     #[arg(long)]
     status: Option<String>,
     /// Runs scheduled since this long ago (e.g. 24h, 7d) or this RFC 3339 time.
