@@ -65,7 +65,7 @@ impl Cli<'_> {
         let mut doc = docs.swap_remove(0);
         assert_eq!(doc["apiVersion"], "fsched/v1", "{doc}");
         redact(&mut doc, varies);
-        let mut text = serde_json::to_string_pretty(&doc).unwrap();
+        let mut text = fsched_tests::sorted_json(&doc);
         for (name, stands_for) in &self.names {
             text = text.replace(name.as_str(), stands_for);
         }
@@ -251,7 +251,7 @@ async fn every_commands_document_is_versioned_and_pinned() {
         sent.push((name, doc));
     }
     for (name, doc) in sent {
-        insta::assert_snapshot!(name, serde_json::to_string_pretty(&doc).unwrap());
+        insta::assert_snapshot!(name, fsched_tests::sorted_json(&doc));
     }
 
     // People's tables say their zone: the job's own by default (02:00 in Berlin is 01:00 UTC), or --tz's.

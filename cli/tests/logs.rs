@@ -89,9 +89,7 @@ async fn logs_prints_the_containers_output_and_show_says_where_it_is() {
         .collect();
     insta::assert_snapshot!(
         "log_lines",
-        serde_json::to_string_pretty(&lines)
-            .unwrap()
-            .replace(&id, "[run]")
+        fsched_tests::sorted_json(&serde_json::json!(lines)).replace(&id, "[run]")
     );
     let recent = fsched(&w, &["logs", &id, "--since", "2026-11-28T02:01:01Z"]);
     assert_eq!(

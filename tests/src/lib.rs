@@ -80,3 +80,25 @@ pub async fn sqs_queue(
         .context("no queue ARN")?;
     Ok((url, arn))
 }
+
+/// A JSON value as snapshot text: pretty, every object's keys sorted, whichever order serde_json keeps (its
+/// `preserve_order` feature is on or off depending on what else is built with it).
+pub fn sorted_json(v: &serde_json::Value) -> String {
+    fn sorted(v: &serde_json::Value) -> serde_json::Value {
+        match v {
+            serde_json::Value::Object(m) => {
+                let mut pairs: Vec<(&String, &serde_json::Value)> = m.iter().collect();
+                pairs.sort_by(|a, b| a.0.cmp(b.0));
+                serde_json::Value::Object(
+                    pairs
+                        .into_iter()
+                        .map(|(k, v)| (k.clone(), sorted(v)))
+                        .collect(),
+                )
+            }
+            serde_json::Value::Array(a) => serde_json::Value::Array(a.iter().map(sorted).collect()),
+            other => other.clone(),
+        }
+    }
+    serde_json::to_string_pretty(&sorted(v)).unwrap_or_default()
+}
