@@ -106,7 +106,7 @@ enum Command {
     #[command(
         after_help = "Examples:\n  fsched cost --since 30d\n  fsched cost --since 2026-11-01 --until 2026-12-01 -o json"
     )]
-    Cost(commands::runs::CostArgs),
+    Cost(commands::cost::Args),
     /// List the declared services: when each is awake, its state, saved scale and next transition.
     #[command(after_help = "Examples:\n  fsched services\n  fsched services --tz local -o wide")]
     Services(commands::services::ListArgs),
@@ -247,7 +247,7 @@ async fn main() -> ExitCode {
         Command::Backfill(args) => commands::backfill::run(args, &cli.aws, o, now, &mut out).await,
         Command::Show(args) => commands::runs::show_cmd(args, &cli.aws, tz, o, &mut out).await,
         Command::Logs(args) => commands::logs::run(args, &cli.aws, o, now, &mut out).await,
-        Command::Cost(args) => commands::runs::cost_cmd(args, &cli.aws, tz, o, now, &mut out).await,
+        Command::Cost(args) => commands::cost::run(args, &cli.aws, tz, o, now, &mut out).await,
         Command::Services(args) => commands::services::list(args, &cli.aws, tz, o, &mut out).await,
         Command::Wake(args) => commands::services::wake(args, &cli.aws, o, now, &mut out).await,
         Command::Sleep(args) => commands::services::sleep(args, &cli.aws, o, now, &mut out).await,

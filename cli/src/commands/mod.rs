@@ -1,6 +1,7 @@
 //! One module per group of commands.
 
 pub mod backfill;
+pub mod cost;
 pub mod doctor;
 pub mod jobs;
 pub mod jobs_file;

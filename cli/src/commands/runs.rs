@@ -1,5 +1,5 @@
-//! `fsched runs`, `fsched show` and `fsched cost`: the recorded runs, newest first, one run in full, and what runs
-//! cost, all from Queries on the table's key design (never a Scan).
+//! `fsched runs` and `fsched show`: the recorded runs, newest first, and one run in full, from Queries on the table's
+//! key design (never a Scan).
 
 use std::io::Write;
 
@@ -12,7 +12,7 @@ use fsched_core::ports::{JobStore, RunStore};
 
 use crate::aws::AwsArgs;
 use crate::output::{at, emit, Format, Times, Tz};
-use crate::render::{attempts_table, cost_table, costs, runs_table, show, tasks_table};
+use crate::render::{attempts_table, runs_table, show, tasks_table};
 use crate::Failure;
 
 #[derive(clap::Args)]
@@ -344,75 +344,6 @@ async fn logs_at(
         }
         Err(failure) => format!("logs: {}", failure.message()),
     }
-}
-
-#[derive(clap::Args)]
-pub struct CostArgs {
-    /// Runs scheduled since this long ago (e.g. 30d) or this RFC 3339 time.
-    #[arg(long, default_value = "30d")]
-    since: String,
-    /// Runs scheduled before this RFC 3339 time (default: now).
-    #[arg(long)]
-    until: Option<String>,
-}
-
-pub async fn cost_cmd(
-    args: CostArgs,
-    aws: &AwsArgs,
-    tz: &Tz,
-    format: Format,
-    now: DateTime<Utc>,
-    out: &mut impl Write,
-) -> Result<(), Failure> {
-    let (since, until) = window(
-        &args.since,
-        args.until.as_deref(),
-        now + chrono::Duration::seconds(1),
-        now,
-    )?;
-    let store = aws.store().await?;
-    let runs = store
-        .runs_between(since, until, usize::MAX)
-        .await
-        .context("reading runs")?;
-    let by_job = costs(&runs);
-    match format {
-        Format::Json | Format::Yaml => {
-            let jobs: Vec<_> = by_job
-                .iter()
-                .map(|(job, c)| {
-                    serde_json::json!({"job": job, "runs": c.runs, "priced": c.priced,
-                                       "billed_seconds": c.billed_seconds, "usd": c.usd})
-                })
-                .collect();
-            let total = serde_json::json!({
-                "runs": by_job.values().map(|c| c.runs).sum::<usize>(),
-                "priced": by_job.values().map(|c| c.priced).sum::<usize>(),
-                "billed_seconds": by_job.values().map(|c| c.billed_seconds).sum::<u64>(),
-                "usd": by_job.values().map(|c| c.usd).fold(0.0, |a, b| a + b),
-            });
-            let body = serde_json::json!({"since": at(since), "until": at(until), "jobs": jobs,
-                                          "total": total});
-            emit(out, format, "CostReport", body)
-        }
-        Format::Table | Format::Wide => {
-            // A window is no one job's: in a named zone, UTC, or this machine's.
-            let times = Times {
-                tz: tz.clone(),
-                jobs: Default::default(),
-            };
-            writeln!(
-                out,
-                "runs scheduled {} .. {}\n\n{}\n\nCosts are Fargate compute and storage from each task's size and \
-                 billed seconds (docs/jobs-file.md#prices); open runs are not priced yet.",
-                times.at("", since),
-                times.at("", until),
-                cost_table(&by_job)
-            )
-        }
-    }
-    .context("writing to stdout")?;
-    Ok(())
 }
 
 /// Why a run that ended badly was not run again, when its job has a `retry` (it ended in a way `retry` leaves, its

@@ -1,0 +1,82 @@
+//! `fsched cost`: what the runs scheduled in a window cost, per job and in total (a Query per day of the window).
+
+use std::io::Write;
+
+use anyhow::Context;
+use chrono::{DateTime, Utc};
+use fsched_core::ports::RunStore;
+
+use super::runs::window;
+use crate::aws::AwsArgs;
+use crate::output::{at, emit, Format, Times, Tz};
+use crate::render::{cost_table, costs};
+use crate::Failure;
+
+#[derive(clap::Args)]
+pub struct Args {
+    /// Runs scheduled since this long ago (e.g. 30d) or this RFC 3339 time.
+    #[arg(long, default_value = "30d")]
+    since: String,
+    /// Runs scheduled before this RFC 3339 time (default: now).
+    #[arg(long)]
+    until: Option<String>,
+}
+
+pub async fn run(
+    args: Args,
+    aws: &AwsArgs,
+    tz: &Tz,
+    format: Format,
+    now: DateTime<Utc>,
+    out: &mut impl Write,
+) -> Result<(), Failure> {
+    let (since, until) = window(
+        &args.since,
+        args.until.as_deref(),
+        now + chrono::Duration::seconds(1),
+        now,
+    )?;
+    let store = aws.store().await?;
+    let runs = store
+        .runs_between(since, until, usize::MAX)
+        .await
+        .context("reading runs")?;
+    let by_job = costs(&runs);
+    match format {
+        Format::Json | Format::Yaml => {
+            let jobs: Vec<_> = by_job
+                .iter()
+                .map(|(job, c)| {
+                    serde_json::json!({"job": job, "runs": c.runs, "priced": c.priced,
+                                       "billed_seconds": c.billed_seconds, "usd": c.usd})
+                })
+                .collect();
+            let total = serde_json::json!({
+                "runs": by_job.values().map(|c| c.runs).sum::<usize>(),
+                "priced": by_job.values().map(|c| c.priced).sum::<usize>(),
+                "billed_seconds": by_job.values().map(|c| c.billed_seconds).sum::<u64>(),
+                "usd": by_job.values().map(|c| c.usd).fold(0.0, |a, b| a + b),
+            });
+            let body = serde_json::json!({"since": at(since), "until": at(until), "jobs": jobs,
+                                          "total": total});
+            emit(out, format, "CostReport", body)
+        }
+        Format::Table | Format::Wide => {
+            // A window is no one job's: in a named zone, UTC, or this machine's.
+            let times = Times {
+                tz: tz.clone(),
+                jobs: Default::default(),
+            };
+            writeln!(
+                out,
+                "runs scheduled {} .. {}\n\n{}\n\nCosts are Fargate compute and storage from each task's size and \
+                 billed seconds (docs/jobs-file.md#prices); open runs are not priced yet.",
+                times.at("", since),
+                times.at("", until),
+                cost_table(&by_job)
+            )
+        }
+    }
+    .context("writing to stdout")?;
+    Ok(())
+}
