@@ -163,5 +163,12 @@ pub fn service(s: &ServiceState) -> Value {
             "autoscaling": v.autoscaling.map_or(Value::Null, |(min, max)| json!({"min": min, "max": max})),
         })),
         "next_transition": at_opt(s.transition_at),
+        "wake_on_request": s.spec.wake_on_request.as_ref().map_or(Value::Null, |w| json!({
+            "hosts": w.hosts,
+            "listener_rule": w.listener_rule,
+            "target_group": w.target_group,
+            "hold_seconds": w.hold.as_secs(),
+            "forwards_to": s.routing,
+        })),
     })
 }

@@ -44,6 +44,9 @@ pub struct FunctionEnv {
     /// `FSCHED_MAX_CLOCK_SKEW` (template parameter `MaxClockSkew`): how far ahead of the function's clock a tick's or
     /// an event's time may be (`domain::clock`); 5 minutes when unset.
     pub skew: Span,
+    /// `FSCHED_WAKER_TARGET_GROUP`: the stack's waker target group, where the rules of sleeping services woken by
+    /// requests forward (the dispatcher's and the trigger's; unset for the others).
+    pub waker: Option<String>,
 }
 
 impl FunctionEnv {
@@ -57,6 +60,9 @@ impl FunctionEnv {
                     .map_err(|e| format!("FSCHED_MAX_CLOCK_SKEW: {e}"))?,
                 Err(_) => DEFAULT_SKEW,
             },
+            waker: std::env::var("FSCHED_WAKER_TARGET_GROUP")
+                .ok()
+                .filter(|w| !w.is_empty()),
         })
     }
 }
@@ -135,13 +141,11 @@ impl Wiring {
     pub fn sleeper(&self) -> AwsSleeper {
         Sleeper::new(
             self.store(),
-            EcsServices::new(
-                aws_sdk_ecs::Client::new(&self.config),
-                aws_sdk_applicationautoscaling::Client::new(&self.config),
-            ),
+            EcsServices::new(&self.config),
             CloudWatchMetrics::new(aws_sdk_cloudwatch::Client::new(&self.config)),
             self.publisher(),
         )
+        .with_waker(self.env.waker.clone())
     }
 }
 

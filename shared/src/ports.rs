@@ -4,7 +4,9 @@
 use std::future::Future;
 
 mod pools;
+mod services;
 pub use pools::{PoolStore, Slot};
+pub use services::{MetricError, Metrics, ScaleError, ServiceNow, ServiceScaler};
 
 use chrono::{DateTime, Utc};
 
@@ -298,63 +300,6 @@ pub trait TaskLauncher: Send + Sync + 'static {
         &self,
         task_definition_arn: &str,
     ) -> impl Future<Output = Result<TaskDefinitionFacts, EcsError>> + Send;
-}
-
-/// An ECS service as fsched finds it: its scale, and its task size (for savings).
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct ServiceNow {
-    pub desired_count: u32,
-    pub running_count: u32,
-    /// Application Auto Scaling min and max, when the service has a scalable target.
-    pub autoscaling: Option<(u32, u32)>,
-    /// CPU units and MiB of one task, from its task definition.
-    pub task_cpu: Option<u32>,
-    pub task_memory: Option<u32>,
-}
-
-#[derive(Debug, Clone, PartialEq, thiserror::Error)]
-pub enum ScaleError {
-    #[error("service `{service}` not found in cluster `{cluster}`")]
-    NotFound { cluster: String, service: String },
-    #[error("ECS or Application Auto Scaling is throttling or unavailable: {message}")]
-    Transient { message: String },
-    #[error("{message}")]
-    Rejected { message: String },
-}
-
-/// Reads and sets an ECS service's scale.
-pub trait ServiceScaler: Send + Sync + 'static {
-    fn current(
-        &self,
-        cluster: &str,
-        service: &str,
-    ) -> impl Future<Output = Result<ServiceNow, ScaleError>> + Send;
-
-    /// Sets the Application Auto Scaling bounds (when `autoscaling` is given), then the desired count.
-    fn set(
-        &self,
-        cluster: &str,
-        service: &str,
-        desired_count: u32,
-        autoscaling: Option<(u32, u32)>,
-    ) -> impl Future<Output = Result<(), ScaleError>> + Send;
-}
-
-#[derive(Debug, Clone, PartialEq, thiserror::Error)]
-#[error("{message}")]
-pub struct MetricError {
-    pub message: String,
-}
-
-/// Reads the metrics that tell whether a service is used.
-pub trait Metrics: Send + Sync + 'static {
-    /// The metric's sum over `[from, to)`; `None` when CloudWatch has no data points in it.
-    fn sum(
-        &self,
-        metric: &crate::domain::service::IdleMetric,
-        from: DateTime<Utc>,
-        to: DateTime<Utc>,
-    ) -> impl Future<Output = Result<Option<f64>, MetricError>> + Send;
 }
 
 /// Errors of EventBridge rule management.

@@ -224,6 +224,7 @@ fn service_spec() -> ServiceSpec {
         idle: None,
         wake_on: None,
         event_bus: None,
+        wake_on_request: None,
     }
 }
 

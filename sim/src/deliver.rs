@@ -169,6 +169,7 @@ impl Sim {
                     service: ServiceName::new(&service).unwrap_or_else(|_| unreachable_name()),
                     hold: Some(fsched_core::domain::duration::Span::from_chrono(hold)),
                     requested_by: by,
+                    request: false,
                 }
             }
             1 => {

@@ -6,12 +6,14 @@ use fsched_core::domain::event::BusEvent;
 use fsched_core::domain::fargate::Capacity;
 use fsched_core::domain::job::{Job, JobName};
 use fsched_core::domain::run::{Run, RunId};
-use fsched_core::domain::service::{IdleMetric, ScaleAction, ServiceName, ServiceState};
+use fsched_core::domain::service::{ScaleAction, ServiceName, ServiceState};
 use fsched_core::domain::task::TaskSnapshot;
 use fsched_core::ports::*;
 use fsched_core::testing::{FakeBus, FakeEcs, FakeMetrics, FakeScaler, MemoryStore};
 
 use crate::chaos::{lock, Chaos};
+
+mod services;
 
 pub type Store = Chaos<MemoryStore>;
 pub type Ecs = Chaos<FakeEcs>;
@@ -335,57 +337,5 @@ impl EventPublisher for Bus {
             Ok(())
         };
         self.guard(op, true, error, call).await
-    }
-}
-
-impl ServiceScaler for Scaler {
-    async fn current(&self, cluster: &str, service: &str) -> Result<ServiceNow, ScaleError> {
-        let error = |message| ScaleError::Transient { message };
-        self.guard(
-            || "DescribeServices".to_owned(),
-            false,
-            error,
-            self.inner.current(cluster, service),
-        )
-        .await
-    }
-
-    async fn set(
-        &self,
-        cluster: &str,
-        service: &str,
-        desired: u32,
-        autoscaling: Option<(u32, u32)>,
-    ) -> Result<(), ScaleError> {
-        let op = || format!("UpdateService {service} -> {desired} {autoscaling:?}");
-        let error = |message| ScaleError::Transient { message };
-        let scaler = &self.inner;
-        let call = async {
-            let before = scaler.get(cluster, service);
-            scaler.set(cluster, service, desired, autoscaling).await?;
-            if let (Some(before), Some(after)) = (before, scaler.get(cluster, service)) {
-                lock(&self.faults).ledger.scaled(service, before, after);
-            }
-            Ok(())
-        };
-        self.guard(op, true, error, call).await
-    }
-}
-
-impl Metrics for Watch {
-    async fn sum(
-        &self,
-        metric: &IdleMetric,
-        from: DateTime<Utc>,
-        to: DateTime<Utc>,
-    ) -> Result<Option<f64>, MetricError> {
-        let error = |message| MetricError { message };
-        self.guard(
-            || "GetMetricData".to_owned(),
-            false,
-            error,
-            self.inner.sum(metric, from, to),
-        )
-        .await
     }
 }

@@ -49,6 +49,7 @@ pub async fn fresh_table(client: &aws_sdk_dynamodb::Client) -> anyhow::Result<St
 
 pub mod counting;
 pub mod ecs;
+pub mod elb;
 pub mod logs;
 pub mod world;
 

@@ -132,10 +132,7 @@ impl World {
     }
 
     pub fn services(&self) -> EcsServices {
-        EcsServices::new(
-            aws_sdk_ecs::Client::new(&self.config),
-            aws_sdk_applicationautoscaling::Client::new(&self.config),
-        )
+        EcsServices::new(&self.config)
     }
 
     /// A trigger queue, as the stack's: returns its URL and ARN.

@@ -54,6 +54,7 @@ async fn staging(
         idle: None,
         wake_on: None,
         event_bus: None,
+        wake_on_request: None,
     };
     spec_change(&mut spec);
     let name = ServiceName::new("staging-api").unwrap();
@@ -365,6 +366,12 @@ impl ServiceScaler for FailsOnce {
             });
         }
         self.inner.set(cluster, service, n, a).await
+    }
+    async fn forward(&self, rule: &str, target_group: &str) -> Result<(), ScaleError> {
+        self.inner.forward(rule, target_group).await
+    }
+    async fn healthy(&self, target_group: &str) -> Result<u32, ScaleError> {
+        self.inner.healthy(target_group).await
     }
 }
 

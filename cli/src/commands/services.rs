@@ -67,6 +67,20 @@ fn in_zone(t: Option<DateTime<Utc>>, zone: Zone, tz: &Tz) -> String {
 }
 
 fn state_words(s: &ServiceState, tz: &Tz) -> String {
+    use fsched_core::domain::service::Routing;
+    let requests = match (s.spec.wake_on_request.is_some(), s.routing) {
+        (false, _) => "",
+        (true, Some(Routing::Waker)) if s.phase == Phase::Awake => {
+            ", starting: requests still see the waker"
+        }
+        (true, Some(Routing::Waker)) => ", a request wakes it",
+        (true, _) => ", requests reach it",
+    };
+    let words = state_hold(s, tz);
+    format!("{words}{requests}")
+}
+
+fn state_hold(s: &ServiceState, tz: &Tz) -> String {
     match s.hold_until {
         Some(h) => format!(
             "{} (held until {})",
@@ -188,6 +202,7 @@ pub async fn wake(
             service,
             hold,
             requested_by,
+            request: false,
         }
     })
     .await?;

@@ -1,6 +1,7 @@
 //! ECS services and their autoscaling: the `ServiceScaler` port over ECS DescribeServices, UpdateService and
-//! DescribeTaskDefinition, and Application Auto Scaling DescribeScalableTargets and RegisterScalableTarget; and the
-//! `Metrics` port over CloudWatch GetMetricData.
+//! DescribeTaskDefinition, Application Auto Scaling DescribeScalableTargets and RegisterScalableTarget, and Elastic
+//! Load Balancing ModifyRule and DescribeTargetHealth (services woken by requests); and the `Metrics` port over
+//! CloudWatch GetMetricData.
 
 use aws_sdk_applicationautoscaling::types::{ScalableDimension, ServiceNamespace};
 use aws_sdk_cloudwatch::types::{Dimension, Metric, MetricDataQuery, MetricStat};
@@ -14,14 +15,17 @@ use crate::ports::{MetricError, Metrics, ScaleError, ServiceNow, ServiceScaler};
 pub struct EcsServices {
     ecs: aws_sdk_ecs::Client,
     autoscaling: aws_sdk_applicationautoscaling::Client,
+    elb: aws_sdk_elasticloadbalancingv2::Client,
 }
 
 impl EcsServices {
-    pub fn new(
-        ecs: aws_sdk_ecs::Client,
-        autoscaling: aws_sdk_applicationautoscaling::Client,
-    ) -> Self {
-        EcsServices { ecs, autoscaling }
+    /// The three clients from one configuration.
+    pub fn new(config: &aws_config::SdkConfig) -> Self {
+        EcsServices {
+            ecs: aws_sdk_ecs::Client::new(config),
+            autoscaling: aws_sdk_applicationautoscaling::Client::new(config),
+            elb: aws_sdk_elasticloadbalancingv2::Client::new(config),
+        }
     }
 }
 
@@ -141,6 +145,46 @@ impl ServiceScaler for EcsServices {
                 scale_error(&format!("{what}: setting desired count {desired_count}"), e)
             })?;
         Ok(())
+    }
+
+    async fn forward(&self, rule: &str, target_group: &str) -> Result<(), ScaleError> {
+        use aws_sdk_elasticloadbalancingv2::types::{Action, ActionTypeEnum};
+        let action = Action::builder()
+            .r#type(ActionTypeEnum::Forward)
+            .target_group_arn(target_group)
+            .build();
+        self.elb
+            .modify_rule()
+            .rule_arn(rule)
+            .actions(action)
+            .send()
+            .await
+            .map(|_| ())
+            .map_err(|e| {
+                scale_error(
+                    &format!("listener rule `{rule}`: forwarding to `{target_group}`"),
+                    e,
+                )
+            })
+    }
+
+    async fn healthy(&self, target_group: &str) -> Result<u32, ScaleError> {
+        use aws_sdk_elasticloadbalancingv2::types::TargetHealthStateEnum;
+        let out = self
+            .elb
+            .describe_target_health()
+            .target_group_arn(target_group)
+            .send()
+            .await
+            .map_err(|e| scale_error(&format!("target group `{target_group}`"), e))?;
+        let healthy = out
+            .target_health_descriptions()
+            .iter()
+            .filter(|d| {
+                d.target_health().and_then(|h| h.state()) == Some(&TargetHealthStateEnum::Healthy)
+            })
+            .count();
+        Ok(u32::try_from(healthy).unwrap_or(u32::MAX))
     }
 }
 

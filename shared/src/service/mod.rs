@@ -10,3 +10,4 @@ pub mod rules;
 pub mod scale;
 pub mod scope;
 pub mod trigger;
+pub mod waker;

@@ -5,6 +5,10 @@
 //! anything (a conditional write), then sets the bounds to 0/0 (or autoscaling would scale it straight back up) and
 //! the desired count to 0. Wake restores the bounds, then the count. A failure half-way leaves the saved scale in the
 //! record and the service due again, so the next tick finishes the job; nothing is ever saved over by a 0.
+//!
+//! A service woken by requests (`wake_on_request`) has its listener rule pointed at the stack's waker before it is
+//! scaled down (so nobody is sent to an empty group), and back at its own target group only once a check finds one
+//! of its targets healthy after it woke (`domain::service::route`).
 
 use chrono::{DateTime, Utc};
 use serde::Serialize;
@@ -12,9 +16,12 @@ use serde_json::json;
 
 use crate::domain::event::{BusEvent, Lifecycle};
 use crate::domain::service::{
-    check_after, wanted, Phase, Saved, ScaleAction, ScaleTrigger, ServiceName, ServiceState,
+    check_after, wanted, Phase, Routing, Saved, ScaleAction, ScaleTrigger, ServiceName,
+    ServiceState,
 };
 use crate::ports::{EventPublisher, Metrics, ScaleError, ServiceScaler, ServiceStore, StoreError};
+
+mod route;
 
 /// How long scale action records are kept.
 const ACTION_HISTORY_DAYS: i64 = 400;
@@ -63,6 +70,9 @@ pub struct Sleeper<S, C, M, P> {
     scaler: C,
     metrics: M,
     publisher: P,
+    /// The stack's waker target group (its `WakerTargetGroupArn`): where the rule of a sleeping service woken by
+    /// requests forwards.
+    waker: Option<String>,
 }
 
 fn trigger_name(t: &ScaleTrigger) -> String {
@@ -72,6 +82,7 @@ fn trigger_name(t: &ScaleTrigger) -> String {
         ScaleTrigger::Cli { by } => format!("on demand by {by}"),
         ScaleTrigger::Idle { metric } => format!("idle ({metric})"),
         ScaleTrigger::Enforce => "enforce".to_owned(),
+        ScaleTrigger::Request { by } => format!("a request ({by})"),
     }
 }
 
@@ -82,7 +93,14 @@ impl<S: ServiceStore, C: ServiceScaler, M: Metrics, P: EventPublisher> Sleeper<S
             scaler,
             metrics,
             publisher,
+            waker: None,
         }
+    }
+
+    /// With the stack's waker target group, for services woken by requests.
+    pub fn with_waker(mut self, target_group: Option<String>) -> Self {
+        self.waker = target_group;
+        self
     }
 
     /// Looks at a service whose check time has come: a boundary (take the phase the periods want), the end of a
@@ -103,7 +121,12 @@ impl<S: ServiceStore, C: ServiceScaler, M: Metrics, P: EventPublisher> Sleeper<S
         now: DateTime<Utc>,
         r: &mut ScaleReport,
     ) -> Result<(), SleepError> {
+        self.reroute(&mut state).await?;
         let at_boundary = state.transition_at.is_some_and(|t| t <= now);
+        // A request-woken service sleeps by its idle rule, not at the end of its hold.
+        if state.spec.wake_on_request.is_some() && !at_boundary {
+            state.hold_until = state.hold_until.filter(|h| *h > now);
+        }
         let hold_ended = state.hold_until.is_some_and(|h| h <= now);
         if at_boundary || hold_ended {
             let mut after = state.clone();
@@ -262,6 +285,8 @@ impl<S: ServiceStore, C: ServiceScaler, M: Metrics, P: EventPublisher> Sleeper<S
                     state.version += 1;
                     self.store.put_service(&state, Some(expected)).await?;
                 }
+                // Requests go to the waker before the service has no tasks to take them.
+                self.point(&mut state, Routing::Waker).await?;
                 let bounds = state.saved.and_then(|s| s.autoscaling).map(|_| (0, 0));
                 (0, bounds, None)
             }

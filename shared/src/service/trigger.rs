@@ -201,9 +201,13 @@ impl<S: Store + Clone, L: TaskLauncher, P: EventPublisher, C: ServiceScaler, M: 
                     service,
                     hold,
                     requested_by,
+                    request,
                 } => {
                     let hold_until = hold.map(|h| time + h.to_chrono());
-                    let by = ScaleTrigger::Cli { by: requested_by };
+                    let by = match request {
+                        true => ScaleTrigger::Request { by: requested_by },
+                        false => ScaleTrigger::Cli { by: requested_by },
+                    };
                     let report = self
                         .sleeper
                         .command(&service, Phase::Awake, hold_until, by, time)

@@ -1,4 +1,5 @@
-//! The other AWS ports in memory: ECS services with Application Auto Scaling bounds (`ServiceScaler`), CloudWatch
+//! The other AWS ports in memory: ECS services with Application Auto Scaling bounds and ALB listener rules and
+//! target groups (`ServiceScaler`), CloudWatch
 //! sums (`Metrics`), the event bus (`EventPublisher`) and EventBridge rules (`EventRules`). Each keeps what was done to
 //! it for the test to look at, and can be made to fail its next calls.
 
@@ -24,6 +25,10 @@ struct Scaling {
     services: BTreeMap<(String, String), ServiceNow>,
     failures: VecDeque<ScaleError>,
     sets: usize,
+    /// Listener rule -> the target group it forwards to.
+    rules: BTreeMap<String, String>,
+    /// Target group -> its healthy targets.
+    healthy: BTreeMap<String, u32>,
 }
 
 /// ECS services and their scalable targets. A service's running count follows its desired count at once.
@@ -66,6 +71,16 @@ impl FakeScaler {
     /// `set` calls that changed something.
     pub fn sets(&self) -> usize {
         lock(&self.inner).sets
+    }
+
+    /// The target group a listener rule forwards to (`None`: never set).
+    pub fn forwards_to(&self, rule: &str) -> Option<String> {
+        lock(&self.inner).rules.get(rule).cloned()
+    }
+
+    /// From now on, `target_group` has `n` healthy targets.
+    pub fn set_healthy(&self, target_group: &str, n: u32) {
+        lock(&self.inner).healthy.insert(target_group.to_owned(), n);
     }
 }
 
@@ -111,6 +126,23 @@ impl ServiceScaler for FakeScaler {
         now.desired_count = desired_count;
         now.running_count = desired_count;
         Ok(())
+    }
+
+    async fn forward(&self, rule: &str, target_group: &str) -> Result<(), ScaleError> {
+        let mut s = lock(&self.inner);
+        if let Some(e) = s.failures.pop_front() {
+            return Err(e);
+        }
+        s.rules.insert(rule.to_owned(), target_group.to_owned());
+        Ok(())
+    }
+
+    async fn healthy(&self, target_group: &str) -> Result<u32, ScaleError> {
+        let mut s = lock(&self.inner);
+        if let Some(e) = s.failures.pop_front() {
+            return Err(e);
+        }
+        Ok(s.healthy.get(target_group).copied().unwrap_or(0))
     }
 }
 

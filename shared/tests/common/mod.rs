@@ -13,6 +13,9 @@ use fsched_core::service::scale::Sleeper;
 use fsched_core::testing::{FakeBus, FakeEcs, FakeMetrics, FakeScaler, MemoryStore};
 use tokio::time::Instant;
 
+/// The stack's waker target group, as the sleeper is given it.
+pub const WAKER: &str = "arn:aws:elasticloadbalancing:eu-central-1:1:targetgroup/fsched-waker/0";
+
 pub fn t(h: u32, m: u32) -> DateTime<Utc> {
     Utc.with_ymd_and_hms(2026, 11, 30, h, m, 0).unwrap()
 }
@@ -59,6 +62,7 @@ impl Fakes {
         )
     }
 
+    /// The sleeper, with the stack's waker target group (`WAKER`).
     pub fn sleeper(&self) -> Sleeper<MemoryStore, FakeScaler, FakeMetrics, FakeBus> {
         Sleeper::new(
             self.store.clone(),
@@ -66,6 +70,7 @@ impl Fakes {
             FakeMetrics::new(),
             self.bus.clone(),
         )
+        .with_waker(Some(WAKER.to_owned()))
     }
 
     pub fn recorder(&self) -> Recorder<MemoryStore, FakeEcs, FakeBus> {

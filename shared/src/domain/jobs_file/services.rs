@@ -7,7 +7,10 @@ use marked_yaml::Node;
 use super::reader::Reader;
 use crate::domain::duration::Span as Duration;
 use crate::domain::schedule::{Expression, Zone};
-use crate::domain::service::{Awake, Idle, IdleMetric, Period, ServiceName, ServiceSpec};
+use crate::domain::service::{
+    Awake, Idle, IdleMetric, Period, ServiceName, ServiceSpec, WakeOnRequest, DEFAULT_HOLD,
+    DEFAULT_IDLE,
+};
 
 const KEYS: &[&str] = &[
     "cluster",
@@ -21,6 +24,7 @@ const KEYS: &[&str] = &[
     "idle",
     "wake_on",
     "event_bus",
+    "wake_on_request",
 ];
 
 /// Reads `services:`; `cluster` and `zone` are the jobs' defaults, which services share.
@@ -63,7 +67,14 @@ pub(super) fn read_services(
                 Zone::UTC
             }
         };
+        let wake_on_request = f
+            .get("wake_on_request")
+            .and_then(|n| read_wake_on_request(r, n, &who));
         let awake = match (f.get("awake"), f.get("sleep"), f.get("wake")) {
+            // Woken by requests, it needs no periods: asleep unless someone opens it.
+            (None, None, None) if f.get("wake_on_request").is_some() => {
+                Some(Awake::Periods(Vec::new()))
+            }
             (Some(n), None, None) => {
                 let written = r.strings(n, &format!("{who}: awake")).unwrap_or_default();
                 let periods: Vec<Period> = written
@@ -105,7 +116,7 @@ pub(super) fn read_services(
             _ => {
                 r.error(
                     key.span(),
-                    format!("{who}: say when it is awake: `awake:` periods (e.g. `weekdays 07:30-20:00`), or both `sleep:` and `wake:` schedules"),
+                    format!("{who}: say when it is awake: `awake:` periods (e.g. `weekdays 07:30-20:00`), both `sleep:` and `wake:` schedules, or `wake_on_request:` (asleep until someone opens it)"),
                 );
                 None
             }
@@ -117,7 +128,17 @@ pub(super) fn read_services(
             .get("enforce")
             .and_then(|n| r.bool(n, &format!("{who}: enforce")))
             .unwrap_or(false);
-        let idle = f.get("idle").and_then(|n| read_idle(r, n, &who));
+        let defaults = wake_on_request
+            .as_ref()
+            .and_then(WakeOnRequest::request_count);
+        let idle = match f.get("idle") {
+            Some(n) => read_idle(r, n, &who, defaults),
+            // Woken by requests, it sleeps again when they stop: by its target group's request count.
+            None => defaults.map(|metric| Idle {
+                after: DEFAULT_IDLE,
+                metric,
+            }),
+        };
         let wake_on = f
             .get("wake_on")
             .and_then(|n| super::fields::read_pattern(r, n));
@@ -152,6 +173,7 @@ pub(super) fn read_services(
                     idle,
                     wake_on,
                     event_bus,
+                    wake_on_request,
                 },
             );
         }
@@ -159,7 +181,82 @@ pub(super) fn read_services(
     out
 }
 
-fn read_idle(r: &mut Reader, node: &Node, who: &str) -> Option<Idle> {
+/// `wake_on_request: {hosts, listener_rule, target_group, hold}`.
+fn read_wake_on_request(r: &mut Reader, node: &Node, who: &str) -> Option<WakeOnRequest> {
+    let what = format!("{who}: wake_on_request");
+    let m = r.mapping(node, &what)?;
+    let f = r.fields(
+        m,
+        &what,
+        &["hosts", "listener_rule", "target_group", "hold"],
+    );
+    let arn = |r: &mut Reader, key: &str, kind: &str| {
+        let Some(n) = f.get(key) else {
+            r.error(
+                node.span(),
+                format!("{what}: `{key}` is missing: the ARN of the ALB {kind}"),
+            );
+            return None;
+        };
+        let text = r.text(n, &format!("{what}.{key}"))?;
+        let marker = format!(
+            ":{}/",
+            kind.replace(' ', "-")
+                .replace("target-group", "targetgroup")
+        );
+        if !(text.starts_with("arn:aws")
+            && text.contains(":elasticloadbalancing:")
+            && text.contains(&marker))
+        {
+            r.error(
+                n.span(),
+                format!("{what}.{key}: `{text}` is not an ALB {kind} ARN (arn:aws:elasticloadbalancing:REGION:ACCOUNT{marker}...)"),
+            );
+            return None;
+        }
+        Some(text)
+    };
+    let listener_rule = arn(r, "listener_rule", "listener rule");
+    let target_group = arn(r, "target_group", "target group");
+    let hosts = match f.get("hosts") {
+        Some(n) => r.strings(n, &format!("{what}.hosts")).unwrap_or_default(),
+        None => Vec::new(),
+    };
+    if hosts.is_empty()
+        || hosts
+            .iter()
+            .any(|h| h.is_empty() || h.contains(['/', ' ', '*']))
+    {
+        r.error(
+            node.span(),
+            format!("{what}: `hosts` lists the host names its listener rule matches, e.g. `[staging.example.com]` (no paths or wildcards)"),
+        );
+        return None;
+    }
+    let hold = match f.get("hold") {
+        Some(n) => {
+            let text = r.text(n, &format!("{what}.hold"))?;
+            match text.parse::<Duration>() {
+                Ok(d) => d,
+                Err(e) => {
+                    r.error(n.span(), format!("{what}.hold: {e}"));
+                    return None;
+                }
+            }
+        }
+        None => DEFAULT_HOLD,
+    };
+    Some(WakeOnRequest {
+        hosts,
+        listener_rule: listener_rule?,
+        target_group: target_group?,
+        hold,
+    })
+}
+
+/// `idle: {after, metric}`; `metric` may be left out when `fallback` gives one (a request-woken service's target
+/// group).
+fn read_idle(r: &mut Reader, node: &Node, who: &str, fallback: Option<IdleMetric>) -> Option<Idle> {
     let what = format!("{who}: idle");
     let m = r.mapping(node, &what)?;
     let f = r.fields(m, &what, &["after", "metric"]);
@@ -190,6 +287,9 @@ fn read_idle(r: &mut Reader, node: &Node, who: &str) -> Option<Idle> {
         }
     };
     let Some(mn) = f.get("metric") else {
+        if let Some(metric) = fallback {
+            return Some(Idle { after, metric });
+        }
         r.error(
             node.span(),
             format!(

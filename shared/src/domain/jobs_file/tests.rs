@@ -213,6 +213,68 @@ fn services_with_periods_schedules_and_idle_rules() {
     assert_eq!(preview.event_bus.as_deref(), Some("default"));
 }
 
+const RULE: &str =
+    "arn:aws:elasticloadbalancing:eu-central-1:1:listener-rule/app/web/50dc6c495c0c9188/f2f7dc8efc522ab2/9683b2d0";
+const GROUP: &str = "arn:aws:elasticloadbalancing:eu-central-1:1:targetgroup/api/73e2d6bc24d8a067";
+
+#[test]
+fn a_service_woken_by_requests_needs_no_periods_and_sleeps_by_its_target_groups_requests() {
+    let text = format!(
+        "services:\n  preview:\n    cluster: c\n    wake_on_request:\n      hosts: [preview.example.com]\n      \
+         listener_rule: {RULE}\n      target_group: {GROUP}\n      hold: 1h\n"
+    );
+    let file = JobsFile::read(text.as_bytes()).unwrap();
+    let preview = &file.services[&crate::domain::service::ServiceName::new("preview").unwrap()];
+    assert!(matches!(&preview.awake, crate::domain::service::Awake::Periods(p) if p.is_empty()));
+    assert_eq!(preview.awake_words(), "on request only");
+    let wake = preview.wake_on_request.as_ref().unwrap();
+    assert_eq!(wake.hold.as_secs(), 3600);
+    assert!(wake.serves("Preview.Example.com:443"));
+    let idle = preview.idle.as_ref().unwrap();
+    assert_eq!(idle.after, crate::domain::service::DEFAULT_IDLE);
+    assert_eq!(
+        idle.metric,
+        crate::domain::service::IdleMetric::TargetGroup {
+            load_balancer: "app/web/50dc6c495c0c9188".into(),
+            target_group: "targetgroup/api/73e2d6bc24d8a067".into(),
+        }
+    );
+    // An idle rule of its own keeps its metric; one without a metric takes the target group's.
+    let own = text.replace("      hold: 1h\n", "    idle: {after: 2h}\n");
+    let file = JobsFile::read(own.as_bytes()).unwrap();
+    let idle = file.services.values().next().unwrap().idle.clone().unwrap();
+    assert_eq!(idle.after.as_secs(), 7200);
+    assert!(matches!(
+        idle.metric,
+        crate::domain::service::IdleMetric::TargetGroup { .. }
+    ));
+}
+
+#[test]
+fn wake_on_request_mistakes_say_what_is_expected() {
+    let got = errors(&format!(
+        "services:\n  a:\n    cluster: c\n    wake_on_request:\n      hosts: [a.example.com/path]\n      \
+         listener_rule: {RULE}\n      target_group: {RULE}\n"
+    ));
+    assert_eq!(got.len(), 2, "{got:?}");
+    assert!(
+        got.iter()
+            .any(|e| e.contains("is not an ALB target group ARN")),
+        "{got:?}"
+    );
+    assert!(
+        got.iter()
+            .any(|e| e.contains("`hosts` lists the host names")),
+        "{got:?}"
+    );
+    let got =
+        errors("services:\n  a:\n    cluster: c\n    wake_on_request: {hosts: [a.example.com]}\n");
+    assert!(
+        got.iter().any(|e| e.contains("`listener_rule` is missing")),
+        "{got:?}"
+    );
+}
+
 #[test]
 fn service_mistakes_are_reported_where_they_are() {
     let got = errors("services:\n  a:\n    cluster: c\n    awake: [weekdays 7:30-8]\n  b:\n    cluster: c\n    sleep: cron(0 20 * * ? *)\n  c:\n    cluster: c\n    awake: [daily 08:00-18:00]\n    idle: {after: 1m, metric: {queue: q}}\n");
@@ -220,7 +282,7 @@ fn service_mistakes_are_reported_where_they_are() {
         got,
         [
             "4:12: service `a`: awake: `8` is not a time of day: write HH:MM (24-hour)",
-            "5:3: service `b`: say when it is awake: `awake:` periods (e.g. `weekdays 07:30-20:00`), or both `sleep:` and `wake:` schedules",
+            "5:3: service `b`: say when it is awake: `awake:` periods (e.g. `weekdays 07:30-20:00`), both `sleep:` and `wake:` schedules, or `wake_on_request:` (asleep until someone opens it)",
             "11:19: service `c`: idle.after: at least 5m (CloudWatch's period)",
         ]
     );

@@ -3,6 +3,7 @@
 //! restore exactly what was there (`state`), and what sleeping saved (`savings`). Pure: the caller passes the instant.
 
 mod period;
+mod request;
 mod savings;
 mod state;
 
@@ -12,6 +13,10 @@ use chrono::{DateTime, Duration, TimeZone, Utc};
 use serde::{Deserialize, Serialize};
 
 pub use self::period::{Period, PeriodError};
+pub use self::request::{
+    health_check_after, route, wake_asked, Progress, Routing, WakeOnRequest, DEBOUNCE,
+    DEFAULT_HOLD, DEFAULT_IDLE, RETRY_AFTER_SECONDS,
+};
 pub use self::savings::{savings, Saving};
 pub use self::state::{check_after, wanted, Saved, ScaleAction, ScaleTrigger, ServiceState};
 use super::duration::Span;
@@ -43,7 +48,8 @@ pub enum IdleMetric {
     Queue { queue: String },
 }
 
-/// Sleep a service that is awake outside its periods once its metric has been zero this long.
+/// Sleep a service that is awake outside its periods (or, woken by requests, at any time) once its metric has been
+/// zero this long.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Idle {
     pub after: Span,
@@ -71,6 +77,9 @@ pub struct ServiceSpec {
     /// The bus `wake_on` listens on (`None`: the stack's bus; `default`: the account's default bus).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub event_bus: Option<String>,
+    /// Woken by a request to its load balancer (`request`): asleep, its listener rule forwards to the waker.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub wake_on_request: Option<WakeOnRequest>,
 }
 
 /// What a service should be at a time.
@@ -172,6 +181,7 @@ impl ServiceSpec {
     /// When it is awake, in the jobs file's words.
     pub fn awake_words(&self) -> String {
         match &self.awake {
+            Awake::Periods(p) if p.is_empty() => "on request only".to_owned(),
             Awake::Periods(p) => p
                 .iter()
                 .map(|p| p.to_string())

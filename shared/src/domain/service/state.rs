@@ -4,7 +4,7 @@
 use chrono::{DateTime, Duration, Utc};
 use serde::{Deserialize, Serialize};
 
-use super::{Phase, ServiceName, ServiceSpec};
+use super::{Phase, Routing, ServiceName, ServiceSpec};
 
 /// A service's scale as fsched saves it before sleeping, to restore on waking.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -43,6 +43,12 @@ pub struct ServiceState {
     /// The count it last woke to: what to save if it is found at 0 when put to sleep.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub last_awake_count: Option<u32>,
+    /// With `wake_on_request`: what its listener rule forwards to, as fsched last set it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub routing: Option<Routing>,
+    /// With `wake_on_request`: when the waker last asked for a wake (a burst of requests asks once).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub wake_requested_at: Option<DateTime<Utc>>,
 }
 
 impl ServiceState {
@@ -60,12 +66,16 @@ impl ServiceState {
             changed_at: None,
             transition_at: Some(now),
             last_awake_count: None,
+            routing: None,
+            wake_requested_at: None,
         }
     }
 
-    /// Whether it is awake outside its periods now (woken on demand or by hand): where idle rules apply.
+    /// Whether its idle rule applies now: awake outside its periods (woken on demand or by hand), or awake at all
+    /// when requests wake it (it sleeps again whenever nobody uses it).
     pub fn awake_off_hours(&self, now: DateTime<Utc>) -> bool {
-        self.phase == Phase::Awake && self.spec.phase_at(now) == Phase::Asleep
+        self.phase == Phase::Awake
+            && (self.spec.phase_at(now) == Phase::Asleep || self.spec.wake_on_request.is_some())
     }
 }
 
@@ -86,6 +96,10 @@ pub enum ScaleTrigger {
     },
     /// A tick with `enforce: true` undid a change made outside fsched.
     Enforce,
+    /// A request to its load balancer woke it (`wake_on_request`), through the waker.
+    Request {
+        by: String,
+    },
 }
 
 /// One recorded scale change (or a change found made outside fsched).
@@ -123,6 +137,13 @@ pub fn check_after(state: &ServiceState, now: DateTime<Utc>) -> Option<DateTime<
     }
     if state.spec.idle.is_some() && state.awake_off_hours(now) {
         consider(now + Duration::minutes(5));
+    }
+    if let Some(t) = super::health_check_after(state, now) {
+        consider(t);
+    }
+    // Asleep, its rule not yet at the waker (a sleep that failed half-way): soon, to finish it.
+    if super::route(state, None).is_some() {
+        consider(now + Duration::minutes(1));
     }
     at
 }

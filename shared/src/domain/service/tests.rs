@@ -13,6 +13,7 @@ fn berlin(periods: &[&str]) -> ServiceSpec {
         idle: None,
         wake_on: None,
         event_bus: None,
+        wake_on_request: None,
     }
 }
 

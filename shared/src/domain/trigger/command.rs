@@ -71,6 +71,10 @@ pub enum Command {
         hold: Option<Span>,
         #[serde(default = "unknown", deserialize_with = "requested_by")]
         requested_by: String,
+        /// Sent by the waker for a request to the service's load balancer (`wake_on_request`): recorded as the
+        /// wake's trigger. A label its sender chooses, like `requested_by`.
+        #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+        request: bool,
     },
     #[serde(rename = "Sleep Service")]
     SleepService {
@@ -279,13 +283,20 @@ mod tests {
                     requested_by,
                 }
             }),
-            (service(), prop::option::of(0u64..10_000_000), label()).prop_map(
-                |(service, hold, requested_by)| Command::WakeService {
-                    service,
-                    hold: hold.map(Span::from_secs),
-                    requested_by,
-                }
-            ),
+            (
+                service(),
+                prop::option::of(0u64..10_000_000),
+                label(),
+                any::<bool>()
+            )
+                .prop_map(|(service, hold, requested_by, request)| {
+                    Command::WakeService {
+                        service,
+                        hold: hold.map(Span::from_secs),
+                        requested_by,
+                        request,
+                    }
+                }),
             (service(), label()).prop_map(|(service, requested_by)| Command::SleepService {
                 service,
                 requested_by
@@ -321,6 +332,7 @@ mod tests {
             service: ServiceName::new("api").unwrap(),
             hold: Some(Span::from_secs(7200)),
             requested_by: "ana".to_owned(),
+            request: false,
         };
         let event = wake.to_event(DateTime::UNIX_EPOCH).unwrap();
         assert_eq!(

@@ -307,6 +307,13 @@ fn service_spec() -> ServiceSpec {
         idle: None,
         wake_on: None,
         event_bus: None,
+        wake_on_request: Some(crate::domain::service::WakeOnRequest {
+            hosts: vec!["staging.example.com".into()],
+            listener_rule:
+                "arn:aws:elasticloadbalancing:eu-central-1:1:listener-rule/app/web/1/2/3".into(),
+            target_group: "arn:aws:elasticloadbalancing:eu-central-1:1:targetgroup/api/4".into(),
+            hold: crate::domain::service::DEFAULT_HOLD,
+        }),
     }
 }
 
@@ -324,6 +331,9 @@ pub async fn services_are_versioned_and_their_actions_listed_by_time<S: Store>(s
         desired_count: 3,
         autoscaling: Some((2, 6)),
     });
+    // What a request-woken service keeps: where its rule points, and when a wake was last asked for.
+    state.routing = Some(crate::domain::service::Routing::Waker);
+    state.wake_requested_at = Some(at(1, 0));
     store.put_service(&state, Some(1)).await.unwrap();
     assert!(matches!(
         store.put_service(&state, Some(1)).await,
