@@ -166,6 +166,8 @@ async fn the_template_deploys_twice_side_by_side_and_the_cli_finds_each_stack() 
             "TableName",
             "TriggerFunction",
             "TriggerQueueArn",
+            "WakerFunction",
+            "WakerTargetGroupArn",
         ]
     );
     // Nothing collides: each stack has its own bus (named after it), table and queue.

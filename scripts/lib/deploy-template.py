@@ -1,5 +1,5 @@
 """Writes the template scripts/deploy hands to `sam deploy`: template.yaml with each function's code pointing at the
-bootstrap `cargo lambda build` made for it (one build of the workspace for all three functions, instead of SAM's
+bootstrap `cargo lambda build` made for it (one build of the workspace for all the functions, instead of SAM's
 build per function), for one architecture.
 
 Usage: deploy-template.py TEMPLATE LAMBDA_DIR OUT.json (run with the SAM venv's Python: scripts/lib/venv sam)."""

@@ -142,6 +142,8 @@ fn no_statement_allows_writing_to_every_resource() {
             "cloudwatch:GetMetricData",
             "ecs:DescribeTaskDefinition",
             "ecs:ListTasks",
+            "elasticloadbalancing:DescribeRules",
+            "elasticloadbalancing:DescribeTargetHealth",
         ]
     );
 }
@@ -179,7 +181,9 @@ fn only_the_stack_puts_lifecycle_events_and_only_command_senders_put_commands() 
     );
     let senders = text(&commands["Condition"]["ArnNotLike"]["aws:PrincipalArn"]);
     assert!(
-        senders.contains("CommandSenders") && senders.contains("RecorderRole.Arn"),
+        senders.contains("CommandSenders")
+            && senders.contains("RecorderRole.Arn")
+            && senders.contains("WakerRole.Arn"),
         "{senders}"
     );
     let (_, resource) = policies
@@ -257,6 +261,69 @@ fn the_recorder_may_make_every_call_it_makes() {
     }
     for action in ["dynamodb:UpdateItem", "ecs:StopTask"] {
         assert!(policies.contains(action), "{action}: {policies}");
+    }
+}
+
+/// The waker answers requests and asks for wakes: it reads and writes the table and sends commands on the bus,
+/// nothing else; load balancers of the account invoke it through its target group; the functions that run the
+/// sleeper know that target group, and may point only the rules in ListenerRuleArns.
+#[test]
+fn the_waker_reaches_only_its_table_and_bus_and_the_sleeper_knows_its_target_group() {
+    let all = resources();
+    let find = |id: &str| {
+        all.iter()
+            .find(|(name, _)| name == id)
+            .map(|(_, r)| r.clone())
+            .unwrap_or_else(|| panic!("no {id}"))
+    };
+    let waker = find("Waker");
+    let policies = text(&waker["Properties"]["Policies"]);
+    for allowed in [
+        "dynamodb:GetItem",
+        "dynamodb:PutItem",
+        "dynamodb:Query",
+        "events:PutEvents",
+    ] {
+        assert!(policies.contains(allowed), "{allowed}: {policies}");
+    }
+    for never in [
+        "ecs:",
+        "elasticloadbalancing:",
+        "application-autoscaling:",
+        "iam:",
+    ] {
+        assert!(!policies.contains(never), "{never}: {policies}");
+    }
+    let group = find("WakerTargetGroup");
+    assert_eq!(group["Properties"]["TargetType"].as_str(), Some("lambda"));
+    assert!(text(&group["Properties"]["Targets"]).contains("Waker.Arn"));
+    let permission = find("WakerInvokedByLoadBalancers");
+    assert_eq!(
+        permission["Properties"]["Principal"].as_str(),
+        Some("elasticloadbalancing.amazonaws.com")
+    );
+    assert!(text(&permission["Properties"]["SourceAccount"]).contains("AWS::AccountId"));
+    for function in ["Dispatcher", "Trigger"] {
+        let env = text(&find(function)["Properties"]["Environment"]);
+        assert!(
+            env.contains("FSCHED_WAKER_TARGET_GROUP") && env.contains("WakerTargetGroup"),
+            "{function}: {env}"
+        );
+    }
+    let routing = find("WakeOnRequestRouting");
+    assert_eq!(routing["Condition"].as_str(), Some("HasListenerRules"));
+    let document = text(&routing["Properties"]["PolicyDocument"]);
+    assert!(
+        document.contains("elasticloadbalancing:ModifyRule")
+            && document.contains("ListenerRuleArns"),
+        "{document}"
+    );
+    for function in ["Dispatcher", "Trigger"] {
+        let policies = text(&find(function)["Properties"]["Policies"]);
+        assert!(
+            policies.contains("WakeOnRequestRouting"),
+            "{function}: {policies}"
+        );
     }
 }
 

@@ -54,17 +54,17 @@ pub fn resources(listed: &[StackResourceSummary]) -> Vec<Finding> {
         .iter()
         .filter(|r| r.resource_type() == Some("AWS::Lambda::Function"))
         .count();
-    out.push(if functions == 3 {
+    out.push(if functions == 4 {
         finding(
             Verdict::Ok,
             "functions",
-            "dispatcher, recorder and trigger deployed",
+            "dispatcher, recorder, trigger and waker deployed",
         )
     } else {
         finding(
             Verdict::Fail,
             "functions",
-            format!("{functions} of the 3 functions found in the stack"),
+            format!("{functions} of the 4 functions found in the stack"),
         )
     });
     for r in listed {
@@ -376,6 +376,7 @@ mod tests {
             resource("Dispatcher", "AWS::Lambda::Function", complete.clone()),
             resource("Recorder", "AWS::Lambda::Function", complete.clone()),
             resource("Trigger", "AWS::Lambda::Function", complete.clone()),
+            resource("Waker", "AWS::Lambda::Function", complete.clone()),
         ];
         assert!(resources(&all).iter().all(|f| f.verdict == Verdict::Ok));
         let broken = [

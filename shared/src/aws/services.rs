@@ -147,25 +147,51 @@ impl ServiceScaler for EcsServices {
         Ok(())
     }
 
+    /// Replaces the rule's forward action (its target) and keeps its other actions as they are: an
+    /// authentication action in front of the service stays in front of the waker too.
     async fn forward(&self, rule: &str, target_group: &str) -> Result<(), ScaleError> {
         use aws_sdk_elasticloadbalancingv2::types::{Action, ActionTypeEnum};
-        let action = Action::builder()
-            .r#type(ActionTypeEnum::Forward)
-            .target_group_arn(target_group)
-            .build();
+        let what = format!("listener rule `{rule}`: forwarding to `{target_group}`");
+        let described = self
+            .elb
+            .describe_rules()
+            .rule_arns(rule)
+            .send()
+            .await
+            .map_err(|e| scale_error(&what, e))?;
+        let current = described
+            .rules()
+            .first()
+            .map(|r| r.actions().to_vec())
+            .unwrap_or_default();
+        let forward = |order: Option<i32>| {
+            Action::builder()
+                .r#type(ActionTypeEnum::Forward)
+                .target_group_arn(target_group)
+                .set_order(order)
+                .build()
+        };
+        let mut actions: Vec<Action> = current
+            .iter()
+            .map(|a| match a.r#type() {
+                Some(ActionTypeEnum::Forward) => forward(a.order()),
+                _ => a.clone(),
+            })
+            .collect();
+        if !actions
+            .iter()
+            .any(|a| a.r#type() == Some(&ActionTypeEnum::Forward))
+        {
+            actions.push(forward(None));
+        }
         self.elb
             .modify_rule()
             .rule_arn(rule)
-            .actions(action)
+            .set_actions(Some(actions))
             .send()
             .await
             .map(|_| ())
-            .map_err(|e| {
-                scale_error(
-                    &format!("listener rule `{rule}`: forwarding to `{target_group}`"),
-                    e,
-                )
-            })
+            .map_err(|e| scale_error(&what, e))
     }
 
     async fn healthy(&self, target_group: &str) -> Result<u32, ScaleError> {

@@ -7,7 +7,11 @@ use crate::ports::{EventPublisher, Metrics, ScaleError, ServiceScaler, ServiceSt
 
 impl<S: ServiceStore, C: ServiceScaler, M: Metrics, P: EventPublisher> Sleeper<S, C, M, P> {
     /// Points the service's rule where `to` says (a service without `wake_on_request` has none to point).
-    pub(super) async fn point(&self, state: &mut ServiceState, to: Routing) -> Result<(), SleepError> {
+    pub(super) async fn point(
+        &self,
+        state: &mut ServiceState,
+        to: Routing,
+    ) -> Result<(), SleepError> {
         let Some(w) = state.spec.wake_on_request.as_ref() else {
             return Ok(());
         };
