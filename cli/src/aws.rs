@@ -246,6 +246,7 @@ impl AwsArgs {
             task_definitions: parameter("TaskDefinitionArns"),
             roles: parameter("TaskRoleArns"),
             services: parameter("ServiceArns"),
+            listener_rules: parameter("ListenerRuleArns"),
         }))
     }
 

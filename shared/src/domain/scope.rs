@@ -15,6 +15,8 @@ pub struct StackScope {
     pub task_definitions: Vec<String>,
     pub roles: Vec<String>,
     pub services: Vec<String>,
+    /// `ListenerRuleArns`: the ALB rules the stack may point (`wake_on_request`).
+    pub listener_rules: Vec<String>,
 }
 
 /// A job's task definition as ECS describes it: its ARN (with the revision RunTask would use) and the roles it passes
@@ -113,6 +115,17 @@ impl StackScope {
         }
         out
     }
+
+    /// Why the stack may not point the ALB listener rule `rule` (a `wake_on_request`'s); empty: it may.
+    pub fn rule_problems(&self, rule: &str) -> Vec<String> {
+        match Self::admits(&self.listener_rules, rule) {
+            true => Vec::new(),
+            false => vec![format!(
+                "the stack may not point listener rule `{rule}` at its waker: add it to the stack's \
+                 ListenerRuleArns parameter"
+            )],
+        }
+    }
 }
 
 #[cfg(test)]
@@ -153,7 +166,24 @@ mod tests {
             ],
             roles: vec!["arn:aws:iam::123456789012:role/etl-*".into()],
             services: vec!["arn:aws:ecs:eu-central-1:123456789012:service/data-platform/*".into()],
+            listener_rules: vec![
+                "arn:aws:elasticloadbalancing:eu-central-1:123456789012:listener-rule/app/web/*"
+                    .into(),
+            ],
         }
+    }
+
+    #[test]
+    fn a_listener_rule_outside_listener_rule_arns_is_refused() {
+        let web =
+            "arn:aws:elasticloadbalancing:eu-central-1:123456789012:listener-rule/app/web/1/2/3";
+        assert!(scope().rule_problems(web).is_empty());
+        let other = web.replace("app/web", "app/shop");
+        let problems = scope().rule_problems(&other).join("\n");
+        assert!(
+            problems.contains("ListenerRuleArns") && problems.contains("app/shop"),
+            "{problems}"
+        );
     }
 
     #[test]

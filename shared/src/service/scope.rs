@@ -42,10 +42,15 @@ pub async fn scope_problems<L: TaskLauncher>(
         }
     }
     for (name, spec) in &file.services {
+        let rule = spec
+            .wake_on_request
+            .as_ref()
+            .map(|w| w.listener_rule.as_str());
         out.extend(
             scope
                 .service_problems(&spec.cluster, &spec.service)
                 .into_iter()
+                .chain(rule.map(|r| scope.rule_problems(r)).unwrap_or_default())
                 .map(|p| format!("service {name}: {p}")),
         );
     }
