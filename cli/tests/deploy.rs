@@ -81,6 +81,11 @@ async fn deploy(
             "ServiceArns",
             format!("arn:aws:ecs:{REGION}:{ACCOUNT}:service/data-platform/*"),
         ))
+        // The example's request-woken preview service points this rule (the ARN examples/jobs.yaml names).
+        .parameters(parameter(
+            "ListenerRuleArns",
+            format!("arn:aws:elasticloadbalancing:{REGION}:{ACCOUNT}:listener-rule/app/web/*"),
+        ))
         .send()
         .await
         .unwrap();

@@ -97,7 +97,7 @@ async fn apply_plan_change_prune_pause_and_resume() {
     );
     assert!(
         out.contains(
-            "Plan: 14 to add, 0 to change, 0 to remove (jobs +9; services +2; rules +3); 0 unchanged."
+            "Plan: 15 to add, 0 to change, 0 to remove (jobs +9; services +3; rules +3); 0 unchanged."
         ),
         "{out}"
     );
@@ -175,7 +175,7 @@ async fn apply_plan_change_prune_pause_and_resume() {
     assert!(text(&o.stderr).contains("did you mean `nightly-etl`?"));
 
     let up_to_date =
-        "No changes: 9 job(s) and 2 service(s) up to date, EventBridge rules as wanted.\n";
+        "No changes: 9 job(s) and 3 service(s) up to date, EventBridge rules as wanted.\n";
     let o = env.fsched(&["plan", &example, "--detailed-exitcode"]);
     assert_eq!(text(&o.stdout), up_to_date);
     assert_eq!(o.status.code(), Some(0), "no drift: 0");
@@ -214,7 +214,7 @@ async fn apply_plan_change_prune_pause_and_resume() {
     assert_eq!(
         text(&o.stdout),
         "~ crm-sync\n    schedule: rate(15 minutes) -> rate(10 minutes)\n~ nightly-etl\n    cpu: 2048 -> 4096\n\
-         Plan: 0 to add, 2 to change, 0 to remove (jobs ~2); 9 unchanged.\n"
+         Plan: 0 to add, 2 to change, 0 to remove (jobs ~2); 10 unchanged.\n"
     );
     assert_eq!(o.status.code(), Some(3), "drift: 3");
     let o = env.fsched(&["plan", &changed, "--output", "json"]);
@@ -260,7 +260,7 @@ async fn apply_plan_change_prune_pause_and_resume() {
     // The summary counts everything --prune removes: jobs, services and rules (not "No changes" over jobs alone).
     let o = env.fsched(&["plan", &fewer, "--prune"]);
     assert!(
-        text(&o.stdout).contains("to remove (jobs -3; services -2; rules -2)"),
+        text(&o.stdout).contains("to remove (jobs -3; services -3; rules -2)"),
         "{}",
         text(&o.stdout)
     );

@@ -5,12 +5,16 @@ them. Prints a line per hour that had activity to stderr, and the simulated wind
 
 It also plays Lambda's SQS poller for the trigger function: whatever EventBridge delivered to the trigger queue (the
 on_event rules `fsched apply` created, the command rule) is handed to the trigger as an SQS batch; and it plays an
-uploader that puts two "File Uploaded" events on fsched's bus (one with a malformed value).
+uploader that puts two "File Uploaded" events on fsched's bus (one with a malformed value). And someone opening the
+request-woken preview environment: its load balancer's request goes to the waker function (the ALB's event), the
+service's task registers in its target group once it runs (as ECS would), and `fsched sleep` puts it back to sleep.
 
 Usage: demo-ticks.py FUNCTIONS_URL CLUSTER BUS TRIGGER_QUEUE_URL (run with the emulator's Python, which has boto3)."""
 
 import datetime as dt
 import json
+import os
+import re
 import sys
 import urllib.error
 import urllib.request
@@ -23,8 +27,10 @@ functions, cluster, bus, queue_url = sys.argv[1:5]
 url = f"{functions}/fsched-dispatcher/invocations"
 recorder_url = f"{functions}/fsched-recorder/invocations"
 trigger_url = f"{functions}/fsched-trigger/invocations"
+waker_url = f"{functions}/fsched-waker/invocations"
 sqs = boto3.client("sqs")
 events = boto3.client("events")
+elbv2 = boto3.client("elbv2")
 utc = dt.timezone.utc
 start = (dt.datetime.now(utc) + dt.timedelta(minutes=1)).replace(second=0, microsecond=0)
 end = start + dt.timedelta(days=1)
@@ -72,6 +78,43 @@ def pump(t):
             detail = body.get("detail", {})
             what = body.get("fsched_job") or detail.get("job") or f"service {detail.get('service', '?')}"
             started.append((what, m["MessageId"] not in failed))
+
+
+preview_at = start + dt.timedelta(hours=1)
+preview_ready = preview_at + dt.timedelta(minutes=3)
+preview_sleep = preview_at + dt.timedelta(minutes=45)
+preview_watch = {start + dt.timedelta(minutes=2), preview_at, preview_ready + dt.timedelta(minutes=2),
+                 preview_sleep}
+
+
+def forwards_to():
+    """Where preview-app's listener rule sends requests now."""
+    rule = elbv2.describe_rules(RuleArns=[os.environ["FSCHED_DEMO_PREVIEW_RULE"]])["Rules"][0]
+    group = next(a["TargetGroupArn"] for a in rule["Actions"] if a["Type"] == "forward")
+    return "the waker" if group == os.environ["FSCHED_WAKER_TARGET_GROUP"] else "preview-app's own target group"
+
+
+def open_preview(t):
+    """Someone opens preview.example.com while preview-app sleeps: the ALB hands the request to the waker."""
+    event = {"requestContext": {"elb": {"targetGroupArn": os.environ["FSCHED_WAKER_TARGET_GROUP"]}},
+             "httpMethod": "GET", "path": "/", "queryStringParameters": {}, "isBase64Encoded": False, "body": "",
+             "headers": {"host": "preview.example.com", "accept": "text/html", "user-agent": "demo"}}
+    answer = invoke(waker_url, event, "waker")
+    body = answer.get("body", "")
+    title = re.search(r"<title>(.*?)</title>", body)
+    status = re.search(r'role="status"[^>]*>(.*?)</p>', body)
+    if answer.get("statusCode") != 503 or not title or not status:
+        sys.exit(f"demo: the waker's answer is not the starting page: {answer}")
+    retry = answer.get("headers", {}).get("retry-after")
+    print(f"  {t:%H:%M} UTC   someone opens preview.example.com: the waker answers {answer['statusCode']} "
+          f"\"{title.group(1)}\" ({status.group(1)}), Retry-After {retry}", file=sys.stderr)
+
+
+def preview_command(t, kind, words):
+    detail = {"service": "preview-app", "requested_by": "ana (fsched sleep)"}
+    events.put_events(Entries=[{"EventBusName": bus, "Source": "fsched.commands", "DetailType": kind,
+                                "Detail": json.dumps(detail), "Time": t}])
+    print(f"  {t:%H:%M} UTC   {words}", file=sys.stderr)
 
 
 uploads = {
@@ -162,10 +205,21 @@ while t < end:
         upload(t, uploads[t])
     if t == wake_at:
         wake(t)
+    if t == preview_at:
+        open_preview(t)
+    if t == preview_ready:
+        elbv2.register_targets(TargetGroupArn=os.environ["FSCHED_DEMO_PREVIEW_GROUP"],
+                               Targets=[{"Id": "10.0.1.17", "Port": 80}])
+        print(f"  {t:%H:%M} UTC   preview-app's task is running and registers in its target group (as ECS does)",
+              file=sys.stderr)
+    if t == preview_sleep:
+        preview_command(t, "Sleep Service", "\"Sleep Service\" preview-app (fsched sleep preview-app)")
     ecs.advance(t)
     handled = pump(t)
     for job, ok in handled:
         print(f"  {t:%H:%M} UTC   trigger: {'handled' if ok else 'FAILED'} a delivery for {job}", file=sys.stderr)
+    if t in preview_watch:
+        print(f"  {t:%H:%M} UTC   preview.example.com's listener rule forwards to {forwards_to()}", file=sys.stderr)
     if handled:
         ecs.launched(t)
     t += dt.timedelta(minutes=1)

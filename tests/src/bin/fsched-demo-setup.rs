@@ -1,7 +1,8 @@
 //! Sets the demo's scene in the local emulator: the table (from template.yaml), the event bus, the cluster and the
-//! task definitions examples/jobs.yaml names, the trigger queue with the command rule, and a copy of that jobs file
-//! whose network ids are the emulator's (the example's ids do not exist there). Prints `KEY=value` lines for the
-//! demo script to export.
+//! task definitions examples/jobs.yaml names, the trigger queue with the command rule, the load balancer of the
+//! request-woken preview service (its rule, its target group and a Lambda target group standing for the stack's
+//! waker), and a copy of that jobs file whose network ids and ARNs are the emulator's (the example's do not exist
+//! there). Prints `KEY=value` lines for the demo script to export.
 //!
 //! Usage: fsched-demo-setup JOBS_IN JOBS_OUT
 
@@ -32,6 +33,8 @@ async fn main() -> anyhow::Result<()> {
     // The services examples/jobs.yaml declares: the staging API with autoscaling, the wiki without.
     service(&config, &place, "staging-api", 2, Some((2, 6))).await?;
     service(&config, &place, "wiki", 1, None).await?;
+    service(&config, &place, "preview-app", 1, None).await?;
+    let lb = fsched_tests::elb::alb(&config, &place, "preview.example.com").await?;
     // The trigger queue and the command rule, as template.yaml's TriggerQueue and CommandsRule.
     let (queue_url, queue_arn) = fsched_tests::sqs_queue(&config, "fsched-trigger").await?;
     let eb = aws_sdk_eventbridge::Client::new(&config);
@@ -73,6 +76,10 @@ async fn main() -> anyhow::Result<()> {
                     list(std::slice::from_ref(&place.security_group))
                 )
             }
+            l if l.starts_with("listener_rule:") => format!("{indent}listener_rule: {}", lb.rule),
+            l if l.starts_with("target_group:") => {
+                format!("{indent}target_group: {}", lb.service_group)
+            }
             _ => line.to_owned(),
         };
         rewritten.push_str(&line);
@@ -85,5 +92,8 @@ async fn main() -> anyhow::Result<()> {
     println!("FSCHED_TRIGGER_QUEUE={queue_arn}");
     println!("FSCHED_DEMO_TRIGGER_QUEUE_URL={queue_url}");
     println!("FSCHED_DEMO_ALERTS_URL={alerts_url}");
+    println!("FSCHED_WAKER_TARGET_GROUP={}", lb.waker_group);
+    println!("FSCHED_DEMO_PREVIEW_RULE={}", lb.rule);
+    println!("FSCHED_DEMO_PREVIEW_GROUP={}", lb.service_group);
     Ok(())
 }
