@@ -50,6 +50,7 @@ pub async fn fresh_table(client: &aws_sdk_dynamodb::Client) -> anyhow::Result<St
 pub mod counting;
 pub mod ecs;
 pub mod elb;
+pub mod faults;
 pub mod logs;
 pub mod world;
 

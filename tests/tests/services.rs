@@ -10,12 +10,11 @@ use fsched_core::domain::service::{
     Awake, Idle, IdleMetric, Phase, ServiceName, ServiceSpec, ServiceState,
 };
 use fsched_core::domain::trigger::{inbound, COMMAND_SOURCE, SLEEP_SERVICE, WAKE_SERVICE};
-use fsched_core::ports::{
-    MetricError, Metrics, ScaleError, ServiceNow, ServiceScaler, ServiceStore,
-};
+use fsched_core::ports::{MetricError, Metrics, ServiceNow, ServiceScaler, ServiceStore};
 use fsched_core::service::scale::ScaleReport;
 use fsched_dispatcher::handler;
 use fsched_tests::ecs::service;
+use fsched_tests::faults::FailsOnce;
 use fsched_tests::unique_name;
 use fsched_tests::world::{world, World};
 use serde_json::json;
@@ -342,47 +341,11 @@ async fn an_idle_service_awake_off_hours_goes_to_sleep() {
     assert_eq!(scale(&w, &name).await.desired_count, 0);
 }
 
-/// Fails the first `set`, as a throttled or failing API would.
-#[derive(Clone)]
-struct FailsOnce {
-    inner: fsched_core::aws::services::EcsServices,
-    failed: std::sync::Arc<std::sync::atomic::AtomicBool>,
-}
-
-impl ServiceScaler for FailsOnce {
-    async fn current(&self, cluster: &str, service: &str) -> Result<ServiceNow, ScaleError> {
-        self.inner.current(cluster, service).await
-    }
-    async fn set(
-        &self,
-        cluster: &str,
-        service: &str,
-        n: u32,
-        a: Option<(u32, u32)>,
-    ) -> Result<(), ScaleError> {
-        if !self.failed.swap(true, std::sync::atomic::Ordering::SeqCst) {
-            return Err(ScaleError::Transient {
-                message: "ThrottlingException: Rate exceeded".into(),
-            });
-        }
-        self.inner.set(cluster, service, n, a).await
-    }
-    async fn forward(&self, rule: &str, target_group: &str) -> Result<(), ScaleError> {
-        self.inner.forward(rule, target_group).await
-    }
-    async fn healthy(&self, target_group: &str) -> Result<u32, ScaleError> {
-        self.inner.healthy(target_group).await
-    }
-}
-
 #[tokio::test]
 async fn a_failure_half_way_keeps_the_saved_scale_and_the_next_tick_finishes() {
     let w = world().await;
     let name = staging(&w, |_| {}, at(28, 9, 0)).await;
-    let failing = FailsOnce {
-        inner: w.services(),
-        failed: Default::default(),
-    };
+    let failing = FailsOnce::new(w.services());
     let d = w.dispatcher();
     let sleeper = w.sleeper_with(
         failing,

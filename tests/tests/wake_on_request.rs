@@ -14,12 +14,13 @@ use fsched_core::domain::clock::DEFAULT_SKEW;
 use fsched_core::domain::service::{
     Awake, Phase, Routing, ServiceName, ServiceSpec, ServiceState, WakeOnRequest,
 };
-use fsched_core::ports::{ScaleError, ServiceNow, ServiceScaler, ServiceStore};
+use fsched_core::ports::{ServiceScaler, ServiceStore};
 use fsched_core::service::trigger::Triggers;
 use fsched_core::service::waker::Waker;
 use fsched_core::testing::FakeMetrics;
 use fsched_tests::ecs::service;
 use fsched_tests::elb::{alb, forwards_to, register};
+use fsched_tests::faults::FailsOnce;
 use fsched_tests::world::{world, World};
 
 const HOST: &str = "staging.example.com";
@@ -187,38 +188,6 @@ async fn asleep_a_request_wakes_it_once_and_the_rule_follows_its_health() {
     );
 }
 
-/// A scaler whose first `set` fails after the rule was pointed at the waker: the sleep stops half-way.
-struct FailsOnce {
-    inner: fsched_core::aws::services::EcsServices,
-    failed: std::sync::atomic::AtomicBool,
-}
-
-impl ServiceScaler for FailsOnce {
-    async fn current(&self, cluster: &str, service: &str) -> Result<ServiceNow, ScaleError> {
-        self.inner.current(cluster, service).await
-    }
-    async fn set(
-        &self,
-        cluster: &str,
-        service: &str,
-        n: u32,
-        a: Option<(u32, u32)>,
-    ) -> Result<(), ScaleError> {
-        if !self.failed.swap(true, std::sync::atomic::Ordering::SeqCst) {
-            return Err(ScaleError::Transient {
-                message: "ThrottlingException: Rate exceeded".into(),
-            });
-        }
-        self.inner.set(cluster, service, n, a).await
-    }
-    async fn forward(&self, rule: &str, target_group: &str) -> Result<(), ScaleError> {
-        self.inner.forward(rule, target_group).await
-    }
-    async fn healthy(&self, target_group: &str) -> Result<u32, ScaleError> {
-        self.inner.healthy(target_group).await
-    }
-}
-
 #[tokio::test]
 async fn a_sleep_stopped_after_the_rule_flipped_is_finished_by_the_next_check() {
     let w = world().await;
@@ -227,10 +196,7 @@ async fn a_sleep_stopped_after_the_rule_flipped_is_finished_by_the_next_check() 
         .unwrap();
     let lb = alb(&w.config, &w.sandbox, HOST).await.unwrap();
     let name = declared(&w, &ecs_service, &lb.rule, &lb.service_group).await;
-    let failing = FailsOnce {
-        inner: w.services(),
-        failed: Default::default(),
-    };
+    let failing = FailsOnce::new(w.services());
     let sleeper = w
         .sleeper_with(
             failing,
