@@ -70,6 +70,15 @@ async fn declared(w: &World, ecs_service: &str, rule: &str, group: &str) -> Serv
     name
 }
 
+/// The ECS service's desired count, as the emulator has it.
+async fn desired(w: &World, ecs_service: &str) -> u32 {
+    w.services()
+        .current(&w.sandbox.cluster, ecs_service)
+        .await
+        .unwrap()
+        .desired_count
+}
+
 async fn state(w: &World, name: &ServiceName) -> ServiceState {
     w.store.get_service(name).await.unwrap().unwrap()
 }
@@ -100,14 +109,7 @@ async fn asleep_a_request_wakes_it_once_and_the_rule_follows_its_health() {
         (asleep.phase, asleep.routing),
         (Phase::Asleep, Some(Routing::Waker))
     );
-    assert_eq!(
-        w.services()
-            .current(&w.sandbox.cluster, &ecs_service)
-            .await
-            .unwrap()
-            .desired_count,
-        0
-    );
+    assert_eq!(desired(&w, &ecs_service).await, 0);
 
     // Ten requests at once: each gets the page (503, Retry-After), and one "Wake Service" goes to the bus.
     let waker = Waker::new(w.store.clone(), w.events.clone());
@@ -139,14 +141,7 @@ async fn asleep_a_request_wakes_it_once_and_the_rule_follows_its_health() {
         (woken.phase, woken.routing),
         (Phase::Awake, Some(Routing::Waker))
     );
-    assert_eq!(
-        w.services()
-            .current(&w.sandbox.cluster, &ecs_service)
-            .await
-            .unwrap()
-            .desired_count,
-        2
-    );
+    assert_eq!(desired(&w, &ecs_service).await, 2);
     let actions = w.store.actions_between(at(-10), at(60)).await.unwrap();
     assert!(
         actions.iter().any(|a| a.to == Phase::Awake
@@ -213,14 +208,7 @@ async fn a_sleep_stopped_after_the_rule_flipped_is_finished_by_the_next_check() 
     let half = state(&w, &name).await;
     assert_eq!(half.phase, Phase::Awake);
     assert_eq!(half.saved.map(|s| s.desired_count), Some(3));
-    assert_eq!(
-        w.services()
-            .current(&w.sandbox.cluster, &ecs_service)
-            .await
-            .unwrap()
-            .desired_count,
-        3
-    );
+    assert_eq!(desired(&w, &ecs_service).await, 3);
 
     // The next check (the service is still due) finishes it.
     let r = sleeper.check(half, at(-9)).await;
@@ -235,12 +223,5 @@ async fn a_sleep_stopped_after_the_rule_flipped_is_finished_by_the_next_check() 
         Some(3),
         "the saved scale is not overwritten by a 0"
     );
-    assert_eq!(
-        w.services()
-            .current(&w.sandbox.cluster, &ecs_service)
-            .await
-            .unwrap()
-            .desired_count,
-        0
-    );
+    assert_eq!(desired(&w, &ecs_service).await, 0);
 }
