@@ -141,6 +141,19 @@ fn run_transcript(b: &Block) {
     }
 }
 
+/// What a block printed, once it exited 0 (else the test fails, naming the block and what it printed).
+fn succeeded(b: &Block, o: &std::process::Output) -> String {
+    let out = String::from_utf8_lossy(&o.stdout).into_owned();
+    assert!(
+        o.status.success(),
+        "{}:{}: {out}{}",
+        b.page,
+        b.line,
+        String::from_utf8_lossy(&o.stderr)
+    );
+    out
+}
+
 /// The README's "try the CLI" block, as a newcomer runs it.
 fn run_try_the_cli(b: &Block) {
     let debug = format!("{}/", bin_dir().display());
@@ -161,14 +174,7 @@ fn run_try_the_cli(b: &Block) {
         .current_dir(root())
         .output()
         .unwrap();
-    let out = String::from_utf8_lossy(&o.stdout);
-    assert!(
-        o.status.success(),
-        "{}:{}: {out}{}",
-        b.page,
-        b.line,
-        String::from_utf8_lossy(&o.stderr)
-    );
+    let out = succeeded(b, &o);
     assert!(out.contains("nightly-etl"), "{out}");
 }
 
@@ -258,14 +264,7 @@ fn run_fsched_block(b: &Block, w: &World, dir: &Path, run: &str) {
         .stdin(Stdio::null())
         .output()
         .unwrap();
-    let out = String::from_utf8_lossy(&o.stdout);
-    assert!(
-        o.status.success(),
-        "{}:{}: {out}{}",
-        b.page,
-        b.line,
-        String::from_utf8_lossy(&o.stderr)
-    );
+    let out = succeeded(b, &o);
     if b.text.contains("fsched logs") {
         assert!(out.contains("starting"), "the run's output: {out}");
     }

@@ -6,7 +6,7 @@ use anyhow::Context;
 use chrono::{DateTime, Utc};
 use fsched_core::ports::RunStore;
 
-use super::runs::window;
+use super::runs::runs_window;
 use crate::aws::AwsArgs;
 use crate::output::{at, emit, Format, Times, Tz};
 use crate::render::{cost_table, costs};
@@ -30,12 +30,7 @@ pub async fn run(
     now: DateTime<Utc>,
     out: &mut impl Write,
 ) -> Result<(), Failure> {
-    let (since, until) = window(
-        &args.since,
-        args.until.as_deref(),
-        now + chrono::Duration::seconds(1),
-        now,
-    )?;
+    let (since, until) = runs_window(&args.since, args.until.as_deref(), now)?;
     let store = aws.store().await?;
     let runs = store
         .runs_between(since, until, usize::MAX)

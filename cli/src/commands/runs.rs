@@ -96,6 +96,16 @@ pub(crate) fn window(
     Ok((since, until))
 }
 
+/// The window of runs a listing covers: `--since`, and `--until` or else now, a run scheduled this second included
+/// (the window's end is exclusive).
+pub(crate) fn runs_window(
+    since: &str,
+    until: Option<&str>,
+    now: DateTime<Utc>,
+) -> Result<(DateTime<Utc>, DateTime<Utc>), Failure> {
+    window(since, until, now + chrono::Duration::seconds(1), now)
+}
+
 /// How times read under `--tz`: with `job`, each stored job's zone (one read of the jobs).
 pub(crate) async fn times<S: JobStore>(store: &S, tz: &Tz) -> anyhow::Result<Times> {
     let jobs = match tz {
@@ -122,12 +132,7 @@ pub async fn run(
     now: DateTime<Utc>,
     out: &mut impl Write,
 ) -> Result<(), Failure> {
-    let (since, until) = window(
-        &args.since,
-        args.until.as_deref(),
-        now + chrono::Duration::seconds(1),
-        now,
-    )?;
+    let (since, until) = runs_window(&args.since, args.until.as_deref(), now)?;
     let status: Option<RunStatus> = args
         .status
         .as_deref()
