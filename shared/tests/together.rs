@@ -135,6 +135,57 @@ async fn a_run_waits_for_a_slot_at_most_catch_up_and_a_lost_give_back_heals() {
     assert_eq!(f.run(&later, t(3, 0)).await.fan.pool, Some(pool));
 }
 
+#[tokio::test(start_paused = true)]
+async fn a_run_waiting_for_a_slot_is_not_written_while_it_waits_and_takes_its_slot_before_its_claim(
+) {
+    let f = Fakes::running(Duration::minutes(30));
+    let first = f.job("first", pooled(1), t(2, 0)).await;
+    let second = f.job("second", pooled(1), t(2, 0)).await;
+    f.tick(t(2, 0)).await;
+    let waiting = f.run(&second, t(2, 0)).await;
+    assert_eq!(waiting.status, RunStatus::Waiting, "{waiting:?}");
+    let mut now = t(2, 1);
+    while now <= t(2, 20) {
+        let tick = f.tick(now).await;
+        assert_eq!(tick.pooled, vec![waiting.id.clone()], "asked at every tick");
+        now += Duration::minutes(1);
+    }
+    let still = f.run(&second, t(2, 0)).await;
+    assert_eq!(
+        (still.status, still.revision),
+        (RunStatus::Waiting, waiting.revision),
+        "asking for a slot of a full pool writes nothing"
+    );
+    // The first run ends; the second takes the slot at the next tick, but its claim is lost (throttled): it holds
+    // the slot while still WAITING, and the tick after claims and launches it, with the one slot.
+    while now <= t(2, 40) && f.run(&first, t(2, 0)).await.status.is_open() {
+        record_all(&f, now).await;
+        now += Duration::minutes(1);
+    }
+    assert_eq!(f.run(&first, t(2, 0)).await.status, RunStatus::Succeeded);
+    let pool = PoolName::new("warehouse").unwrap();
+    assert!(f.store.holders(&pool).await.unwrap().is_empty());
+    f.store.fail_next(
+        "update_run",
+        StoreError::Transient {
+            message: "throttled".into(),
+        },
+    );
+    f.tick(now).await;
+    let holding = f.run(&second, t(2, 0)).await;
+    assert_eq!(holding.status, RunStatus::Waiting);
+    assert_eq!(
+        f.store.holders(&pool).await.unwrap(),
+        vec![holding.id.clone()]
+    );
+    let launched = f.tick(now + Duration::minutes(1)).await;
+    assert_eq!(launched.launched, vec![holding.id.clone()]);
+    let going = f.run(&second, t(2, 0)).await;
+    assert_eq!(going.fan.pool, Some(pool.clone()));
+    assert_eq!(f.store.holders(&pool).await.unwrap(), vec![going.id]);
+    assert_eq!(f.ecs.tasks().len(), 2, "one task per run");
+}
+
 fn parallel(n: u32) -> JobSpec {
     JobSpec {
         together: Together {

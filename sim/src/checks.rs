@@ -223,6 +223,7 @@ pub fn attempts(
 /// one).
 pub fn waiting(
     runs: &BTreeMap<String, &Run>,
+    specs: &BTreeMap<String, JobSpec>,
     outages: &[Window],
     end: DateTime<Utc>,
 ) -> Vec<String> {
@@ -232,10 +233,17 @@ pub fn waiting(
         if run.is_queued() {
             *queued.entry(run.id.job().to_string()).or_default() += 1;
         }
-        let Some(at) = run.check_at else {
+        let Some(mut at) = run.check_at else {
             found.push(format!("run {id} is WAITING with no timer"));
             continue;
         };
+        // A run waiting for a pool slot keeps its timer (every tick asks for it) up to its job's `catch_up`.
+        let pooled = specs
+            .get(run.id.job().as_str())
+            .filter(|s| s.together.pool.is_some());
+        if let Some(spec) = pooled {
+            at = at.max(run.due_at() + spec.catch_up.to_chrono());
+        }
         let late = end - at - overlap(outages, at, end);
         if late > Duration::minutes(10) {
             found.push(format!(

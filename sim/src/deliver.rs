@@ -7,6 +7,7 @@ use std::collections::BTreeMap;
 use chrono::{DateTime, Duration, Utc};
 use fsched_core::domain::service::ServiceName;
 use fsched_core::domain::trigger::{Command, Inbound};
+use fsched_core::ports::JobStore;
 use fsched_core::service::trigger::Handled;
 use tokio::time::Instant;
 
@@ -16,34 +17,40 @@ use crate::world::{
 };
 
 impl Sim {
+    /// Each kind of delivery's work is boxed on its own: the future of an `apply` is far larger than a tick's, and
+    /// every delivery's future is moved into place.
     pub(crate) async fn handle(&self, p: &Pending) -> Outcome {
         let deadline = Instant::now() + BUDGET;
         match &p.work {
             Work::Tick(at) => {
                 let at = *at;
-                let done = invocation(&self.faults, &format!("tick {at}"), async {
-                    let mut report = self
-                        .dispatcher
-                        .tick(at, deadline)
-                        .await
-                        .map_err(|e| e.to_string())?;
-                    let mut errors = std::mem::take(&mut report.errors);
-                    for state in std::mem::take(&mut report.services) {
-                        errors.extend(self.sleeper.check(state, at).await.errors);
-                    }
-                    if errors.is_empty() {
-                        Ok(())
-                    } else {
-                        Err(errors.join("; "))
-                    }
-                })
+                let done = invocation(
+                    &self.faults,
+                    &format!("tick {at}"),
+                    Box::pin(async {
+                        let mut report = self
+                            .dispatcher
+                            .tick(at, deadline)
+                            .await
+                            .map_err(|e| e.to_string())?;
+                        let mut errors = std::mem::take(&mut report.errors);
+                        for state in std::mem::take(&mut report.services) {
+                            errors.extend(self.sleeper.check(state, at).await.errors);
+                        }
+                        if errors.is_empty() {
+                            Ok(())
+                        } else {
+                            Err(errors.join("; "))
+                        }
+                    }),
+                )
                 .await;
                 match done {
                     Some(Ok(())) => Outcome::Done(None),
                     _ => Outcome::Retry,
                 }
             }
-            Work::Apply(file) => match self.apply(file).await {
+            Work::Apply(file) => match Box::pin(self.apply(file)).await {
                 Ok(true) => Outcome::Done(None),
                 Ok(false) => Outcome::Retry,
                 Err(_) => Outcome::Drop,
@@ -53,7 +60,7 @@ impl Sim {
                 let done = invocation(
                     &self.faults,
                     &label,
-                    self.recorder.record((**task).clone(), *at),
+                    Box::pin(self.recorder.record((**task).clone(), *at)),
                 )
                 .await;
                 match done {
@@ -66,7 +73,7 @@ impl Sim {
                 let done = invocation(
                     &self.faults,
                     &label,
-                    self.triggers.handle((**inbound).clone(), deadline),
+                    Box::pin(self.triggers.handle((**inbound).clone(), deadline)),
                 )
                 .await;
                 match done {
@@ -78,13 +85,19 @@ impl Sim {
         }
     }
 
-    pub(crate) fn after(&mut self, p: Pending, outcome: Outcome, now: DateTime<Utc>) {
+    pub(crate) async fn after(&mut self, p: Pending, outcome: Outcome, now: DateTime<Utc>) {
         match (outcome, p.work) {
             (Outcome::Done(Some(handled)), _) => self.handled(handled, now),
             (Outcome::Done(None), Work::Apply(_)) => {
-                // The file says `paused: false`: an apply resumes every paused job (docs/jobs-file.md).
+                // The file says `paused: false`: an apply resumes every paused job it read as paused
+                // (docs/jobs-file.md). A pause handled after the apply read the jobs (the same minute) stays.
                 for (job, from) in std::mem::take(&mut self.pause_open) {
-                    self.paused.entry(job).or_default().push((from, now));
+                    let stored = self.mem.get_job(&job_name(&job)).await.ok().flatten();
+                    if stored.is_some_and(|j| j.spec.paused) {
+                        self.pause_open.insert(job, from);
+                    } else {
+                        self.paused.entry(job).or_default().push((from, now));
+                    }
                 }
             }
             (Outcome::Done(None), _) | (Outcome::Drop, _) => {}

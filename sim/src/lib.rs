@@ -135,13 +135,10 @@ async fn run(settings: Settings) -> Summary {
         &sim.outages,
         sim.end,
     ));
-    let specs = jobs
-        .iter()
-        .map(|(n, s, _)| (n.clone(), s.clone()))
-        .collect();
-    found.extend(checks::attempts(&by_id, &specs, &ledger.corrected));
-    found.extend(checks::waiting(&by_id, &sim.outages, sim.end));
-    found.extend(checks::pools(&tasks, &by_id, &specs, sim.end));
+    let specs = &sim.job_specs;
+    found.extend(checks::attempts(&by_id, specs, &ledger.corrected));
+    found.extend(checks::waiting(&by_id, specs, &sim.outages, sim.end));
+    found.extend(checks::pools(&tasks, &by_id, specs, sim.end));
     for f in found {
         ledger.violation(f);
     }

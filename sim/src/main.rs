@@ -6,6 +6,9 @@ use std::time::Instant;
 
 use fsched_sim::{simulate, Settings, Summary};
 
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 struct Args {
     seeds: u64,
     first: u64,

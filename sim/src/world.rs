@@ -77,8 +77,10 @@ pub struct Sim {
     pub(crate) pause_open: BTreeMap<String, DateTime<Utc>>,
     /// Per service: holds asked for (sent at, until).
     pub holds: BTreeMap<String, Vec<Window>>,
-    /// Each job's spec and first fire after the first apply.
+    /// Each job's spec and first fire after the first apply (a one-off already past has none).
     pub first_fires: BTreeMap<String, (JobSpec, DateTime<Utc>)>,
+    /// Every job's spec, as first applied (runs can be asked for a job that has no fire left).
+    pub job_specs: BTreeMap<String, JobSpec>,
     /// The services' specs, as applied.
     pub specs: BTreeMap<String, ServiceSpec>,
     pub reports_lost: u64,
@@ -175,6 +177,7 @@ impl Sim {
             pause_open: BTreeMap::new(),
             holds: BTreeMap::new(),
             first_fires: BTreeMap::new(),
+            job_specs: BTreeMap::new(),
             specs: BTreeMap::new(),
             reports_lost: 0,
             commands: 0,
@@ -220,6 +223,8 @@ impl Sim {
         lock(&self.faults).rates = rates;
         let jobs = self.mem.list_jobs().await.map_err(|e| e.to_string())?;
         for job in jobs {
+            self.job_specs
+                .insert(job.name.to_string(), job.spec.clone());
             if let Some(at) = job.next_fire {
                 self.first_fires
                     .insert(job.name.to_string(), (job.spec, at));
@@ -277,7 +282,7 @@ impl Sim {
             futures_join(runs).await
         };
         for (p, outcome) in batch.into_iter().zip(results) {
-            self.after(p, outcome, now);
+            self.after(p, outcome, now).await;
         }
         self.check_services(now);
         lock(&self.faults).keep_trace();

@@ -13,6 +13,9 @@ pub const MAX_POOL_SIZE: u32 = 100;
 pub const MAX_PARALLEL: u32 = 100;
 /// A run waiting for a slot of a full pool asks again this often (the dispatcher's tick).
 pub const POOL_CHECK: chrono::Duration = chrono::Duration::minutes(1);
+/// A run waiting for a slot looks for holders whose runs ended without giving theirs back this often (a lost
+/// give-back costs a pool a slot for at most this long; each look reads every holder).
+pub const POOL_HEAL: chrono::Duration = chrono::Duration::minutes(10);
 /// How long a fan-in run waits for the rest of its jobs, unless `after.window` says.
 pub const DEFAULT_AFTER_WINDOW: Span = Span::from_secs(24 * 3600);
 

@@ -94,12 +94,14 @@ impl<S: Store, L: TaskLauncher, P: EventPublisher> Dispatcher<S, L, P> {
         }
     }
 
-    /// A WAITING run whose time has come (a retry after its back-off, a released queued run, a backfill's): taken
-    /// with a conditional write (of two ticks that find it, one launches it), then launched like a claimed run.
-    /// Nothing was launched for it before it was taken, so there is no task to look for; if this invocation dies
-    /// after taking it, it is a claimed run whose launch did not finish (`recover`). A run of a job paused or
-    /// removed since is closed SKIPPED or LAUNCH_FAILED, with why. A queued run still behind a run going (its
-    /// release was lost, or this is the hourly backstop) waits another `QUEUE_CHECK`.
+    /// A WAITING run whose time has come (a retry after its back-off, a released queued run, a backfill's, a run
+    /// waiting for a pool slot): taken with a conditional write (of two ticks that find it, one launches it), then
+    /// launched like a claimed run. A run of a pooled job takes its slot before that (taking is idempotent per run,
+    /// so two ticks share the one slot and one of them wins the run); while the pool stays full the run is not
+    /// written at all. Nothing was launched for it before it was taken, so there is no task to look for; if this
+    /// invocation dies after taking it, it is a claimed run whose launch did not finish (`recover`). A run of a job
+    /// paused or removed since is closed SKIPPED or LAUNCH_FAILED, with why. A queued run still behind a run going
+    /// (its release was lost, or this is the hourly backstop) waits another `QUEUE_CHECK`.
     async fn begin(&self, mut run: Run, now: DateTime<Utc>, until: Instant, r: &mut TickReport) {
         // A queued run whose release did not come (yet): started only once the run ahead has ended.
         if let Some(ahead) = run.queued_behind.clone() {
@@ -144,27 +146,37 @@ impl<S: Store, L: TaskLauncher, P: EventPublisher> Dispatcher<S, L, P> {
             }
             return;
         }
-        run.status = RunStatus::Claimed;
-        run.check_at = Some(self.lease(now, until));
-        if !self.save(&mut run, r).await {
-            return;
-        }
-        match self.store.get_job(run.id.job()).await {
-            Ok(Some(job)) if job.spec.paused => {
-                run.status = RunStatus::Skipped;
-                run.reason = Some("the job was paused before this run could start".to_owned());
-                run.check_at = None;
-                owe_end(&mut run, &job.spec, now);
-                if self.save(&mut run, r).await {
-                    not_launched(run, r);
-                }
-            }
-            Ok(Some(job)) => self.launch(run, &job.spec, now, until, r).await,
+        let job = match self.store.get_job(run.id.job()).await {
+            Ok(Some(job)) => job,
             Ok(None) => {
                 let reason = "the job was removed before this run could start".to_owned();
                 self.fail(run, None, reason, now, r).await;
+                return;
             }
-            Err(e) => r.errors.push(format!("run {}: {e}", run.id)),
+            Err(e) => {
+                r.errors.push(format!("run {}: {e}", run.id));
+                return;
+            }
+        };
+        if job.spec.paused {
+            run.status = RunStatus::Skipped;
+            run.reason = Some("the job was paused before this run could start".to_owned());
+            run.check_at = None;
+            owe_end(&mut run, &job.spec, now);
+            if self.save(&mut run, r).await {
+                not_launched(run, r);
+            }
+            return;
+        }
+        // A run that takes a pool slot takes it before it is taken itself: a run still waiting for one costs a
+        // failed take and no write.
+        if !self.slot_first(&mut run, &job.spec, now, r).await {
+            return;
+        }
+        run.status = RunStatus::Claimed;
+        run.check_at = Some(self.lease(now, until));
+        if self.save(&mut run, r).await {
+            self.launch(run, &job.spec, now, until, r).await;
         }
     }
 

@@ -11,7 +11,7 @@ use tokio::time::Instant;
 use super::{not_launched, owe, Dispatcher, TickReport};
 use crate::domain::dispatch::CHECK_EVERY;
 use crate::domain::event::Lifecycle;
-use crate::domain::fan::{Pool, POOL_CHECK};
+use crate::domain::fan::{Pool, POOL_CHECK, POOL_HEAL};
 use crate::domain::job::{ContainerOverride, JobSpec};
 use crate::domain::run::{Part, Parts, Run, RunId, RunStatus};
 use crate::ports::{EventPublisher, Slot, Store, TaskLauncher};
@@ -47,8 +47,14 @@ impl<S: Store, L: TaskLauncher, P: EventPublisher> Dispatcher<S, L, P> {
         until: Instant,
         r: &mut TickReport,
     ) {
-        if let Some(pool) = &spec.together.pool {
-            match self.slot(pool, &run.id, r).await {
+        // A run that took its slot before it was claimed (`slot_first`) holds it already.
+        if let Some(pool) = spec
+            .together
+            .pool
+            .as_ref()
+            .filter(|_| run.fan.pool.is_none())
+        {
+            match self.slot(pool, &run.id, true, r).await {
                 Some(Slot::Taken) => run.fan.pool = Some(pool.name.clone()),
                 Some(Slot::Full { holders }) => {
                     self.wait_for_slot(run, spec, pool, holders, now, r).await;
@@ -64,9 +70,39 @@ impl<S: Store, L: TaskLauncher, P: EventPublisher> Dispatcher<S, L, P> {
         self.launch_one(run, spec, now, until, r).await;
     }
 
-    /// Takes a slot of `pool` for `run`. A full pool's holders whose runs have ended (their writer died before
-    /// giving the slot back) are let go first, so a lost give-back cannot shrink the pool for good.
-    async fn slot(&self, pool: &Pool, run: &RunId, r: &mut TickReport) -> Option<Slot> {
+    /// A WAITING run of a pooled job takes its slot first: `true` when it has one (or takes none: a parallel
+    /// run's tasks take theirs), `false` when it goes on waiting (unwritten) or was skipped for waiting too long.
+    pub(super) async fn slot_first(
+        &self,
+        run: &mut Run,
+        spec: &JobSpec,
+        now: DateTime<Utc>,
+        r: &mut TickReport,
+    ) -> bool {
+        let takes = run.fan.part.is_some() || spec.together.tasks() <= 1;
+        let Some(pool) = spec.together.pool.as_ref().filter(|_| takes) else {
+            return true;
+        };
+        // Every `POOL_HEAL` of its wait, counted from its timer, it also looks for lost give-backs.
+        let waited = now - run.check_at.unwrap_or(now);
+        let heal = waited.num_minutes() % POOL_HEAL.num_minutes() == 0;
+        match self.slot(pool, &run.id, heal, r).await {
+            Some(Slot::Taken) => {
+                run.fan.pool = Some(pool.name.clone());
+                true
+            }
+            Some(Slot::Full { holders }) => {
+                self.wait_for_slot(run.clone(), spec, pool, holders, now, r)
+                    .await;
+                false
+            }
+            None => false,
+        }
+    }
+
+    /// Takes a slot of `pool` for `run`. With `heal`, a full pool's holders whose runs have ended (their writer
+    /// died before giving the slot back) are let go first, so a lost give-back cannot shrink the pool for good.
+    async fn slot(&self, pool: &Pool, run: &RunId, heal: bool, r: &mut TickReport) -> Option<Slot> {
         let slot = match self.store.take_slot(pool, run).await {
             Ok(slot) => slot,
             Err(e) => {
@@ -78,6 +114,9 @@ impl<S: Store, L: TaskLauncher, P: EventPublisher> Dispatcher<S, L, P> {
         let Slot::Full { holders } = &slot else {
             return Some(slot);
         };
+        if !heal {
+            return Some(slot);
+        }
         let mut freed = false;
         for holder in holders {
             let ended = match self.store.get_run(holder).await {
@@ -101,8 +140,9 @@ impl<S: Store, L: TaskLauncher, P: EventPublisher> Dispatcher<S, L, P> {
         }
     }
 
-    /// Every slot of the run's pool is held: it waits (WAITING, asking again at the next tick), at most the job's
-    /// `catch_up` after it was due; then it is SKIPPED with why.
+    /// Every slot of the run's pool is held: it waits (WAITING, asking again at every tick), at most the job's
+    /// `catch_up` after it was due; then it is SKIPPED with why. A run already waiting is written again only when
+    /// the holders its reason names have changed: its timer has passed, so each tick finds it anyway.
     async fn wait_for_slot(
         &self,
         mut run: Run,
@@ -136,8 +176,13 @@ impl<S: Store, L: TaskLauncher, P: EventPublisher> Dispatcher<S, L, P> {
             }
             return;
         }
+        let reason = format!("waiting: {held}");
+        if run.status == RunStatus::Waiting && run.reason.as_deref() == Some(reason.as_str()) {
+            r.pooled.push(run.id);
+            return;
+        }
         run.status = RunStatus::Waiting;
-        run.reason = Some(format!("waiting: {held}"));
+        run.reason = Some(reason);
         run.check_at = Some(now + POOL_CHECK);
         if self.save(&mut run, r).await {
             r.pooled.push(run.id.clone());
