@@ -31,7 +31,7 @@ fn overlap(outages: &[Window], from: DateTime<Utc>, to: DateTime<Utc>) -> Durati
 pub fn tasks(
     tasks: &[(fsched_core::domain::run::RunId, TaskSnapshot)],
     runs: &BTreeMap<String, &Run>,
-    closed_at: &BTreeMap<String, DateTime<Utc>>,
+    closed_at: &BTreeMap<fsched_core::domain::run::RunId, DateTime<Utc>>,
     outages: &[Window],
     end: DateTime<Utc>,
 ) -> Vec<String> {
@@ -43,8 +43,8 @@ pub fn tasks(
     for (run, n) in per_run.iter().filter(|(_, n)| **n > 1) {
         found.push(format!("run {run} has {n} tasks"));
     }
-    for (id, task) in tasks {
-        let id = id.to_string();
+    for (run_id, task) in tasks {
+        let id = run_id.to_string();
         let Some(stopped) = task.stopped_at.filter(|t| *t <= end - CLOSE_WITHIN) else {
             continue;
         };
@@ -62,7 +62,7 @@ pub fn tasks(
             ));
             continue;
         }
-        if let Some(at) = closed_at.get(&id) {
+        if let Some(at) = closed_at.get(run_id) {
             let allowed = CLOSE_WITHIN + overlap(outages, stopped, *at);
             if *at - stopped > allowed {
                 found.push(format!(

@@ -6,7 +6,7 @@ use std::collections::{BTreeMap, BTreeSet};
 
 use chrono::{DateTime, Utc};
 use fsched_core::domain::event::{BusEvent, Lifecycle};
-use fsched_core::domain::run::{Run, RunStatus};
+use fsched_core::domain::run::{Run, RunId, RunStatus};
 use fsched_core::ports::ServiceNow;
 
 /// The announcement of a run's final status ("Run Retrying" when its job's `retry` runs it again).
@@ -63,9 +63,9 @@ pub struct Ledger {
     pub sleeps: u64,
     pub wakes: u64,
     /// Runs whose record was written with a task (launched).
-    pub launched: BTreeSet<String>,
+    pub launched: BTreeSet<RunId>,
     /// When each run's record first said it ended.
-    pub closed_at: BTreeMap<String, DateTime<Utc>>,
+    pub closed_at: BTreeMap<RunId, DateTime<Utc>>,
     /// Runs whose end was corrected by their task's report.
     pub corrected: BTreeSet<String>,
 }
@@ -78,13 +78,14 @@ impl Ledger {
 
     /// A run record written over `before` (`None`: a claim of a new run).
     pub fn run_written(&mut self, before: Option<&Run>, after: &Run) {
-        if after.task_arn.is_some() {
-            self.launched.insert(after.id.to_string());
+        if after.task_arn.is_some() && !self.launched.contains(&after.id) {
+            self.launched.insert(after.id.clone());
         }
-        if !after.status.is_open() && before.is_none_or(|b| b.status.is_open()) {
-            self.closed_at
-                .entry(after.id.to_string())
-                .or_insert(self.now);
+        if !after.status.is_open()
+            && before.is_none_or(|b| b.status.is_open())
+            && !self.closed_at.contains_key(&after.id)
+        {
+            self.closed_at.insert(after.id.clone(), self.now);
         }
         let Some(before) = before else { return };
         let id = &after.id;

@@ -1,5 +1,6 @@
 //! The ports the use cases get in the simulator: the in-memory fakes wrapped in the fault plan (`Chaos`), with the
-//! writes that invariants judge (run records, scale changes, announcements) reported to the ledger as they happen.
+//! writes that invariants judge (scale changes, announcements) reported to the ledger as they happen. Run writes
+//! reach the ledger from the table itself (`MemoryStore::watch_runs`), with what each one replaced.
 
 use chrono::{DateTime, Utc};
 use fsched_core::domain::event::BusEvent;
@@ -70,30 +71,11 @@ impl JobStore for Store {
     }
 }
 
-/// A run write, judged by the ledger against what was stored before it (read from the fake, not the plan).
-async fn judged(
-    store: &Store,
-    run: &Run,
-    write: impl std::future::Future<Output = Result<Claim, StoreError>>,
-) -> Result<Claim, StoreError> {
-    let before = store.inner.get_run(&run.id).await.ok().flatten();
-    let result = write.await;
-    if let Ok(Claim::Won) = result {
-        lock(&store.faults).ledger.run_written(before.as_ref(), run);
-    }
-    result
-}
-
 impl RunStore for Store {
     async fn claim_run(&self, run: &Run) -> Result<Claim, StoreError> {
         let op = || format!("PutItem claim {} {}", run.id, run.status.as_str());
-        self.guard(
-            &op,
-            true,
-            transient,
-            judged(self, run, self.inner.claim_run(run)),
-        )
-        .await
+        self.guard(&op, true, transient, self.inner.claim_run(run))
+            .await
     }
 
     async fn update_run(&self, run: &Run) -> Result<(), StoreError> {
@@ -105,10 +87,8 @@ impl RunStore for Store {
                 run.status.as_str()
             )
         };
-        let write = async { self.inner.update_run(run).await.map(|()| Claim::Won) };
-        self.guard(op, true, transient, judged(self, run, write))
+        self.guard(op, true, transient, self.inner.update_run(run))
             .await
-            .map(|_| ())
     }
 
     async fn get_run(&self, id: &RunId) -> Result<Option<Run>, StoreError> {

@@ -118,6 +118,11 @@ impl Sim {
         lock(&faults).tracing = settings.trace || std::env::var_os("FSCHED_SIM_LOG").is_some();
         let start = world.start;
         let mem = MemoryStore::new();
+        // Every run write is judged against what it replaced, as the table makes it.
+        let watched = faults.clone();
+        mem.watch_runs(std::sync::Arc::new(move |before, after| {
+            lock(&watched).ledger.run_written(before, after);
+        }));
         let ecs = FakeEcs::new(start).with_fates(fates(&world, rng.fork()));
         let scaler = FakeScaler::new();
         for s in &world.services {

@@ -14,3 +14,4 @@ mod table;
 pub use aws::{FakeBus, FakeMetrics, FakeRules, FakeScaler};
 pub use ecs::{FakeEcs, Fate, CONTAINER, STOPPED_MEMORY, STOP_TAKES, TOKEN_MEMORY};
 pub use store::MemoryStore;
+pub use table::RunWatch;

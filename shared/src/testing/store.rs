@@ -50,12 +50,17 @@ impl MemoryStore {
         }
     }
 
+    /// Calls `watch` with every run written (and what was stored before it), while the write is made: for
+    /// harnesses that judge each write without reading the run again.
+    pub fn watch_runs(&self, watch: super::table::RunWatch) {
+        self.table().watch = Some(watch);
+    }
+
     /// Every run stored, in key order (job, then time): for checks that look at the whole table.
     pub fn all_runs(&self) -> Vec<Run> {
         self.table()
-            .items
-            .values()
-            .filter_map(|i| match &**i {
+            .all()
+            .filter_map(|i| match i {
                 Item::Run(r) => Some(r.clone()),
                 _ => None,
             })
@@ -64,7 +69,7 @@ impl MemoryStore {
 
     /// How many items the table holds.
     pub fn len(&self) -> usize {
-        self.table().items.len()
+        self.table().len()
     }
 
     pub fn is_empty(&self) -> bool {
@@ -100,7 +105,7 @@ fn check_version(
 impl JobStore for MemoryStore {
     async fn get_job(&self, name: &JobName) -> Result<Option<Job>, StoreError> {
         Ok(
-            match self.open("get_job")?.get(keys::job_pk(name), keys::JOB_SK) {
+            match self.open("get_job")?.get(&keys::job_pk(name), keys::JOB_SK) {
                 Some(Item::Job(j)) => Some(j.clone()),
                 _ => None,
             },
@@ -121,7 +126,7 @@ impl JobStore for MemoryStore {
 
     async fn put_job(&self, job: &Job, expected: Option<u64>) -> Result<(), StoreError> {
         let mut table = self.open("put_job")?;
-        let stored = table.get(keys::job_pk(&job.name), keys::JOB_SK);
+        let stored = table.get(&keys::job_pk(&job.name), keys::JOB_SK);
         check_version(stored, expected, format!("job `{}`", job.name))?;
         table.put(Item::Job(job.clone()));
         Ok(())
@@ -129,13 +134,13 @@ impl JobStore for MemoryStore {
 
     async fn delete_job(&self, name: &JobName, expected: u64) -> Result<(), StoreError> {
         let mut table = self.open("delete_job")?;
-        let key = (keys::job_pk(name), keys::JOB_SK.to_owned());
+        let pk = keys::job_pk(name);
         check_version(
-            table.items.get(&key).map(|b| &**b),
+            table.get(&pk, keys::JOB_SK),
             Some(expected),
             format!("job `{name}`"),
         )?;
-        table.delete(&key);
+        table.delete(&pk, keys::JOB_SK);
         Ok(())
     }
 
@@ -147,7 +152,7 @@ impl JobStore for MemoryStore {
     ) -> Result<(), StoreError> {
         let mut table = self.open("advance_job")?;
         let what = || format!("job `{}`", read.name);
-        let Some(Item::Job(stored)) = table.get(keys::job_pk(&read.name), keys::JOB_SK) else {
+        let Some(Item::Job(stored)) = table.get(&keys::job_pk(&read.name), keys::JOB_SK) else {
             return Err(conflict(what()));
         };
         // `version = :v AND timer_sk = :read` (or no timer, when it was read without one).
@@ -170,7 +175,7 @@ impl RunStore for MemoryStore {
     async fn claim_run(&self, run: &Run) -> Result<Claim, StoreError> {
         let mut table = self.open("claim_run")?;
         if let Some(Item::Run(stored)) =
-            table.get(keys::job_pk(run.id.job()), &keys::run_sk(&run.id))
+            table.get(&keys::job_pk(run.id.job()), &keys::run_sk(&run.id))
         {
             return Ok(Claim::Lost(Box::new(stored.clone())));
         }
@@ -187,7 +192,7 @@ impl RunStore for MemoryStore {
                 run.id
             )));
         };
-        match table.get(keys::job_pk(run.id.job()), &keys::run_sk(&run.id)) {
+        match table.get(&keys::job_pk(run.id.job()), &keys::run_sk(&run.id)) {
             Some(Item::Run(stored)) if stored.revision == previous => {}
             _ => return Err(conflict(what())),
         }
@@ -199,7 +204,7 @@ impl RunStore for MemoryStore {
         Ok(
             match self
                 .open("get_run")?
-                .get(keys::job_pk(id.job()), &keys::run_sk(id))
+                .get(&keys::job_pk(id.job()), &keys::run_sk(id))
             {
                 Some(Item::Run(r)) => Some(r.clone()),
                 _ => None,
@@ -209,17 +214,11 @@ impl RunStore for MemoryStore {
 
     async fn runs_of_job(&self, job: &JobName, limit: usize) -> Result<Vec<Run>, StoreError> {
         let table = self.open("runs_of_job")?;
-        let pk = keys::job_pk(job);
         // Every run key starts with `RUN#`; `RUN$` is the first key after them.
-        let (lo, hi) = (
-            (pk.clone(), keys::RUN_SK_PREFIX.to_owned()),
-            (pk, "RUN$".to_owned()),
-        );
         Ok(table
-            .items
-            .range(lo..hi)
+            .range(&keys::job_pk(job), keys::RUN_SK_PREFIX, "RUN$")
             .rev()
-            .filter_map(|(_, i)| match &**i {
+            .filter_map(|i| match i {
                 Item::Run(r) => Some(r.clone()),
                 _ => None,
             })
@@ -256,14 +255,13 @@ impl RunStore for MemoryStore {
         let table = self.open("run_by_task")?;
         let lo = (task_arn.to_owned(), String::new(), String::new());
         let found = table
+            .index
             .by_task
             .range(lo..)
             .take_while(|(t, _, _)| t == task_arn)
-            .find_map(|(_, pk, sk)| {
-                match table.items.get(&(pk.clone(), sk.clone())).map(|b| &**b) {
-                    Some(Item::Run(r)) => Some(r.clone()),
-                    _ => None,
-                }
+            .find_map(|(_, pk, sk)| match table.get(pk, sk) {
+                Some(Item::Run(r)) => Some(r.clone()),
+                _ => None,
             });
         Ok(found)
     }
@@ -274,7 +272,7 @@ impl ServiceStore for MemoryStore {
         Ok(
             match self
                 .open("get_service")?
-                .get(keys::service_pk(name), keys::SERVICE_SK)
+                .get(&keys::service_pk(name), keys::SERVICE_SK)
             {
                 Some(Item::Service(s)) => Some(s.clone()),
                 _ => None,
@@ -300,7 +298,7 @@ impl ServiceStore for MemoryStore {
         expected: Option<u64>,
     ) -> Result<(), StoreError> {
         let mut table = self.open("put_service")?;
-        let stored = table.get(keys::service_pk(&state.name), keys::SERVICE_SK);
+        let stored = table.get(&keys::service_pk(&state.name), keys::SERVICE_SK);
         check_version(stored, expected, format!("service `{}`", state.name))?;
         table.put(Item::Service(state.clone()));
         Ok(())
@@ -308,13 +306,13 @@ impl ServiceStore for MemoryStore {
 
     async fn delete_service(&self, name: &ServiceName, expected: u64) -> Result<(), StoreError> {
         let mut table = self.open("delete_service")?;
-        let key = (keys::service_pk(name), keys::SERVICE_SK.to_owned());
+        let pk = keys::service_pk(name);
         check_version(
-            table.items.get(&key).map(|b| &**b),
+            table.get(&pk, keys::SERVICE_SK),
             Some(expected),
             format!("service `{name}`"),
         )?;
-        table.delete(&key);
+        table.delete(&pk, keys::SERVICE_SK);
         Ok(())
     }
 
@@ -354,17 +352,16 @@ impl Timers for MemoryStore {
         let table = self.open("due")?;
         let upto = keys::timers_upto(now);
         Ok(table
+            .index
             .timers
             .iter()
             .take_while(|(t, _, _)| *t <= upto)
-            .filter_map(
-                |(_, pk, sk)| match &**table.items.get(&(pk.clone(), sk.clone()))? {
-                    Item::Job(j) => Some(Due::Job(Box::new(j.clone()))),
-                    Item::Run(r) => Some(Due::Run(Box::new(r.clone()))),
-                    Item::Service(s) => Some(Due::Service(Box::new(s.clone()))),
-                    Item::Action(_) => None,
-                },
-            )
+            .filter_map(|(_, pk, sk)| match table.get(pk, sk)? {
+                Item::Job(j) => Some(Due::Job(Box::new(j.clone()))),
+                Item::Run(r) => Some(Due::Run(Box::new(r.clone()))),
+                Item::Service(s) => Some(Due::Service(Box::new(s.clone()))),
+                Item::Action(_) => None,
+            })
             .collect())
     }
 }

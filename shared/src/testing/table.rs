@@ -2,6 +2,7 @@
 //! (`aws::dynamo::items`), so the timers, listing and by-task indexes order and bound results as the real ones do.
 
 use std::collections::{BTreeMap, BTreeSet};
+use std::sync::Arc;
 
 use crate::aws::dynamo::items::{action_keys, job_keys, run_keys, service_keys, Keys};
 use crate::domain::job::Job;
@@ -9,7 +10,8 @@ use crate::domain::run::Run;
 use crate::domain::service::{ScaleAction, ServiceState};
 use crate::ports::StoreError;
 
-pub(super) type Key = (String, String);
+/// Told of every run written, with what was stored before (`None`: a new run), while the write is made.
+pub type RunWatch = Arc<dyn Fn(Option<&Run>, &Run) + Send + Sync>;
 
 #[derive(Debug, Clone)]
 pub(super) enum Item {
@@ -28,6 +30,13 @@ impl Item {
             Item::Action(a) => action_keys(a),
         }
     }
+
+    fn run(&self) -> Option<&Run> {
+        match self {
+            Item::Run(r) => Some(r),
+            _ => None,
+        }
+    }
 }
 
 /// Where an item is indexed (kept with it, so a write changes only the index entries that move).
@@ -43,82 +52,153 @@ impl Indexed {
         Indexed {
             timer: keys.timer_sk,
             listing: keys.list_pk.zip(keys.list_sk),
-            task: match item {
-                Item::Run(r) => r.task_arn.clone(),
-                _ => None,
-            },
+            task: item.run().and_then(|r| r.task_arn.clone()),
         }
     }
 }
 
-#[derive(Debug, Default)]
-pub(super) struct Table {
-    /// Failures to give instead of doing the named operation (`claim_run`, `update_run`, ...), first come first.
-    pub(super) failures: Vec<(&'static str, StoreError)>,
-    /// Boxed: a node of the map moves its values on every insert, and a run is large.
-    pub(super) items: BTreeMap<Key, Box<Item>>,
-    indexed: BTreeMap<Key, Indexed>,
+/// An item with where it is indexed. Boxed: a node of the map moves its values on every insert, and a run is large.
+#[derive(Debug)]
+struct Stored {
+    item: Item,
+    indexed: Indexed,
+}
+
+/// The table's secondary indexes, each entry naming its item's (pk, sk).
+#[derive(Default)]
+pub(super) struct Indexes {
     /// (timer_sk, pk, sk): the timers index's one partition.
     pub(super) timers: BTreeSet<(String, String, String)>,
     /// (list_pk, list_sk, pk, sk)
     listing: BTreeSet<(String, String, String, String)>,
     /// (task_arn, pk, sk)
     pub(super) by_task: BTreeSet<(String, String, String)>,
-    /// Each pool's holders (its one item).
-    pub(super) pools: BTreeMap<crate::domain::job::PoolName, BTreeSet<crate::domain::run::RunId>>,
 }
 
-impl Table {
+impl Indexes {
     /// Moves an item's index entries from `old` to `new`, touching only those that change.
-    fn reindex(&mut self, key: &Key, old: &Indexed, new: &Indexed) {
-        let (pk, sk) = key;
+    fn reindex(&mut self, pk: &str, sk: &str, old: Option<&Indexed>, new: &Indexed) {
+        let none = Indexed::default();
+        let old = old.unwrap_or(&none);
+        let key = || (pk.to_owned(), sk.to_owned());
         if old.timer != new.timer {
             if let Some(t) = &old.timer {
-                self.timers.remove(&(t.clone(), pk.clone(), sk.clone()));
+                let (pk, sk) = key();
+                self.timers.remove(&(t.clone(), pk, sk));
             }
             if let Some(t) = &new.timer {
-                self.timers.insert((t.clone(), pk.clone(), sk.clone()));
+                let (pk, sk) = key();
+                self.timers.insert((t.clone(), pk, sk));
             }
         }
         if old.listing != new.listing {
             if let Some((p, s)) = &old.listing {
-                self.listing
-                    .remove(&(p.clone(), s.clone(), pk.clone(), sk.clone()));
+                let (pk, sk) = key();
+                self.listing.remove(&(p.clone(), s.clone(), pk, sk));
             }
             if let Some((p, s)) = &new.listing {
-                self.listing
-                    .insert((p.clone(), s.clone(), pk.clone(), sk.clone()));
+                let (pk, sk) = key();
+                self.listing.insert((p.clone(), s.clone(), pk, sk));
             }
         }
         if old.task != new.task {
             if let Some(t) = &old.task {
-                self.by_task.remove(&(t.clone(), pk.clone(), sk.clone()));
+                let (pk, sk) = key();
+                self.by_task.remove(&(t.clone(), pk, sk));
             }
             if let Some(t) = &new.task {
-                self.by_task.insert((t.clone(), pk.clone(), sk.clone()));
+                let (pk, sk) = key();
+                self.by_task.insert((t.clone(), pk, sk));
             }
         }
     }
+}
 
+#[derive(Default)]
+pub(super) struct Table {
+    /// Failures to give instead of doing the named operation (`claim_run`, `update_run`, ...), first come first.
+    pub(super) failures: Vec<(&'static str, StoreError)>,
+    /// Items by partition, then sort key: looked up by `&str`, without building a key.
+    items: BTreeMap<String, BTreeMap<String, Box<Stored>>>,
+    len: usize,
+    pub(super) index: Indexes,
+    /// Each pool's holders (its one item).
+    pub(super) pools: BTreeMap<crate::domain::job::PoolName, BTreeSet<crate::domain::run::RunId>>,
+    pub(super) watch: Option<RunWatch>,
+}
+
+impl std::fmt::Debug for Table {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Table")
+            .field("items", &self.len)
+            .field("failures", &self.failures)
+            .finish_non_exhaustive()
+    }
+}
+
+impl Table {
     pub(super) fn put(&mut self, item: Item) {
         let mut keys = item.keys();
-        let key = (std::mem::take(&mut keys.pk), std::mem::take(&mut keys.sk));
-        let new = Indexed::of(&item, keys);
-        let old = self.indexed.get(&key).cloned().unwrap_or_default();
-        self.reindex(&key, &old, &new);
-        self.indexed.insert(key.clone(), new);
-        self.items.insert(key, Box::new(item));
-    }
-
-    pub(super) fn delete(&mut self, key: &Key) {
-        if self.items.remove(key).is_some() {
-            let old = self.indexed.remove(key).unwrap_or_default();
-            self.reindex(key, &old, &Indexed::default());
+        let (pk, sk) = (std::mem::take(&mut keys.pk), std::mem::take(&mut keys.sk));
+        let indexed = Indexed::of(&item, keys);
+        if !self.items.contains_key(&pk) {
+            self.items.insert(pk.clone(), BTreeMap::new());
+        }
+        let Some(partition) = self.items.get_mut(&pk) else {
+            return;
+        };
+        let old = partition.get(&sk);
+        if let (Some(watch), Some(run)) = (&self.watch, item.run()) {
+            watch(old.and_then(|s| s.item.run()), run);
+        }
+        self.index
+            .reindex(&pk, &sk, old.map(|s| &s.indexed), &indexed);
+        if partition
+            .insert(sk, Box::new(Stored { item, indexed }))
+            .is_none()
+        {
+            self.len += 1;
         }
     }
 
-    pub(super) fn get(&self, pk: String, sk: &str) -> Option<&Item> {
-        self.items.get(&(pk, sk.to_owned())).map(|b| &**b)
+    pub(super) fn delete(&mut self, pk: &str, sk: &str) {
+        let Some(old) = self.items.get_mut(pk).and_then(|p| p.remove(sk)) else {
+            return;
+        };
+        self.len -= 1;
+        self.index
+            .reindex(pk, sk, Some(&old.indexed), &Indexed::default());
+    }
+
+    pub(super) fn get(&self, pk: &str, sk: &str) -> Option<&Item> {
+        self.items.get(pk)?.get(sk).map(|s| &s.item)
+    }
+
+    /// The items of partition `pk` with sort keys in `[from, to)`, in key order.
+    pub(super) fn range<'a>(
+        &'a self,
+        pk: &str,
+        from: &'a str,
+        to: &'a str,
+    ) -> impl DoubleEndedIterator<Item = &'a Item> + 'a {
+        use std::ops::Bound::{Excluded, Included};
+        self.items
+            .get(pk)
+            .into_iter()
+            .flat_map(move |p| p.range::<str, _>((Included(from), Excluded(to))))
+            .map(|(_, s)| &s.item)
+    }
+
+    /// Every item, in key order.
+    pub(super) fn all(&self) -> impl Iterator<Item = &Item> {
+        self.items
+            .values()
+            .flat_map(|p| p.values())
+            .map(|s| &s.item)
+    }
+
+    pub(super) fn len(&self) -> usize {
+        self.len
     }
 
     /// The items of one listing partition with sort keys in `[from, to]`, in key order.
@@ -129,10 +209,11 @@ impl Table {
             String::new(),
             String::new(),
         );
-        self.listing
+        self.index
+            .listing
             .range(lo..)
             .take_while(|(p, s, _, _)| p == partition && s.as_str() <= to)
-            .filter_map(|(_, _, pk, sk)| self.items.get(&(pk.clone(), sk.clone())).map(|b| &**b))
+            .filter_map(|(_, _, pk, sk)| self.get(pk, sk))
             .collect()
     }
 }
