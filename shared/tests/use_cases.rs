@@ -258,6 +258,68 @@ async fn a_service_sleeps_with_its_scale_saved_and_wakes_to_it_even_after_a_fail
     assert_eq!((now.desired_count, now.autoscaling), (3, Some((2, 6))));
 }
 
+/// Found by the simulator (seed 689 of the typical fleet): a tick putting a service to sleep (its scale saved
+/// already, by the attempt before it) scaled it to 0 after a command had woken it, because ECS took the calls in the
+/// order they arrived; its record write lost to the wake's, and the service stayed at 0 while its record said awake
+/// for the whole hold. The loser now sets the service to what the record says.
+#[tokio::test(start_paused = true)]
+async fn a_sleep_whose_scale_lands_after_a_wake_gives_the_service_back_to_the_wake() {
+    let f = Fakes::new();
+    f.scaler.add("staging", "api", 2, Some((2, 6)));
+    let name = ServiceName::new("api").unwrap();
+    let declared = ServiceState::declared(name.clone(), service_spec(), t(19, 0));
+    f.store.put_service(&declared, None).await.unwrap();
+    // The tick's read: a sleep half done by the attempt before it (the scale saved, the phase not yet changed).
+    let mut stale = f.store.get_service(&name).await.unwrap().unwrap();
+    stale.saved = Some(fsched_core::domain::service::Saved {
+        desired_count: 2,
+        autoscaling: Some((2, 6)),
+    });
+    stale.transition_at = Some(t(20, 0));
+    f.store
+        .put_service(&stale, Some(stale.version))
+        .await
+        .unwrap();
+    stale.version += 1;
+    // Meanwhile the rest of that sleep and a wake with a hold were written (and scaled) by others.
+    f.sleeper()
+        .command(
+            &name,
+            Phase::Asleep,
+            None,
+            fsched_core::domain::service::ScaleTrigger::Schedule,
+            t(20, 0),
+        )
+        .await
+        .unwrap();
+    f.sleeper()
+        .command(
+            &name,
+            Phase::Awake,
+            Some(t(21, 0)),
+            fsched_core::domain::service::ScaleTrigger::Schedule,
+            t(20, 0),
+        )
+        .await
+        .unwrap();
+    assert_eq!(f.scaler.get("staging", "api").unwrap().desired_count, 2);
+    // The tick's scale call lands last.
+    let report = f.sleeper().check(stale, t(20, 0)).await;
+    assert!(report.errors.is_empty(), "{report:?}");
+    assert!(
+        report.slept.is_empty(),
+        "its sleep did not stand: {report:?}"
+    );
+    let record = f.store.get_service(&name).await.unwrap().unwrap();
+    assert_eq!(record.phase, Phase::Awake);
+    let now = f.scaler.get("staging", "api").unwrap();
+    assert_eq!(
+        (now.desired_count, now.autoscaling),
+        (2, Some((2, 6))),
+        "set back to what the record says"
+    );
+}
+
 #[tokio::test(start_paused = true)]
 async fn the_trigger_refuses_unknown_jobs_for_good_and_records_runs_of_paused_jobs_rejected() {
     let f = Fakes::new();

@@ -21,6 +21,8 @@ use crate::domain::service::{
 };
 use crate::ports::{EventPublisher, Metrics, ScaleError, ServiceScaler, ServiceStore, StoreError};
 
+mod command;
+mod race;
 mod route;
 
 /// How long scale action records are kept.
@@ -73,6 +75,8 @@ pub struct Sleeper<S, C, M, P> {
     /// The stack's waker target group (its `WakerTargetGroupArn`): where the rule of a sleeping service woken by
     /// requests forwards.
     waker: Option<String>,
+    /// The function's own clock, for leases only (`race`): a command redelivered carries its first time.
+    clock: crate::service::dispatch::Clock,
 }
 
 fn trigger_name(t: &ScaleTrigger) -> String {
@@ -94,7 +98,14 @@ impl<S: ServiceStore, C: ServiceScaler, M: Metrics, P: EventPublisher> Sleeper<S
             metrics,
             publisher,
             waker: None,
+            clock: Default::default(),
         }
+    }
+
+    /// With `clock` for its leases (tests and the simulator give the world's).
+    pub fn with_clock(mut self, clock: crate::service::dispatch::Clock) -> Self {
+        self.clock = clock;
+        self
     }
 
     /// With the stack's waker target group, for services woken by requests.
@@ -105,10 +116,21 @@ impl<S: ServiceStore, C: ServiceScaler, M: Metrics, P: EventPublisher> Sleeper<S
 
     /// Looks at a service whose check time has come: a boundary (take the phase the periods want), the end of a
     /// hold, an idle check, or an `enforce` reconciliation.
+    /// It is taken first (`take`): a service another invocation is acting on is left to it.
     pub async fn check(&self, state: ServiceState, now: DateTime<Utc>) -> ScaleReport {
         let mut r = ScaleReport::default();
-        let name = state.name.to_string();
-        let result = self.check_inner(state, now, &mut r).await;
+        let name = state.name.clone();
+        let result = match self.take(state, now).await {
+            Ok(Some((state, lease))) => {
+                let result = self.check_inner(state, now, &mut r).await;
+                if result.is_err() {
+                    self.release(&name, lease).await;
+                }
+                result
+            }
+            Ok(None) => Ok(()),
+            Err(e) => Err(e),
+        };
         if let Err(e) = result {
             r.errors.push(format!("service `{name}`: {e}"));
         }
@@ -187,7 +209,7 @@ impl<S: ServiceStore, C: ServiceScaler, M: Metrics, P: EventPublisher> Sleeper<S
                     .await;
             }
         }
-        self.reschedule(state, now).await
+        self.reschedule(state, now).await.map(|_| ())
     }
 
     async fn current(&self, state: &ServiceState) -> Result<crate::ports::ServiceNow, SleepError> {
@@ -200,59 +222,25 @@ impl<S: ServiceStore, C: ServiceScaler, M: Metrics, P: EventPublisher> Sleeper<S
             })
     }
 
-    /// Writes the state with its next check; a lost race means someone else just handled it.
+    /// Writes the state with its next check: `false` when another writer wrote first (it handled the service, or
+    /// changed something else about it: `change` tells which).
     async fn reschedule(
         &self,
         mut state: ServiceState,
         now: DateTime<Utc>,
-    ) -> Result<(), SleepError> {
+    ) -> Result<bool, SleepError> {
         if state.transition_at.is_none_or(|t| t <= now) {
             state.transition_at = state.spec.next_transition(now).map(|(t, _)| t);
         }
         state.check_at = check_after(&state, now);
+        state.busy_until = None;
         let expected = state.version;
         state.version += 1;
         match self.store.put_service(&state, Some(expected)).await {
-            Ok(()) | Err(StoreError::Conflict { .. }) => Ok(()),
+            Ok(()) => Ok(true),
+            Err(StoreError::Conflict { .. }) => Ok(false),
             Err(e) => Err(e.into()),
         }
-    }
-
-    /// Puts a service to sleep now, or wakes it (`hold`: awake until then at least).
-    pub async fn command(
-        &self,
-        name: &ServiceName,
-        target: Phase,
-        hold_until: Option<DateTime<Utc>>,
-        trigger: ScaleTrigger,
-        now: DateTime<Utc>,
-    ) -> Result<ScaleReport, SleepError> {
-        let mut state = self
-            .store
-            .get_service(name)
-            .await?
-            .ok_or_else(|| SleepError::Unknown(name.clone()))?;
-        let mut r = ScaleReport::default();
-        // A wake never shortens a hold already in force (someone else may have asked for longer).
-        state.hold_until = match target {
-            Phase::Awake => [hold_until, state.hold_until.filter(|h| *h > now)]
-                .into_iter()
-                .flatten()
-                .max(),
-            Phase::Asleep => None,
-        };
-        if state.phase == target && (target == Phase::Awake || state.saved.is_some()) {
-            // Already there: only the hold moves (sleeping again never overwrites the saved scale).
-            self.reschedule(state, now).await?;
-            return Ok(r);
-        }
-        self.change(state, target, trigger, now, &mut r).await?;
-        if let Some(e) = r.errors.first() {
-            return Err(SleepError::Store(StoreError::Transient {
-                message: e.clone(),
-            }));
-        }
-        Ok(r)
     }
 
     /// Moves a service to `target` (or re-applies it), saving first when it goes to sleep.
@@ -265,6 +253,7 @@ impl<S: ServiceStore, C: ServiceScaler, M: Metrics, P: EventPublisher> Sleeper<S
         r: &mut ScaleReport,
     ) -> Result<(), SleepError> {
         let current = self.current(&state).await?;
+        let read_changes = state.changes;
         let (count, bounds, note) = match target {
             Phase::Asleep => {
                 if state.saved.is_none() {
@@ -329,7 +318,13 @@ impl<S: ServiceStore, C: ServiceScaler, M: Metrics, P: EventPublisher> Sleeper<S
             state.saved = None;
             state.last_awake_count = Some(count);
         }
-        self.reschedule(state.clone(), now).await?;
+        state.changes = read_changes + 1;
+        if !self.reschedule(state.clone(), now).await?
+            && !self.carry(&state, read_changes, now).await?
+        {
+            // Another writer changed the phase meanwhile: its change stands (it records and announces it).
+            return Ok(());
+        }
         let action = ScaleAction {
             service: state.name.clone(),
             at: now,

@@ -36,6 +36,14 @@ pub struct ServiceState {
     /// The last scale change fsched made.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub changed_at: Option<DateTime<Utc>>,
+    /// How many scale changes fsched has made: a writer whose record write lost tells from it whether another
+    /// writer changed the phase in between (`service::scale`).
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub changes: u64,
+    /// Held until then by the invocation acting on it (a check or a command): the others leave it alone meanwhile,
+    /// so their calls to ECS and the load balancer never cross. Cleared by the holder's last write.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub busy_until: Option<DateTime<Utc>>,
     /// The period boundary the service waits for: at it, the service takes the phase its periods want. Between
     /// boundaries, changes made by hand (or on demand) stand.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -64,6 +72,8 @@ impl ServiceState {
             hold_until: None,
             check_at: Some(now),
             changed_at: None,
+            changes: 0,
+            busy_until: None,
             transition_at: Some(now),
             last_awake_count: None,
             routing: None,
@@ -154,4 +164,8 @@ pub fn wanted(state: &ServiceState, now: DateTime<Utc>) -> Phase {
         return Phase::Awake;
     }
     state.spec.phase_at(now)
+}
+
+fn is_zero(n: &u64) -> bool {
+    *n == 0
 }
