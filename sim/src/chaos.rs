@@ -67,10 +67,11 @@ fn current() -> u64 {
     INVOCATION.try_with(|i| *i).unwrap_or(0)
 }
 
-/// Runs `work` as invocation `id`: `None` when it crashed (dropped at the call where it died).
+/// Runs `work` as invocation `id`: `None` when it crashed (dropped at the call where it died). `label` names it in
+/// the trace (made only when tracing).
 pub async fn invocation<T>(
     faults: &Shared,
-    label: &str,
+    label: impl FnOnce() -> String,
     work: impl Future<Output = T>,
 ) -> Option<T> {
     let (id, notify) = lock(faults).begin(label);
@@ -139,12 +140,12 @@ impl Faults {
     }
 
     /// Starts an invocation: its id, and the signal its crash gives.
-    fn begin(&mut self, label: &str) -> (u64, Arc<Notify>) {
+    fn begin(&mut self, label: impl FnOnce() -> String) -> (u64, Arc<Notify>) {
         self.invocations += 1;
         let id = self.invocations;
         let notify = Arc::new(Notify::new());
         self.notifies.insert(id, notify.clone());
-        self.note(|| format!("#{id} begins: {label}"));
+        self.note(|| format!("#{id} begins: {}", label()));
         (id, notify)
     }
 

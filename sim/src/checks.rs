@@ -128,14 +128,15 @@ pub fn fires(
                 v.iter()
                     .any(|(a, b)| *a - Duration::minutes(1) <= t && t <= *b + Duration::minutes(2))
             });
-            // Paused after the fire but before the dispatcher, down since before it, came back to it: the pause
-            // takes the job off the timers, and `resume` does not replay (docs/jobs-file.md).
+            // Paused after the fire but before the dispatcher, down since before it, came back to it (up to the
+            // minute it came back, when the pause and the first tick run together): the pause takes the job off the
+            // timers, and `resume` does not replay (docs/jobs-file.md).
             let paused_before_caught_up = paused.get(name).is_some_and(|v| {
                 v.iter().any(|(a, _)| {
                     *a >= t
                         && outages
                             .iter()
-                            .any(|(o1, o2)| *o1 - Duration::minutes(1) <= t && t < *o2 && *a < *o2)
+                            .any(|(o1, o2)| *o1 - Duration::minutes(1) <= t && t < *o2 && *a <= *o2)
                 })
             });
             let id = crate::world::run_id(name, scheduled).to_string();

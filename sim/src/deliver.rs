@@ -26,7 +26,7 @@ impl Sim {
                 let at = *at;
                 let done = invocation(
                     &self.faults,
-                    &format!("tick {at}"),
+                    || format!("tick {at}"),
                     Box::pin(async {
                         let mut report = self
                             .dispatcher
@@ -56,10 +56,10 @@ impl Sim {
                 Err(_) => Outcome::Drop,
             },
             Work::Report(task, at) => {
-                let label = format!("recorder {} {}", task.task_arn, task.last_status.as_str());
+                let label = || format!("recorder {} {}", task.task_arn, task.last_status.as_str());
                 let done = invocation(
                     &self.faults,
-                    &label,
+                    label,
                     Box::pin(self.recorder.record((**task).clone(), *at)),
                 )
                 .await;
@@ -68,11 +68,18 @@ impl Sim {
                     _ => Outcome::Retry,
                 }
             }
+            Work::Request(host) => {
+                let now = self.now;
+                let label = || format!("waker {host}");
+                // The load balancer does not retry: the person asks again at the next minute of the burst.
+                invocation(&self.faults, label, Box::pin(self.waker.request(host, now))).await;
+                Outcome::Done(None)
+            }
             Work::Command(inbound) => {
-                let label = format!("trigger {inbound:?}");
+                let label = || format!("trigger {inbound:?}");
                 let done = invocation(
                     &self.faults,
-                    &label,
+                    label,
                     Box::pin(self.triggers.handle((**inbound).clone(), deadline)),
                 )
                 .await;
@@ -87,7 +94,12 @@ impl Sim {
 
     pub(crate) async fn after(&mut self, p: Pending, outcome: Outcome, now: DateTime<Utc>) {
         match (outcome, p.work) {
-            (Outcome::Done(Some(handled)), _) => self.handled(handled, now),
+            (Outcome::Done(Some(handled)), work) => {
+                if let Work::Command(inbound) = &work {
+                    self.delivered.insert(command_id(inbound).to_owned());
+                }
+                self.handled(handled, now)
+            }
             (Outcome::Done(None), Work::Apply(_)) => {
                 // The file says `paused: false`: an apply resumes every paused job it read as paused
                 // (docs/jobs-file.md). A pause handled after the apply read the jobs (the same minute) stays.
@@ -113,6 +125,8 @@ impl Sim {
                         Work::Command(inbound),
                         p.attempt + 1,
                     );
+                } else {
+                    self.dead_letter(&inbound);
                 }
             }
             (Outcome::Retry, work) => {
@@ -120,6 +134,37 @@ impl Sim {
                     self.push(now + Duration::minutes(*wait), work, p.attempt + 1);
                 }
             }
+        }
+    }
+
+    /// A command that failed every receive goes to the dead-letter queue (FailedCommands, whose alarm tells the
+    /// operator): unless a copy of it was handled or is still on its way, what it asked for never happens, so the
+    /// world stops expecting it.
+    fn dead_letter(&mut self, inbound: &Inbound) {
+        self.dead_lettered += 1;
+        let id = command_id(inbound);
+        let pending = self.queue.values().any(|p| match &p.work {
+            Work::Command(other) => command_id(other) == id,
+            _ => false,
+        });
+        let Inbound::Command { command, time, .. } = inbound else {
+            return;
+        };
+        if self.delivered.contains(id) || pending {
+            return;
+        }
+        match command {
+            Command::WakeService { service, .. } => {
+                if let Some(holds) = self.holds.get_mut(service.as_str()) {
+                    holds.retain(|(from, _)| from != time);
+                }
+            }
+            Command::PauseJob { job, .. } => {
+                if self.pause_open.get(job.as_str()) == Some(time) {
+                    self.pause_open.remove(job.as_str());
+                }
+            }
+            _ => {}
         }
     }
 
@@ -257,4 +302,11 @@ pub(crate) fn job_name(name: &str) -> fsched_core::domain::job::JobName {
 
 fn unreachable_name<T>() -> T {
     panic!("the simulator's own names are valid")
+}
+
+fn command_id(inbound: &Inbound) -> &str {
+    match inbound {
+        Inbound::Command { id, .. } => id,
+        _ => "",
+    }
 }

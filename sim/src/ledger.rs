@@ -62,8 +62,6 @@ pub struct Ledger {
     saved: BTreeMap<String, (u32, Option<(u32, u32)>)>,
     pub sleeps: u64,
     pub wakes: u64,
-    /// Runs whose record was written with a task (launched).
-    pub launched: BTreeSet<RunId>,
     /// When each run's record first said it ended.
     pub closed_at: BTreeMap<RunId, DateTime<Utc>>,
     /// Runs whose end was corrected by their task's report.
@@ -78,9 +76,6 @@ impl Ledger {
 
     /// A run record written over `before` (`None`: a claim of a new run).
     pub fn run_written(&mut self, before: Option<&Run>, after: &Run) {
-        if after.task_arn.is_some() && !self.launched.contains(&after.id) {
-            self.launched.insert(after.id.clone());
-        }
         if !after.status.is_open()
             && before.is_none_or(|b| b.status.is_open())
             && !self.closed_at.contains_key(&after.id)

@@ -10,15 +10,18 @@ mod chaos;
 mod checks;
 mod deliver;
 mod gen;
+mod join;
 mod ledger;
 mod pools;
 mod ports;
 mod rng;
+mod services;
 mod world;
 
 use std::collections::BTreeMap;
 
 pub use chaos::Rates;
+pub use gen::Fleet;
 
 /// A span of simulated time: an outage, a pause, a hold.
 pub type Window = (chrono::DateTime<chrono::Utc>, chrono::DateTime<chrono::Utc>);
@@ -30,6 +33,8 @@ pub struct Settings {
     pub days: u32,
     pub jobs: usize,
     pub services: usize,
+    /// How busy the jobs are (which schedules they are drawn from).
+    pub fleet: Fleet,
     /// Whether faults are injected (the last `QUIET_HOURS` are always without).
     pub chaos: bool,
     pub rates: Rates,
@@ -38,13 +43,14 @@ pub struct Settings {
 }
 
 impl Settings {
-    /// The default world: 50 jobs and 5 services for `days`, under the default fault plan.
+    /// The default world: 50 jobs of a typical fleet and 5 services for `days`, under the default fault plan.
     pub fn new(seed: u64, days: u32) -> Settings {
         Settings {
             seed,
             days,
             jobs: 50,
             services: 5,
+            fleet: Fleet::Typical,
             chaos: true,
             rates: Rates::DEFAULT,
             trace: false,
@@ -159,6 +165,9 @@ async fn run(settings: Settings) -> Summary {
     summary
         .faults
         .insert("dispatcher outage".into(), sim.outages.len() as u64);
+    summary
+        .faults
+        .insert("command dead-lettered".into(), sim.dead_lettered);
     summary.trace = first_trace.unwrap_or_else(|| faults.trace());
     summary
 }

@@ -4,7 +4,7 @@
 use std::process::ExitCode;
 use std::time::Instant;
 
-use fsched_sim::{simulate, Settings, Summary};
+use fsched_sim::{simulate, Fleet, Settings, Summary};
 
 #[global_allocator]
 static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
@@ -15,12 +15,14 @@ struct Args {
     days: u32,
     jobs: usize,
     services: usize,
+    fleet: Fleet,
     threads: usize,
 }
 
 fn usage() -> ExitCode {
     eprintln!(
-        "usage: fsched-sim [--seeds N] [--seed FIRST] [--days D] [--jobs N] [--services N] [--threads N]\n\
+        "usage: fsched-sim [--seeds N] [--seed FIRST] [--days D] [--jobs N] [--services N] [--fleet typical|busy]\n\
+         \x20                 [--threads N]\n\
          runs seeds FIRST..FIRST+N (default 0..100) of D simulated days (default 7), on every core"
     );
     ExitCode::from(2)
@@ -34,6 +36,7 @@ fn parse() -> Option<Args> {
         days: 7,
         jobs: 50,
         services: 5,
+        fleet: Fleet::Typical,
         threads: cores,
     };
     let mut it = std::env::args().skip(1);
@@ -48,6 +51,7 @@ fn parse() -> Option<Args> {
             "--days" => a.days = value.parse().ok()?,
             "--jobs" => a.jobs = value.parse().ok()?,
             "--services" => a.services = value.parse().ok()?,
+            "--fleet" => a.fleet = value.parse().ok()?,
             "--threads" => a.threads = value.parse().ok()?,
             _ => return None,
         }
@@ -71,6 +75,7 @@ fn main() -> ExitCode {
                 let summary = simulate(Settings {
                     jobs: args.jobs,
                     services: args.services,
+                    fleet: args.fleet,
                     ..Settings::new(seed, args.days)
                 });
                 if !summary.violations.is_empty() {
@@ -111,8 +116,12 @@ fn report_failure(s: &Summary, args: &Args) {
         eprintln!("    {line}");
     }
     eprintln!(
-        "  replay: scripts/simulate --seed {} --days {} --jobs {} --services {}",
-        s.seed, args.days, args.jobs, args.services
+        "  replay: scripts/simulate --seed {} --days {} --jobs {} --services {} --fleet {}",
+        s.seed,
+        args.days,
+        args.jobs,
+        args.services,
+        fleet_name(args.fleet)
     );
 }
 
@@ -128,8 +137,10 @@ fn print_table(results: &[Summary], args: &Args, elapsed: f64) {
     let violations = sum(|r| r.violations.len() as u64);
     println!("seeds                 {}", results.len());
     println!(
-        "simulated days        {days:.0} ({} jobs, {} services each)",
-        args.jobs, args.services
+        "simulated days        {days:.0} ({} jobs of a {} fleet, {} services each)",
+        args.jobs,
+        fleet_name(args.fleet),
+        args.services
     );
     println!("runs recorded         {}", sum(|r| r.runs as u64));
     println!("  of which retries    {}", sum(|r| r.retries as u64));
@@ -145,4 +156,11 @@ fn print_table(results: &[Summary], args: &Args, elapsed: f64) {
         days / elapsed.max(1e-9),
         args.threads
     );
+}
+
+fn fleet_name(fleet: Fleet) -> &'static str {
+    match fleet {
+        Fleet::Typical => "typical",
+        Fleet::Busy => "busy",
+    }
 }

@@ -13,12 +13,13 @@ use fsched_core::domain::run::RunId;
 use fsched_core::domain::service::{Phase, ServiceSpec};
 use fsched_core::domain::task::TaskSnapshot;
 use fsched_core::domain::trigger::Inbound;
-use fsched_core::ports::{JobStore, ServiceStore};
+use fsched_core::ports::{JobStore, ServiceScaler, ServiceStore};
 use fsched_core::service::apply::{apply_file, plan_file};
 use fsched_core::service::dispatch::{Clock, Dispatcher, Settings as DispatchSettings};
 use fsched_core::service::record::Recorder;
 use fsched_core::service::scale::Sleeper;
 use fsched_core::service::trigger::{Handled, Triggers};
+use fsched_core::service::waker::Waker;
 use fsched_core::testing::{
     FakeBus, FakeEcs, FakeMetrics, FakeRules, FakeScaler, Fate, MemoryStore,
 };
@@ -32,9 +33,10 @@ use crate::{Settings, Window};
 
 /// Lambda's asynchronous invocations (EventBridge to the dispatcher and the recorder): two retries, then dropped.
 pub(crate) const LAMBDA_RETRIES: [i64; 2] = [1, 3];
-/// The trigger queue: redelivered after the visibility timeout, to the dead-letter queue after this many receives.
-pub(crate) const SQS_RECEIVES: u32 = 5;
-pub(crate) const SQS_VISIBILITY: i64 = 2;
+/// The trigger queue, as template.yaml's TriggerQueue: redelivered after the visibility timeout (minutes), to the
+/// dead-letter queue after this many receives.
+pub(crate) const SQS_RECEIVES: u32 = 3;
+pub(crate) const SQS_VISIBILITY: i64 = 6;
 /// The last hours run without faults, so everything left open can settle before the end checks.
 pub const QUIET_HOURS: i64 = 6;
 /// An invocation's time.
@@ -46,6 +48,8 @@ pub(crate) enum Work {
     Apply(String),
     Report(Box<TaskSnapshot>, DateTime<Utc>),
     Command(Box<Inbound>),
+    /// A request to a request-woken service's host, which its rule forwards to the waker.
+    Request(String),
 }
 
 pub(crate) struct Pending {
@@ -66,6 +70,12 @@ pub struct Sim {
     pub(crate) sleeper: Sleeper<Store, Scaler, Watch, Bus>,
     pub(crate) recorder: Recorder<Store, Ecs, Bus>,
     pub(crate) triggers: Triggers<Store, Ecs, Bus, Scaler, Watch>,
+    pub(crate) waker: Waker<Store, Bus>,
+    /// The fakes behind the metrics and the bus (the world sets the one and takes commands from the other).
+    pub(crate) metrics: FakeMetrics,
+    pub(crate) bus: FakeBus,
+    /// The request-woken services.
+    pub(crate) served: BTreeMap<String, crate::services::Served>,
     pub(crate) queue: BTreeMap<(DateTime<Utc>, u64), Pending>,
     pub(crate) seq: u64,
     pub now: DateTime<Utc>,
@@ -85,6 +95,9 @@ pub struct Sim {
     pub specs: BTreeMap<String, ServiceSpec>,
     pub reports_lost: u64,
     pub commands: u64,
+    /// Commands that failed every receive (the dead-letter queue), and the ids of those handled.
+    pub dead_lettered: u64,
+    pub(crate) delivered: std::collections::BTreeSet<String>,
     pub(crate) file: String,
 }
 
@@ -113,7 +126,13 @@ fn fates(
 impl Sim {
     pub fn new(settings: Settings) -> Sim {
         let mut rng = Rng::new(settings.seed);
-        let world = crate::gen::world(&mut rng, settings.days, settings.jobs, settings.services);
+        let world = crate::gen::world(
+            &mut rng,
+            settings.fleet,
+            settings.days,
+            settings.jobs,
+            settings.services,
+        );
         let faults = Faults::new(rng.fork(), settings.rates);
         lock(&faults).tracing = settings.trace || std::env::var_os("FSCHED_SIM_LOG").is_some();
         let start = world.start;
@@ -131,9 +150,10 @@ impl Sim {
         let c = |faults: &Shared| faults.clone();
         let store = Chaos::new(mem.clone(), c(&faults));
         let launcher = Chaos::new(ecs.clone(), c(&faults));
-        let bus: Bus = Chaos::new(FakeBus::new(), c(&faults));
+        let (fake_bus, metrics) = (FakeBus::new(), FakeMetrics::new());
+        let bus: Bus = Chaos::new(fake_bus.clone(), c(&faults));
         let scale: Scaler = Chaos::new(scaler.clone(), c(&faults));
-        let watch: Watch = Chaos::new(FakeMetrics::new(), c(&faults));
+        let watch: Watch = Chaos::new(metrics.clone(), c(&faults));
         // The functions' clock is the simulated minute: the world's time, kept in the ledger.
         let clock_faults = faults.clone();
         let dispatch_settings = DispatchSettings {
@@ -148,7 +168,11 @@ impl Sim {
                 dispatch_settings.clone(),
             )
         };
-        let sleep = || Sleeper::new(store.clone(), scale.clone(), watch.clone(), bus.clone());
+        let sleep = || {
+            Sleeper::new(store.clone(), scale.clone(), watch.clone(), bus.clone())
+                .with_waker(Some(crate::gen::WAKER_GROUP.to_owned()))
+                .with_clock(dispatch_settings.clock.clone())
+        };
         let end = start + Duration::days(i64::from(settings.days));
         let mut outages = Vec::new();
         if settings.chaos {
@@ -164,6 +188,10 @@ impl Sim {
             sleeper: sleep(),
             recorder: Recorder::new(store.clone(), launcher.clone(), bus.clone()),
             triggers: Triggers::new(dispatch(), sleep(), store.clone()),
+            waker: Waker::new(store.clone(), bus.clone()),
+            metrics,
+            bus: fake_bus,
+            served: crate::services::served(&world),
             file: world.jobs_file.clone(),
             settings,
             rng,
@@ -186,6 +214,8 @@ impl Sim {
             specs: BTreeMap::new(),
             reports_lost: 0,
             commands: 0,
+            dead_lettered: 0,
+            delivered: Default::default(),
         }
     }
 
@@ -206,7 +236,7 @@ impl Sim {
         let rules = FakeRules::new();
         let now = self.now;
         let store = &self.store;
-        let done = invocation(&self.faults, "fsched apply", async {
+        let done = invocation(&self.faults, || "fsched apply".to_owned(), async {
             let plan = plan_file(store, &rules, &parsed, None, false, now)
                 .await
                 .ok()?;
@@ -219,6 +249,15 @@ impl Sim {
 
     pub async fn run(&mut self) -> Result<(), String> {
         lock(&self.faults).ledger.now = self.now;
+        // The load balancer as it was set up: each request-woken service's rule forwards to its own group.
+        for s in &self.world.services {
+            if let Some(r) = &s.request {
+                self.scaler
+                    .forward(&r.rule, &r.group)
+                    .await
+                    .map_err(|e| e.to_string())?;
+            }
+        }
         // The first apply is made without faults: a world must exist before it can be hurt.
         let rates = std::mem::replace(&mut lock(&self.faults).rates, Rates::NONE);
         let file = self.file.clone();
@@ -263,6 +302,7 @@ impl Sim {
                 self.push(now, Work::Tick(now), 0);
             }
         }
+        self.send_requests(now);
         if !self.quiet() {
             self.maybe_command(now);
             if self.rng.chance(1.0 / 720.0) {
@@ -284,11 +324,13 @@ impl Sim {
         let results = {
             let this = &*self;
             let runs = batch.iter().map(|p| this.handle(p));
-            futures_join(runs).await
+            crate::join::all(runs).await
         };
         for (p, outcome) in batch.into_iter().zip(results) {
             self.after(p, outcome, now).await;
         }
+        self.route_commands(now);
+        self.check_served(now);
         self.check_services(now);
         lock(&self.faults).keep_trace();
         Ok(())
@@ -310,37 +352,6 @@ impl Sim {
             .map(|(n, (s, at))| (n.clone(), s.clone(), *at))
             .collect()
     }
-
-    /// A service is awake exactly when its periods and holds say, once that has held for a while.
-    fn check_services(&mut self, now: DateTime<Utc>) {
-        // Every ten minutes, once the world has run long enough to have settled at all.
-        if now.timestamp() % 600 != 0 || now < self.world.start + crate::checks::SETTLE {
-            return;
-        }
-        for (name, spec) in &self.specs {
-            let holds = self.holds.get(name).map(Vec::as_slice).unwrap_or_default();
-            let Some(want) = crate::checks::settled(spec, holds, &self.outages, now) else {
-                continue;
-            };
-            let Some(has) = self.scaler.get(&spec.cluster, &spec.service) else {
-                continue;
-            };
-            let is = if has.desired_count > 0 {
-                Phase::Awake
-            } else {
-                Phase::Asleep
-            };
-            if is != want {
-                let what = format!(
-                    "service {name} is {} (desired count {}), its periods and holds want it {}",
-                    phase_name(is),
-                    has.desired_count,
-                    phase_name(want)
-                );
-                lock(&self.faults).ledger.violation(what);
-            }
-        }
-    }
 }
 
 /// What became of one delivery.
@@ -350,32 +361,6 @@ pub(crate) enum Outcome {
     Retry,
     /// Failed in a way a retry cannot fix.
     Drop,
-}
-
-async fn futures_join<F: std::future::Future>(futures: impl Iterator<Item = F>) -> Vec<F::Output> {
-    let futures: Vec<F> = futures.collect();
-    let mut out = Vec::with_capacity(futures.len());
-    let mut pinned: Vec<std::pin::Pin<Box<F>>> = futures.into_iter().map(Box::pin).collect();
-    let mut results: Vec<Option<F::Output>> = pinned.iter().map(|_| None).collect();
-    std::future::poll_fn(|cx| {
-        let mut all = true;
-        for (f, r) in pinned.iter_mut().zip(results.iter_mut()) {
-            if r.is_none() {
-                match f.as_mut().poll(cx) {
-                    std::task::Poll::Ready(v) => *r = Some(v),
-                    std::task::Poll::Pending => all = false,
-                }
-            }
-        }
-        if all {
-            std::task::Poll::Ready(())
-        } else {
-            std::task::Poll::Pending
-        }
-    })
-    .await;
-    out.extend(results.into_iter().flatten());
-    out
 }
 
 /// Windows that overlap or touch made one: one outage, as the checks see it.

@@ -29,17 +29,26 @@ pub const JOBS_PARTITION: &str = "JOBS";
 
 /// Compact UTC stamp: fixed width, so lexical order is time order.
 pub fn stamp(t: DateTime<Utc>) -> String {
-    // Written out rather than through `format("%Y%m%dT%H%M%SZ")`, which parses its pattern on every call: keys are
-    // made on every write.
-    format!(
-        "{:04}{:02}{:02}T{:02}{:02}{:02}Z",
-        t.year(),
-        t.month(),
-        t.day(),
-        t.hour(),
-        t.minute(),
-        t.second()
-    )
+    // Written out digit by digit rather than through `format("%Y%m%dT%H%M%SZ")`, which parses its pattern on every
+    // call, or `format!`: keys are made on every write.
+    let mut s = String::with_capacity(16);
+    digits(&mut s, t.year().clamp(0, 9999) as u32, 4);
+    digits(&mut s, t.month(), 2);
+    digits(&mut s, t.day(), 2);
+    s.push('T');
+    digits(&mut s, t.hour(), 2);
+    digits(&mut s, t.minute(), 2);
+    digits(&mut s, t.second(), 2);
+    s.push('Z');
+    s
+}
+
+/// `n` as `width` decimal digits, zero-padded.
+fn digits(s: &mut String, n: u32, width: u32) {
+    for place in (0..width).rev() {
+        let digit = (n / 10u32.pow(place)) % 10;
+        s.push(char::from(b'0' + digit as u8));
+    }
 }
 
 pub fn job_pk(job: &JobName) -> String {
@@ -98,7 +107,8 @@ pub fn action_list_sk(at: DateTime<Utc>, name: &ServiceName) -> String {
 }
 
 pub fn runs_day_partition(day: NaiveDate) -> String {
-    format!("RUNS#{}", day.format("%Y-%m-%d"))
+    // Written out, as `stamp` is: every run write makes this key.
+    format!("RUNS#{:04}-{:02}-{:02}", day.year(), day.month(), day.day())
 }
 
 pub fn run_list_sk(id: &RunId) -> String {
@@ -119,6 +129,20 @@ mod tests {
             Utc.with_ymd_and_hms(1970, 1, 1, 0, 0, 0).unwrap(),
         ] {
             assert_eq!(stamp(t), t.format("%Y%m%dT%H%M%SZ").to_string());
+        }
+    }
+
+    #[test]
+    fn a_days_runs_partition_is_chronos_pattern_written_out() {
+        for day in [
+            NaiveDate::from_ymd_opt(2026, 1, 2).unwrap(),
+            NaiveDate::from_ymd_opt(2199, 12, 31).unwrap(),
+            NaiveDate::from_ymd_opt(1970, 1, 1).unwrap(),
+        ] {
+            assert_eq!(
+                runs_day_partition(day),
+                format!("RUNS#{}", day.format("%Y-%m-%d"))
+            );
         }
     }
 

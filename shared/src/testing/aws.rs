@@ -82,6 +82,15 @@ impl FakeScaler {
     pub fn set_healthy(&self, target_group: &str, n: u32) {
         lock(&self.inner).healthy.insert(target_group.to_owned(), n);
     }
+
+    /// How many healthy targets `target_group` has (what the load balancer sends requests to).
+    pub fn healthy_now(&self, target_group: &str) -> u32 {
+        lock(&self.inner)
+            .healthy
+            .get(target_group)
+            .copied()
+            .unwrap_or(0)
+    }
 }
 
 impl ServiceScaler for FakeScaler {

@@ -7,7 +7,7 @@
 //! Every change of a task's status is kept as a report, as ECS sends "ECS Task State Change" events: the test takes
 //! them with `take_reports` and delivers them (or loses, repeats, reorders them) to the recorder.
 
-use std::collections::{BTreeMap, BTreeSet, VecDeque};
+use std::collections::{BTreeMap, BTreeSet, HashMap, VecDeque};
 use std::sync::{Arc, Mutex, MutexGuard};
 
 use chrono::{DateTime, Duration, Utc};
@@ -54,30 +54,40 @@ struct Task {
 }
 
 impl Task {
-    /// Its status and stop details at `now`.
+    /// Its status and stop details at `now`. (Every active task is asked every simulated minute: the reason is
+    /// made only for an end that has come.)
     fn at(&self, now: DateTime<Utc>) -> (TaskStatus, Option<End>) {
         let running = self.launched_at + self.fate.starts_after;
-        let mut ends: Vec<End> = vec![(
-            running + self.fate.runs_for,
-            "EssentialContainerExited",
-            "Essential container in task exited".to_owned(),
-        )];
+        // The earliest of its ends: its container exits, Spot reclaims it, StopTask stops it.
+        let mut first = (running + self.fate.runs_for, 0);
         if let (Some(after), Some(Capacity::FargateSpot)) =
             (self.fate.reclaimed_after, self.snapshot.capacity)
         {
-            ends.push((
-                running + after,
+            first = first.min((running + after, 1));
+        }
+        if let Some((at, _)) = &self.stop {
+            first = first.min((*at + STOP_TAKES, 2));
+        }
+        let end = (first.0 <= now).then(|| match first.1 {
+            0 => (
+                first.0,
+                "EssentialContainerExited",
+                "Essential container in task exited".to_owned(),
+            ),
+            1 => (
+                first.0,
                 "SpotInterruption",
                 "Your Spot Task was interrupted.".to_owned(),
-            ));
-        }
-        if let Some((at, reason)) = &self.stop {
-            ends.push((*at + STOP_TAKES, "UserInitiated", reason.clone()));
-        }
-        let end = ends
-            .into_iter()
-            .min_by_key(|(t, _, _)| *t)
-            .filter(|(t, _, _)| *t <= now);
+            ),
+            _ => (
+                first.0,
+                "UserInitiated",
+                self.stop
+                    .as_ref()
+                    .map(|(_, r)| r.clone())
+                    .unwrap_or_default(),
+            ),
+        });
         let status = match &end {
             Some(_) => TaskStatus::Stopped,
             None if now >= running => TaskStatus::Running,
@@ -90,13 +100,16 @@ impl Task {
 #[derive(Default)]
 struct Ecs {
     now: DateTime<Utc>,
-    /// Boxed: a node of the map moves its values on every insert.
-    tasks: BTreeMap<String, Box<Task>>,
+    /// Every task started, in order (a task's ARN ends with its place here, plus one).
+    tasks: Vec<Task>,
+    /// Each task's place by ARN. (The hash maps are only looked up, never iterated, so nothing depends on their
+    /// order.)
+    by_arn: HashMap<String, usize>,
     /// Tasks not stopped yet: the only ones whose status can still change.
-    active: BTreeSet<String>,
+    active: BTreeSet<usize>,
     /// Tasks by `startedBy`, as ListTasks finds them.
-    by_started: BTreeMap<String, Vec<String>>,
-    tokens: BTreeMap<String, (String, DateTime<Utc>)>,
+    by_started: HashMap<String, Vec<usize>>,
+    tokens: HashMap<String, (usize, DateTime<Utc>)>,
     /// What the next launches do instead of answering normally, in order.
     script: VecDeque<Scripted>,
     fates: Option<Fates>,
@@ -110,13 +123,13 @@ impl Ecs {
     fn play(&mut self) {
         let now = self.now;
         let mut stopped = Vec::new();
-        for arn in &self.active {
-            let Some(task) = self.tasks.get_mut(arn) else {
+        for &i in &self.active {
+            let Some(task) = self.tasks.get_mut(i) else {
                 continue;
             };
             let (status, end) = task.at(now);
             if status == TaskStatus::Stopped {
-                stopped.push(arn.clone());
+                stopped.push(i);
             }
             if status == task.snapshot.last_status {
                 continue;
@@ -157,13 +170,17 @@ impl Ecs {
             }
             self.reports.push(s.clone());
         }
-        for arn in stopped {
-            self.active.remove(&arn);
+        for i in stopped {
+            self.active.remove(&i);
         }
     }
 
     fn known(&self, arn: &str) -> Option<&Task> {
-        let task = self.tasks.get(arn)?;
+        self.known_at(*self.by_arn.get(arn)?)
+    }
+
+    fn known_at(&self, i: usize) -> Option<&Task> {
+        let task = self.tasks.get(i)?;
         match task.snapshot.stopped_at {
             Some(at) if self.now - at > STOPPED_MEMORY => None,
             _ => Some(task),
@@ -225,7 +242,7 @@ impl FakeEcs {
     pub fn tasks(&self) -> Vec<(RunId, TaskSnapshot)> {
         let ecs = self.ecs();
         ecs.tasks
-            .values()
+            .iter()
             .map(|t| (t.run.clone(), t.snapshot.clone()))
             .collect()
     }
@@ -260,18 +277,14 @@ impl TaskLauncher for FakeEcs {
             None => None,
         };
         let now = ecs.now;
-        if let Some((arn, at)) = ecs.tokens.get(&request.client_token).cloned() {
-            if now - at < TOKEN_MEMORY {
+        if let Some((i, at)) = ecs.tokens.get(&request.client_token).copied() {
+            if let (true, Some(task)) = (now - at < TOKEN_MEMORY, ecs.tasks.get(i)) {
                 if let Some(error) = lost {
                     return Err(error);
                 }
-                let capacity = ecs.tasks[&arn]
-                    .snapshot
-                    .capacity
-                    .unwrap_or(request.capacity);
                 return Ok(Launched {
-                    task_arn: arn,
-                    capacity,
+                    task_arn: task.snapshot.task_arn.clone(),
+                    capacity: task.snapshot.capacity.unwrap_or(request.capacity),
                 });
             }
         }
@@ -304,12 +317,13 @@ impl TaskLauncher for FakeEcs {
             launched_at: now,
             stop: None,
         };
-        ecs.tasks.insert(arn.clone(), Box::new(task));
-        ecs.active.insert(arn.clone());
+        let i = ecs.tasks.len();
+        ecs.tasks.push(task);
+        ecs.by_arn.insert(arn.clone(), i);
+        ecs.active.insert(i);
         let by = self.started_by(&request.run);
-        ecs.by_started.entry(by).or_default().push(arn.clone());
-        ecs.tokens
-            .insert(request.client_token.clone(), (arn.clone(), now));
+        ecs.by_started.entry(by).or_default().push(i);
+        ecs.tokens.insert(request.client_token.clone(), (i, now));
         ecs.play();
         if let Some(error) = lost {
             return Err(error);
@@ -323,7 +337,8 @@ impl TaskLauncher for FakeEcs {
     async fn stop(&self, _cluster: &str, task_arn: &str, reason: &str) -> Result<(), EcsError> {
         let mut ecs = self.ecs();
         let now = ecs.now;
-        let Some(task) = ecs.tasks.get_mut(task_arn) else {
+        let place = ecs.by_arn.get(task_arn).copied();
+        let Some(task) = place.and_then(|i| ecs.tasks.get_mut(i)) else {
             return Err(EcsError::Rejected {
                 message: format!("StopTask for {task_arn}: InvalidParameterException: The referenced task was not found."),
             });
@@ -348,7 +363,7 @@ impl TaskLauncher for FakeEcs {
             .get(&by)
             .into_iter()
             .flatten()
-            .filter_map(|arn| ecs.known(arn))
+            .filter_map(|i| ecs.known_at(*i))
             .find(|t| t.cluster == cluster);
         Ok(found.map(|t| Launched {
             task_arn: t.snapshot.task_arn.clone(),

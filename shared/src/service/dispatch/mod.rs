@@ -167,9 +167,10 @@ impl<S: Store, L: TaskLauncher, P: EventPublisher> Dispatcher<S, L, P> {
                         ..TickReport::default()
                     };
                 }
+                // Boxed: each is a large future, and the stream moves its items' futures into place.
                 match item {
-                    Due::Job(job) => self.job(*job, now, until).await,
-                    Due::Run(run) => self.check(*run, now, until).await,
+                    Due::Job(job) => Box::pin(self.job(*job, now, until)).await,
+                    Due::Run(run) => Box::pin(self.check(*run, now, until)).await,
                     // Services are the sleeper's (service::scale): handed back to the caller.
                     Due::Service(state) => TickReport {
                         services: vec![*state],

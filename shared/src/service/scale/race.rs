@@ -1,5 +1,5 @@
 //! Writers of one service at once. An invocation acting on a service (a check, a command) takes it first with a
-//! conditional write of `busy_until` (`take`), and its last write clears it; another that finds it taken leaves it
+//! conditional write of `busy_until` (`take`, held for `LEASE`), and its last write clears it; another that finds it taken leaves it
 //! (a command is retried by its queue). So two invocations never call ECS and the load balancer for one service at
 //! the same time: a rule pointed back at the service by a late check could otherwise land after a sleep pointed it
 //! at the waker, sending requests to an empty target group (found by the simulator). An invocation that fails
@@ -23,8 +23,10 @@ use crate::ports::{EventPublisher, Metrics, ServiceScaler, ServiceStore, StoreEr
 
 /// Record writes lost in a row before giving up (each loss means someone else just wrote the service).
 const ATTEMPTS: usize = 3;
-/// How long an invocation holds a service it acts on: longer than any invocation runs.
-pub const LEASE: Duration = Duration::minutes(5);
+/// How long an invocation holds a service it acts on: longer than any invocation runs (the dispatcher's timeout is
+/// 120 seconds, template.yaml), and shorter than the trigger queue's redelivery (360 seconds), so a command that
+/// found the service held by a holder that died finds it free when it comes back.
+pub const LEASE: Duration = Duration::minutes(3);
 
 impl<S: ServiceStore, C: ServiceScaler, M: Metrics, P: EventPublisher> Sleeper<S, C, M, P> {
     /// Takes the service for this invocation until `LEASE` from now (the later of `now`, which a redelivered
