@@ -159,10 +159,8 @@ impl Sim {
                     holds.retain(|(from, _)| from != time);
                 }
             }
-            Command::PauseJob { job, .. } => {
-                if self.pause_open.get(job.as_str()) == Some(time) {
-                    self.pause_open.remove(job.as_str());
-                }
+            Command::PauseJob { job, .. } if self.pause_open.get(job.as_str()) == Some(time) => {
+                self.pause_open.remove(job.as_str());
             }
             _ => {}
         }
