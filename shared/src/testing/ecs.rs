@@ -54,8 +54,7 @@ struct Task {
 }
 
 impl Task {
-    /// Its status and stop details at `now`. (Every active task is asked every simulated minute: the reason is
-    /// made only for an end that has come.)
+    /// Its status and stop details at `now` (asked every minute: a reason is made only for an end that has come).
     fn at(&self, now: DateTime<Utc>) -> (TaskStatus, Option<End>) {
         let running = self.launched_at + self.fate.starts_after;
         // The earliest of its ends: its container exits, Spot reclaims it, StopTask stops it.
@@ -102,8 +101,7 @@ struct Ecs {
     now: DateTime<Utc>,
     /// Every task started, in order (a task's ARN ends with its place here, plus one).
     tasks: Vec<Task>,
-    /// Each task's place by ARN. (The hash maps are only looked up, never iterated, so nothing depends on their
-    /// order.)
+    /// Each task's place by ARN. (The hash maps are only looked up, never iterated: nothing depends on order.)
     by_arn: HashMap<String, usize>,
     /// Tasks not stopped yet: the only ones whose status can still change.
     active: BTreeSet<usize>,
