@@ -102,6 +102,8 @@ pub struct Faults {
     trace: VecDeque<String>,
     /// Announcements made by each running invocation with no fault after them yet (ledger indexes).
     unfaulted: BTreeMap<u64, Vec<usize>>,
+    /// Port calls made by each running invocation so far.
+    calls_of: BTreeMap<u64, u64>,
     /// What the invariants watch.
     pub ledger: Ledger,
     /// Whether port calls are traced (a seed runs untraced, then again traced if it broke an invariant).
@@ -132,6 +134,7 @@ impl Faults {
             invocations: 0,
             trace: VecDeque::new(),
             unfaulted: BTreeMap::new(),
+            calls_of: BTreeMap::new(),
             ledger: Ledger::default(),
             first_violation_trace: None,
             tracing: false,
@@ -153,6 +156,7 @@ impl Faults {
         self.crashed.remove(&id);
         self.notifies.remove(&id);
         self.unfaulted.remove(&id);
+        self.calls_of.remove(&id);
     }
 
     /// Traces a line (made only when tracing).
@@ -193,8 +197,10 @@ impl Faults {
     /// Events that reached the bus, recorded in the ledger.
     pub fn published(&mut self, events: &[BusEvent]) {
         let now = self.ledger.now;
+        let by = current();
+        let call = self.calls_of.get(&by).copied().unwrap_or_default();
         for e in events {
-            if let Some(i) = self.ledger.announced(e, now) {
+            if let Some(i) = self.ledger.announced(e, now, (by, call)) {
                 self.unfaulted.entry(current()).or_default().push(i);
             }
         }
@@ -203,6 +209,7 @@ impl Faults {
     fn go(&mut self, op: impl FnOnce() -> String, writes: bool) -> Go {
         self.calls += 1;
         let id = current();
+        *self.calls_of.entry(id).or_default() += 1;
         if self.crashed.contains(&id) {
             return Go::Hang;
         }

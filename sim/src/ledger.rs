@@ -50,6 +50,8 @@ pub struct Announcement {
     pub detail_type: String,
     pub at: DateTime<Utc>,
     pub may_repeat: bool,
+    /// The invocation that sent it, and which of its port calls the send was.
+    pub sent_by: (u64, u64),
 }
 
 #[derive(Debug, Default)]
@@ -117,7 +119,12 @@ impl Ledger {
     }
 
     /// An event that reached the bus: the announcement's index when it announces a final status.
-    pub fn announced(&mut self, event: &BusEvent, at: DateTime<Utc>) -> Option<usize> {
+    pub fn announced(
+        &mut self,
+        event: &BusEvent,
+        at: DateTime<Utc>,
+        sent_by: (u64, u64),
+    ) -> Option<usize> {
         if !FINAL_DETAILS.contains(&event.detail_type.as_str()) {
             return None;
         }
@@ -127,6 +134,7 @@ impl Ledger {
             detail_type: event.detail_type.clone(),
             at,
             may_repeat: false,
+            sent_by,
         });
         Some(self.announcements.len() - 1)
     }
@@ -208,7 +216,10 @@ impl Ledger {
                 // of the write carries the winner's outbox and sends it too). At least once, with the same
                 // content, which consumers and the trigger deduplicate.
                 let earlier = &said[i.saturating_sub(1)];
-                let concurrent = earlier.at == a.at;
+                // Two senders in the same minute, not one sender sending it twice in a row.
+                let (by, call) = a.sent_by;
+                let again = earlier.sent_by.0 == by && call <= earlier.sent_by.1 + 1;
+                let concurrent = earlier.at == a.at && !again;
                 // A corrected end is announced again, "Run Retrying" both times when it was retried.
                 if i > 0
                     && earlier.detail_type == a.detail_type
