@@ -212,6 +212,22 @@ impl<S: ServiceStore, C: ServiceScaler, M: Metrics, P: EventPublisher> Sleeper<S
         self.reschedule(state, now).await.map(|_| ())
     }
 
+    /// Sets the service's desired count (and its autoscaling bounds, when given).
+    async fn set_scale(
+        &self,
+        state: &ServiceState,
+        count: u32,
+        bounds: Option<(u32, u32)>,
+    ) -> Result<(), SleepError> {
+        self.scaler
+            .set(&state.spec.cluster, &state.spec.service, count, bounds)
+            .await
+            .map_err(|source| SleepError::Scale {
+                service: state.name.to_string(),
+                source,
+            })
+    }
+
     async fn current(&self, state: &ServiceState) -> Result<crate::ports::ServiceNow, SleepError> {
         self.scaler
             .current(&state.spec.cluster, &state.spec.service)
@@ -300,13 +316,7 @@ impl<S: ServiceStore, C: ServiceScaler, M: Metrics, P: EventPublisher> Sleeper<S
                 (count, saved.and_then(|s| s.autoscaling), note)
             }
         };
-        self.scaler
-            .set(&state.spec.cluster, &state.spec.service, count, bounds)
-            .await
-            .map_err(|source| SleepError::Scale {
-                service: state.name.to_string(),
-                source,
-            })?;
+        self.set_scale(&state, count, bounds).await?;
 
         let from = current.desired_count;
         state.phase = target;

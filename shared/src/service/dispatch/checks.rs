@@ -170,9 +170,9 @@ impl<S: Store, L: TaskLauncher, P: EventPublisher> Dispatcher<S, L, P> {
         }
         // A run that takes a pool slot takes it before it is taken itself: a run still waiting for one costs a
         // failed take and no write.
-        if !self.slot_first(&mut run, &job.spec, now, r).await {
+        let Some(mut run) = self.slot_first(run, &job.spec, now, r).await else {
             return;
-        }
+        };
         run.status = RunStatus::Claimed;
         run.check_at = Some(self.lease(now, until));
         if self.save(&mut run, r).await {

@@ -70,33 +70,31 @@ impl<S: Store, L: TaskLauncher, P: EventPublisher> Dispatcher<S, L, P> {
         self.launch_one(run, spec, now, until, r).await;
     }
 
-    /// A WAITING run of a pooled job takes its slot first: `true` when it has one (or takes none: a parallel
-    /// run's tasks take theirs), `false` when it goes on waiting (unwritten) or was skipped for waiting too long.
+    /// A WAITING run of a pooled job takes its slot first: the run back when it has one (or takes none: a parallel
+    /// run's tasks take theirs), `None` when it goes on waiting (unwritten) or was skipped for waiting too long.
     pub(super) async fn slot_first(
         &self,
-        run: &mut Run,
+        mut run: Run,
         spec: &JobSpec,
         now: DateTime<Utc>,
         r: &mut TickReport,
-    ) -> bool {
+    ) -> Option<Run> {
         let takes = run.fan.part.is_some() || spec.together.tasks() <= 1;
         let Some(pool) = spec.together.pool.as_ref().filter(|_| takes) else {
-            return true;
+            return Some(run);
         };
         // Every `POOL_HEAL` of its wait, counted from its timer, it also looks for lost give-backs.
         let waited = now - run.check_at.unwrap_or(now);
         let heal = waited.num_minutes() % POOL_HEAL.num_minutes() == 0;
-        match self.slot(pool, &run.id, heal, r).await {
-            Some(Slot::Taken) => {
+        match self.slot(pool, &run.id, heal, r).await? {
+            Slot::Taken => {
                 run.fan.pool = Some(pool.name.clone());
-                true
+                Some(run)
             }
-            Some(Slot::Full { holders }) => {
-                self.wait_for_slot(run.clone(), spec, pool, holders, now, r)
-                    .await;
-                false
+            Slot::Full { holders } => {
+                self.wait_for_slot(run, spec, pool, holders, now, r).await;
+                None
             }
-            None => false,
         }
     }
 

@@ -1,19 +1,18 @@
 //! Writers of one service at once. An invocation acting on a service (a check, a command) takes it first with a
-//! conditional write of `busy_until` (`take`, held for `LEASE`), and its last write clears it; another that finds it taken leaves it
-//! (a command is retried by its queue). So two invocations never call ECS and the load balancer for one service at
-//! the same time: a rule pointed back at the service by a late check could otherwise land after a sleep pointed it
-//! at the waker, sending requests to an empty target group (found by the simulator). An invocation that fails
-//! gives the service back (`release`); one that dies holds it until `LEASE` has passed.
+//! conditional write of `busy_until` (`take`, held for `LEASE`), and its last write clears it; another that finds it
+//! taken leaves it (a command is retried by its queue). So two invocations never call ECS and the load balancer for
+//! one service at the same time: a rule pointed back at the service by a late check could otherwise land after a
+//! sleep pointed it at the waker, sending requests to an empty target group (found by the simulator). An invocation
+//! that fails gives the service back (`release`); one that dies holds it until `LEASE` has passed.
 //!
 //! Other writers do not take it (a request's `wake_requested_at`, an `apply`), so a holder's write can still lose.
-//! A scale change whose record write lost to another writer. ECS applies UpdateService calls in the order they
-//! arrive, not the order their writers read the record, so the loser's scale call may have landed after the
-//! winner's (a retried tick putting a service to sleep while a command wakes it: the wake's count set first, the
-//! sleep's 0 last, and the record saying awake). The loser looks at the record again:
+//! ECS applies UpdateService calls in the order they arrive, not the order their writers read the record, so the
+//! loser's scale call may have landed after the winner's (a retried tick putting a service to sleep while a command
+//! wakes it: the wake's count set first, the sleep's 0 last, and the record saying awake). The loser looks at the
+//! record again:
 //! - another writer changed the phase since the loser read it (its `changes` moved on): that change stands, and the
 //!   loser sets the service to what the record now says, so the last writer of the record decides;
-//! - the other write changed something else (a request's `wake_requested_at`, an `apply`): the loser's change stands,
-//!   and is written onto the record as it is now.
+//! - the other write changed something else: the loser's change stands, and is written onto the record as it is now.
 
 use chrono::{DateTime, Duration, Utc};
 
@@ -120,12 +119,6 @@ impl<S: ServiceStore, C: ServiceScaler, M: Metrics, P: EventPublisher> Sleeper<S
             ),
         };
         tracing::info!(service = %fresh.name, phase = %fresh.phase, count, "another writer changed the service meanwhile: set to what its record says");
-        self.scaler
-            .set(&fresh.spec.cluster, &fresh.spec.service, count, bounds)
-            .await
-            .map_err(|source| SleepError::Scale {
-                service: fresh.name.to_string(),
-                source,
-            })
+        self.set_scale(fresh, count, bounds).await
     }
 }
