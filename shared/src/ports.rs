@@ -121,6 +121,15 @@ pub trait RunStore: Send + Sync + 'static {
         limit: usize,
     ) -> impl Future<Output = Result<Vec<Run>, StoreError>> + Send;
 
+    /// Of a job's newest `reach` runs, the ones still open and the ones naming a run they were blocked by (a
+    /// skip), newest first: what the overlap policy looks at, read consistently. Closed runs are left out by the
+    /// store, so they are neither sent nor decoded.
+    fn open_runs_of_job(
+        &self,
+        job: &JobName,
+        reach: usize,
+    ) -> impl Future<Output = Result<Vec<Run>, StoreError>> + Send;
+
     /// Runs of every job scheduled in `[from, to)`, newest first.
     fn runs_between(
         &self,

@@ -111,6 +111,16 @@ impl RunStore for Store {
         .await
     }
 
+    async fn open_runs_of_job(&self, job: &JobName, reach: usize) -> Result<Vec<Run>, StoreError> {
+        self.guard(
+            || "Query open runs of job".to_owned(),
+            false,
+            transient,
+            self.inner.open_runs_of_job(job, reach),
+        )
+        .await
+    }
+
     async fn runs_between(
         &self,
         from: DateTime<Utc>,

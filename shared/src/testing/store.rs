@@ -67,6 +67,17 @@ impl MemoryStore {
             .collect()
     }
 
+    /// Empties the table, giving its runs in key order without copying them: for a harness done with its world.
+    pub fn take_runs(&self) -> Vec<Run> {
+        self.table()
+            .take_all()
+            .filter_map(|i| match i {
+                Item::Run(r) => Some(r),
+                _ => None,
+            })
+            .collect()
+    }
+
     /// How many items the table holds.
     pub fn len(&self) -> usize {
         self.table().len()
@@ -223,6 +234,21 @@ impl RunStore for MemoryStore {
                 _ => None,
             })
             .take(limit)
+            .collect())
+    }
+
+    async fn open_runs_of_job(&self, job: &JobName, reach: usize) -> Result<Vec<Run>, StoreError> {
+        let table = self.open("open_runs_of_job")?;
+        Ok(table
+            .range(&keys::job_pk(job), keys::RUN_SK_PREFIX, "RUN$")
+            .rev()
+            .filter_map(|i| match i {
+                Item::Run(r) => Some(r),
+                _ => None,
+            })
+            .take(reach)
+            .filter(|r| r.status.is_open() || r.blocked_by.is_some())
+            .cloned()
             .collect())
     }
 

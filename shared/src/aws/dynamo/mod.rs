@@ -97,7 +97,8 @@ impl DynamoStore {
             .scan_index_forward(!newest_first)
     }
 
-    /// Runs a Query to the end (or `limit` items), page by page.
+    /// Runs a Query to the end (or `limit` items), page by page. Each page asks for no more than are still
+    /// wanted, so a short read pays for what it reads and not for a whole 1 MB page.
     async fn query_items(
         &self,
         what: &str,
@@ -107,8 +108,10 @@ impl DynamoStore {
         let mut out = Vec::new();
         let mut start: Option<Item> = None;
         loop {
+            let wanted = i32::try_from(limit - out.len()).ok();
             let page = query
                 .clone()
+                .set_limit(wanted)
                 .set_exclusive_start_key(start.take())
                 .send()
                 .await

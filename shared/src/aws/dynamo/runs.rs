@@ -6,7 +6,7 @@ use super::items::*;
 use super::DynamoStore;
 use crate::aws::keys;
 use crate::domain::job::JobName;
-use crate::domain::run::{Run, RunId};
+use crate::domain::run::{Run, RunId, RunStatus};
 use crate::ports::{Claim, RunStore, StoreError};
 
 impl RunStore for DynamoStore {
@@ -88,6 +88,54 @@ impl RunStore for DynamoStore {
             .query_all(&format!("reading runs of `{job}`"), query, limit)
             .await?;
         Ok(items.into_iter().map(|i| i.run).collect())
+    }
+
+    async fn open_runs_of_job(&self, job: &JobName, reach: usize) -> Result<Vec<Run>, StoreError> {
+        // `Limit` counts the items read before the filter: the newest `reach`, of which only the open runs and the
+        // skips naming a blocker come back. A page cut short by its 1 MB goes on from where it stopped.
+        let open: Vec<RunStatus> = RunStatus::ALL.into_iter().filter(|s| s.is_open()).collect();
+        let mut filter = Vec::new();
+        let mut query = self
+            .client
+            .query()
+            .table_name(&self.table)
+            .key_condition_expression("pk = :p AND begins_with(sk, :r)")
+            .expression_attribute_names("#s", "status")
+            .expression_attribute_values(":p", s(keys::job_pk(job)))
+            .expression_attribute_values(":r", s(keys::RUN_SK_PREFIX))
+            .scan_index_forward(false)
+            .consistent_read(true);
+        for (i, status) in open.iter().enumerate() {
+            filter.push(format!(":o{i}"));
+            query =
+                query.expression_attribute_values(format!(":o{i}"), s(status.as_str().to_owned()));
+        }
+        let query = query.filter_expression(format!(
+            "#s IN ({}) OR attribute_exists(blocked_by)",
+            filter.join(", ")
+        ));
+        let what = format!("reading open runs of `{job}`");
+        let mut out = Vec::new();
+        let mut left = reach;
+        let mut start = None;
+        while left > 0 {
+            let page = query
+                .clone()
+                .limit(i32::try_from(left).unwrap_or(i32::MAX))
+                .set_exclusive_start_key(start.take())
+                .send()
+                .await
+                .map_err(|e| self.error(&what, e))?;
+            for item in page.items.unwrap_or_default() {
+                out.push(from_item::<RunItem>(item)?.run);
+            }
+            left = left.saturating_sub(usize::try_from(page.scanned_count).unwrap_or(left));
+            match page.last_evaluated_key {
+                Some(key) => start = Some(key),
+                None => break,
+            }
+        }
+        Ok(out)
     }
 
     async fn runs_between(

@@ -15,7 +15,7 @@ use crate::domain::task::TaskSnapshot;
 use crate::ports::{Claim, EventPublisher, Store, StoreError, TaskLauncher};
 use crate::service::follow::release;
 
-/// The newest runs of a job read to find the ones still going.
+/// How many of a job's newest runs are looked through for the ones still going.
 const IN_PROGRESS_READ: usize = 20;
 
 /// The runs that `overlap: replace` stops for `newest`, each with the reason recorded on it.
@@ -244,7 +244,10 @@ impl<S: Store, L: TaskLauncher, P: EventPublisher> Dispatcher<S, L, P> {
         now: DateTime<Utc>,
         r: &mut TickReport,
     ) -> Result<Vec<Run>, StoreError> {
-        let newest = self.store.runs_of_job(&job.name, IN_PROGRESS_READ).await?;
+        let newest = self
+            .store
+            .open_runs_of_job(&job.name, IN_PROGRESS_READ)
+            .await?;
         // A run going for longer than the newest runs read reach back (each fire meanwhile SKIPPED) is the one the
         // newest skip names, or, when that one is queued, the run it waits for: read directly.
         let mut further = Vec::new();

@@ -19,6 +19,7 @@ macro_rules! store_contract {
             advancing_a_job_moves_its_timer_only_from_the_one_it_was_read_with,
             a_run_is_claimed_once_and_updated_by_revision,
             runs_are_listed_newest_first_by_job_and_by_time_range,
+            open_runs_are_the_open_and_the_blocked_among_the_newest,
             services_are_versioned_and_their_actions_listed_by_time,
             writes_to_items_that_do_not_exist_conflict,
             a_closed_run_stays_due_only_while_its_outbox_holds_something,

@@ -296,6 +296,68 @@ pub async fn runs_are_listed_newest_first_by_job_and_by_time_range<S: Store>(sto
     );
 }
 
+pub async fn open_runs_are_the_open_and_the_blocked_among_the_newest<S: Store>(store: S) {
+    let etl = JobName::new("etl").unwrap();
+    let other = JobName::new("other").unwrap();
+    let id = |h: u32| RunId::scheduled(&etl, at(h, 0));
+    // Oldest first: open, closed, running, skipped behind the running one, failed, open; another job's open run.
+    let shapes = [
+        (1, RunStatus::Claimed, None),
+        (2, RunStatus::Succeeded, None),
+        (3, RunStatus::Running, None),
+        (4, RunStatus::Skipped, Some(id(3))),
+        (5, RunStatus::Failed, None),
+        (6, RunStatus::Claimed, None),
+    ];
+    for (h, status, blocked_by) in shapes {
+        let mut run = Run::claimed(id(h), Trigger::Schedule, at(h, 0), at(h, 0));
+        store.claim_run(&run).await.unwrap();
+        if status != RunStatus::Claimed {
+            run.status = status;
+            run.blocked_by = blocked_by;
+            run.revision += 1;
+            store.update_run(&run).await.unwrap();
+        }
+    }
+    let elsewhere = Run::claimed(
+        RunId::scheduled(&other, at(7, 0)),
+        Trigger::Schedule,
+        at(7, 0),
+        at(7, 0),
+    );
+    store.claim_run(&elsewhere).await.unwrap();
+
+    let open = |reach: usize| {
+        let store = &store;
+        let etl = &etl;
+        async move {
+            store
+                .open_runs_of_job(etl, reach)
+                .await
+                .unwrap()
+                .into_iter()
+                .map(|r| (r.id, r.status))
+                .collect::<Vec<_>>()
+        }
+    };
+    assert_eq!(
+        open(5).await,
+        [
+            (id(6), RunStatus::Claimed),
+            (id(4), RunStatus::Skipped),
+            (id(3), RunStatus::Running)
+        ],
+        "the newest five: closed runs left out, the skip kept for its blocker"
+    );
+    assert_eq!(
+        open(6).await.len(),
+        4,
+        "the oldest open run is within reach"
+    );
+    assert_eq!(open(2).await, [(id(6), RunStatus::Claimed)]);
+    assert_eq!(open(0).await, []);
+}
+
 fn service_spec() -> ServiceSpec {
     ServiceSpec {
         cluster: "staging".into(),
