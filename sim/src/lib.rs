@@ -124,7 +124,7 @@ async fn run(settings: Settings) -> Summary {
     if let Err(e) = sim.run().await {
         summary.violations.push(e);
     }
-    let runs = sim.mem.all_runs();
+    let runs = sim.mem.take_runs();
     let tasks = sim.ecs.tasks();
     let mut faults = chaos::lock(&sim.faults);
     let first_trace = faults.first_violation_trace.clone();

@@ -197,6 +197,17 @@ impl Table {
             .map(|s| &s.item)
     }
 
+    /// Empties the table, giving every item in key order.
+    pub(super) fn take_all(&mut self) -> impl Iterator<Item = Item> {
+        self.len = 0;
+        self.index = Indexes::default();
+        self.pools.clear();
+        std::mem::take(&mut self.items)
+            .into_values()
+            .flat_map(|p| p.into_values())
+            .map(|s| s.item)
+    }
+
     pub(super) fn len(&self) -> usize {
         self.len
     }
