@@ -321,6 +321,50 @@ async fn a_sleep_whose_scale_lands_after_a_wake_gives_the_service_back_to_the_wa
 }
 
 #[tokio::test(start_paused = true)]
+async fn a_wake_whose_record_write_fails_after_the_scale_is_written_again() {
+    let f = Fakes::new();
+    f.scaler.add("staging", "api", 2, Some((2, 6)));
+    let name = ServiceName::new("api").unwrap();
+    let declared = ServiceState::declared(name.clone(), service_spec(), t(19, 0));
+    f.store.put_service(&declared, None).await.unwrap();
+    let sleeper = f.sleeper();
+    let command = |phase, at| {
+        sleeper.command(
+            &name,
+            phase,
+            None,
+            fsched_core::domain::service::ScaleTrigger::Schedule,
+            at,
+        )
+    };
+    command(Phase::Asleep, t(20, 0)).await.unwrap();
+    assert_eq!(f.scaler.get("staging", "api").unwrap().desired_count, 0);
+    // The wake takes the service (a write), scales it, and its record write is throttled.
+    f.store.fail_later(
+        "put_service",
+        1,
+        StoreError::Transient {
+            message: "throttled".into(),
+        },
+    );
+    let report = command(Phase::Awake, t(20, 30)).await.unwrap();
+    assert_eq!(
+        report.woke,
+        std::slice::from_ref(&name),
+        "recorded and announced"
+    );
+    let now = f.scaler.get("staging", "api").unwrap();
+    assert_eq!((now.desired_count, now.autoscaling), (2, Some((2, 6))));
+    let record = f.store.get_service(&name).await.unwrap().unwrap();
+    assert_eq!(
+        record.phase,
+        Phase::Awake,
+        "the record says what ECS was told"
+    );
+    assert_eq!(record.busy_until, None, "and the service is given back");
+}
+
+#[tokio::test(start_paused = true)]
 async fn the_trigger_refuses_unknown_jobs_for_good_and_records_runs_of_paused_jobs_rejected() {
     let f = Fakes::new();
     let spec = JobSpec {

@@ -329,9 +329,7 @@ impl<S: ServiceStore, C: ServiceScaler, M: Metrics, P: EventPublisher> Sleeper<S
             state.last_awake_count = Some(count);
         }
         state.changes = read_changes + 1;
-        if !self.reschedule(state.clone(), now).await?
-            && !self.carry(&state, read_changes, now).await?
-        {
+        if !self.commit(&state, read_changes, now).await? {
             // Another writer changed the phase meanwhile: its change stands (it records and announces it).
             return Ok(());
         }

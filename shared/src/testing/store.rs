@@ -35,7 +35,12 @@ impl MemoryStore {
 
     /// The next call of `operation` (a port method's name, such as `claim_run`) fails with `error`, changing nothing.
     pub fn fail_next(&self, operation: &'static str, error: StoreError) {
-        self.table().failures.push((operation, error));
+        self.fail_later(operation, 0, error);
+    }
+
+    /// The call of `operation` after the next `after` calls of it fails with `error`, changing nothing.
+    pub fn fail_later(&self, operation: &'static str, after: usize, error: StoreError) {
+        self.table().failures.push((operation, after, error));
     }
 
     /// The table, unless a failure was asked for `operation`.
@@ -44,8 +49,16 @@ impl MemoryStore {
         operation: &'static str,
     ) -> Result<MutexGuard<'_, Table>, StoreError> {
         let mut table = self.table();
-        match table.failures.iter().position(|(op, _)| *op == operation) {
-            Some(i) => Err(table.failures.remove(i).1),
+        match table
+            .failures
+            .iter()
+            .position(|(op, _, _)| *op == operation)
+        {
+            Some(i) if table.failures[i].1 > 0 => {
+                table.failures[i].1 -= 1;
+                Ok(table)
+            }
+            Some(i) => Err(table.failures.remove(i).2),
             None => Ok(table),
         }
     }

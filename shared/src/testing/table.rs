@@ -116,8 +116,9 @@ impl Indexes {
 
 #[derive(Default)]
 pub(super) struct Table {
-    /// Failures to give instead of doing the named operation (`claim_run`, `update_run`, ...), first come first.
-    pub(super) failures: Vec<(&'static str, StoreError)>,
+    /// Failures to give instead of doing the named operation (`claim_run`, `update_run`, ...), first come first, each
+    /// after the number of calls it lets through.
+    pub(super) failures: Vec<(&'static str, usize, StoreError)>,
     /// Items by partition, then sort key: looked up by `&str`, without building a key.
     items: BTreeMap<String, BTreeMap<String, Box<Stored>>>,
     len: usize,

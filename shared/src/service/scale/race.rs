@@ -68,6 +68,35 @@ impl<S: ServiceStore, C: ServiceScaler, M: Metrics, P: EventPublisher> Sleeper<S
         }
     }
 
+    /// Writes `ours`, the change just made to ECS (read when the service had made `read_changes` changes), onto the
+    /// record: `true` when it stands, `false` when another writer's phase does (and the service was set to it). A
+    /// write that fails without losing (a throttle, a timeout) is made again from a fresh read: given up, the
+    /// service would be given back with the phase before a scale that happened (found by the simulator: a wake's
+    /// write throttled, its command's retries used up, the service awake for hours while recorded asleep).
+    pub(super) async fn commit(
+        &self,
+        ours: &ServiceState,
+        read_changes: u64,
+        now: DateTime<Utc>,
+    ) -> Result<bool, SleepError> {
+        match self.reschedule(ours.clone(), now).await {
+            Ok(true) => Ok(true),
+            Ok(false) => self.carry(ours, read_changes, now).await,
+            Err(e) => {
+                tracing::warn!(service = %ours.name, error = %e, "the service was scaled and its record not written: writing it again");
+                match self.store.get_service(&ours.name).await? {
+                    // The write landed after all (a timeout after success).
+                    Some(fresh)
+                        if fresh.version == ours.version + 1 && fresh.changes == ours.changes =>
+                    {
+                        Ok(true)
+                    }
+                    _ => self.carry(ours, read_changes, now).await,
+                }
+            }
+        }
+    }
+
     /// After `ours` (the change just scaled, read when the service had made `read_changes` changes) lost its write:
     /// `true` when it was written onto the record after all, `false` when another writer's phase stands (and the
     /// service was set to it).
