@@ -1,6 +1,9 @@
 //! The ECS task launcher: the `TaskLauncher` port over RunTask, StopTask and DescribeTasks, with RunTask's
 //! `failures[]` and ECS exceptions mapped to what the dispatcher can do about them.
 
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex, MutexGuard};
+
 use aws_sdk_ecs::error::{ProvideErrorMetadata, SdkError};
 use aws_sdk_ecs::types::{
     AssignPublicIp, AwsVpcConfiguration, CapacityProviderStrategyItem, ContainerOverride,
@@ -31,11 +34,17 @@ const NO_CAPACITY: &[&str] = &["Capacity is unavailable", "RESOURCE:"];
 /// StopTask keeps at most this many characters of a reason.
 const REASON_MAX: usize = 255;
 
+/// Task definition revisions described, kept at most.
+const DEFINITIONS_KEPT: usize = 256;
+
 #[derive(Clone, Debug)]
 pub struct EcsLauncher {
     client: Client,
     /// The stack's discriminator (`domain::trigger::stack_tag` of its table), part of every `startedBy`.
     stack: String,
+    /// What DescribeTaskDefinition said of each revision asked about. A revision never changes, and the recorder
+    /// asks at every run's end, mostly about the same few revisions; a family name is asked every time.
+    definitions: Arc<Mutex<HashMap<String, TaskDefinitionFacts>>>,
 }
 
 impl EcsLauncher {
@@ -43,7 +52,13 @@ impl EcsLauncher {
         EcsLauncher {
             client,
             stack: stack.into(),
+            definitions: Arc::default(),
         }
+    }
+
+    fn definitions(&self) -> MutexGuard<'_, HashMap<String, TaskDefinitionFacts>> {
+        // A holder that panicked left a cache that is still right: each entry is written whole.
+        self.definitions.lock().unwrap_or_else(|e| e.into_inner())
     }
 }
 
@@ -301,6 +316,13 @@ impl TaskLauncher for EcsLauncher {
     }
 
     async fn definition(&self, arn: &str) -> Result<TaskDefinitionFacts, EcsError> {
+        let revision = names_a_revision(arn);
+        if let Some(known) = revision
+            .then(|| self.definitions().get(arn).cloned())
+            .flatten()
+        {
+            return Ok(known);
+        }
         let out = self
             .client
             .describe_task_definition()
@@ -309,7 +331,7 @@ impl TaskLauncher for EcsLauncher {
             .await
             .map_err(|e| ecs_error(&format!("DescribeTaskDefinition `{arn}`"), e))?;
         let definition = out.task_definition();
-        Ok(TaskDefinitionFacts {
+        let facts = TaskDefinitionFacts {
             arn: definition
                 .and_then(|d| d.task_definition_arn())
                 .map(str::to_owned),
@@ -352,8 +374,26 @@ impl TaskLauncher for EcsLauncher {
                         .collect()
                 })
                 .unwrap_or_default(),
-        })
+        };
+        if revision {
+            let mut known = self.definitions();
+            if known.len() >= DEFINITIONS_KEPT {
+                known.clear();
+            }
+            known.insert(arn.to_owned(), facts.clone());
+        }
+        Ok(facts)
     }
+}
+
+/// Whether `task_definition` names one revision (`family:7`, or an ARN ending so), which never changes.
+fn names_a_revision(task_definition: &str) -> bool {
+    let name = task_definition
+        .rsplit('/')
+        .next()
+        .unwrap_or(task_definition);
+    name.rsplit_once(':')
+        .is_some_and(|(_, n)| !n.is_empty() && n.bytes().all(|b| b.is_ascii_digit()))
 }
 
 #[cfg(test)]

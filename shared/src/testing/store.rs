@@ -49,16 +49,8 @@ impl MemoryStore {
         operation: &'static str,
     ) -> Result<MutexGuard<'_, Table>, StoreError> {
         let mut table = self.table();
-        match table
-            .failures
-            .iter()
-            .position(|(op, _, _)| *op == operation)
-        {
-            Some(i) if table.failures[i].1 > 0 => {
-                table.failures[i].1 -= 1;
-                Ok(table)
-            }
-            Some(i) => Err(table.failures.remove(i).2),
+        match table.failure(operation) {
+            Some(e) => Err(e),
             None => Ok(table),
         }
     }

@@ -198,6 +198,21 @@ impl Table {
             .map(|s| &s.item)
     }
 
+    /// The failure asked for this call of `operation`, if any (one whose calls to let through are used up).
+    pub(super) fn failure(&mut self, operation: &str) -> Option<StoreError> {
+        let i = self
+            .failures
+            .iter()
+            .position(|(op, _, _)| *op == operation)?;
+        match &mut self.failures[i].1 {
+            0 => Some(self.failures.remove(i).2),
+            after => {
+                *after -= 1;
+                None
+            }
+        }
+    }
+
     /// Empties the table, giving every item in key order.
     pub(super) fn take_all(&mut self) -> impl Iterator<Item = Item> {
         self.len = 0;

@@ -270,3 +270,33 @@ async fn a_started_task_is_found_by_its_started_by_and_described_with_exit_codes
         "container `etl` exited with code 3"
     );
 }
+
+#[tokio::test]
+async fn a_revision_is_described_once_and_a_family_every_time() {
+    use aws_sdk_ecs::operation::describe_task_definition::DescribeTaskDefinitionOutput;
+    use aws_sdk_ecs::types::{ContainerDefinition, TaskDefinition};
+
+    let rule = mock!(aws_sdk_ecs::Client::describe_task_definition).then_output(|| {
+        DescribeTaskDefinitionOutput::builder()
+            .task_definition(
+                TaskDefinition::builder()
+                    .task_definition_arn("arn:aws:ecs:us-east-1:123456789012:task-definition/etl:7")
+                    .container_definitions(ContainerDefinition::builder().name("etl").build())
+                    .build(),
+            )
+            .build()
+    });
+    let launcher = launcher(&[&rule]);
+    let revision = "arn:aws:ecs:us-east-1:123456789012:task-definition/etl:7";
+    let first = launcher.definition(revision).await.unwrap();
+    assert_eq!(first.essential, [("etl".to_owned(), true)]);
+    assert_eq!(launcher.definition(revision).await.unwrap(), first);
+    launcher.clone().definition("etl:7").await.unwrap();
+    launcher.definition("etl:7").await.unwrap();
+    assert_eq!(rule.num_calls(), 2, "each revision asked once, clones sharing what is known");
+    for family in ["etl", "arn:aws:ecs:us-east-1:123456789012:task-definition/etl"] {
+        launcher.definition(family).await.unwrap();
+        launcher.definition(family).await.unwrap();
+    }
+    assert_eq!(rule.num_calls(), 6, "a family's latest revision can change");
+}
