@@ -293,8 +293,15 @@ async fn a_revision_is_described_once_and_a_family_every_time() {
     assert_eq!(launcher.definition(revision).await.unwrap(), first);
     launcher.clone().definition("etl:7").await.unwrap();
     launcher.definition("etl:7").await.unwrap();
-    assert_eq!(rule.num_calls(), 2, "each revision asked once, clones sharing what is known");
-    for family in ["etl", "arn:aws:ecs:us-east-1:123456789012:task-definition/etl"] {
+    assert_eq!(
+        rule.num_calls(),
+        2,
+        "each revision asked once, clones sharing what is known"
+    );
+    for family in [
+        "etl",
+        "arn:aws:ecs:us-east-1:123456789012:task-definition/etl",
+    ] {
         launcher.definition(family).await.unwrap();
         launcher.definition(family).await.unwrap();
     }
