@@ -85,9 +85,12 @@ impl<S: ServiceStore, C: ServiceScaler, M: Metrics, P: EventPublisher> Sleeper<S
             Err(e) => {
                 tracing::warn!(service = %ours.name, error = %e, "the service was scaled and its record not written: writing it again");
                 match self.store.get_service(&ours.name).await? {
-                    // The write landed after all (a timeout after success).
+                    // The write landed after all (a timeout after success): nobody else changes the phase of a
+                    // service this invocation holds, so the version after ours with our change is ours.
                     Some(fresh)
-                        if fresh.version == ours.version + 1 && fresh.changes == ours.changes =>
+                        if fresh.version == ours.version + 1
+                            && fresh.changes == ours.changes
+                            && fresh.changed_at == ours.changed_at =>
                     {
                         Ok(true)
                     }
