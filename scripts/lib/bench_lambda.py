@@ -33,6 +33,7 @@ class Runtime:
         self.events = queue.Queue()
         self.answers = queue.Queue()
         self.polls = queue.Queue()
+        self.sent = 0  # when the last event was handed out (perf_counter_ns)
         runtime = self
 
         class Handler(http.server.BaseHTTPRequestHandler):

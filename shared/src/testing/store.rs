@@ -230,27 +230,13 @@ impl RunStore for MemoryStore {
 
     async fn runs_of_job(&self, job: &JobName, limit: usize) -> Result<Vec<Run>, StoreError> {
         let table = self.open("runs_of_job")?;
-        // Every run key starts with `RUN#`; `RUN$` is the first key after them.
-        Ok(table
-            .range(&keys::job_pk(job), keys::RUN_SK_PREFIX, "RUN$")
-            .rev()
-            .filter_map(|i| match i {
-                Item::Run(r) => Some(r.clone()),
-                _ => None,
-            })
-            .take(limit)
-            .collect())
+        Ok(table.newest_runs(job).take(limit).cloned().collect())
     }
 
     async fn open_runs_of_job(&self, job: &JobName, reach: usize) -> Result<Vec<Run>, StoreError> {
         let table = self.open("open_runs_of_job")?;
         Ok(table
-            .range(&keys::job_pk(job), keys::RUN_SK_PREFIX, "RUN$")
-            .rev()
-            .filter_map(|i| match i {
-                Item::Run(r) => Some(r),
-                _ => None,
-            })
+            .newest_runs(job)
             .take(reach)
             .filter(|r| r.status.is_open() || r.blocked_by.is_some())
             .cloned()

@@ -5,7 +5,8 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::sync::Arc;
 
 use crate::aws::dynamo::items::{action_keys, job_keys, run_keys, service_keys, Keys};
-use crate::domain::job::Job;
+use crate::aws::keys;
+use crate::domain::job::{Job, JobName};
 use crate::domain::run::Run;
 use crate::domain::service::{ScaleAction, ServiceState};
 use crate::ports::StoreError;
@@ -188,6 +189,17 @@ impl Table {
             .into_iter()
             .flat_map(move |p| p.range::<str, _>((Included(from), Excluded(to))))
             .map(|(_, s)| &s.item)
+    }
+
+    /// A job's runs, newest first.
+    pub(super) fn newest_runs(&self, job: &JobName) -> impl Iterator<Item = &Run> {
+        // Every run key starts with `RUN#`; `RUN$` is the first key after them.
+        self.range(&keys::job_pk(job), keys::RUN_SK_PREFIX, "RUN$")
+            .rev()
+            .filter_map(|i| match i {
+                Item::Run(r) => Some(r),
+                _ => None,
+            })
     }
 
     /// Every item, in key order.
