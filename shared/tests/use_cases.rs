@@ -228,13 +228,19 @@ fn service_spec() -> ServiceSpec {
     }
 }
 
+/// The ECS service `staging/api` at `desired` tasks (autoscaling 2-6), declared to fsched at 19:00 as `api`.
+async fn api_service(f: &Fakes, desired: u32) -> ServiceName {
+    f.scaler.add("staging", "api", desired, Some((2, 6)));
+    let name = ServiceName::new("api").unwrap();
+    let declared = ServiceState::declared(name.clone(), service_spec(), t(19, 0));
+    f.store.put_service(&declared, None).await.unwrap();
+    name
+}
+
 #[tokio::test(start_paused = true)]
 async fn a_service_sleeps_with_its_scale_saved_and_wakes_to_it_even_after_a_failed_wake() {
     let f = Fakes::new();
-    f.scaler.add("staging", "api", 3, Some((2, 6)));
-    let name = ServiceName::new("api").unwrap();
-    let state = ServiceState::declared(name.clone(), service_spec(), t(19, 0));
-    f.store.put_service(&state, None).await.unwrap();
+    let name = api_service(&f, 3).await;
     f.services_due(t(20, 0)).await;
     let asleep = f.store.get_service(&name).await.unwrap().unwrap();
     assert_eq!(asleep.phase, Phase::Asleep);
@@ -265,10 +271,7 @@ async fn a_service_sleeps_with_its_scale_saved_and_wakes_to_it_even_after_a_fail
 #[tokio::test(start_paused = true)]
 async fn a_sleep_whose_scale_lands_after_a_wake_gives_the_service_back_to_the_wake() {
     let f = Fakes::new();
-    f.scaler.add("staging", "api", 2, Some((2, 6)));
-    let name = ServiceName::new("api").unwrap();
-    let declared = ServiceState::declared(name.clone(), service_spec(), t(19, 0));
-    f.store.put_service(&declared, None).await.unwrap();
+    let name = api_service(&f, 2).await;
     // The tick's read: a sleep half done by the attempt before it (the scale saved, the phase not yet changed).
     let mut stale = f.store.get_service(&name).await.unwrap().unwrap();
     stale.saved = Some(fsched_core::domain::service::Saved {
@@ -323,10 +326,7 @@ async fn a_sleep_whose_scale_lands_after_a_wake_gives_the_service_back_to_the_wa
 #[tokio::test(start_paused = true)]
 async fn a_wake_whose_record_write_fails_after_the_scale_is_written_again() {
     let f = Fakes::new();
-    f.scaler.add("staging", "api", 2, Some((2, 6)));
-    let name = ServiceName::new("api").unwrap();
-    let declared = ServiceState::declared(name.clone(), service_spec(), t(19, 0));
-    f.store.put_service(&declared, None).await.unwrap();
+    let name = api_service(&f, 2).await;
     let sleeper = f.sleeper();
     let command = |phase, at| {
         sleeper.command(
