@@ -66,6 +66,11 @@ pub fn run(r: &Run) -> Value {
         "started_at": at_opt(r.started_at),
         "stopped_at": at_opt(r.stopped_at),
         "start_delay_seconds": seconds(r.start_delay()),
+        "launch_delay_seconds": r
+            .launch_delay()
+            .filter(|d| *d >= chrono::Duration::zero())
+            .map_or(Value::Null, |d| json!(d.num_milliseconds() as f64 / 1000.0)),
+        "provisioning_seconds": seconds(r.provisioning()),
         "runtime_seconds": seconds(r.runtime()),
         "exit_code": r.exit_code(),
         "stop_code": task.and_then(|t| t.stop_code.clone()),

@@ -29,6 +29,17 @@ pub fn span(d: Option<Duration>) -> String {
     }
 }
 
+/// fsched's part of a start delay, which is usually under a second: tenths below a minute (`0.4s`, `12.3s`), else
+/// as `span`.
+pub fn launch_span(d: Option<Duration>) -> String {
+    match d.filter(|d| *d >= Duration::zero()) {
+        Some(d) if d < Duration::minutes(1) => {
+            format!("{:.1}s", d.num_milliseconds() as f64 / 1000.0)
+        }
+        d => span(d),
+    }
+}
+
 /// Dollars: four decimals below a dollar (a run usually costs fractions of a cent), two above.
 pub fn dollars(usd: f64) -> String {
     if usd < 1.0 {
@@ -88,6 +99,7 @@ pub fn runs_table(runs: &[Run], times: &Times, format: Format) -> String {
         "RUN",
         &scheduled,
         "START DELAY",
+        "LAUNCH DELAY",
         "DURATION",
         "STATUS",
         "EXIT",
@@ -108,6 +120,7 @@ pub fn runs_table(runs: &[Run], times: &Times, format: Format) -> String {
             },
             times.at(job, r.scheduled_at),
             span(r.start_delay()),
+            launch_span(r.launch_delay()),
             span(r.runtime()),
             r.status.to_string(),
             r.exit_code().map_or("-".to_owned(), |c| c.to_string()),
@@ -164,6 +177,31 @@ pub fn show(r: &Run, times: &Times) -> String {
         lines.push(("exit code".into(), code.to_string()));
     }
     lines.push(("start delay".into(), span(r.start_delay())));
+    if let Some(launch) = r.launch_delay() {
+        lines.push((
+            "  to launch".into(),
+            format!(
+                "{} (due to RunTask accepted: the tick, by fsched)",
+                launch_span(Some(launch))
+            ),
+        ));
+    }
+    if let Some(provisioning) = r.provisioning() {
+        let pull = r
+            .task
+            .as_ref()
+            .and_then(|t| Some(t.pull_stopped_at? - t.pull_started_at?));
+        let pull = pull.map_or(String::new(), |p| {
+            format!(", of it image pull {}", span(Some(p)))
+        });
+        lines.push((
+            "  to running".into(),
+            format!(
+                "{} (accepted to running, by ECS{pull})",
+                span(Some(provisioning))
+            ),
+        ));
+    }
     lines.push(("runtime".into(), span(r.runtime())));
     if let Some(c) = &r.cost {
         lines.push((

@@ -34,6 +34,7 @@ class Runtime:
         self.answers = queue.Queue()
         self.polls = queue.Queue()
         self.sent = 0  # when the last event was handed out (perf_counter_ns)
+        self.sent_wall = 0.0  # the same, by the wall clock (time.time)
         runtime = self
 
         class Handler(http.server.BaseHTTPRequestHandler):
@@ -67,6 +68,7 @@ class Runtime:
                     ("Content-Type", "application/json"),
                 ]
                 runtime.sent = time.perf_counter_ns()
+                runtime.sent_wall = time.time()
                 self.reply(200, body, headers)
 
             def do_POST(self):
@@ -194,7 +196,8 @@ def iso(t):
 
 
 def tick(at):
-    with open(os.path.join(ROOT, "tests/events/scheduled-event.json")) as f:
+    """The dispatcher's tick at `at`, as its EventBridge Scheduler schedule delivers it."""
+    with open(os.path.join(ROOT, "tests/events/scheduler-tick.json")) as f:
         event = json.load(f)
     event["id"] = str(uuid.uuid4())
     event["time"] = iso(at)
@@ -320,6 +323,7 @@ def main():
           f"peak RSS {m['rss_mb'] / rust['rss_mb']:.1f}x")
 
     heavy(args, runtime, base, log, figures)
+    precision(args, runtime, base, figures)
     if args.json:
         with open(args.json, "w") as f:
             json.dump(figures, f, indent=2)
@@ -328,7 +332,7 @@ def main():
 def heavy(args, runtime, base, log, figures):
     """The heaviest invocation of each function: the footprint MemorySize is chosen from."""
     jobs = [line.strip() for line in open(os.path.join(args.work, "bench-jobs")) if line.strip()]
-    due = datetime.now(timezone.utc).replace(hour=2, minute=0, second=30, microsecond=0) + timedelta(days=1)
+    due = datetime.now(timezone.utc).replace(hour=2, minute=0, second=0, microsecond=0) + timedelta(days=1)
     rows = []
 
     def one(name, event, what, burst=1):
@@ -352,7 +356,9 @@ def heavy(args, runtime, base, log, figures):
                      ",".join(sorted(statuses))])
         return body
 
+    emf_from = log.tell()
     body = one("dispatcher", lambda: tick(due), f"{len(jobs)} jobs due at once")
+    figures["heaviest"]["dispatcher"]["in_process_ms"] = in_process(log.name, emf_from, due, runtime.sent_wall)
     launched = len(json.loads(body).get("launched") or [])
     figures["heaviest"]["dispatcher"]["launched"] = launched
     rows[-1][1] += f" ({launched} launched)"
@@ -362,6 +368,66 @@ def heavy(args, runtime, base, log, figures):
     print()
     print("Heaviest invocations (peak RSS of the whole process):")
     table(rows, ["function", "invocation", "wall ms", "CPU ms", "CPU s at 128 MB", "peak RSS MB", "answers"])
+
+
+def launch_delays(path, offset):
+    """The `LaunchDelay` samples (seconds, due to RunTask's answer by the function's clock) of the EMF lines the
+    dispatcher printed in `path` after `offset`."""
+    samples = []
+    with open(path, "rb") as f:
+        f.seek(offset)
+        for line in f:
+            if b'"LaunchDelay"' in line:
+                value = json.loads(line)["LaunchDelay"]
+                samples.extend(value if isinstance(value, list) else [value])
+    return samples
+
+
+def in_process(path, offset, due, handed_out):
+    """Each launch's in-process part, in ms: its LaunchDelay less the time from the scheduled instant to the tick's
+    hand-out, which is what Scheduler and Lambda add in AWS (here, the bench's choice)."""
+    waited = handed_out - due.timestamp()
+    return sorted((d - waited) * 1000 for d in launch_delays(path, offset))
+
+
+def percentile(values, p):
+    return values[min(len(values) - 1, int(round(p / 100 * (len(values) - 1))))] if values else float("nan")
+
+
+def precision(args, runtime, base, figures):
+    """Fire precision, the function's part: from the tick's hand-out to RunTask's answer, for a job due alone at each
+    of 20 minutes (one process: the first tick cold, 19 warm), and for the 1,000 jobs due at once."""
+    day = datetime.fromisoformat(open(os.path.join(args.work, "precision-day")).read().strip())
+    first = datetime(day.year, day.month, day.day, 3, 0, tzinfo=timezone.utc)
+    path = os.path.join(args.work, "precision.log")
+    with open(path, "ab") as log:
+        binary = os.path.join(args.release, "fsched-dispatcher")
+        process, init = start(runtime, [binary], lambda_env(runtime, base, "dispatcher"), log)
+        alone = []
+        for minute in range(20):
+            due = first + timedelta(minutes=minute)
+            offset = os.path.getsize(path)
+            status, _, body = runtime.invoke(tick(due))
+            launched = (json.loads(body).get("launched") or []) if status == "ok" else []
+            if len(launched) != 1:
+                raise SystemExit(f"bench-lambda: the tick at {iso(due)} launched {launched} ({status}), not one run")
+            alone.extend(in_process(path, offset, due, runtime.sent_wall))
+        stop(runtime, process)
+    warm = sorted(alone[1:])
+    heavy = figures["heaviest"]["dispatcher"]["in_process_ms"]
+    figures["precision"] = {"init_ms": init, "cold_ms": alone[0], "warm_ms": warm, "heavy_ms": heavy}
+    rows = [
+        ["one job due, cold process", "1", f"{init + alone[0]:.1f}", "", "", ""],
+        ["one job due, warm process", str(len(warm)), f"{percentile(warm, 50):.1f}", f"{percentile(warm, 99):.1f}",
+         f"{warm[-1]:.1f}", ""],
+        [f"{len(heavy)} jobs due at once", str(len(heavy)), f"{percentile(heavy, 50):.0f}",
+         f"{percentile(heavy, 99):.0f}", f"{heavy[-1]:.0f}" if heavy else "", f"{len(heavy) / (heavy[-1] / 1000):.1f}"
+         if heavy else ""],
+    ]
+    print()
+    print("Fire precision, the function's part: tick handed out -> RunTask answered, ms (cold: from process start):")
+    table(rows, ["tick", "launches", "p50 ms", "p99 ms", "max ms", "launches/s"])
+    print("(in AWS, EventBridge Scheduler's delivery and a cold start come before this; docs/performance.md)")
 
 
 def machine():

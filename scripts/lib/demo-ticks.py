@@ -143,8 +143,9 @@ def upload(t, detail):
 def tick(t):
     event = {
         "version": "0", "id": f"demo-{int(t.timestamp())}", "detail-type": "Scheduled Event",
-        "source": "aws.events", "account": "123456789012", "time": iso(t), "region": "eu-central-1",
-        "resources": ["arn:aws:events:eu-central-1:123456789012:rule/fsched-DispatcherTick"], "detail": {},
+        "source": "aws.scheduler", "account": "123456789012", "time": iso(t), "region": "eu-central-1",
+        "resources": ["arn:aws:scheduler:eu-central-1:123456789012:schedule/default/fsched-DispatcherTick"],
+        "detail": {"attempt": "1"},
     }
     body = invoke(url, event, f"dispatcher at {iso(t)}")
     if "errorType" in body:

@@ -107,7 +107,7 @@ mod tests {
         let at: DateTime<Utc> = "2026-11-29T02:00:00Z".parse().unwrap();
         let line = Emf::new("fsched-prod-Table", at)
             .count("RunsLaunched", 3)
-            .samples("StartDelay", Unit::Seconds, vec![0.4, 1.5])
+            .samples("LaunchDelay", Unit::Seconds, vec![0.4, 1.5])
             .samples("Nothing", Unit::Seconds, vec![])
             .line()
             .unwrap();
@@ -118,11 +118,11 @@ mod tests {
         assert_eq!(declared["Dimensions"], json!([["Table"]]));
         assert_eq!(
             declared["Metrics"],
-            json!([{"Name": "RunsLaunched", "Unit": "Count"}, {"Name": "StartDelay", "Unit": "Seconds"}])
+            json!([{"Name": "RunsLaunched", "Unit": "Count"}, {"Name": "LaunchDelay", "Unit": "Seconds"}])
         );
         assert_eq!(v["Table"], "fsched-prod-Table");
         assert_eq!(v["RunsLaunched"], 3.0);
-        assert_eq!(v["StartDelay"], json!([0.4, 1.5]));
+        assert_eq!(v["LaunchDelay"], json!([0.4, 1.5]));
         assert!(v.get("Nothing").is_none());
         assert_eq!(Emf::new("t", at).line(), None);
     }

@@ -24,18 +24,18 @@ fn at(d: u32, h: u32, m: u32) -> DateTime<Utc> {
     Utc.with_ymd_and_hms(2026, 11, d, h, m, 0).unwrap()
 }
 
-/// An EventBridge scheduled event for a tick at `time`, as the dispatcher's rule delivers it.
+/// The tick at `time` as the dispatcher's EventBridge Scheduler schedule delivers it (template.yaml's `Input`).
 fn scheduled_event(time: DateTime<Utc>) -> serde_json::Value {
     serde_json::json!({
         "version": "0",
         "id": format!("tick-{}", time.timestamp()),
         "detail-type": "Scheduled Event",
-        "source": "aws.events",
+        "source": "aws.scheduler",
         "account": "123456789012",
         "time": time.to_rfc3339(),
         "region": "us-east-1",
-        "resources": ["arn:aws:events:us-east-1:123456789012:rule/fsched-DispatcherTick"],
-        "detail": {}
+        "resources": ["arn:aws:scheduler:us-east-1:123456789012:schedule/default/fsched-DispatcherTick"],
+        "detail": {"attempt": "1"}
     })
 }
 

@@ -372,3 +372,42 @@ fn the_dashboard_draws_every_metric_the_functions_emit_and_every_alarm() {
         );
     }
 }
+
+/// The dispatcher's tick as EventBridge Scheduler delivers it: the template's `Input` with the stack's account and
+/// Region and Scheduler's context attributes put in, which must be tests/events/scheduler-tick.json, the event the
+/// dispatcher's handler tests read.
+#[test]
+fn the_ticks_input_is_the_scheduled_event_the_dispatcher_reads() {
+    let (_, dispatcher) = resources()
+        .into_iter()
+        .find(|(name, _)| name == "Dispatcher")
+        .unwrap();
+    let tick = &dispatcher["Properties"]["Events"]["Tick"];
+    assert_eq!(tick["Type"].as_str(), Some("ScheduleV2"));
+    assert_eq!(
+        tick["Properties"]["FlexibleTimeWindow"]["Mode"].as_str(),
+        Some("OFF"),
+        "a flexible window would let Scheduler fire late"
+    );
+    let Value::Tagged(sub) = &tick["Properties"]["Input"] else {
+        panic!("the tick's Input is not a !Sub");
+    };
+    let fixture: serde_json::Value =
+        serde_json::from_str(include_str!("../events/scheduler-tick.json")).unwrap();
+    let delivered = sub
+        .value
+        .as_str()
+        .unwrap()
+        .replace("${AWS::AccountId}", "123456789012")
+        .replace("${AWS::Region}", "us-east-1")
+        .replace("<aws.scheduler.execution-id>", "d32c5kddcf5bb8c3")
+        .replace("<aws.scheduler.scheduled-time>", "2026-11-29T02:00:00Z")
+        .replace("<aws.scheduler.attempt-number>", "1")
+        .replace(
+            "<aws.scheduler.schedule-arn>",
+            fixture["resources"][0].as_str().unwrap(),
+        );
+    assert!(!delivered.contains("${"), "{delivered}");
+    let delivered: serde_json::Value = serde_json::from_str(&delivered).unwrap();
+    assert_eq!(delivered, fixture);
+}

@@ -1,6 +1,11 @@
-//! The dispatcher's handler: an EventBridge scheduled event in, one tick at the event's time, a report out.
+//! The dispatcher's handler: a scheduled event in, one tick at the event's time, a report out.
 //! "Now" is the event's `time`, not the clock, so a retried or late delivery replays the same tick; a tick ahead of
 //! the clock by more than the allowed skew is refused (`domain::clock`).
+//!
+//! The tick comes from EventBridge Scheduler, which fires at the minute: its `Input` in template.yaml builds the
+//! shape of an EventBridge scheduled event (source `aws.scheduler`) with `time` set to the scheduled time. The
+//! scheduled event of an EventBridge rule (source `aws.events`) is read the same way, so a stack still ticked by a
+//! rule keeps working.
 
 use std::time::{Duration, SystemTime};
 
@@ -55,14 +60,17 @@ impl From<HandlerError> for Diagnostic {
     }
 }
 
-/// The tick's time: the `time` of an EventBridge scheduled event, if `receipt` believes it.
+/// Who may send a tick: EventBridge Scheduler (through the template's `Input`) and an EventBridge rule.
+const TICK_SOURCES: [&str; 2] = ["aws.scheduler", "aws.events"];
+
+/// The tick's time: the `time` of a scheduled event, if `receipt` believes it.
 pub fn tick_time(payload: Value, receipt: Receipt) -> Result<DateTime<Utc>, HandlerError> {
     let event: EventBridgeEvent<Value> = serde_json::from_value(payload)
         .map_err(|e| HandlerError::Malformed(format!("not an EventBridge event ({e})")))?;
-    if event.source != "aws.events" || event.detail_type != "Scheduled Event" {
+    if !TICK_SOURCES.contains(&event.source.as_str()) || event.detail_type != "Scheduled Event" {
         return Err(HandlerError::Malformed(format!(
-            "expected a scheduled event (source `aws.events`, detail-type `Scheduled Event`), got source `{}`, \
-             detail-type `{}`",
+            "expected a scheduled event (source `aws.scheduler` or `aws.events`, detail-type `Scheduled Event`), \
+             got source `{}`, detail-type `{}`",
             event.source, event.detail_type
         )));
     }
@@ -167,7 +175,7 @@ pub fn metrics(table: &str, report: &TickReport, scaled: &ScaleReport, took: Dur
         .count("TickErrors", report.errors.len() + scaled.errors.len())
         .count("ServicesSlept", scaled.slept.len())
         .count("ServicesWoken", scaled.woke.len())
-        .samples("StartDelay", Unit::Seconds, report.start_delays.clone())
+        .samples("LaunchDelay", Unit::Seconds, report.launch_delays.clone())
         .samples(
             "TickDuration",
             Unit::Milliseconds,
@@ -221,13 +229,11 @@ mod tests {
     }
 
     #[test]
-    fn the_tick_is_the_scheduled_events_time() {
-        let at = tick_time(
-            fixture("scheduled-event.json"),
-            clock("2026-11-29T02:00:30Z"),
-        )
-        .unwrap();
-        assert_eq!(at.to_rfc3339(), "2026-11-29T02:00:00+00:00");
+    fn the_tick_is_the_scheduled_time_from_scheduler_or_a_rule() {
+        for sent in ["scheduler-tick.json", "scheduled-event.json"] {
+            let at = tick_time(fixture(sent), clock("2026-11-29T02:00:30Z")).unwrap();
+            assert_eq!(at.to_rfc3339(), "2026-11-29T02:00:00+00:00", "{sent}");
+        }
     }
 
     fn clock(at: &str) -> Receipt {
@@ -239,7 +245,7 @@ mod tests {
 
     #[test]
     fn a_tick_from_the_future_is_refused_as_clock_skew() {
-        let mut event = fixture("scheduled-event.json");
+        let mut event = fixture("scheduler-tick.json");
         event["time"] = Value::from("9999-12-31T23:59:00Z");
         let err = tick_time(event, clock("2026-11-29T02:00:00Z")).unwrap_err();
         assert!(matches!(err, HandlerError::ClockSkew(_)), "{err}");

@@ -358,9 +358,22 @@ impl Run {
         self.not_before.unwrap_or(self.scheduled_at)
     }
 
-    /// From the time it was due to start to its task's start: scheduling, launch and provisioning together.
+    /// From the time it was due to start to its task's start: scheduling, launch and provisioning together. It is
+    /// `launch_delay` (fsched's part) followed by `provisioning` (ECS's).
     pub fn start_delay(&self) -> Option<chrono::Duration> {
         self.started_at.map(|s| s - self.due_at())
+    }
+
+    /// fsched's part of the start delay: from the time it was due to ECS accepting its task (the task's
+    /// `createdAt`, by ECS's clock). It holds the tick's delivery, the function's start and the tick's own work.
+    pub fn launch_delay(&self) -> Option<chrono::Duration> {
+        Some(self.task.as_ref()?.created_at? - self.due_at())
+    }
+
+    /// ECS's part of the start delay: from accepting its task to its containers running (placement, the image
+    /// pull, the containers' start).
+    pub fn provisioning(&self) -> Option<chrono::Duration> {
+        Some(self.started_at? - self.task.as_ref()?.created_at?)
     }
 
     /// From its task's start to its stop.

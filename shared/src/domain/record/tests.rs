@@ -46,6 +46,9 @@ fn a_whole_life_in_order_gives_the_full_record() {
     let cost = run.cost.as_ref().unwrap();
     assert_eq!(cost.billed_seconds, 380);
     assert_eq!(run.start_delay().unwrap().num_milliseconds(), 58_103);
+    // Due 17:57:00, created (RunTask accepted) 17:57:34.402, running 17:57:58.103: fsched's part, then ECS's.
+    assert_eq!(run.launch_delay().unwrap().num_milliseconds(), 34_402);
+    assert_eq!(run.provisioning().unwrap().num_milliseconds(), 23_701);
     assert_eq!(run.runtime().unwrap().num_milliseconds(), 373_897);
     assert_eq!(run.exit_code(), Some(0));
 }

@@ -198,7 +198,7 @@ impl<S: Store, L: TaskLauncher, P: EventPublisher> Dispatcher<S, L, P> {
         if self.save(&mut run, r).await {
             r.launched.push(run.id.clone());
             let delay = (self.settings.clock.0)() - run.due_at();
-            r.start_delays
+            r.launch_delays
                 .push(delay.num_milliseconds().max(0) as f64 / 1000.0);
             // A parallel run's start was announced when its tasks were claimed.
             if run.fan.part.is_none() {

@@ -53,7 +53,7 @@ pub struct TickReport {
     pub(super) unsent_jobs: Vec<Job>,
     /// For each run launched: seconds from its scheduled time to RunTask's answer, by the function's clock.
     #[serde(skip)]
-    pub start_delays: Vec<f64>,
+    pub launch_delays: Vec<f64>,
     /// Jobs this tick found overdue ("Job Overdue", domain::health).
     #[serde(skip)]
     pub overdue: usize,
@@ -83,7 +83,7 @@ impl TickReport {
         self.unsent.extend(other.unsent);
         self.unsent_jobs.extend(other.unsent_jobs);
         self.services.extend(other.services);
-        self.start_delays.extend(other.start_delays);
+        self.launch_delays.extend(other.launch_delays);
         self.overdue += other.overdue;
     }
 
