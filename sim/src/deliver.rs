@@ -8,6 +8,7 @@ use chrono::{DateTime, Duration, Utc};
 use fsched_core::domain::service::ServiceName;
 use fsched_core::domain::trigger::{Command, Inbound};
 use fsched_core::ports::JobStore;
+use fsched_core::service::dispatch::tick_deadline;
 use fsched_core::service::trigger::Handled;
 use tokio::time::Instant;
 
@@ -30,7 +31,7 @@ impl Sim {
                     Box::pin(async {
                         let mut report = self
                             .dispatcher
-                            .tick(at, deadline)
+                            .tick(at, tick_deadline(Instant::now(), deadline))
                             .await
                             .map_err(|e| e.to_string())?;
                         let mut errors = std::mem::take(&mut report.errors);

@@ -15,7 +15,7 @@ use fsched_core::domain::clock::{ClockSkew, Receipt};
 use fsched_core::emf::{Emf, Unit};
 use fsched_core::lambda::{remaining, FunctionEnv};
 use fsched_core::ports::{EventPublisher, Metrics, ServiceScaler, Store, TaskLauncher};
-use fsched_core::service::dispatch::{Dispatcher, TickError, TickReport};
+use fsched_core::service::dispatch::{tick_deadline, Dispatcher, TickError, TickReport};
 use fsched_core::service::scale::{ScaleReport, Sleeper};
 use lambda_runtime::{Diagnostic, LambdaEvent};
 use serde_json::Value;
@@ -196,7 +196,7 @@ pub async fn handle<S: Store, L: TaskLauncher, P: EventPublisher, C: ServiceScal
         sleeper,
         event.payload,
         Receipt::new(Utc::now(), env.skew),
-        started + remaining,
+        tick_deadline(started, started + remaining),
     )
     .await;
     let took = started.elapsed();

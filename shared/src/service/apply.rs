@@ -4,6 +4,7 @@
 //! writer is detected, never overwritten. The CLI renders what this returns and picks exit codes; nothing else.
 
 use chrono::{DateTime, Utc};
+use futures_util::{stream, StreamExt};
 
 use super::rules::{apply_rules, rule_plan, RuleScope};
 use crate::domain::clock::DEFAULT_SKEW;
@@ -270,18 +271,24 @@ pub async fn apply_file<S: JobStore + ServiceStore, R: EventRules>(
     }
 }
 
-/// Each change of a plan made by `one`, in order, with its outcome (changes that keep things as they are left out).
+/// How many writes of a plan are in flight at once: 10,000 new jobs take about 10,000 / 16 round trips, and a
+/// DynamoDB table on demand takes the burst (throttled writes are retried by the SDK).
+pub const APPLY_CONCURRENCY: usize = 16;
+
+/// Each change of a plan made by `one`, up to `APPLY_CONCURRENCY` at once, with its outcome in the plan's order
+/// (changes that keep things as they are left out). Each change is its own conditional write, so their order among
+/// themselves does not matter.
 async fn each<D: Declared>(
     plan: &Plan<D>,
     one: impl AsyncFn(&Change<D>) -> Option<Outcome>,
 ) -> Vec<(D::Name, Outcome)> {
-    let mut out = Vec::new();
-    for change in &plan.changes {
-        if let Some(outcome) = one(change).await {
-            out.push((change.name().clone(), outcome));
-        }
-    }
-    out
+    let one = &one;
+    stream::iter(&plan.changes)
+        .map(|change| async move { one(change).await.map(|o| (change.name().clone(), o)) })
+        .buffered(APPLY_CONCURRENCY)
+        .filter_map(std::future::ready)
+        .collect()
+        .await
 }
 
 /// Writes the jobs' changes, one conditional write per job.

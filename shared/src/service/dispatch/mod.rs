@@ -40,6 +40,17 @@ pub use report::TickReport;
 use timer::clear_job_outbox;
 pub use together::{COUNT_VAR, INDEX_VAR};
 
+/// How long one tick may go on starting work (less its `margin`), however long its invocation may run: it ends
+/// before the next minute's tick begins, so consecutive ticks hand work on (a run claimed and not launched is
+/// deferred to the next minute, a job not reached stays due) instead of launching side by side, each at ECS's
+/// RunTask rate, which would double what ECS allows.
+pub const TICK_WINDOW: StdDuration = StdDuration::from_secs(55);
+
+/// The deadline a tick that starts at `started` works to: its invocation's, or the end of `TICK_WINDOW` if sooner.
+pub fn tick_deadline(started: Instant, invocation: Instant) -> Instant {
+    invocation.min(started + TICK_WINDOW)
+}
+
 /// The function's own clock, for leases only: decisions use the tick's or event's time, which a retried delivery
 /// carries unchanged, but how long a claimer may still be launching is counted from when it really runs.
 #[derive(Clone)]
