@@ -65,7 +65,7 @@ async fn a_thousand_new_jobs_are_written_a_bounded_number_at_a_time_each_once_in
     let store = InFlight::default();
     let desired: BTreeMap<JobName, _> = (0..1000)
         .map(|i| {
-            let name = JobName::new(&format!("job-{i:04}")).unwrap();
+            let name = JobName::new(format!("job-{i:04}")).unwrap();
             (name, job_spec("cron(0 2 * * ? *)"))
         })
         .collect();
