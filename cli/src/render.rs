@@ -177,30 +177,18 @@ pub fn show(r: &Run, times: &Times) -> String {
         lines.push(("exit code".into(), code.to_string()));
     }
     lines.push(("start delay".into(), span(r.start_delay())));
-    if let Some(launch) = r.launch_delay() {
-        lines.push((
-            "  to launch".into(),
-            format!(
-                "{} (due to RunTask accepted: the tick, by fsched)",
-                launch_span(Some(launch))
-            ),
-        ));
+    if let Some(launch) = r.launch_delay().map(|d| launch_span(Some(d))) {
+        let part = format!("{launch} (due to RunTask accepted: the tick, by fsched)");
+        lines.push(("  to launch".into(), part));
     }
-    if let Some(provisioning) = r.provisioning() {
-        let pull = r
-            .task
-            .as_ref()
-            .and_then(|t| Some(t.pull_stopped_at? - t.pull_started_at?));
+    if let Some(provisioning) = r.provisioning().map(|d| span(Some(d))) {
+        let task = r.task.as_ref();
+        let pull = task.and_then(|t| Some(t.pull_stopped_at? - t.pull_started_at?));
         let pull = pull.map_or(String::new(), |p| {
             format!(", of it image pull {}", span(Some(p)))
         });
-        lines.push((
-            "  to running".into(),
-            format!(
-                "{} (accepted to running, by ECS{pull})",
-                span(Some(provisioning))
-            ),
-        ));
+        let part = format!("{provisioning} (accepted to running, by ECS{pull})");
+        lines.push(("  to running".into(), part));
     }
     lines.push(("runtime".into(), span(r.runtime())));
     if let Some(c) = &r.cost {

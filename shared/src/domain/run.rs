@@ -358,8 +358,7 @@ impl Run {
         self.not_before.unwrap_or(self.scheduled_at)
     }
 
-    /// From the time it was due to start to its task's start: scheduling, launch and provisioning together. It is
-    /// `launch_delay` (fsched's part) followed by `provisioning` (ECS's).
+    /// From the time it was due to its task's start: `launch_delay` (fsched's part), then `provisioning` (ECS's).
     pub fn start_delay(&self) -> Option<chrono::Duration> {
         self.started_at.map(|s| s - self.due_at())
     }
