@@ -1,8 +1,9 @@
 """scripts/bench-lambda's body, run inside scripts/local-aws: starts each function binary as Lambda starts it, against
 a fake Lambda Runtime API served here, and measures init (process start to its first poll for work), first and
 warm invocations, and peak RSS; then the same idle tick in Python + boto3 under awslambdaric; then the heaviest
-invocations (1,000 due jobs, a 10-message trigger batch, a burst of recorder events). Prints tables; `--json FILE`
-also writes the figures.
+invocations (1,000 due jobs, a 10-message trigger batch, a burst of recorder events) and fire precision (a job due
+alone, ticked at its instant), both with ticks at real instants just ahead. Prints tables; `--json FILE` also writes
+the figures.
 
 Usage: bench_lambda.py RELEASE_DIR PYTHON WORK [--colds N] [--warms N] [--json FILE]"""
 
