@@ -67,6 +67,24 @@ impl FunctionEnv {
     }
 }
 
+/// The dispatcher's settings a function launches with: the defaults, and `FSCHED_RUN_TASK_RATE` (template parameter
+/// `RunTaskRate`) when set.
+pub fn dispatch_settings() -> Result<Settings, String> {
+    let mut settings = Settings::default();
+    if let Ok(rate) = std::env::var("FSCHED_RUN_TASK_RATE") {
+        settings.run_task_rate = run_task_rate(&rate)?;
+    }
+    Ok(settings)
+}
+
+fn run_task_rate(text: &str) -> Result<f64, String> {
+    text.trim()
+        .parse::<f64>()
+        .ok()
+        .filter(|r| r.is_finite() && *r > 0.0)
+        .ok_or_else(|| format!("FSCHED_RUN_TASK_RATE=`{text}` is not a number of calls per second"))
+}
+
 /// How long an invocation may still run, from the Lambda context's deadline (milliseconds since the Unix epoch);
 /// `fallback` when it carries none or one that has already passed (local runtimes send 0, or a deadline computed on
 /// another clock: Lambda itself never starts a handler after its deadline).
@@ -152,6 +170,16 @@ impl Wiring {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_run_task_rate_is_a_positive_number_of_calls_a_second() {
+        assert_eq!(run_task_rate("40"), Ok(40.0));
+        assert_eq!(run_task_rate(" 12.5 "), Ok(12.5));
+        for bad in ["", "0", "-3", "fast", "NaN", "inf"] {
+            let err = run_task_rate(bad).unwrap_err();
+            assert!(err.contains("FSCHED_RUN_TASK_RATE"), "{bad}: {err}");
+        }
+    }
 
     #[test]
     fn the_time_left_comes_from_the_deadline_or_the_fallback() {

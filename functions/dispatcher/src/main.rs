@@ -1,7 +1,6 @@
 //! Wiring only: configuration from the environment, adapters built once, the handler run by the Lambda runtime.
 
 use fsched_core::lambda::Wiring;
-use fsched_core::service::dispatch::Settings;
 use fsched_dispatcher::handler;
 use lambda_runtime::{service_fn, Error, LambdaEvent};
 use serde_json::Value;
@@ -10,13 +9,7 @@ use serde_json::Value;
 async fn main() -> Result<(), Error> {
     fsched_core::lambda::init_logging();
     let wiring = Wiring::load().await?;
-    let mut settings = Settings::default();
-    if let Ok(rate) = std::env::var("FSCHED_RUN_TASK_RATE") {
-        settings.run_task_rate = rate.parse().map_err(|_| {
-            format!("FSCHED_RUN_TASK_RATE=`{rate}` is not a number of calls per second")
-        })?;
-    }
-    let dispatcher = wiring.dispatcher(settings);
+    let dispatcher = wiring.dispatcher(fsched_core::lambda::dispatch_settings()?);
     let sleeper = wiring.sleeper();
     let env = wiring.env.clone();
     lambda_runtime::run(service_fn(|event: LambdaEvent<Value>| {

@@ -1,7 +1,6 @@
 //! Wiring only: configuration from the environment, adapters built once, the handler run by the Lambda runtime.
 
 use fsched_core::lambda::Wiring;
-use fsched_core::service::dispatch::Settings;
 use fsched_core::service::trigger::Triggers;
 use fsched_trigger::handler;
 use lambda_runtime::{service_fn, Error, LambdaEvent};
@@ -12,7 +11,7 @@ async fn main() -> Result<(), Error> {
     fsched_core::lambda::init_logging();
     let wiring = Wiring::load().await?;
     let triggers = Triggers::new(
-        wiring.dispatcher(Settings::default()),
+        wiring.dispatcher(fsched_core::lambda::dispatch_settings()?),
         wiring.sleeper(),
         wiring.store(),
     );
