@@ -4,8 +4,10 @@
 use std::future::Future;
 
 mod pools;
+mod rollups;
 mod services;
 pub use pools::{PoolStore, Slot};
+pub use rollups::RollupStore;
 pub use services::{MetricError, Metrics, ScaleError, ServiceNow, ServiceScaler};
 
 use chrono::{DateTime, Utc};
@@ -106,11 +108,22 @@ pub trait JobStore: Send + Sync + 'static {
 
 /// Run records: claimed once per scheduled time or request, then updated as the run goes.
 pub trait RunStore: Send + Sync + 'static {
-    /// Creates the run record only if no run with its id exists.
+    /// Creates the run record only if no run with its id exists. A claim made late into its day
+    /// (`rollup::reopens(run.scheduled_at, run.claimed_at)`: a catch-up, a retry, a backfill) reopens the day's
+    /// rollup in the same write.
     fn claim_run(&self, run: &Run) -> impl Future<Output = Result<Claim, StoreError>> + Send;
 
     /// Writes `run` if the stored revision is `run.revision - 1`.
     fn update_run(&self, run: &Run) -> impl Future<Output = Result<(), StoreError>> + Send;
+
+    /// Writes a change to a run that was closed already (a later report corrected it), as `update_run` does. If the
+    /// change lands late into the run's day (`rollup::reopens(run.scheduled_at, now)`), the day's rollup is reopened
+    /// in the same write.
+    fn correct_run(
+        &self,
+        run: &Run,
+        now: DateTime<Utc>,
+    ) -> impl Future<Output = Result<(), StoreError>> + Send;
 
     fn get_run(&self, id: &RunId) -> impl Future<Output = Result<Option<Run>, StoreError>> + Send;
 
@@ -189,9 +202,9 @@ pub trait Timers: Send + Sync + 'static {
 }
 
 /// The whole table: what the functions wire up. Use cases name the narrower ports they use.
-pub trait Store: JobStore + RunStore + ServiceStore + PoolStore + Timers {}
+pub trait Store: JobStore + RunStore + ServiceStore + PoolStore + RollupStore + Timers {}
 
-impl<T: JobStore + RunStore + ServiceStore + PoolStore + Timers> Store for T {}
+impl<T: JobStore + RunStore + ServiceStore + PoolStore + RollupStore + Timers> Store for T {}
 
 /// What to launch: everything RunTask needs, resolved from the job and the run.
 #[derive(Debug, Clone, PartialEq)]

@@ -15,6 +15,7 @@ mod ledger;
 mod pools;
 mod ports;
 mod rng;
+mod rollups;
 mod services;
 mod world;
 

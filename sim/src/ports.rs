@@ -91,6 +91,19 @@ impl RunStore for Store {
             .await
     }
 
+    async fn correct_run(&self, run: &Run, now: DateTime<Utc>) -> Result<(), StoreError> {
+        let op = || {
+            format!(
+                "PutItem correct {} r{} {}",
+                run.id,
+                run.revision,
+                run.status.as_str()
+            )
+        };
+        self.guard(op, true, transient, self.inner.correct_run(run, now))
+            .await
+    }
+
     async fn get_run(&self, id: &RunId) -> Result<Option<Run>, StoreError> {
         self.guard(
             || "GetItem run".to_owned(),

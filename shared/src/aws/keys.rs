@@ -106,6 +106,13 @@ pub fn action_list_sk(at: DateTime<Utc>, name: &ServiceName) -> String {
     format!("{}#{name}", at.format("%Y%m%dT%H%M%S%.3fZ"))
 }
 
+/// The rollups' partition (domain::rollup): one item per settled UTC day, read in day order by one Query.
+pub const ROLLUPS_PARTITION: &str = "ROLLUPS";
+
+pub fn rollup_sk(day: NaiveDate) -> String {
+    format!("DAY#{}", day.format("%Y-%m-%d"))
+}
+
 pub fn runs_day_partition(day: NaiveDate) -> String {
     // Written out, as `stamp` is: every run write makes this key.
     format!("RUNS#{:04}-{:02}-{:02}", day.year(), day.month(), day.day())

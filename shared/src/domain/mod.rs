@@ -20,6 +20,7 @@ pub mod outbox;
 pub mod plan;
 pub mod record;
 pub mod retry;
+pub mod rollup;
 pub mod run;
 pub mod schedule;
 pub mod scope;

@@ -103,7 +103,13 @@ pub async fn apply_report<S: RunStore + JobStore, L: TaskLauncher>(
                 .announce(announcements.iter().map(Pending::from), now);
         }
         observed.run.revision += 1;
-        match store.update_run(&observed.run).await {
+        // A change to a closed run may land in a day already rolled up: that write reopens the day.
+        let written = if run.status.is_open() {
+            store.update_run(&observed.run).await
+        } else {
+            store.correct_run(&observed.run, now).await
+        };
+        match written {
             Ok(()) => {
                 if observed.closed && observed.run.status == RunStatus::Succeeded {
                     if let Some(job) = job {

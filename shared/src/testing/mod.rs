@@ -8,6 +8,7 @@ pub mod contract;
 mod ecs;
 mod fate;
 mod pools;
+mod rollups;
 mod store;
 mod table;
 

@@ -9,6 +9,7 @@ use chrono::{DateTime, Duration, Utc};
 use super::table::{Item, Table};
 use crate::aws::keys;
 use crate::domain::job::{Job, JobName};
+use crate::domain::rollup;
 use crate::domain::run::{Run, RunId};
 use crate::domain::service::{ScaleAction, ServiceName, ServiceState};
 use crate::ports::{Claim, Due, JobStore, RunStore, ServiceStore, StoreError, Timers};
@@ -90,6 +91,29 @@ impl MemoryStore {
 
     pub fn is_empty(&self) -> bool {
         self.len() == 0
+    }
+
+    /// How many runs `runs_between` has returned: what reports read.
+    pub fn runs_listed(&self) -> usize {
+        self.table().runs_listed
+    }
+
+    /// Writes `run` over the revision before its own, as an update does.
+    fn write_run(&self, run: &Run, operation: &'static str) -> Result<(), StoreError> {
+        let mut table = self.open(operation)?;
+        let what = || format!("run `{}`", run.id);
+        let Some(previous) = run.revision.checked_sub(1) else {
+            return Err(conflict(format!(
+                "run `{}` (an update must bump the revision it read)",
+                run.id
+            )));
+        };
+        match table.get(&keys::job_pk(run.id.job()), &keys::run_sk(&run.id)) {
+            Some(Item::Run(stored)) if stored.revision == previous => {}
+            _ => return Err(conflict(what())),
+        }
+        table.put(Item::Run(run.clone()));
+        Ok(())
     }
 }
 
@@ -196,24 +220,22 @@ impl RunStore for MemoryStore {
             return Ok(Claim::Lost(Box::new(stored.clone())));
         }
         table.put(Item::Run(run.clone()));
+        if rollup::reopens(run.scheduled_at, run.claimed_at) {
+            table.reopen(run.scheduled_at.date_naive());
+        }
         Ok(Claim::Won)
     }
 
-    async fn update_run(&self, run: &Run) -> Result<(), StoreError> {
-        let mut table = self.open("update_run")?;
-        let what = || format!("run `{}`", run.id);
-        let Some(previous) = run.revision.checked_sub(1) else {
-            return Err(conflict(format!(
-                "run `{}` (an update must bump the revision it read)",
-                run.id
-            )));
-        };
-        match table.get(&keys::job_pk(run.id.job()), &keys::run_sk(&run.id)) {
-            Some(Item::Run(stored)) if stored.revision == previous => {}
-            _ => return Err(conflict(what())),
+    async fn correct_run(&self, run: &Run, now: DateTime<Utc>) -> Result<(), StoreError> {
+        self.write_run(run, "correct_run")?;
+        if rollup::reopens(run.scheduled_at, now) {
+            self.table().reopen(run.scheduled_at.date_naive());
         }
-        table.put(Item::Run(run.clone()));
         Ok(())
+    }
+
+    async fn update_run(&self, run: &Run) -> Result<(), StoreError> {
+        self.write_run(run, "update_run")
     }
 
     async fn get_run(&self, id: &RunId) -> Result<Option<Run>, StoreError> {
@@ -249,7 +271,7 @@ impl RunStore for MemoryStore {
         to: DateTime<Utc>,
         limit: usize,
     ) -> Result<Vec<Run>, StoreError> {
-        let table = self.open("runs_between")?;
+        let mut table = self.open("runs_between")?;
         let mut out = Vec::new();
         let mut day = (to - Duration::seconds(1)).date_naive();
         while day >= from.date_naive() && out.len() < limit {
@@ -265,6 +287,7 @@ impl RunStore for MemoryStore {
                 None => break,
             };
         }
+        table.runs_listed += out.len();
         Ok(out)
     }
 

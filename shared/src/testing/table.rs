@@ -127,6 +127,10 @@ pub(super) struct Table {
     /// Each pool's holders (its one item).
     pub(super) pools: BTreeMap<crate::domain::job::PoolName, BTreeSet<crate::domain::run::RunId>>,
     pub(super) watch: Option<RunWatch>,
+    /// Each day's rollup (its one item).
+    pub(super) rollups: BTreeMap<chrono::NaiveDate, crate::domain::rollup::Rollup>,
+    /// Runs returned by `runs_between`: what a report read, for tests that count it.
+    pub(super) runs_listed: usize,
 }
 
 impl std::fmt::Debug for Table {
@@ -139,6 +143,20 @@ impl std::fmt::Debug for Table {
 }
 
 impl Table {
+    /// Reopens a day's rollup (domain::rollup): a new generation, no tally.
+    pub(super) fn reopen(&mut self, day: chrono::NaiveDate) {
+        let rollup = self
+            .rollups
+            .entry(day)
+            .or_insert_with(|| crate::domain::rollup::Rollup {
+                day,
+                generation: 0,
+                tally: None,
+            });
+        rollup.generation += 1;
+        rollup.tally = None;
+    }
+
     pub(super) fn put(&mut self, item: Item) {
         let mut keys = item.keys();
         let (pk, sk) = (std::mem::take(&mut keys.pk), std::mem::take(&mut keys.sk));

@@ -1,14 +1,16 @@
 //! How jobs, runs, services and scale actions are laid out as items: their keys (from `aws::keys`), the entity tag
 //! that tells index results apart, and the serde_dynamo mapping. docs/table.md draws the same design.
 
-use std::collections::HashMap;
+use std::collections::{BTreeMap, HashMap};
 
 use aws_sdk_dynamodb::types::AttributeValue;
+use chrono::NaiveDate;
 use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};
 
 use crate::aws::keys;
 use crate::domain::job::Job;
+use crate::domain::rollup::Tally;
 use crate::domain::run::Run;
 use crate::domain::service::{ScaleAction, ServiceState};
 use crate::ports::StoreError;
@@ -32,6 +34,7 @@ pub(crate) enum Entity {
     Run,
     Service,
     Action,
+    Rollup,
 }
 
 impl Entity {
@@ -89,6 +92,32 @@ pub(crate) struct ActionItem {
     pub(crate) keys: Keys,
     #[serde(flatten)]
     pub(crate) action: ScaleAction,
+}
+
+/// A day's rollup. Its `tally` is absent while the day is reopened; `generation` counts the reopenings.
+#[derive(Serialize, Deserialize)]
+pub(crate) struct RollupItem {
+    #[serde(flatten)]
+    pub(crate) keys: Keys,
+    pub(crate) day: NaiveDate,
+    #[serde(default)]
+    pub(crate) generation: u64,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub(crate) tally: Option<BTreeMap<String, Tally>>,
+    pub(crate) expires_at: i64,
+}
+
+pub(crate) fn rollup_keys(day: NaiveDate) -> Keys {
+    Keys {
+        pk: keys::ROLLUPS_PARTITION.to_owned(),
+        sk: keys::rollup_sk(day),
+        entity: Entity::Rollup,
+        schema: SCHEMA,
+        timer_pk: None,
+        timer_sk: None,
+        list_pk: None,
+        list_sk: None,
+    }
 }
 
 pub(crate) fn service_keys(state: &ServiceState) -> Keys {

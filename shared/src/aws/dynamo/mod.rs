@@ -4,6 +4,7 @@
 pub(crate) mod items;
 mod jobs;
 mod pools;
+mod rollups;
 mod runs;
 mod services;
 

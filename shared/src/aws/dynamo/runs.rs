@@ -6,6 +6,7 @@ use super::items::*;
 use super::DynamoStore;
 use crate::aws::keys;
 use crate::domain::job::JobName;
+use crate::domain::rollup;
 use crate::domain::run::{Run, RunId, RunStatus};
 use crate::ports::{Claim, RunStore, StoreError};
 
@@ -15,15 +16,23 @@ impl RunStore for DynamoStore {
             keys: run_keys(run),
             run: run.clone(),
         })?;
-        let result = self
-            .client
-            .put_item()
-            .table_name(&self.table)
-            .set_item(Some(item))
-            .condition_expression("attribute_not_exists(pk)")
-            .send()
-            .await;
-        match result.map_err(|e| self.error(&format!("run `{}`", run.id), e)) {
+        let what = format!("run `{}`", run.id);
+        let result = if rollup::reopens(run.scheduled_at, run.claimed_at) {
+            let day = run.scheduled_at.date_naive();
+            self.put_reopening(item, "attribute_not_exists(pk)", None, day, &what)
+                .await
+        } else {
+            self.client
+                .put_item()
+                .table_name(&self.table)
+                .set_item(Some(item))
+                .condition_expression("attribute_not_exists(pk)")
+                .send()
+                .await
+                .map(|_| ())
+                .map_err(|e| self.error(&what, e))
+        };
+        match result {
             Ok(_) => Ok(Claim::Won),
             Err(StoreError::Conflict { .. }) => {
                 let stored = self
@@ -39,15 +48,7 @@ impl RunStore for DynamoStore {
     }
 
     async fn update_run(&self, run: &Run) -> Result<(), StoreError> {
-        let previous = run
-            .revision
-            .checked_sub(1)
-            .ok_or_else(|| StoreError::Conflict {
-                what: format!(
-                    "run `{}` (an update must bump the revision it read)",
-                    run.id
-                ),
-            })?;
+        let previous = previous_revision(run)?;
         let item = to_item(&RunItem {
             keys: run_keys(run),
             run: run.clone(),
@@ -62,6 +63,21 @@ impl RunStore for DynamoStore {
             .await
             .map_err(|e| self.error(&format!("run `{}`", run.id), e))?;
         Ok(())
+    }
+
+    async fn correct_run(&self, run: &Run, now: DateTime<Utc>) -> Result<(), StoreError> {
+        if !rollup::reopens(run.scheduled_at, now) {
+            return self.update_run(run).await;
+        }
+        let previous = previous_revision(run)?;
+        let item = to_item(&RunItem {
+            keys: run_keys(run),
+            run: run.clone(),
+        })?;
+        let day = run.scheduled_at.date_naive();
+        let what = format!("run `{}`", run.id);
+        self.put_reopening(item, "revision = :r", Some((":r", n(previous))), day, &what)
+            .await
     }
 
     async fn get_run(&self, id: &RunId) -> Result<Option<Run>, StoreError> {
@@ -179,4 +195,16 @@ impl RunStore for DynamoStore {
         let items: Vec<RunItem> = self.query_all("finding a run by task", query, 1).await?;
         Ok(items.into_iter().next().map(|i| i.run))
     }
+}
+
+/// The revision an update of `run` must find stored: the one before its own.
+fn previous_revision(run: &Run) -> Result<u64, StoreError> {
+    run.revision
+        .checked_sub(1)
+        .ok_or_else(|| StoreError::Conflict {
+            what: format!(
+                "run `{}` (an update must bump the revision it read)",
+                run.id
+            ),
+        })
 }

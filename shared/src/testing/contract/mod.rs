@@ -23,7 +23,8 @@ macro_rules! store_contract {
             services_are_versioned_and_their_actions_listed_by_time,
             writes_to_items_that_do_not_exist_conflict,
             a_closed_run_stays_due_only_while_its_outbox_holds_something,
-            a_pools_slots_are_taken_up_to_its_size_and_given_back
+            a_pools_slots_are_taken_up_to_its_size_and_given_back,
+            a_days_rollup_is_kept_over_the_generation_read_and_reopened_by_late_run_writes
         );
     };
     (@each $fresh:expr; $($name:ident),*) => {

@@ -1,6 +1,7 @@
 //! The contract functions, one module per port, and the fixtures they share (also used by `tests/`).
 
 pub mod launcher;
+pub mod rollups;
 pub mod scaler;
 pub mod store;
 

@@ -13,6 +13,8 @@ use crate::domain::service::{
 };
 use crate::ports::{Claim, Due, Store, StoreError};
 
+pub use super::rollups::a_days_rollup_is_kept_over_the_generation_read_and_reopened_by_late_run_writes;
+
 /// A time on the contract's day.
 pub fn at(h: u32, m: u32) -> DateTime<Utc> {
     Utc.with_ymd_and_hms(2026, 11, 29, h, m, 0).unwrap()
