@@ -387,7 +387,7 @@ pub fn attempts_table(chain: &[Run], times: &Times) -> String {
 }
 
 mod cost;
-pub use cost::{cost_table, costs};
+pub use cost::{by_job, cost_table};
 
 #[cfg(test)]
 mod tests;

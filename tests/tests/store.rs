@@ -98,3 +98,54 @@ async fn items_of_the_previous_format_read_and_a_newer_format_is_refused() {
         );
     }
 }
+
+/// A report over settled days, twice: the first reads the runs and writes a rollup per day (priced runs' dollars
+/// and all), the second reads the rollups and gives the same figures.
+#[tokio::test]
+async fn a_report_writes_the_settled_days_rollups_and_reads_them_back_the_same() {
+    use chrono::Duration;
+    use fsched_core::domain::cost::Cost;
+    use fsched_core::domain::fargate::{Architecture, Capacity};
+    use fsched_core::ports::RollupStore;
+    use fsched_core::service::report::day_tallies;
+
+    let store = store().await;
+    let etl = job("etl", None).name;
+    for days_ago in 1..=3 {
+        for hour in [1, 7] {
+            let t = at(hour, 0) - Duration::days(days_ago);
+            let mut run = Run::claimed(RunId::scheduled(&etl, t), Trigger::Schedule, t, t);
+            run.status = RunStatus::Succeeded;
+            run.cost = Some(Cost {
+                usd: 0.0013,
+                billed_seconds: 380,
+                vcpu: 0.25,
+                memory_gb: 0.5,
+                architecture: Architecture::X86_64,
+                capacity: Capacity::Fargate,
+            });
+            store.claim_run(&run).await.unwrap();
+        }
+    }
+    let (from, to) = (at(0, 0) - Duration::days(3), at(0, 0));
+    let now = at(0, 0) + Duration::days(5);
+    let first = day_tallies(&store, from, to, now).await.unwrap();
+    let stored = store
+        .rollups(from.date_naive(), to.date_naive())
+        .await
+        .unwrap();
+    assert_eq!(stored.len(), 3);
+    assert!(stored
+        .iter()
+        .all(|r| r.tally.is_some() && r.generation == 0));
+    let second = day_tallies(&store, from, to, now).await.unwrap();
+    assert_eq!(second, first);
+    assert_eq!(first.iter().map(|d| d.jobs["etl"].runs).sum::<u64>(), 6);
+    assert_eq!(
+        first
+            .iter()
+            .map(|d| d.jobs["etl"].billed_seconds)
+            .sum::<u64>(),
+        6 * 380
+    );
+}

@@ -1,15 +1,16 @@
-//! `fsched cost`: what the runs scheduled in a window cost, per job and in total (a Query per day of the window).
+//! `fsched cost`: what the runs scheduled in a window cost, per job and in total. Settled days are read from their
+//! rollups (service::report), so a long window reads about one item per day.
 
 use std::io::Write;
 
 use anyhow::Context;
 use chrono::{DateTime, Utc};
-use fsched_core::ports::RunStore;
+use fsched_core::service::report::day_tallies;
 
 use super::runs::runs_window;
 use crate::aws::AwsArgs;
 use crate::output::{at, emit, Format, Times, Tz};
-use crate::render::{cost_table, costs};
+use crate::render::{by_job, cost_table};
 use crate::Failure;
 
 #[derive(clap::Args)]
@@ -32,11 +33,10 @@ pub async fn run(
 ) -> Result<(), Failure> {
     let (since, until) = runs_window(&args.since, args.until.as_deref(), now)?;
     let store = aws.store().await?;
-    let runs = store
-        .runs_between(since, until, usize::MAX)
+    let days = day_tallies(&store, since, until, now)
         .await
-        .context("reading runs")?;
-    let by_job = costs(&runs);
+        .context("reading runs and the days' rollups")?;
+    let by_job = by_job(&days);
     match format {
         Format::Json | Format::Yaml => {
             let jobs: Vec<_> = by_job
@@ -47,8 +47,8 @@ pub async fn run(
                 })
                 .collect();
             let total = serde_json::json!({
-                "runs": by_job.values().map(|c| c.runs).sum::<usize>(),
-                "priced": by_job.values().map(|c| c.priced).sum::<usize>(),
+                "runs": by_job.values().map(|c| c.runs).sum::<u64>(),
+                "priced": by_job.values().map(|c| c.priced).sum::<u64>(),
                 "billed_seconds": by_job.values().map(|c| c.billed_seconds).sum::<u64>(),
                 "usd": by_job.values().map(|c| c.usd).fold(0.0, |a, b| a + b),
             });

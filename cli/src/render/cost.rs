@@ -3,38 +3,25 @@
 use std::collections::BTreeMap;
 
 use chrono::Duration;
-use fsched_core::domain::run::Run;
+use fsched_core::domain::rollup::{DayTally, Tally};
 
 use super::{dollars, span};
 use crate::output::table;
 
-/// Cost per job over some runs, and in total.
-#[derive(Debug, Default, Clone, PartialEq, serde::Serialize)]
-pub struct JobCost {
-    pub runs: usize,
-    /// Runs whose task stopped with a known size: the ones with a cost.
-    pub priced: usize,
-    pub billed_seconds: u64,
-    pub usd: f64,
-}
-
-pub fn costs(runs: &[Run]) -> BTreeMap<String, JobCost> {
-    let mut by_job: BTreeMap<String, JobCost> = BTreeMap::new();
-    for r in runs {
-        let entry = by_job.entry(r.id.job().to_string()).or_default();
-        entry.runs += 1;
-        if let Some(c) = &r.cost {
-            entry.priced += 1;
-            entry.billed_seconds += c.billed_seconds;
-            entry.usd += c.usd;
+/// Each job's tally over some days.
+pub fn by_job(days: &[DayTally]) -> BTreeMap<String, Tally> {
+    let mut by_job: BTreeMap<String, Tally> = BTreeMap::new();
+    for day in days {
+        for (job, tally) in &day.jobs {
+            by_job.entry(job.clone()).or_default().add(tally);
         }
     }
     by_job
 }
 
-pub fn cost_table(by_job: &BTreeMap<String, JobCost>) -> String {
+pub fn cost_table(by_job: &BTreeMap<String, Tally>) -> String {
     let mut t = table(&["JOB", "RUNS", "PRICED", "BILLED", "COST"]);
-    let mut total = JobCost::default();
+    let mut total = Tally::default();
     for (job, c) in by_job {
         t.add_row(vec![
             job.clone(),
@@ -47,10 +34,7 @@ pub fn cost_table(by_job: &BTreeMap<String, JobCost>) -> String {
                 dollars(c.usd)
             },
         ]);
-        total.runs += c.runs;
-        total.priced += c.priced;
-        total.billed_seconds += c.billed_seconds;
-        total.usd += c.usd;
+        total.add(c);
     }
     t.add_row(vec![
         "TOTAL".to_owned(),

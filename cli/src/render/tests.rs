@@ -6,6 +6,7 @@ use fsched_core::domain::cost::Prices;
 use fsched_core::domain::fargate::Capacity;
 use fsched_core::domain::job::JobName;
 use fsched_core::domain::record::observe;
+use fsched_core::domain::rollup::DayTally;
 use fsched_core::domain::run::{RunId, RunStatus};
 use fsched_core::domain::task::TaskSnapshot;
 
@@ -134,7 +135,8 @@ fn a_retried_run_names_its_next_attempt_and_the_attempts_line_up() {
 fn cost_per_job_and_in_total() {
     let mut runs = day();
     runs.push(recorded("etl", &["running", "stopped-success"]));
-    insta::assert_snapshot!(cost_table(&costs(&runs)));
+    let day = DayTally::of(runs[0].scheduled_at.date_naive(), &runs);
+    insta::assert_snapshot!(cost_table(&by_job(&[day])));
 }
 
 /// The `Run` document of every kind of run in the day: the shape scripts build on (docs/output.md).

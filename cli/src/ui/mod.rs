@@ -21,6 +21,7 @@ use fsched_core::domain::run::RunId;
 use fsched_core::domain::service::savings;
 use fsched_core::domain::trigger::stack_tag;
 use fsched_core::ports::{JobStore, RunStore, ServiceStore};
+use fsched_core::service::report::day_tallies;
 use maud::{html, Markup};
 use serde::Deserialize;
 
@@ -301,16 +302,11 @@ async fn services(State(ui): State<Shared>) -> Response {
 async fn cost(State(ui): State<Shared>) -> Response {
     let body = async {
         let now = ui.now();
-        let runs = ui
-            .store
-            .runs_between(
-                now - Duration::days(COST_DAYS),
-                now + Duration::seconds(1),
-                usize::MAX,
-            )
+        let from = now - Duration::days(COST_DAYS);
+        let days = day_tallies(&ui.store, from, now + Duration::seconds(1), now)
             .await
-            .context("reading runs")?;
-        let (by_day, by_job) = pages::costs(&runs, now, COST_DAYS);
+            .context("reading runs and the days' rollups")?;
+        let (by_day, by_job) = pages::costs(&days, now, COST_DAYS);
         Ok(pages::cost_page(&by_day, &by_job))
     };
     page(&ui, "Cost", "/cost", body.await)

@@ -6,6 +6,7 @@ use std::collections::BTreeMap;
 use chrono::{DateTime, Duration, Utc};
 use fsched_core::domain::job::Job;
 use fsched_core::domain::notify::local;
+use fsched_core::domain::rollup::DayTally;
 use fsched_core::domain::run::{Run, RunStatus};
 use fsched_core::domain::service::{Saving, ScaleAction, ServiceState};
 use maud::{html, Markup, PreEscaped, DOCTYPE};
@@ -302,24 +303,25 @@ pub fn cost_page(by_day: &[(String, f64)], by_job: &ByJob) -> Markup {
 /// Dollars per day (`MM-DD`), oldest first.
 pub type ByDay = Vec<(String, f64)>;
 /// Runs and dollars per job.
-pub type ByJob = BTreeMap<String, (usize, f64)>;
+pub type ByJob = BTreeMap<String, (u64, f64)>;
 
-/// Cost per UTC day over the last `days` days, oldest first, and per job.
-pub fn costs(runs: &[Run], now: DateTime<Utc>, days: i64) -> (ByDay, ByJob) {
+/// Cost per UTC day over the last `days` days, oldest first, and per job, from the days' tallies.
+pub fn costs(tallies: &[DayTally], now: DateTime<Utc>, days: i64) -> (ByDay, ByJob) {
     let mut by_day: Vec<(String, f64)> = (0..days)
         .rev()
         .map(|d| ((now - Duration::days(d)).format("%m-%d").to_string(), 0.0))
         .collect();
-    let mut by_job: BTreeMap<String, (usize, f64)> = BTreeMap::new();
-    for r in runs {
-        let usd = r.cost.as_ref().map_or(0.0, |c| c.usd);
-        let day = r.scheduled_at.format("%m-%d").to_string();
+    let mut by_job: ByJob = BTreeMap::new();
+    for tally in tallies {
+        let day = tally.day.format("%m-%d").to_string();
         if let Some(slot) = by_day.iter_mut().find(|(d, _)| *d == day) {
-            slot.1 += usd;
+            slot.1 += tally.total().usd;
         }
-        let e = by_job.entry(r.id.job().to_string()).or_default();
-        e.0 += 1;
-        e.1 += usd;
+        for (job, t) in &tally.jobs {
+            let e = by_job.entry(job.clone()).or_default();
+            e.0 += t.runs;
+            e.1 += t.usd;
+        }
     }
     (by_day, by_job)
 }

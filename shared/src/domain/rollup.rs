@@ -16,12 +16,13 @@ use serde::{Deserialize, Serialize};
 use super::run::{Run, RunStatus};
 
 /// How long after a day ends its rollup may be written (given every run of it is closed).
-pub const SETTLED_AFTER: Duration = Duration::days(2);
+pub const SETTLED_AFTER: Duration = Duration::hours(2);
 
 /// How long after a day ends a write to one of its runs reopens the day's rollup. Shorter than `SETTLED_AFTER`, so
-/// a write made just before a day settles is one a report already sees when the day does (the listing index a
-/// report reads is eventually consistent).
-pub const REOPENED_AFTER: Duration = Duration::days(1);
+/// a write made just before a day settles is one a report already sees when the day does: the listing index a
+/// report reads is eventually consistent (its lag is well under a second), and a claim is written moments after the
+/// `claimed_at` it carries.
+pub const REOPENED_AFTER: Duration = Duration::hours(1);
 
 /// How long a rollup is kept: past the runs it sums (a job's `history`), so cost reports reach back a year.
 pub const KEPT: Duration = Duration::days(400);

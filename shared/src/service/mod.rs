@@ -6,6 +6,7 @@ pub mod dispatch;
 pub mod follow;
 pub mod jobs;
 pub mod record;
+pub mod report;
 pub mod rules;
 pub mod scale;
 pub mod scope;

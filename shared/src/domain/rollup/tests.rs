@@ -57,10 +57,10 @@ fn a_tally_counts_runs_ends_successes_and_what_the_priced_ones_cost() {
 }
 
 #[test]
-fn a_day_settles_two_days_after_it_ends_and_only_with_every_run_closed() {
+fn a_day_settles_two_hours_after_it_ends_and_only_with_every_run_closed() {
     let closed = [run("etl", t(10, 2, 0), RunStatus::Succeeded, None)];
-    assert!(DayTally::settled(day(10), &closed, t(12, 23, 59)).is_none());
-    assert!(DayTally::settled(day(10), &closed, t(13, 0, 0)).is_some());
+    assert!(DayTally::settled(day(10), &closed, t(11, 1, 59)).is_none());
+    assert!(DayTally::settled(day(10), &closed, t(11, 2, 0)).is_some());
 
     let open = [
         run("etl", t(10, 2, 0), RunStatus::Succeeded, None),
@@ -70,24 +70,27 @@ fn a_day_settles_two_days_after_it_ends_and_only_with_every_run_closed() {
 }
 
 #[test]
-fn a_write_reopens_its_runs_day_from_a_day_after_it_ended_before_the_day_settles() {
+fn a_write_reopens_its_runs_day_from_an_hour_after_it_ended_before_the_day_settles() {
     let scheduled = t(10, 23, 30);
-    assert!(!reopens(scheduled, t(11, 23, 59)));
-    assert!(reopens(scheduled, t(12, 0, 0)));
-    // Writes reopen a day before it can be rolled up: a day's margin for the index a report reads.
-    assert!(!settled(day(10), t(12, 0, 0)));
+    assert!(!reopens(scheduled, t(11, 0, 59)));
+    assert!(reopens(scheduled, t(11, 1, 0)));
+    // Writes reopen a day before it can be rolled up: an hour's margin for the index a report reads.
+    assert!(!settled(day(10), t(11, 1, 0)));
 }
 
 #[test]
 fn a_window_reads_its_settled_whole_days_by_rollup_and_the_rest_by_runs() {
     let now = t(20, 12, 0);
     let plan = plan(t(10, 6, 0), now, now);
-    // The 10th is partial; the 11th..17th are whole and settled; the 18th..20th are not settled yet.
-    assert_eq!(plan.days, (11..=17).map(day).collect::<Vec<_>>());
+    // The 10th is partial; the 11th..19th are whole and settled; the 20th is today.
+    assert_eq!(plan.days, (11..=19).map(day).collect::<Vec<_>>());
     assert_eq!(
         plan.ranges,
-        vec![(t(10, 6, 0), t(11, 0, 0)), (t(18, 0, 0), now)]
+        vec![(t(10, 6, 0), t(11, 0, 0)), (t(20, 0, 0), now)]
     );
+    // At 01:00 yesterday is not settled yet.
+    let early = super::plan(t(10, 6, 0), t(20, 1, 0), t(20, 1, 0));
+    assert_eq!(early.days.last(), Some(&day(18)));
 }
 
 #[test]

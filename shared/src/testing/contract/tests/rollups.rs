@@ -89,7 +89,7 @@ pub async fn a_days_rollup_is_kept_over_the_generation_read_and_reopened_by_late
         }]
     );
 
-    // A correction of a closed run made within a day of the day's end keeps the rollup; one made later reopens it.
+    // A correction of a closed run made on the day keeps the rollup; one made days later reopens it.
     let mut corrected = on_time.clone();
     corrected.revision = 1;
     corrected.reason = Some("corrected by a later report".into());
