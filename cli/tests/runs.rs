@@ -153,6 +153,17 @@ async fn runs_show_and_cost_read_what_the_recorder_wrote() {
         total.contains("$0.0026") && total.contains("12m 40s"),
         "{cost}"
     );
+    // The 28th is long settled: the first report read its runs and rolled it up, the next reads the rollup alone.
+    assert!(
+        cost.contains("Read: 0 day(s) from their rollups; 2 run(s) of the other days (1 settled day(s) among them rolled up now)."),
+        "{cost}"
+    );
+    let again = stdout(&fsched(&w, &[&["cost"][..], &window].concat()));
+    assert!(
+        again.contains("Read: 1 day(s) from their rollups; 0 run(s) of the other days.")
+            && again.contains("$0.0026"),
+        "{again}"
+    );
 }
 
 #[tokio::test]

@@ -67,6 +67,11 @@ async fn a_settled_day_is_read_from_its_runs_once_and_from_its_rollup_after() {
 
     let first = day_tallies(&store, from, to, now).await.unwrap();
     assert_eq!(
+        (first.from_rollups, first.written, first.runs_read),
+        (0, 19, 200)
+    );
+    let first = first.days;
+    assert_eq!(
         store.runs_listed(),
         runs.len(),
         "the first report reads every run"
@@ -85,6 +90,11 @@ async fn a_settled_day_is_read_from_its_runs_once_and_from_its_rollup_after() {
         19
     );
     let second = day_tallies(&store, from, to, now).await.unwrap();
+    assert_eq!(
+        (second.from_rollups, second.written, second.runs_read),
+        (19, 0, 10)
+    );
+    let second = second.days;
     assert_eq!(store.runs_listed() - runs.len(), 10);
     assert_eq!(second, first);
 }
@@ -97,7 +107,7 @@ async fn a_partial_first_day_is_read_from_its_runs_in_the_window_only() {
     day_tallies(&store, at(1, 0), now, now).await.unwrap();
 
     let before = store.runs_listed();
-    let window = day_tallies(&store, at(3, 5), now, now).await.unwrap();
+    let window = day_tallies(&store, at(3, 5), now, now).await.unwrap().days;
     // From 05:00 on the 3rd: 5 runs of that day from the runs, then 7 rollups.
     assert_eq!(store.runs_listed() - before, 5);
     assert_eq!(window[0].total().runs, 5);
@@ -114,7 +124,10 @@ async fn a_day_with_a_run_still_open_is_not_rolled_up() {
     store.claim_run(&open).await.unwrap();
     let now = at(10, 0);
 
-    let report = day_tallies(&store, at(1, 0), at(2, 0), now).await.unwrap();
+    let report = day_tallies(&store, at(1, 0), at(2, 0), now)
+        .await
+        .unwrap()
+        .days;
     assert_eq!(report[0].total().runs, 4);
     assert_eq!(report[0].total().ended, 3);
     assert!(store
@@ -138,7 +151,10 @@ async fn a_backfill_into_a_rolled_up_day_is_in_the_next_report() {
     store.put_job(&job, None).await.unwrap();
     history(&store, 1..=5, 10).await;
     let now = at(20, 0);
-    let before = day_tallies(&store, at(1, 0), at(6, 0), now).await.unwrap();
+    let before = day_tallies(&store, at(1, 0), at(6, 0), now)
+        .await
+        .unwrap()
+        .days;
     assert_eq!(total(&before).runs, 50);
 
     // The 3rd's hours 10..14 were never run: a backfill claims them now.
@@ -147,7 +163,10 @@ async fn a_backfill_into_a_rolled_up_day_is_in_the_next_report() {
         .unwrap();
     backfill::start(&store, &plan, 2, "ops", now).await.unwrap();
 
-    let after = day_tallies(&store, at(1, 0), at(6, 0), now).await.unwrap();
+    let after = day_tallies(&store, at(1, 0), at(6, 0), now)
+        .await
+        .unwrap()
+        .days;
     assert_eq!(total(&after).runs, 55);
     assert_eq!(after[2].total().runs, 15);
     // The backfilled runs are still open: the day stays reopened, read from its runs, until they end.
@@ -170,7 +189,10 @@ async fn a_late_correction_of_a_closed_run_is_in_the_next_report() {
     corrected.cost = Some(priced(1.0));
     store.correct_run(&corrected, now).await.unwrap();
 
-    let after = day_tallies(&store, at(1, 0), at(4, 0), now).await.unwrap();
+    let after = day_tallies(&store, at(1, 0), at(4, 0), now)
+        .await
+        .unwrap()
+        .days;
     assert!((after[1].total().usd - 1.01).abs() < 1e-9, "{:?}", after[1]);
 }
 
@@ -185,7 +207,10 @@ async fn a_report_is_right_when_its_rollups_cannot_be_stored() {
             message: "AccessDeniedException: not allowed to write".into(),
         },
     );
-    let report = day_tallies(&store, at(1, 0), at(4, 0), now).await.unwrap();
+    let report = day_tallies(&store, at(1, 0), at(4, 0), now)
+        .await
+        .unwrap()
+        .days;
     assert_eq!(total(&report).runs, 6);
     // One day went unrolled; the next report rolls it.
     let days = (at(1, 0).date_naive(), at(3, 0).date_naive());

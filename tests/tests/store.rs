@@ -129,7 +129,7 @@ async fn a_report_writes_the_settled_days_rollups_and_reads_them_back_the_same()
     }
     let (from, to) = (at(0, 0) - Duration::days(3), at(0, 0));
     let now = at(0, 0) + Duration::days(5);
-    let first = day_tallies(&store, from, to, now).await.unwrap();
+    let first = day_tallies(&store, from, to, now).await.unwrap().days;
     let stored = store
         .rollups(from.date_naive(), to.date_naive())
         .await
@@ -138,7 +138,7 @@ async fn a_report_writes_the_settled_days_rollups_and_reads_them_back_the_same()
     assert!(stored
         .iter()
         .all(|r| r.tally.is_some() && r.generation == 0));
-    let second = day_tallies(&store, from, to, now).await.unwrap();
+    let second = day_tallies(&store, from, to, now).await.unwrap().days;
     assert_eq!(second, first);
     assert_eq!(first.iter().map(|d| d.jobs["etl"].runs).sum::<u64>(), 6);
     assert_eq!(

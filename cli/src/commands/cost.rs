@@ -5,7 +5,7 @@ use std::io::Write;
 
 use anyhow::Context;
 use chrono::{DateTime, Utc};
-use fsched_core::service::report::day_tallies;
+use fsched_core::service::report::{day_tallies, Report};
 
 use super::runs::runs_window;
 use crate::aws::AwsArgs;
@@ -15,7 +15,8 @@ use crate::Failure;
 
 #[derive(clap::Args)]
 pub struct Args {
-    /// Runs scheduled since this long ago (e.g. 30d) or this RFC 3339 time.
+    /// Runs scheduled since this long ago (e.g. 30d), this date (its midnight, UTC: then every whole day is read
+    /// from its rollup) or this RFC 3339 time.
     #[arg(long, default_value = "30d")]
     since: String,
     /// Runs scheduled before this RFC 3339 time (default: now).
@@ -33,10 +34,10 @@ pub async fn run(
 ) -> Result<(), Failure> {
     let (since, until) = runs_window(&args.since, args.until.as_deref(), now)?;
     let store = aws.store().await?;
-    let days = day_tallies(&store, since, until, now)
+    let report = day_tallies(&store, since, until, now)
         .await
         .context("reading runs and the days' rollups")?;
-    let by_job = by_job(&days);
+    let by_job = by_job(&report.days);
     match format {
         Format::Json | Format::Yaml => {
             let jobs: Vec<_> = by_job
@@ -52,6 +53,8 @@ pub async fn run(
                 "billed_seconds": by_job.values().map(|c| c.billed_seconds).sum::<u64>(),
                 "usd": by_job.values().map(|c| c.usd).fold(0.0, |a, b| a + b),
             });
+            // How it was read (which days came from rollups) is left out: it differs from one call to the next,
+            // and the document is what was found.
             let body = serde_json::json!({"since": at(since), "until": at(until), "jobs": jobs,
                                           "total": total});
             emit(out, format, "CostReport", body)
@@ -65,13 +68,26 @@ pub async fn run(
             writeln!(
                 out,
                 "runs scheduled {} .. {}\n\n{}\n\nCosts are Fargate compute and storage from each task's size and \
-                 billed seconds (docs/jobs-file.md#prices); open runs are not priced yet.",
+                 billed seconds (docs/jobs-file.md#prices); open runs are not priced yet.\n{}",
                 times.at("", since),
                 times.at("", until),
-                cost_table(&by_job)
+                cost_table(&by_job),
+                read_from(&report)
             )
         }
     }
     .context("writing to stdout")?;
     Ok(())
+}
+
+/// How the report was read: which days came from their rollups and how many runs were read.
+fn read_from(report: &Report) -> String {
+    let written = match report.written {
+        0 => String::new(),
+        n => format!(" ({n} settled day(s) among them rolled up now)"),
+    };
+    format!(
+        "Read: {} day(s) from their rollups; {} run(s) of the other days{written}.",
+        report.from_rollups, report.runs_read
+    )
 }

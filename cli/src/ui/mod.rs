@@ -303,10 +303,12 @@ async fn cost(State(ui): State<Shared>) -> Response {
     let body = async {
         let now = ui.now();
         let from = now - Duration::days(COST_DAYS);
-        let days = day_tallies(&ui.store, from, now + Duration::seconds(1), now)
+        // Whether a day is settled (and may be rolled up) is the clock's to say, not `--as-of`'s: a page drawn as of
+        // tomorrow must not roll up today.
+        let report = day_tallies(&ui.store, from, now + Duration::seconds(1), Utc::now().min(now))
             .await
             .context("reading runs and the days' rollups")?;
-        let (by_day, by_job) = pages::costs(&days, now, COST_DAYS);
+        let (by_day, by_job) = pages::costs(&report.days, now, COST_DAYS);
         Ok(pages::cost_page(&by_day, &by_job))
     };
     page(&ui, "Cost", "/cost", body.await)

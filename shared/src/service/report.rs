@@ -14,16 +14,29 @@ use crate::ports::{RollupStore, RunStore, StoreError};
 /// Days read from their runs at once, when their rollups are missing.
 pub const READ_CONCURRENCY: usize = 8;
 
-/// What the runs scheduled in `[from, to)` came to, per UTC day (oldest first; a day without runs is left out) and
-/// job.
+/// What a window's runs came to, and how it was read.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Report {
+    /// Per UTC day (oldest first; a day without runs is left out) and job.
+    pub days: Vec<DayTally>,
+    /// Days read from their stored rollups.
+    pub from_rollups: usize,
+    /// Rollups this report stored.
+    pub written: usize,
+    /// Runs read.
+    pub runs_read: usize,
+}
+
+/// What the runs scheduled in `[from, to)` came to, per UTC day and job.
 pub async fn day_tallies<S: RunStore + RollupStore>(
     store: &S,
     from: DateTime<Utc>,
     to: DateTime<Utc>,
     now: DateTime<Utc>,
-) -> Result<Vec<DayTally>, StoreError> {
+) -> Result<Report, StoreError> {
     let plan = rollup::plan(from, to, now);
     let mut out: BTreeMap<NaiveDate, DayTally> = BTreeMap::new();
+    let (mut from_rollups, mut written, mut runs_read) = (0, 0, 0);
     if let (Some(first), Some(last)) = (plan.days.first(), plan.days.last()) {
         let mut stored: BTreeMap<NaiveDate, _> = store
             .rollups(*first, *last)
@@ -38,20 +51,26 @@ pub async fn day_tallies<S: RunStore + RollupStore>(
                     tally: Some(tally), ..
                 }) => {
                     out.insert(*day, tally);
+                    from_rollups += 1;
                 }
                 Some(reopened) => missing.push((*day, reopened.generation)),
                 None => missing.push((*day, 0)),
             }
         }
-        let rolled: Vec<DayTally> = stream::iter(missing)
+        let rolled: Vec<Rolled> = stream::iter(missing)
             .map(|(day, generation)| roll(store, day, generation, now))
             .buffered(READ_CONCURRENCY)
             .try_collect()
             .await?;
-        out.extend(rolled.into_iter().map(|t| (t.day, t)));
+        for r in rolled {
+            written += usize::from(r.written);
+            runs_read += r.runs;
+            out.insert(r.tally.day, r.tally);
+        }
     }
     for (a, b) in plan.ranges {
         let runs = store.runs_between(a, b, usize::MAX).await?;
+        runs_read += runs.len();
         let mut by_day: BTreeMap<NaiveDate, Vec<_>> = BTreeMap::new();
         for run in runs {
             by_day
@@ -64,7 +83,19 @@ pub async fn day_tallies<S: RunStore + RollupStore>(
         }
     }
     out.retain(|_, t| !t.jobs.is_empty());
-    Ok(out.into_values().collect())
+    Ok(Report {
+        days: out.into_values().collect(),
+        from_rollups,
+        written,
+        runs_read,
+    })
+}
+
+/// A day read from its runs: its tally, whether its rollup was stored, how many runs it took.
+struct Rolled {
+    tally: DayTally,
+    written: bool,
+    runs: usize,
 }
 
 /// A settled day read from its runs, its rollup written if every run of it is closed.
@@ -73,21 +104,30 @@ async fn roll<S: RunStore + RollupStore>(
     day: NaiveDate,
     generation: u64,
     now: DateTime<Utc>,
-) -> Result<DayTally, StoreError> {
+) -> Result<Rolled, StoreError> {
     let start = day.and_time(chrono::NaiveTime::MIN).and_utc();
     let runs = store
         .runs_between(start, start + Duration::days(1), usize::MAX)
         .await?;
     let Some(tally) = DayTally::settled(day, &runs, now) else {
-        return Ok(DayTally::of(day, &runs));
+        return Ok(Rolled {
+            tally: DayTally::of(day, &runs),
+            written: false,
+            runs: runs.len(),
+        });
     };
+    let mut written = false;
     match store.put_rollup(&tally, generation).await {
-        Ok(()) => {}
+        Ok(()) => written = true,
         // A late run write reopened the day since its rollup was read: what was read stands for this report, and
         // the next one rolls the day again.
         Err(StoreError::Conflict { .. }) => {}
         // The report is right without the rollup (a role that may only read, a busy table): the next one tries again.
         Err(e) => tracing::warn!(%day, error = %e, "the day's rollup was not stored"),
     }
-    Ok(tally)
+    Ok(Rolled {
+        tally,
+        written,
+        runs: runs.len(),
+    })
 }

@@ -4,6 +4,9 @@
 //! retries included): one run's life, for the requests per run; `apply` of 10,000 new jobs, then of more up to
 //! `--jobs`; `plan` of the unchanged file (what it reads: the listing of every job); an idle tick.
 //!
+//! Against the emulator too: `--history-runs` closed runs over `--history-days` days, and the report `fsched cost`
+//! makes over them, twice (the first writes the days' rollups, the next reads them).
+//!
 //! Over the in-memory ports with tokio's clock paused (so ECS's RunTask rate and the ticks' windows play out in
 //! virtual time, exactly): `--burst` jobs due at the same minute on each of `--days` days, ticked a minute apart
 //! until every one is launched.
@@ -30,6 +33,8 @@ struct Args {
     jobs: usize,
     burst: usize,
     days: u32,
+    history_runs: usize,
+    history_days: u32,
     json: Option<String>,
 }
 
@@ -38,6 +43,8 @@ fn args() -> anyhow::Result<Args> {
         jobs: 100_000,
         burst: 10_000,
         days: 3,
+        history_runs: 20_000,
+        history_days: 90,
         json: None,
     };
     let mut it = std::env::args().skip(1);
@@ -47,8 +54,13 @@ fn args() -> anyhow::Result<Args> {
             "--jobs" => a.jobs = value.parse()?,
             "--burst" => a.burst = value.parse()?,
             "--days" => a.days = value.parse()?,
+            "--history-runs" => a.history_runs = value.parse()?,
+            "--history-days" => a.history_days = value.parse()?,
             "--json" => a.json = Some(value),
-            _ => bail!("usage: fsched-bench-scale [--jobs N] [--burst N] [--days D] [--json FILE]"),
+            _ => bail!(
+                "usage: fsched-bench-scale [--jobs N] [--burst N] [--days D] [--history-runs N] \
+                 [--history-days D] [--json FILE]"
+            ),
         }
     }
     Ok(a)
@@ -240,6 +252,72 @@ async fn per_run(w: &fsched_tests::world::World) -> anyhow::Result<Value> {
     Ok(figures)
 }
 
+/// Part three, against the emulator in a table of its own: `runs` closed, priced runs spread over `days` days, then
+/// the report `fsched cost --since <days>d` makes, twice: the first reads the runs and writes the settled days'
+/// rollups, the next reads the rollups (and today's runs).
+async fn history(runs: usize, days: u32) -> anyhow::Result<Value> {
+    use fsched_core::domain::cost::Cost;
+    use fsched_core::domain::fargate::{Architecture, Capacity};
+    use fsched_core::domain::run::{Run, RunId, RunStatus, Trigger};
+    use fsched_core::service::report::day_tallies;
+    use futures_util::{stream, StreamExt, TryStreamExt};
+
+    let w = world().await;
+    let now = Utc.with_ymd_and_hms(2026, 12, 1, 12, 0, 0).unwrap();
+    let from = now - Duration::days(i64::from(days));
+    let step = (now - from).num_milliseconds() / runs.max(1) as i64;
+    let jobs: Vec<JobName> = names(0..100).collect();
+    let started = std::time::Instant::now();
+    stream::iter(0..runs)
+        .map(|i| {
+            let t = from + Duration::milliseconds(step * i as i64);
+            let t = t - Duration::nanoseconds(i64::from(t.timestamp_subsec_nanos()));
+            let mut run = Run::claimed(
+                RunId::scheduled(&jobs[i % jobs.len()], t),
+                Trigger::Schedule,
+                t,
+                t,
+            );
+            run.status = RunStatus::Succeeded;
+            run.cost = Some(Cost {
+                usd: 0.0013,
+                billed_seconds: 380,
+                vcpu: 0.25,
+                memory_gb: 0.5,
+                architecture: Architecture::X86_64,
+                capacity: Capacity::Fargate,
+            });
+            let store = &w.store;
+            async move { store.claim_run(&run).await }
+        })
+        .buffer_unordered(APPLY_CONCURRENCY)
+        .try_collect::<Vec<_>>()
+        .await?;
+    println!(
+        "history: {runs} closed runs over {days} days written in {:.1} s",
+        started.elapsed().as_secs_f64()
+    );
+
+    let mut reports = Vec::new();
+    for pass in ["first report", "next report"] {
+        w.counter.reset();
+        let started = std::time::Instant::now();
+        let report = day_tallies(&w.store, from, now, now).await?;
+        let took = started.elapsed().as_secs_f64();
+        let counted: u64 = report.days.iter().map(|d| d.total().runs).sum();
+        if counted != runs as u64 {
+            bail!("the {pass} counted {counted} runs of {runs}");
+        }
+        let (query, put) = (w.counter.count("Query"), w.counter.count("PutItem"));
+        println!(
+            "cost --since {days}d over {runs} runs, {pass}: {query} Query requests, {put} rollups written, \
+             {took:.2} s"
+        );
+        reports.push(json!({"query": query, "put_item": put, "s": took}));
+    }
+    Ok(json!({"runs": runs, "days": days, "first": reports[0], "next": reports[1]}))
+}
+
 /// Part two, over the in-memory ports in virtual time: `burst` jobs due at 02:00 on each of `days` days.
 async fn burst(burst: usize, days: u32) -> anyhow::Result<Value> {
     let day_one = Utc.with_ymd_and_hms(2026, 12, 1, 2, 0, 0).unwrap();
@@ -338,7 +416,13 @@ fn main() -> anyhow::Result<()> {
         "== against the local emulator: {} jobs (requests counted per attempt)",
         args.jobs
     );
-    let emulated = tokio::runtime::Runtime::new()?.block_on(emulator(args.jobs))?;
+    let runtime = tokio::runtime::Runtime::new()?;
+    let emulated = runtime.block_on(emulator(args.jobs))?;
+    println!(
+        "== against the local emulator: {} runs in history over {} days, read by `fsched cost`",
+        args.history_runs, args.history_days
+    );
+    let history = runtime.block_on(history(args.history_runs, args.history_days))?;
     println!(
         "== in memory, virtual time: {} jobs due at 02:00 on {} days, ticks a minute apart",
         args.burst, args.days
@@ -349,7 +433,7 @@ fn main() -> anyhow::Result<()> {
         .build()?
         .block_on(burst(args.burst, args.days))?;
     if let Some(path) = args.json {
-        let figures = json!({"emulator": emulated, "burst": burst});
+        let figures = json!({"emulator": emulated, "history": history, "burst": burst});
         std::fs::write(&path, serde_json::to_string_pretty(&figures)?)?;
     }
     Ok(())
