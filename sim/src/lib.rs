@@ -68,6 +68,8 @@ pub struct Summary {
     /// Runs that are retries of another (attempt 2 or later).
     pub retries: usize,
     pub tasks: usize,
+    /// Days whose rollup stood at the end (written by the world's cost reports, checked against the day's runs).
+    pub rollups: usize,
     pub invocations: u64,
     pub port_calls: u64,
     pub faults: BTreeMap<String, u64>,
@@ -125,6 +127,10 @@ async fn run(settings: Settings) -> Summary {
     if let Err(e) = sim.run().await {
         summary.violations.push(e);
     }
+    let start = sim.world.start.date_naive();
+    let rollups = fsched_core::ports::RollupStore::rollups(&sim.mem, start, sim.end.date_naive())
+        .await
+        .unwrap_or_default();
     let runs = sim.mem.take_runs();
     let tasks = sim.ecs.tasks();
     let mut faults = chaos::lock(&sim.faults);
@@ -146,6 +152,7 @@ async fn run(settings: Settings) -> Summary {
     found.extend(checks::attempts(&by_id, specs, &ledger.corrected));
     found.extend(checks::waiting(&by_id, specs, &sim.outages, sim.end));
     found.extend(checks::pools(&tasks, &by_id, specs, sim.end));
+    found.extend(rollups::check(&rollups, &runs));
     for f in found {
         ledger.violation(f);
     }
@@ -153,6 +160,7 @@ async fn run(settings: Settings) -> Summary {
     summary.runs = runs.len();
     summary.retries = runs.iter().filter(|r| r.attempt > 1).count();
     summary.tasks = tasks.len();
+    summary.rollups = rollups.iter().filter(|r| r.tally.is_some()).count();
     summary.invocations = faults.invocations;
     summary.port_calls = faults.calls;
     summary.faults = faults

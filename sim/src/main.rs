@@ -145,6 +145,7 @@ fn print_table(results: &[Summary], args: &Args, elapsed: f64) {
     println!("runs recorded         {}", sum(|r| r.runs as u64));
     println!("  of which retries    {}", sum(|r| r.retries as u64));
     println!("tasks launched        {}", sum(|r| r.tasks as u64));
+    println!("days rolled up        {}", sum(|r| r.rollups as u64));
     println!("invocations           {}", sum(|r| r.invocations));
     println!("port calls            {}", sum(|r| r.port_calls));
     for (k, v) in &faults {

@@ -330,6 +330,7 @@ impl Sim {
             self.after(p, outcome, now).await;
         }
         self.route_commands(now);
+        self.report(now).await;
         self.check_served(now);
         self.check_services(now);
         lock(&self.faults).keep_trace();

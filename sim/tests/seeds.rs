@@ -56,6 +56,12 @@ fn the_fixed_seeds_keep_every_invariant() {
     let tasks: usize = results.iter().map(|r| r.tasks).sum();
     let faults: u64 = results.iter().flat_map(|r| r.faults.values()).sum();
     let retries: usize = results.iter().map(|r| r.retries).sum();
+    // Rollups were written by the worlds' cost reports and held against their days' runs.
+    let rollups: usize = results.iter().map(|r| r.rollups).sum();
+    assert!(
+        rollups >= SEEDS as usize / 2,
+        "{rollups} rollups in {SEEDS} seeds"
+    );
     assert!(
         tasks > 1000 && faults > 100 && retries > 20,
         "tasks {tasks}, faults {faults}, retries {retries}"

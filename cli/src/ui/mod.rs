@@ -305,9 +305,14 @@ async fn cost(State(ui): State<Shared>) -> Response {
         let from = now - Duration::days(COST_DAYS);
         // Whether a day is settled (and may be rolled up) is the clock's to say, not `--as-of`'s: a page drawn as of
         // tomorrow must not roll up today.
-        let report = day_tallies(&ui.store, from, now + Duration::seconds(1), Utc::now().min(now))
-            .await
-            .context("reading runs and the days' rollups")?;
+        let report = day_tallies(
+            &ui.store,
+            from,
+            now + Duration::seconds(1),
+            Utc::now().min(now),
+        )
+        .await
+        .context("reading runs and the days' rollups")?;
         let (by_day, by_job) = pages::costs(&report.days, now, COST_DAYS);
         Ok(pages::cost_page(&by_day, &by_job))
     };

@@ -3,7 +3,7 @@
 //! not runs (docs/scaling.md).
 //!
 //! A day's rollup is written by the first report that finds the day settled: the day ended `SETTLED_AFTER` ago and
-//! every run of it is closed. Nothing on a run's path writes it. A write that lands in a day that may be rolled up
+//! every run of it is closed, its announcements sent. Nothing on a run's path writes it. A write that lands in a day that may be rolled up
 //! already (a late claim: catch-up, retry or backfill; a correction of a closed run) reopens the day's rollup in the
 //! same write, which bumps its generation; a rollup is only stored over the generation its reader saw, so a report
 //! racing a late write cannot store what it read before it.
@@ -82,10 +82,13 @@ impl DayTally {
         DayTally { day, jobs }
     }
 
-    /// The day's tally to keep, if it may be kept: the day is settled at `now` and none of its runs is open.
+    /// The day's tally to keep, if it may be kept: the day is settled at `now`, none of its runs is open, and none
+    /// has announcements still to send. What a run's end asks of others (a retry's claim, a queued run's release, a
+    /// fan-in run) is done when its outbox is sent, and stamped with the time of the end, not of the send: until
+    /// then the day may still change without a write that reopens it.
     pub fn settled(day: NaiveDate, runs: &[Run], now: DateTime<Utc>) -> Option<DayTally> {
-        (settled(day, now) && runs.iter().all(|r| !r.status.is_open()))
-            .then(|| DayTally::of(day, runs))
+        let done = |r: &Run| !r.status.is_open() && r.outbox.is_empty();
+        (settled(day, now) && runs.iter().all(done)).then(|| DayTally::of(day, runs))
     }
 
     pub fn total(&self) -> Tally {

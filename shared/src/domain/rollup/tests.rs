@@ -57,7 +57,7 @@ fn a_tally_counts_runs_ends_successes_and_what_the_priced_ones_cost() {
 }
 
 #[test]
-fn a_day_settles_two_hours_after_it_ends_and_only_with_every_run_closed() {
+fn a_day_settles_two_hours_after_it_ends_and_only_with_every_run_closed_and_announced() {
     let closed = [run("etl", t(10, 2, 0), RunStatus::Succeeded, None)];
     assert!(DayTally::settled(day(10), &closed, t(11, 1, 59)).is_none());
     assert!(DayTally::settled(day(10), &closed, t(11, 2, 0)).is_some());
@@ -67,6 +67,21 @@ fn a_day_settles_two_hours_after_it_ends_and_only_with_every_run_closed() {
         run("etl", t(10, 3, 0), RunStatus::Running, None),
     ];
     assert!(DayTally::settled(day(10), &open, t(20, 0, 0)).is_none());
+
+    // A closed run whose end is still to be announced (and its retry claimed) keeps the day open too.
+    let mut unsent = run("etl", t(10, 2, 0), RunStatus::Failed, None);
+    unsent.announce(
+        [crate::domain::outbox::Pending {
+            source: "fsched".into(),
+            detail_type: "Run Failed".into(),
+            detail: serde_json::json!({}),
+            time: t(10, 2, 5),
+        }],
+        t(10, 2, 5),
+    );
+    assert!(DayTally::settled(day(10), &[unsent.clone()], t(20, 0, 0)).is_none());
+    unsent.announced();
+    assert!(DayTally::settled(day(10), &[unsent], t(20, 0, 0)).is_some());
 }
 
 #[test]
