@@ -97,17 +97,14 @@ pub async fn apply_report<S: RunStore + JobStore, L: TaskLauncher>(
             return Ok(None);
         };
         if observed.announces() {
-            let announcements = closing(&mut observed.run, job.as_ref(), now);
-            observed
-                .run
-                .announce(announcements.iter().map(Pending::from), now);
+            let ends = closing(&mut observed.run, job.as_ref(), now);
+            observed.run.announce(ends.iter().map(Pending::from), now);
         }
         observed.run.revision += 1;
-        // A change to a closed run may land in a day already rolled up: that write reopens the day.
-        let written = if run.status.is_open() {
-            store.update_run(&observed.run).await
-        } else {
-            store.correct_run(&observed.run, now).await
+        // A closed run's change may land in a rolled-up day: `correct_run` reopens it.
+        let written = match run.status.is_open() {
+            true => store.update_run(&observed.run).await,
+            false => store.correct_run(&observed.run, now).await,
         };
         match written {
             Ok(()) => {

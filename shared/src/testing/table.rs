@@ -157,6 +157,23 @@ impl Table {
         rollup.tally = None;
     }
 
+    /// Writes `run` over the revision before its own, as an update does (`Conflict` otherwise).
+    pub(super) fn update_run(&mut self, run: &Run) -> Result<(), StoreError> {
+        let conflict = |what: String| StoreError::Conflict { what };
+        let Some(previous) = run.revision.checked_sub(1) else {
+            return Err(conflict(format!(
+                "run `{}` (an update must bump the revision it read)",
+                run.id
+            )));
+        };
+        match self.get(&keys::job_pk(run.id.job()), &keys::run_sk(&run.id)) {
+            Some(Item::Run(stored)) if stored.revision == previous => {}
+            _ => return Err(conflict(format!("run `{}`", run.id))),
+        }
+        self.put(Item::Run(run.clone()));
+        Ok(())
+    }
+
     pub(super) fn put(&mut self, item: Item) {
         let mut keys = item.keys();
         let (pk, sk) = (std::mem::take(&mut keys.pk), std::mem::take(&mut keys.sk));
