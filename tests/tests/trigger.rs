@@ -236,10 +236,10 @@ async fn run_job_commands_take_declared_values_and_refuse_others() {
 
 /// A nightly `etl` and a `report` chained on its success, with the report's rule; returns the two jobs.
 async fn etl_and_report(w: &World, queue: &str) -> (JobName, JobName) {
-    // Due half an hour ago, by the real clock: the trigger takes an event's own time only when it is at most a day
-    // old (`LATE_MAX`), and a chained run is keyed by that time, so an ETL run of a fixed date would be keyed by
-    // when each announcement was received once that date is a day past.
-    let due = (Utc::now() - chrono::Duration::minutes(30))
+    // Due three days ago, by the real clock: its end is announced three days late, as after a long outage of the
+    // bus. A chained run is keyed by the announcement's time, which stands for a week (`ANNOUNCEMENT_LATE_MAX`;
+    // another sender's for a day), so every copy of the announcement keys the same run.
+    let due = (Utc::now() - chrono::Duration::days(3))
         .duration_trunc(chrono::Duration::minutes(1))
         .unwrap();
     let schedule = format!("cron({} {} * * ? *)", due.format("%M"), due.format("%H"));

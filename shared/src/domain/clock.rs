@@ -7,7 +7,10 @@
 //!   them, so it is refused;
 //! - an event's `time` stands when it is at most `LATE_MAX` before, and at most the skew after, the moment SQS
 //!   received the delivery (the message's `SentTimestamp`, set by AWS). Otherwise that moment stands in: it is the
-//!   same on every redelivery of the message, so a redelivery still replays the same decisions.
+//!   same on every redelivery of the message, so a redelivery still replays the same decisions;
+//! - fsched's own announcements (a run's end) are sent again from the run's outbox until the bus takes them, each
+//!   copy a new message: their `time` stands for up to `ANNOUNCEMENT_LATE_MAX`, so the copies of one announcement
+//!   delivered days late (after an outage of the bus) still agree on it.
 
 use chrono::{DateTime, Utc};
 
@@ -17,6 +20,11 @@ use super::duration::Span;
 pub const DEFAULT_SKEW: Span = Span::from_secs(5 * 60);
 /// How long before its delivery an event's time may be: EventBridge retries a delivery for at most 24 hours.
 pub const LATE_MAX: Span = Span::from_secs(24 * 3600);
+/// How long before its delivery one of fsched's own announcements may be. A run's outbox sends its announcement
+/// again every minute until the bus takes it, each time as a new event with the announcement's own time, so after
+/// a long outage of the bus the copies arrive days late. Every copy must key the same chained run, so their time
+/// stands for longer than any other sender's.
+pub const ANNOUNCEMENT_LATE_MAX: Span = Span::from_secs(7 * 24 * 3600);
 
 /// A tick whose time is further ahead of the function's clock than the skew allows.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -62,7 +70,17 @@ impl Receipt {
     /// The time an event is handled at: its own when it is plausible (at most `LATE_MAX` before the receipt, at most
     /// the skew after), otherwise the receipt's.
     pub fn event(&self, claimed: DateTime<Utc>) -> DateTime<Utc> {
-        let earliest = self.at - LATE_MAX.to_chrono();
+        self.within(claimed, LATE_MAX)
+    }
+
+    /// The time one of fsched's own announcements is handled at: as `event`, but its own for up to
+    /// `ANNOUNCEMENT_LATE_MAX` before the receipt.
+    pub fn announcement(&self, claimed: DateTime<Utc>) -> DateTime<Utc> {
+        self.within(claimed, ANNOUNCEMENT_LATE_MAX)
+    }
+
+    fn within(&self, claimed: DateTime<Utc>, late_max: Span) -> DateTime<Utc> {
+        let earliest = self.at - late_max.to_chrono();
         let latest = self.at + self.skew.to_chrono();
         if (earliest..=latest).contains(&claimed) {
             claimed

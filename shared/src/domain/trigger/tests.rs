@@ -405,6 +405,45 @@ fn an_fsched_announcement_sent_twice_is_one_delivery_and_other_events_keep_their
 }
 
 #[test]
+fn copies_of_an_announcement_delivered_days_late_agree_on_its_time_and_other_events_take_their_receipts(
+) {
+    // A run ended at 02:00 on the 29th; the bus was down for three days, and its outbox sent the end again each
+    // minute: two copies arrive on the 2nd, a second apart.
+    let copy = |id: &str| {
+        json!({"fsched_job": "report", "event": {"id": id, "source": "fsched", "detail-type": "Run Succeeded",
+            "time": "2026-11-29T02:00:00Z", "detail": {"job": "etl", "run": "etl/20261129T020000Z"}}})
+    };
+    let at = |s: u32| {
+        Receipt::new(
+            Utc.with_ymd_and_hms(2026, 12, 2, 2, 0, s).unwrap(),
+            crate::domain::clock::DEFAULT_SKEW,
+        )
+    };
+    let read = |body: Value, receipt: Receipt| match inbound(&body, receipt).unwrap() {
+        Inbound::Event { id, time, .. } => (id, time),
+        other => panic!("{other:?}"),
+    };
+    let first = read(copy("e-1"), at(0));
+    assert_eq!(first, read(copy("e-2"), at(1)));
+    assert_eq!(
+        first.1,
+        Utc.with_ymd_and_hms(2026, 11, 29, 2, 0, 0).unwrap()
+    );
+
+    // Another sender's event as late takes each delivery's receipt, as before.
+    let mut late = upload();
+    late["time"] = json!("2026-11-29T02:00:00Z");
+    let body = json!({"fsched_job": "import", "event": late});
+    assert_eq!(read(body.clone(), at(0)).1, at(0).at);
+    assert_eq!(read(body, at(1)).1, at(1).at);
+
+    // An announcement from before the week its copies may take is one no outbox sends: the receipt stands.
+    let mut ancient = copy("e-3");
+    ancient["event"]["time"] = json!("2026-11-20T02:00:00Z");
+    assert_eq!(read(ancient, at(0)).1, at(0).at);
+}
+
+#[test]
 fn a_command_says_which_event_values_it_cannot_fill() {
     let command =
         json!({"source": "fsched.commands", "detail-type": "Run Job", "detail": {"job": "report"}});
