@@ -53,7 +53,7 @@ fn follows_the_task(status: RunStatus) -> bool {
 }
 
 /// Applies a report of the run's task at `now`. `None` when the report changes nothing (a duplicate, a stale report,
-/// a task that is not the run's).
+/// a task that is not the run's) or nothing the next report will not bring again (below).
 pub fn observe(
     run: &Run,
     task: &TaskSnapshot,
@@ -92,6 +92,12 @@ pub fn observe(
     let mut before = run.clone();
     before.check_at = None;
     if next == before {
+        return None;
+    }
+    // ECS reports a task whole each time (its every time stamp so far), so a report that leaves an open, launched
+    // run's status where it was (a task provisioning or pending; one running that reports again) is left for the
+    // next report to bring again: a run is written at RUNNING and at its end, two writes fewer than one per report.
+    if next.status.is_open() && next.status == run.status && run.task_arn.is_some() {
         return None;
     }
     if next.status.is_open() {
