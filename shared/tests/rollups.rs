@@ -207,11 +207,16 @@ async fn a_report_is_right_when_its_rollups_cannot_be_stored() {
             message: "AccessDeniedException: not allowed to write".into(),
         },
     );
-    let report = day_tallies(&store, at(1, 0), at(4, 0), now)
-        .await
-        .unwrap()
-        .days;
-    assert_eq!(total(&report).runs, 6);
+    let report = day_tallies(&store, at(1, 0), at(4, 0), now).await.unwrap();
+    assert_eq!(report.not_stored, 1);
+    assert!(
+        report
+            .not_stored_why
+            .as_deref()
+            .is_some_and(|why| why.contains("AccessDeniedException")),
+        "{report:?}"
+    );
+    assert_eq!(total(&report.days).runs, 6);
     // One day went unrolled; the next report rolls it.
     let days = (at(1, 0).date_naive(), at(3, 0).date_naive());
     assert_eq!(store.rollups(days.0, days.1).await.unwrap().len(), 2);

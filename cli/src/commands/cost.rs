@@ -37,6 +37,13 @@ pub async fn run(
     let report = day_tallies(&store, since, until, now)
         .await
         .context("reading runs and the days' rollups")?;
+    if let Some(why) = &report.not_stored_why {
+        eprintln!(
+            "fsched: {} day(s)' rollups were not stored (first: {why}). The figures are right; the next report reads \
+             those days' runs again.",
+            report.not_stored
+        );
+    }
     let by_job = by_job(&report.days);
     match format {
         Format::Json | Format::Yaml => {

@@ -25,6 +25,10 @@ pub struct Report {
     pub written: usize,
     /// Runs read.
     pub runs_read: usize,
+    /// Rollups that could not be stored (a role that may only read, a busy table), and the first reason: the
+    /// figures are right all the same, and the next report reads those days' runs again.
+    pub not_stored: usize,
+    pub not_stored_why: Option<String>,
 }
 
 /// What the runs scheduled in `[from, to)` came to, per UTC day and job.
@@ -37,6 +41,7 @@ pub async fn day_tallies<S: RunStore + RollupStore>(
     let plan = rollup::plan(from, to, now);
     let mut out: BTreeMap<NaiveDate, DayTally> = BTreeMap::new();
     let (mut from_rollups, mut written, mut runs_read) = (0, 0, 0);
+    let (mut not_stored, mut not_stored_why) = (0, None);
     if let (Some(first), Some(last)) = (plan.days.first(), plan.days.last()) {
         let mut stored: BTreeMap<NaiveDate, _> = store
             .rollups(*first, *last)
@@ -65,6 +70,10 @@ pub async fn day_tallies<S: RunStore + RollupStore>(
         for r in rolled {
             written += usize::from(r.written);
             runs_read += r.runs;
+            if let Some(why) = r.refused {
+                not_stored += 1;
+                not_stored_why.get_or_insert(why);
+            }
             out.insert(r.tally.day, r.tally);
         }
     }
@@ -88,13 +97,16 @@ pub async fn day_tallies<S: RunStore + RollupStore>(
         from_rollups,
         written,
         runs_read,
+        not_stored,
+        not_stored_why,
     })
 }
 
-/// A day read from its runs: its tally, whether its rollup was stored, how many runs it took.
+/// A day read from its runs: its tally, whether its rollup was stored (or why it was refused), how many runs it took.
 struct Rolled {
     tally: DayTally,
     written: bool,
+    refused: Option<String>,
     runs: usize,
 }
 
@@ -113,21 +125,22 @@ async fn roll<S: RunStore + RollupStore>(
         return Ok(Rolled {
             tally: DayTally::of(day, &runs),
             written: false,
+            refused: None,
             runs: runs.len(),
         });
     };
-    let mut written = false;
-    match store.put_rollup(&tally, generation).await {
-        Ok(()) => written = true,
+    let (written, refused) = match store.put_rollup(&tally, generation).await {
+        Ok(()) => (true, None),
         // A late run write reopened the day since its rollup was read: what was read stands for this report, and
         // the next one rolls the day again.
-        Err(StoreError::Conflict { .. }) => {}
-        // The report is right without the rollup (a role that may only read, a busy table): the next one tries again.
-        Err(e) => tracing::warn!(%day, error = %e, "the day's rollup was not stored"),
-    }
+        Err(StoreError::Conflict { .. }) => (false, None),
+        // The report is right without the rollup: the next one tries again.
+        Err(e) => (false, Some(format!("{day}: {e}"))),
+    };
     Ok(Rolled {
         tally,
         written,
+        refused,
         runs: runs.len(),
     })
 }
