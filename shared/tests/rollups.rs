@@ -13,6 +13,8 @@ use fsched_core::service::{backfill, report::day_tallies};
 use fsched_core::testing::contract::job_spec;
 use fsched_core::testing::MemoryStore;
 
+mod common;
+
 /// Day `d` of November 2026 at `h` o'clock, UTC.
 fn at(d: u32, h: u32) -> DateTime<Utc> {
     Utc.with_ymd_and_hms(2026, 11, d, h, 0, 0).unwrap()
@@ -222,4 +224,50 @@ async fn a_report_is_right_when_its_rollups_cannot_be_stored() {
     assert_eq!(store.rollups(days.0, days.1).await.unwrap().len(), 2);
     day_tallies(&store, at(1, 0), at(4, 0), now).await.unwrap();
     assert_eq!(store.rollups(days.0, days.1).await.unwrap().len(), 3);
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_run_job_command_received_late_into_a_rolled_up_day_reopens_it() {
+    use fsched_core::domain::trigger::{Command, Inbound};
+    use fsched_core::service::trigger::Triggers;
+
+    let f = common::Fakes::new();
+    // The 29th: two closed runs, rolled up by a report at noon on the 30th.
+    history(&f.store, 29..=29, 2).await;
+    let etl = f
+        .job("etl", job_spec("cron(0 2 1 1 ? 2199)"), at(29, 0))
+        .await;
+    let now = at(30, 12);
+    day_tallies(&f.store, at(29, 0), at(30, 0), now)
+        .await
+        .unwrap();
+    let yesterday = at(29, 0).date_naive();
+    assert!(f.store.rollups(yesterday, yesterday).await.unwrap()[0]
+        .tally
+        .is_some());
+
+    // A "Run Job" sent at 20:00 on the 29th reaches the trigger at noon on the 30th (EventBridge retried it): its run
+    // is due on the 29th, claimed on the 30th.
+    let triggers = Triggers::new(f.dispatcher(), f.sleeper(), f.store.clone());
+    let command = Inbound::Command {
+        command: Command::RunJob {
+            job: etl.clone(),
+            values: Default::default(),
+            request_id: "r-1".into(),
+            requested_by: "test".into(),
+        },
+        id: "evt-1".into(),
+        time: at(29, 20),
+        received: now,
+        event: serde_json::json!({}),
+    };
+    let until = tokio::time::Instant::now() + std::time::Duration::from_secs(60);
+    triggers.handle(command, until).await.unwrap();
+
+    let stored = f.store.rollups(yesterday, yesterday).await.unwrap();
+    assert_eq!((stored[0].generation, stored[0].tally.is_none()), (1, true));
+    let after = day_tallies(&f.store, at(29, 0), at(30, 0), now)
+        .await
+        .unwrap();
+    assert_eq!(total(&after.days).runs, 3);
 }

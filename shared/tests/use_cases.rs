@@ -382,6 +382,7 @@ async fn the_trigger_refuses_unknown_jobs_for_good_and_records_runs_of_paused_jo
         },
         id: "evt-1".into(),
         time: t(2, 3),
+        received: t(2, 3),
         event: serde_json::json!({}),
     };
     let until = Instant::now() + std::time::Duration::from_secs(60);

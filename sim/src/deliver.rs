@@ -256,6 +256,7 @@ impl Sim {
             command,
             id: format!("evt-{}", self.commands),
             time: now,
+            received: now,
             event: serde_json::json!({}),
         };
         let copies = if self.rng.chance(0.05) { 2 } else { 1 };

@@ -108,6 +108,7 @@ impl Sim {
                 command,
                 id,
                 time: event.time,
+                received: now,
                 event: serde_json::json!({}),
             };
             self.push(now, Work::Command(Box::new(inbound)), 0);

@@ -122,6 +122,7 @@ impl<S: Store + Clone, L: TaskLauncher, P: EventPublisher, C: ServiceScaler, M: 
                 source,
                 id,
                 time,
+                received,
                 event,
             } => {
                 let job = self.job(&job).await?;
@@ -131,11 +132,12 @@ impl<S: Store + Clone, L: TaskLauncher, P: EventPublisher, C: ServiceScaler, M: 
                         why: "the job no longer has on_event".to_owned(),
                     });
                 }
+                // Due at the event's time, claimed when received: a claim late into its day reopens the day's rollup.
                 let run = Run::claimed(
                     triggered_run_id(&job.name, time, false, &id),
                     Trigger::Event { source, id },
                     time,
-                    time,
+                    received.max(time),
                 );
                 self.run(job, run, &event, &BTreeMap::new(), time, until)
                     .await
@@ -159,6 +161,7 @@ impl<S: Store + Clone, L: TaskLauncher, P: EventPublisher, C: ServiceScaler, M: 
             Inbound::Command {
                 command,
                 time,
+                received,
                 event,
                 ..
             } => match command {
@@ -173,7 +176,7 @@ impl<S: Store + Clone, L: TaskLauncher, P: EventPublisher, C: ServiceScaler, M: 
                         triggered_run_id(&job.name, time, true, &request_id),
                         Trigger::Manual { by: requested_by },
                         time,
-                        time,
+                        received.max(time),
                     );
                     self.run(job, run, &event, &values, time, until).await
                 }

@@ -59,12 +59,16 @@ pub enum Inbound {
         source: String,
         id: String,
         time: DateTime<Utc>,
+        /// When it was received (the receipt's time): when a run it asks for is claimed, which may be long after
+        /// `time`, into a day already rolled up (domain::rollup).
+        received: DateTime<Utc>,
         event: Value,
     },
     Command {
         command: Command,
         id: String,
         time: DateTime<Utc>,
+        received: DateTime<Utc>,
         event: Value,
     },
     /// A service's `wake_on` rule delivered this event.
@@ -179,6 +183,7 @@ pub fn inbound(body: &Value, receipt: Receipt) -> Result<Inbound, InboundError> 
             source,
             id,
             time,
+            received: receipt.at,
             event: event.clone(),
         });
     }
@@ -201,6 +206,7 @@ pub fn inbound(body: &Value, receipt: Receipt) -> Result<Inbound, InboundError> 
         command,
         id,
         time,
+        received: receipt.at,
         event: body.clone(),
     })
 }
