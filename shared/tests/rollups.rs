@@ -4,7 +4,6 @@
 
 use chrono::{DateTime, TimeZone, Utc};
 use fsched_core::domain::cost::Cost;
-use fsched_core::domain::fargate::{Architecture, Capacity};
 use fsched_core::domain::job::{Job, JobName};
 use fsched_core::domain::rollup::{DayTally, Tally};
 use fsched_core::domain::run::{Run, RunId, RunStatus, Trigger};
@@ -21,14 +20,7 @@ fn at(d: u32, h: u32) -> DateTime<Utc> {
 }
 
 fn priced(usd: f64) -> Cost {
-    Cost {
-        usd,
-        billed_seconds: 60,
-        vcpu: 0.25,
-        memory_gb: 0.5,
-        architecture: Architecture::X86_64,
-        capacity: Capacity::Fargate,
-    }
+    fsched_core::testing::contract::cost(usd, 60)
 }
 
 /// `per_day` closed runs of `etl` on each day of `days`, hourly from midnight, each costing a cent.

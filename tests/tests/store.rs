@@ -104,10 +104,9 @@ async fn items_of_the_previous_format_read_and_a_newer_format_is_refused() {
 #[tokio::test]
 async fn a_report_writes_the_settled_days_rollups_and_reads_them_back_the_same() {
     use chrono::Duration;
-    use fsched_core::domain::cost::Cost;
-    use fsched_core::domain::fargate::{Architecture, Capacity};
     use fsched_core::ports::RollupStore;
     use fsched_core::service::report::day_tallies;
+    use fsched_core::testing::contract::cost;
 
     let store = store().await;
     let etl = job("etl", None).name;
@@ -116,14 +115,7 @@ async fn a_report_writes_the_settled_days_rollups_and_reads_them_back_the_same()
             let t = at(hour, 0) - Duration::days(days_ago);
             let mut run = Run::claimed(RunId::scheduled(&etl, t), Trigger::Schedule, t, t);
             run.status = RunStatus::Succeeded;
-            run.cost = Some(Cost {
-                usd: 0.0013,
-                billed_seconds: 380,
-                vcpu: 0.25,
-                memory_gb: 0.5,
-                architecture: Architecture::X86_64,
-                capacity: Capacity::Fargate,
-            });
+            run.cost = Some(cost(0.0013, 380));
             store.claim_run(&run).await.unwrap();
         }
     }

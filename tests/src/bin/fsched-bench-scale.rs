@@ -256,10 +256,9 @@ async fn per_run(w: &fsched_tests::world::World) -> anyhow::Result<Value> {
 /// the report `fsched cost --since <days>d` makes, twice: the first reads the runs and writes the settled days'
 /// rollups, the next reads the rollups (and today's runs).
 async fn history(runs: usize, days: u32) -> anyhow::Result<Value> {
-    use fsched_core::domain::cost::Cost;
-    use fsched_core::domain::fargate::{Architecture, Capacity};
     use fsched_core::domain::run::{Run, RunId, RunStatus, Trigger};
     use fsched_core::service::report::day_tallies;
+    use fsched_core::testing::contract::cost;
     use futures_util::{stream, StreamExt, TryStreamExt};
 
     let w = world().await;
@@ -279,14 +278,7 @@ async fn history(runs: usize, days: u32) -> anyhow::Result<Value> {
                 t,
             );
             run.status = RunStatus::Succeeded;
-            run.cost = Some(Cost {
-                usd: 0.0013,
-                billed_seconds: 380,
-                vcpu: 0.25,
-                memory_gb: 0.5,
-                architecture: Architecture::X86_64,
-                capacity: Capacity::Fargate,
-            });
+            run.cost = Some(cost(0.0013, 380));
             let store = &w.store;
             async move { store.claim_run(&run).await }
         })

@@ -6,7 +6,7 @@
 
 pub mod tests;
 
-pub use tests::job_spec;
+pub use tests::{cost, job_spec};
 
 /// One `#[tokio::test]` per store contract, each on the fresh store `$fresh` evaluates to (inside an async test).
 #[macro_export]

@@ -5,7 +5,21 @@ pub mod rollups;
 pub mod scaler;
 pub mod store;
 
+use crate::domain::cost::Cost;
+use crate::domain::fargate::{Architecture, Capacity};
 use crate::domain::job::{JobSpec, Launch, Network, Overlap, Retries};
+
+/// What a stopped task of 0.25 vCPU and 0.5 GB on x86_64 Fargate cost: `usd` for `billed_seconds`.
+pub fn cost(usd: f64, billed_seconds: u64) -> Cost {
+    Cost {
+        usd,
+        billed_seconds,
+        vcpu: 0.25,
+        memory_gb: 0.5,
+        architecture: Architecture::X86_64,
+        capacity: Capacity::Fargate,
+    }
+}
 
 /// A job definition for tests: `schedule` in UTC on plain Fargate in cluster `batch`, with the jobs file's
 /// defaults for everything else. Tests override what they are about with struct update syntax.
