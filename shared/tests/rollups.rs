@@ -202,12 +202,9 @@ async fn a_report_is_right_when_its_rollups_cannot_be_stored() {
         },
     );
     let report = day_tallies(&store, at(1, 0), at(4, 0), now).await.unwrap();
-    assert_eq!(report.not_stored, 1);
+    assert_eq!(report.refused.len(), 1);
     assert!(
-        report
-            .not_stored_why
-            .as_deref()
-            .is_some_and(|why| why.contains("AccessDeniedException")),
+        report.refused[0].contains("AccessDeniedException"),
         "{report:?}"
     );
     assert_eq!(total(&report.days).runs, 6);

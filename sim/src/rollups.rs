@@ -44,12 +44,7 @@ impl crate::world::Sim {
         if now.minute() != 0 || !now.hour().is_multiple_of(REPORT_EVERY) {
             return;
         }
-        let from = self
-            .world
-            .start
-            .date_naive()
-            .and_time(chrono::NaiveTime::MIN)
-            .and_utc();
+        let from = fsched_core::domain::rollup::day_start(self.world.start.date_naive());
         // A report that fails (a throttled read, a crash) is one a user runs again: nothing to check here.
         let _ = crate::chaos::invocation(
             &self.faults,

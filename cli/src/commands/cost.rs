@@ -37,11 +37,11 @@ pub async fn run(
     let report = day_tallies(&store, since, until, now)
         .await
         .context("reading runs and the days' rollups")?;
-    if let Some(why) = &report.not_stored_why {
+    if let Some(why) = report.refused.first() {
         eprintln!(
             "fsched: {} day(s)' rollups were not stored (first: {why}). The figures are right; the next report reads \
              those days' runs again.",
-            report.not_stored
+            report.refused.len()
         );
     }
     let by_job = by_job(&report.days);

@@ -314,7 +314,7 @@ async fn cost(State(ui): State<Shared>) -> Response {
         .await
         .context("reading runs and the days' rollups")?;
         let (by_day, by_job) = pages::costs(&report.days, now, COST_DAYS);
-        Ok(pages::cost_page(&by_day, &by_job))
+        Ok(pages::cost_page(&by_day, &by_job, &report.refused))
     };
     page(&ui, "Cost", "/cost", body.await)
 }

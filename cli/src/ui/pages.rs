@@ -282,11 +282,15 @@ pub fn services_page(
     }
 }
 
-pub fn cost_page(by_day: &[(String, f64)], by_job: &ByJob) -> Markup {
+/// `refused`: why days' rollups could not be stored (the figures stand; those days are read from runs again).
+pub fn cost_page(by_day: &[(String, f64)], by_job: &ByJob, refused: &[String]) -> Markup {
     let total: f64 = by_job.values().map(|(_, usd)| usd).sum();
     html! {
         h1 { "Cost" }
         p class="note" { "Fargate compute and storage of runs scheduled in the last 30 days, from each task's size and billed seconds." }
+        @if let Some(why) = refused.first() {
+            p class="note" { (refused.len()) " day(s)' rollups could not be stored (first: " (why) "): the figures stand, and those days are read from their runs again." }
+        }
         (daily_bars(by_day, "$"))
         table {
             thead { tr { th { "Job" } th class="num" { "Runs" } th class="num" { "Cost" } } }

@@ -31,7 +31,9 @@ pub const KEPT: Duration = Duration::days(400);
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 pub struct Tally {
     pub runs: u64,
-    /// Runs that ended, other than skipped: the ones a success rate counts.
+    /// Runs that ended, other than skipped: the ones a success rate counts. `ended` and `succeeded` are read by no
+    /// report yet (the jobs page's success rate reads its 7 days of runs); they are kept because a rollup written
+    /// without them could not give them later.
     pub ended: u64,
     pub succeeded: u64,
     /// Runs whose task stopped with a known size: the ones with a cost.
@@ -108,23 +110,24 @@ pub struct Rollup {
     pub tally: Option<DayTally>,
 }
 
-fn start(day: NaiveDate) -> DateTime<Utc> {
+/// A UTC day's first instant.
+pub fn day_start(day: NaiveDate) -> DateTime<Utc> {
     day.and_time(NaiveTime::MIN).and_utc()
 }
 
 /// Whether a day's rollup may be written at `now`.
 pub fn settled(day: NaiveDate, now: DateTime<Utc>) -> bool {
-    now >= start(day) + Duration::days(1) + SETTLED_AFTER
+    now >= day_start(day) + Duration::days(1) + SETTLED_AFTER
 }
 
 /// Whether a write made at `at` to a run scheduled at `scheduled` must reopen the run's day.
 pub fn reopens(scheduled: DateTime<Utc>, at: DateTime<Utc>) -> bool {
-    at >= start(scheduled.date_naive()) + Duration::days(1) + REOPENED_AFTER
+    at >= day_start(scheduled.date_naive()) + Duration::days(1) + REOPENED_AFTER
 }
 
 /// When a rollup of `day` may be deleted, as Unix seconds.
 pub fn expires_at(day: NaiveDate) -> i64 {
-    (start(day) + KEPT).timestamp()
+    (day_start(day) + KEPT).timestamp()
 }
 
 /// How a report reads the window `[from, to)` at `now`: the whole days in it that are settled, by their rollups, and
@@ -143,8 +146,8 @@ pub fn plan(from: DateTime<Utc>, to: DateTime<Utc>, now: DateTime<Utc>) -> Plan 
     let mut at = from;
     while at < to {
         let day = at.date_naive();
-        let end = (start(day) + Duration::days(1)).min(to);
-        if at == start(day) && end == start(day) + Duration::days(1) && settled(day, now) {
+        let end = (day_start(day) + Duration::days(1)).min(to);
+        if at == day_start(day) && end == day_start(day) + Duration::days(1) && settled(day, now) {
             plan.days.push(day);
         } else {
             match plan.ranges.last_mut() {

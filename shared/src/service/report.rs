@@ -25,10 +25,9 @@ pub struct Report {
     pub written: usize,
     /// Runs read.
     pub runs_read: usize,
-    /// Rollups that could not be stored (a role that may only read, a busy table), and the first reason: the
+    /// Why each rollup that could not be stored was refused (a role that may only read, a busy table): the
     /// figures are right all the same, and the next report reads those days' runs again.
-    pub not_stored: usize,
-    pub not_stored_why: Option<String>,
+    pub refused: Vec<String>,
 }
 
 /// What the runs scheduled in `[from, to)` came to, per UTC day and job.
@@ -41,7 +40,7 @@ pub async fn day_tallies<S: RunStore + RollupStore>(
     let plan = rollup::plan(from, to, now);
     let mut out: BTreeMap<NaiveDate, DayTally> = BTreeMap::new();
     let (mut from_rollups, mut written, mut runs_read) = (0, 0, 0);
-    let (mut not_stored, mut not_stored_why) = (0, None);
+    let mut refused = Vec::new();
     if let (Some(first), Some(last)) = (plan.days.first(), plan.days.last()) {
         let mut stored: BTreeMap<NaiveDate, _> = store
             .rollups(*first, *last)
@@ -70,10 +69,7 @@ pub async fn day_tallies<S: RunStore + RollupStore>(
         for r in rolled {
             written += usize::from(r.written);
             runs_read += r.runs;
-            if let Some(why) = r.refused {
-                not_stored += 1;
-                not_stored_why.get_or_insert(why);
-            }
+            refused.extend(r.refused);
             out.insert(r.tally.day, r.tally);
         }
     }
@@ -97,8 +93,7 @@ pub async fn day_tallies<S: RunStore + RollupStore>(
         from_rollups,
         written,
         runs_read,
-        not_stored,
-        not_stored_why,
+        refused,
     })
 }
 
@@ -117,7 +112,7 @@ async fn roll<S: RunStore + RollupStore>(
     generation: u64,
     now: DateTime<Utc>,
 ) -> Result<Rolled, StoreError> {
-    let start = day.and_time(chrono::NaiveTime::MIN).and_utc();
+    let start = rollup::day_start(day);
     let runs = store
         .runs_between(start, start + Duration::days(1), usize::MAX)
         .await?;

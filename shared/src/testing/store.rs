@@ -209,9 +209,11 @@ impl RunStore for MemoryStore {
     }
 
     async fn correct_run(&self, run: &Run, now: DateTime<Utc>) -> Result<(), StoreError> {
-        self.open("correct_run")?.update_run(run)?;
+        // One hold of the table for both, as DynamoDB's transaction writes both or neither.
+        let mut table = self.open("correct_run")?;
+        table.update_run(run)?;
         if rollup::reopens(run.scheduled_at, now) {
-            self.table().reopen(run.scheduled_at.date_naive());
+            table.reopen(run.scheduled_at.date_naive());
         }
         Ok(())
     }

@@ -79,20 +79,34 @@ impl DynamoStore {
             .set_expression_attribute_values(values.map(|(k, v)| [(k.to_owned(), v)].into()))
             .build()
             .map_err(unusable)?;
-        let keys = rollup_keys(day);
+        // The attributes a rollup item carries besides its generation and tally, as `RollupItem` serialises them:
+        // the item may not exist yet, and the update must leave one that reads back.
+        let mut reopened = to_item(&RollupItem {
+            keys: rollup_keys(day),
+            day,
+            generation: 0,
+            tally: None,
+            expires_at: rollup::expires_at(day),
+        })?;
+        let mut take = |name: &str| {
+            reopened.remove(name).ok_or_else(|| StoreError::Corrupt {
+                key: keys::rollup_sk(day),
+                message: format!("a rollup item without `{name}`"),
+            })
+        };
         let reopen = Update::builder()
             .table_name(&self.table)
-            .key(keys::PK, s(keys.pk))
-            .key(keys::SK, s(keys.sk))
+            .key(keys::PK, take(keys::PK)?)
+            .key(keys::SK, take(keys::SK)?)
             .update_expression(
                 "SET entity = :e, #d = :d, #schema = :schema, expires_at = :x REMOVE tally ADD generation :one",
             )
             .expression_attribute_names("#d", "day")
             .expression_attribute_names("#schema", "schema")
-            .expression_attribute_values(":e", s("rollup"))
-            .expression_attribute_values(":d", s(day.format("%Y-%m-%d").to_string()))
-            .expression_attribute_values(":schema", n(u64::from(super::items::SCHEMA)))
-            .expression_attribute_values(":x", AttributeValue::N(rollup::expires_at(day).to_string()))
+            .expression_attribute_values(":e", take("entity")?)
+            .expression_attribute_values(":d", take("day")?)
+            .expression_attribute_values(":schema", take("schema")?)
+            .expression_attribute_values(":x", take("expires_at")?)
             .expression_attribute_values(":one", n(1))
             .build()
             .map_err(unusable)?;

@@ -133,7 +133,7 @@ proptest! {
         let mut pieces: Vec<(DateTime<Utc>, DateTime<Utc>)> = plan
             .days
             .iter()
-            .map(|d| (start(*d), start(*d) + Duration::days(1)))
+            .map(|d| (day_start(*d), day_start(*d) + Duration::days(1)))
             .chain(plan.ranges.iter().copied())
             .collect();
         pieces.sort();

@@ -142,7 +142,8 @@ fn delivery<'v, N>(
     })?;
     let source = text_field(event, "source", "the event")?.to_owned();
     let mut id = text_field(event, "id", "the event")?.to_owned();
-    let mut time = receipt.event(event_time(event)?);
+    let sent = event_time(event)?;
+    let mut time = receipt.event(sent);
     // fsched's own announcements are sent at least once (a run's outbox may send its end again, as a new event with
     // a new id, days later after an outage of the bus): what identifies one is the run it is about and its kind,
     // and its time is its own for longer, so a chained job runs once per run.
@@ -151,7 +152,7 @@ fn delivery<'v, N>(
             (event.get("detail-type"), event.pointer("/detail/run"))
         {
             id = format!("{:032x}", fnv128(&[kind, run]));
-            time = receipt.announcement(event_time(event)?);
+            time = receipt.announcement(sent);
         }
     }
     let origin = Origin { source, id, time };
